@@ -1,0 +1,253 @@
+// Package check is rampart's result model and check registry: a check is
+// data (ID, title, area, severity, remediation) plus a typed Go evaluator
+// that reads the host through host.Host. verify, audit and lockdown all
+// produce []Result, and internal/report renders one []Result as text, JSON,
+// JUnit or SARIF.
+//
+// Status vocabulary:
+//
+//	pass     the evidence shows the policy holds
+//	fail     the evidence shows it does not
+//	warn     it holds, but something nearby deserves attention
+//	unknown  the evidence could not be read (not root, tool missing,
+//	         permission denied); never counted as a pass
+//	skip     not applicable under this policy or on this host
+package check
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// Status is a check's verdict.
+type Status string
+
+// The statuses, in increasing order of concern for summaries.
+const (
+	Pass    Status = "pass"
+	Skip    Status = "skip"
+	Warn    Status = "warn"
+	Unknown Status = "unknown"
+	Fail    Status = "fail"
+)
+
+// Severity ranks how much a failure matters.
+type Severity string
+
+// Severities.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+	Info     Severity = "info"
+)
+
+// Evidence is one thing actually read: a command line or file path, and an
+// excerpt of what it returned.
+type Evidence struct {
+	Source string `json:"source"`
+	Text   string `json:"text"`
+}
+
+// Remediation says how to fix a failure on NixOS (for the chosen release)
+// and on any Linux.
+type Remediation struct {
+	NixOS   string `json:"nixos,omitempty"`
+	Generic string `json:"generic,omitempty"`
+}
+
+// Result is one evaluated check.
+type Result struct {
+	ID          string        `json:"id"`
+	Title       string        `json:"title"`
+	Area        string        `json:"area"`
+	Severity    Severity      `json:"severity"`
+	Status      Status        `json:"status"`
+	Message     string        `json:"message"`
+	Evidence    []Evidence    `json:"evidence"`
+	Remediation Remediation   `json:"remediation"`
+	Host        string        `json:"host,omitempty"`
+	Duration    time.Duration `json:"duration_ns"`
+}
+
+// Env is what a check evaluates against.
+type Env struct {
+	Host    host.Host
+	Policy  *policy.Policy
+	Release string // NixOS release for remediation text
+	memo    sync.Map
+}
+
+// NewEnv returns an Env for h and p.
+func NewEnv(h host.Host, p *policy.Policy, release string) *Env {
+	return &Env{Host: h, Policy: p, Release: release}
+}
+
+type memoEntry struct {
+	once sync.Once
+	val  any
+	err  error
+}
+
+// Memo runs fn once per key for this Env and returns its result to every
+// caller, so checks that share a collector (sshd -T, nft -j list ruleset)
+// read the host once.
+func (e *Env) Memo(key string, fn func() (any, error)) (any, error) {
+	v, _ := e.memo.LoadOrStore(key, &memoEntry{})
+	m := v.(*memoEntry)
+	m.once.Do(func() { m.val, m.err = fn() })
+	return m.val, m.err
+}
+
+// Check is one registered check.
+type Check struct {
+	ID       string // area.name, e.g. "ssh.password-authentication"
+	Title    string
+	Severity Severity
+	// Applies reports whether the check is relevant under the policy; a
+	// check that does not apply is reported as skip with the reason.
+	Applies func(p *policy.Policy) (bool, string)
+	// Eval reads the host and returns the verdict. It fills Status,
+	// Message, Evidence and Remediation; the runner fills the rest.
+	Eval func(ctx context.Context, env *Env) Result
+}
+
+// Area is the part of the ID before the first dot.
+func (c *Check) Area() string {
+	for i := 0; i < len(c.ID); i++ {
+		if c.ID[i] == '.' {
+			return c.ID[:i]
+		}
+	}
+	return c.ID
+}
+
+var (
+	regMu    sync.Mutex
+	registry = map[string]*Check{}
+	idRE     = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*\.[a-z0-9]+([.-][a-z0-9]+)*$`)
+)
+
+// Register adds checks to the registry; it panics on a malformed or
+// duplicate ID or a missing evaluator.
+func Register(cs ...*Check) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for _, c := range cs {
+		switch {
+		case !idRE.MatchString(c.ID):
+			panic(fmt.Sprintf("check: register %q: ID must be area.name in lower case", c.ID))
+		case registry[c.ID] != nil:
+			panic("check: register: duplicate ID " + c.ID)
+		case c.Eval == nil || c.Title == "":
+			panic("check: register " + c.ID + ": missing title or evaluator")
+		}
+		registry[c.ID] = c
+	}
+}
+
+// All returns the registered checks sorted by ID.
+func All() []*Check {
+	regMu.Lock()
+	defer regMu.Unlock()
+	out := make([]*Check, 0, len(registry))
+	for _, c := range registry {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Lookup returns the check with the given ID.
+func Lookup(id string) (*Check, bool) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	c, ok := registry[id]
+	return c, ok
+}
+
+// Run evaluates checks concurrently against env and returns results in the
+// order of checks. A panicking check becomes an unknown result; one failed
+// read never aborts the run.
+func Run(ctx context.Context, env *Env, checks []*Check) []Result {
+	results := make([]Result, len(checks))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, c := range checks {
+		wg.Add(1)
+		go func(i int, c *Check) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = runOne(ctx, env, c)
+		}(i, c)
+	}
+	wg.Wait()
+	return results
+}
+
+func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result{Status: Unknown, Message: fmt.Sprintf("internal error in check: %v", p)}
+		}
+		r.ID, r.Title, r.Area, r.Severity = c.ID, c.Title, c.Area(), c.Severity
+		if env.Host != nil {
+			r.Host = env.Host.Name()
+		}
+		r.Duration = time.Since(start)
+		if r.Status == Pass && len(r.Evidence) == 0 {
+			// A pass must rest on something read.
+			r.Status, r.Message = Unknown, "check reported pass without evidence: "+r.Message
+		}
+		if r.Evidence == nil {
+			r.Evidence = []Evidence{}
+		}
+	}()
+	if c.Applies != nil && env.Policy != nil {
+		if ok, why := c.Applies(env.Policy); !ok {
+			return Result{Status: Skip, Message: why}
+		}
+	}
+	return c.Eval(ctx, env)
+}
+
+// Summary counts results by status.
+type Summary struct {
+	Total   int `json:"total"`
+	Pass    int `json:"pass"`
+	Fail    int `json:"fail"`
+	Warn    int `json:"warn"`
+	Unknown int `json:"unknown"`
+	Skip    int `json:"skip"`
+}
+
+// Summarize counts rs.
+func Summarize(rs []Result) Summary {
+	var s Summary
+	for _, r := range rs {
+		s.Total++
+		switch r.Status {
+		case Pass:
+			s.Pass++
+		case Fail:
+			s.Fail++
+		case Warn:
+			s.Warn++
+		case Unknown:
+			s.Unknown++
+		case Skip:
+			s.Skip++
+		}
+	}
+	return s
+}

@@ -1,0 +1,109 @@
+// Package host is rampart's one seam to the machine it inspects or changes:
+// every program run, file read and kernel query of the other packages goes
+// through a Host. Local runs on this machine, the ssh sub-package runs on a
+// remote one, and Fixture answers from captured real outputs so that every
+// check, parser and planner is tested without touching a real host.
+//
+// Only this package (and tests) may import os/exec.
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+)
+
+// Cmd is a program to run, without a shell: arguments are passed as they
+// are, never interpreted.
+type Cmd struct {
+	Name  string
+	Args  []string
+	Stdin []byte
+	// Sudo asks for the command to run with privilege ("sudo -n") when the
+	// host session is not root. Local root and fixtures ignore it.
+	Sudo bool
+}
+
+// C is shorthand for Cmd{Name: name, Args: args}.
+func C(name string, args ...string) Cmd { return Cmd{Name: name, Args: args} }
+
+// String is the command line as a person would type it (for evidence).
+func (c Cmd) String() string {
+	parts := make([]string, 0, 1+len(c.Args))
+	parts = append(parts, c.Name)
+	for _, a := range c.Args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Output is what a finished program produced. A non-zero exit status is
+// not an error: callers decide what it means.
+type Output struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+}
+
+// Host runs programs and reads files on one machine.
+type Host interface {
+	// Name identifies the host in reports ("local", "admin@203.0.113.5").
+	Name() string
+	// Run runs a program to completion. err is non-nil only when the
+	// program could not be run at all; ErrNotFound when it is not installed.
+	Run(ctx context.Context, c Cmd) (*Output, error)
+	// ReadFile reads a whole file (fs.ErrNotExist, fs.ErrPermission).
+	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// Glob lists paths matching a shell pattern (path.Match syntax), sorted.
+	Glob(ctx context.Context, pattern string) ([]string, error)
+	// IsRoot reports whether the session runs with uid 0.
+	IsRoot(ctx context.Context) bool
+}
+
+// Streamer is implemented by hosts that can run a long-lived program and
+// hand its standard output over as it is written (journalctl -f).
+type Streamer interface {
+	// Stream starts c; the returned reader yields its stdout. Closing the
+	// reader, or cancelling ctx, stops the program.
+	Stream(ctx context.Context, c Cmd) (io.ReadCloser, error)
+}
+
+// ErrNotFound reports that a program is not installed on the host.
+var ErrNotFound = errors.New("program not found")
+
+// NotFoundError names the missing program.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s: %v", e.Name, ErrNotFound) }
+
+// Is makes errors.Is(err, ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// IsNotExist reports whether err means a file does not exist.
+func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// RunOK runs c and returns stdout, turning a non-zero exit into an error
+// that quotes the first line of stderr.
+func RunOK(ctx context.Context, h Host, c Cmd) ([]byte, error) {
+	out, err := h.Run(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		msg := strings.TrimSpace(string(out.Stderr))
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if msg == "" {
+			msg = "no error output"
+		}
+		return out.Stdout, fmt.Errorf("%s: exit status %d: %s", c.String(), out.ExitCode, msg)
+	}
+	return out.Stdout, nil
+}

@@ -1,0 +1,262 @@
+package policy
+
+// Profiles understood by Default and by the "profile" key.
+const (
+	ProfileBaseline = "baseline"
+	ProfileTailnet  = "tailnet"
+)
+
+// Policy is the whole model. Field tags give the TOML/JSON key names.
+type Policy struct {
+	// Profile is "baseline" (seed 000) or "tailnet" (seed 000 + seed 003).
+	Profile  string   `toml:"profile" json:"profile"`
+	Admin    Admin    `toml:"admin" json:"admin"`
+	SSH      SSH      `toml:"ssh" json:"ssh"`
+	Ban      Ban      `toml:"ban" json:"ban"`
+	Audit    Audit    `toml:"audit" json:"audit"`
+	Sysctl   Sysctls  `toml:"sysctl" json:"sysctl"`
+	Time     Time     `toml:"time" json:"time"`
+	Journald Journald `toml:"journald" json:"journald"`
+	Tailnet  Tailnet  `toml:"tailnet" json:"tailnet"`
+	Firewall Firewall `toml:"firewall" json:"firewall"`
+
+	// Source is where the policy came from: a file path, or "(default)".
+	// Not part of the file format.
+	Source string `toml:"-" json:"-"`
+}
+
+// Admin lists the people who must always be able to log in.
+type Admin struct {
+	Users []AdminUser `toml:"users" json:"users"`
+}
+
+// AdminUser is one administrator account with its SSH public keys.
+type AdminUser struct {
+	Name           string   `toml:"name" json:"name"`
+	AuthorizedKeys []string `toml:"authorized_keys" json:"authorized_keys"`
+	// Sudo grants wheel membership in the rendered NixOS module.
+	Sudo bool `toml:"sudo" json:"sudo"`
+}
+
+// HasAuthorizedKey reports whether at least one admin has a public key.
+func (a Admin) HasAuthorizedKey() bool {
+	for _, u := range a.Users {
+		if len(u.AuthorizedKeys) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// SSH is the OpenSSH server policy (seed 000's services.openssh block).
+type SSH struct {
+	Enabled bool  `toml:"enabled" json:"enabled"`
+	Ports   []int `toml:"ports" json:"ports"`
+	// PasswordAuthentication and KbdInteractiveAuthentication must both be
+	// off for passwords to be off: PAM answers keyboard-interactive.
+	PasswordAuthentication       bool `toml:"password_authentication" json:"password_authentication"`
+	KbdInteractiveAuthentication bool `toml:"kbd_interactive_authentication" json:"kbd_interactive_authentication"`
+	// PermitRootLogin is one of yes, prohibit-password, forced-commands-only,
+	// no ("without-password" is accepted as an alias of prohibit-password).
+	PermitRootLogin     string   `toml:"permit_root_login" json:"permit_root_login"`
+	MaxAuthTries        int      `toml:"max_auth_tries" json:"max_auth_tries"`
+	ClientAliveInterval Duration `toml:"client_alive_interval" json:"client_alive_interval"`
+	ClientAliveCountMax int      `toml:"client_alive_count_max" json:"client_alive_count_max"`
+	AllowTCPForwarding  bool     `toml:"allow_tcp_forwarding" json:"allow_tcp_forwarding"`
+	X11Forwarding       bool     `toml:"x11_forwarding" json:"x11_forwarding"`
+	// TailnetOnly closes the SSH ports on every interface except the
+	// tailnet's (seed 003). Requires [tailnet] enabled.
+	TailnetOnly bool `toml:"tailnet_only" json:"tailnet_only"`
+}
+
+// Ban is the brute-force defence: global jail defaults and the jails.
+type Ban struct {
+	Enabled  bool     `toml:"enabled" json:"enabled"`
+	Bantime  Duration `toml:"bantime" json:"bantime"`
+	Findtime Duration `toml:"findtime" json:"findtime"`
+	Maxretry int      `toml:"maxretry" json:"maxretry"`
+	// Ignore lists addresses and CIDRs that are never banned. Loopback is
+	// always ignored whether listed or not.
+	Ignore    []string  `toml:"ignore" json:"ignore"`
+	Increment Increment `toml:"increment" json:"increment"`
+	// IPv6Prefix is the prefix length banned for an IPv6 offender
+	// (128 bans the single address; 64 bans its /64).
+	IPv6Prefix int `toml:"ipv6_prefix" json:"ipv6_prefix"`
+	// MaxTracked bounds memory: at most this many addresses with pending
+	// failures are remembered (oldest evicted first).
+	MaxTracked int `toml:"max_tracked" json:"max_tracked"`
+	// StateDir holds the ban store and source cursors.
+	StateDir string `toml:"state_dir" json:"state_dir"`
+	// Socket is the control socket of `rampart guard run`.
+	Socket string `toml:"socket" json:"socket"`
+	// Metrics is an optional listen address for Prometheus metrics ("" = off).
+	Metrics string `toml:"metrics" json:"metrics"`
+	// Table is the name of rampart's own nftables inet table.
+	Table string `toml:"table" json:"table"`
+	Jails []Jail `toml:"jails" json:"jails"`
+}
+
+// Increment lengthens bans for repeat offenders: each new ban of the same
+// address lasts Factor times the previous one, capped at Max.
+type Increment struct {
+	Enabled bool     `toml:"enabled" json:"enabled"`
+	Factor  float64  `toml:"factor" json:"factor"`
+	Max     Duration `toml:"max" json:"max"`
+}
+
+// Jail is one filter applied to one log source, with its own thresholds.
+// Zero Maxretry, Findtime or Bantime inherit the [ban] values.
+type Jail struct {
+	Name    string `toml:"name" json:"name"`
+	Enabled bool   `toml:"enabled" json:"enabled"`
+	// Filter is a built-in filter name ("sshd", "nginx-noscript") or
+	// "fail2ban:PATH" for a fail2ban filter file read at run time.
+	Filter string `toml:"filter" json:"filter"`
+	// Mode selects a filter mode (sshd: normal, aggressive, ddos, extra).
+	Mode string `toml:"mode" json:"mode"`
+	// Source is "journal", "file" or "stdin".
+	Source string `toml:"source" json:"source"`
+	// Journal holds journal matches for Source "journal"
+	// (e.g. "_SYSTEMD_UNIT=sshd.service", "SYSLOG_IDENTIFIER=sshd-session").
+	Journal []string `toml:"journal" json:"journal"`
+	// Paths are the log files for Source "file".
+	Paths []string `toml:"paths" json:"paths"`
+	// Ports are the service ports (for the NixOS fail2ban rendering and
+	// reports); bans cover every port of the offending address.
+	Ports    []int    `toml:"ports" json:"ports"`
+	Maxretry int      `toml:"maxretry" json:"maxretry"`
+	Findtime Duration `toml:"findtime" json:"findtime"`
+	Bantime  Duration `toml:"bantime" json:"bantime"`
+}
+
+// EffectiveMaxretry returns the jail's maxretry or the global one.
+func (j Jail) EffectiveMaxretry(b Ban) int {
+	if j.Maxretry > 0 {
+		return j.Maxretry
+	}
+	return b.Maxretry
+}
+
+// EffectiveFindtime returns the jail's findtime or the global one.
+func (j Jail) EffectiveFindtime(b Ban) Duration {
+	if j.Findtime.D > 0 {
+		return j.Findtime
+	}
+	return b.Findtime
+}
+
+// EffectiveBantime returns the jail's bantime or the global one.
+func (j Jail) EffectiveBantime(b Ban) Duration {
+	if j.Bantime.D > 0 {
+		return j.Bantime
+	}
+	return b.Bantime
+}
+
+// Jail returns the named jail and whether it exists.
+func (b Ban) Jail(name string) (Jail, bool) {
+	for _, j := range b.Jails {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return Jail{}, false
+}
+
+// Audit is the kernel audit policy: auditd running and keyed watches.
+type Audit struct {
+	Enabled bool `toml:"enabled" json:"enabled"`
+	// BacklogLimit is the kernel's audit backlog (0 = leave the default).
+	BacklogLimit int     `toml:"backlog_limit" json:"backlog_limit"`
+	Watches      []Watch `toml:"watches" json:"watches"`
+}
+
+// Watch is one file or directory watch, as `-w PATH -p PERMS -k KEY`.
+type Watch struct {
+	Path string `toml:"path" json:"path"`
+	// Perms is a subset of "rwxa" in that order.
+	Perms string `toml:"perms" json:"perms"`
+	Key   string `toml:"key" json:"key"`
+}
+
+// Sysctls are kernel parameters with their wanted values, in file order.
+type Sysctls []Sysctl
+
+// Sysctl is one kernel parameter.
+type Sysctl struct {
+	Name  string `json:"name"`
+	Value int64  `json:"value"`
+}
+
+// Get returns the wanted value of name and whether the policy sets it.
+func (s Sysctls) Get(name string) (int64, bool) {
+	for _, x := range s {
+		if x.Name == name {
+			return x.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Time is the clock synchronisation policy.
+type Time struct {
+	Chrony  bool     `toml:"chrony" json:"chrony"`
+	Servers []string `toml:"servers" json:"servers"`
+	// MaxOffset is the largest |offset| counted as synchronised.
+	MaxOffset Duration `toml:"max_offset" json:"max_offset"`
+}
+
+// Journald is the journal retention policy.
+type Journald struct {
+	MaxRetention      Duration `toml:"max_retention" json:"max_retention"`
+	SystemMaxFileSize Size     `toml:"system_max_file_size" json:"system_max_file_size"`
+	SystemMaxFiles    int      `toml:"system_max_files" json:"system_max_files"`
+	// Storage is persistent, volatile, auto or none.
+	Storage string `toml:"storage" json:"storage"`
+}
+
+// Tailnet is the Tailscale policy of seed 003.
+type Tailnet struct {
+	Enabled bool `toml:"enabled" json:"enabled"`
+	// Interface is the tailnet interface, trusted by the firewall.
+	Interface string `toml:"interface" json:"interface"`
+	// AuthKeyFile is a runtime path to a tagged (non-expiring) auth key.
+	AuthKeyFile string `toml:"auth_key_file" json:"auth_key_file"`
+	// OpenFirewall opens Tailscale's UDP port.
+	OpenFirewall bool `toml:"open_firewall" json:"open_firewall"`
+	Port         int  `toml:"port" json:"port"`
+	// UseRoutingFeatures is none, client, server or both.
+	UseRoutingFeatures string `toml:"use_routing_features" json:"use_routing_features"`
+	// Addresses are the ranges a tailnet peer connects from.
+	Addresses []string `toml:"addresses" json:"addresses"`
+}
+
+// Firewall is the host firewall policy beyond SSH.
+type Firewall struct {
+	Enabled bool `toml:"enabled" json:"enabled"`
+	// TrustedInterfaces accept all traffic (the tailnet interface is added
+	// automatically when [tailnet] is enabled).
+	TrustedInterfaces []string `toml:"trusted_interfaces" json:"trusted_interfaces"`
+	AllowedTCPPorts   []int    `toml:"allowed_tcp_ports" json:"allowed_tcp_ports"`
+	AllowedUDPPorts   []int    `toml:"allowed_udp_ports" json:"allowed_udp_ports"`
+}
+
+// TrustedInterfaces returns the firewall's trusted interfaces including the
+// tailnet interface when the tailnet is enabled, without duplicates.
+func (p *Policy) TrustedInterfaces() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s != "" && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, s := range p.Firewall.TrustedInterfaces {
+		add(s)
+	}
+	if p.Tailnet.Enabled {
+		add(p.Tailnet.Interface)
+	}
+	return out
+}

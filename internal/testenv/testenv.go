@@ -1,0 +1,190 @@
+// Package testenv gates tests on the capabilities they need (root, network
+// namespaces, installed programs) and builds throwaway network namespaces.
+//
+// Without RAMPART_E2E=1 a missing capability skips the test with a reason;
+// with RAMPART_E2E=1 (as .ci/run sets it) it fails the test, so CI can never
+// pass by skipping.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// E2E reports whether RAMPART_E2E=1 is set.
+func E2E() bool { return os.Getenv("RAMPART_E2E") == "1" }
+
+// Missing skips t (or fails it under RAMPART_E2E=1) because of reason.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	reason := fmt.Sprintf(format, args...)
+	if E2E() {
+		t.Fatalf("RAMPART_E2E=1 but a required capability is missing: %s", reason)
+	}
+	t.Skipf("skipping: %s (set RAMPART_E2E=1 to make this a failure)", reason)
+}
+
+// RequireRoot needs uid 0.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Missing(t, "test needs root")
+	}
+}
+
+// RequireCommands needs each program on PATH (or in an sbin directory)
+// and returns their paths in order.
+func RequireCommands(t testing.TB, names ...string) []string {
+	t.Helper()
+	var paths []string
+	for _, n := range names {
+		p, err := LookPath(n)
+		if err != nil {
+			Missing(t, "program %q is not installed (see scripts/setup.sh)", n)
+		}
+		paths = append(paths, p)
+	}
+	return paths
+}
+
+// LookPath finds a program on PATH or in the usual sbin directories.
+func LookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/lib/openssh", "/lib/systemd", "/usr/lib/systemd"} {
+		p := d + "/" + name
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", name)
+}
+
+// RequireNetns needs root and the ability to create network namespaces.
+func RequireNetns(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommands(t, "ip")
+	name := UniqueName("probe")
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		Missing(t, "cannot create a network namespace: %v: %s", err, bytes.TrimSpace(out))
+	}
+	_ = exec.Command("ip", "netns", "del", name).Run()
+}
+
+var seq atomic.Int64
+
+// UniqueName returns a short name unique to this process and call,
+// usable for namespaces and interfaces (at most 15 bytes).
+func UniqueName(prefix string) string {
+	n := seq.Add(1)
+	s := fmt.Sprintf("%s%d%d", prefix, os.Getpid()%100000, n)
+	if len(s) > 15 {
+		s = s[len(s)-15:]
+	}
+	return s
+}
+
+// Run runs a command and fails t with its output on error.
+func Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Netns is a named network namespace that is deleted at test cleanup.
+type Netns struct {
+	Name string
+}
+
+// NewNetns creates a namespace with loopback up.
+func NewNetns(t testing.TB, prefix string) *Netns {
+	t.Helper()
+	RequireNetns(t)
+	ns := &Netns{Name: UniqueName(prefix)}
+	Run(t, "ip", "netns", "add", ns.Name)
+	t.Cleanup(func() {
+		// Kill anything left inside before deleting the namespace.
+		if out, err := exec.Command("ip", "netns", "pids", ns.Name).Output(); err == nil {
+			for _, pid := range strings.Fields(string(out)) {
+				_ = exec.Command("kill", "-9", pid).Run()
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", ns.Name).Run()
+	})
+	ns.Exec(t, "ip", "link", "set", "lo", "up")
+	return ns
+}
+
+// Cmd returns an exec.Cmd that runs inside the namespace.
+func (n *Netns) Cmd(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// Exec runs a command inside the namespace and fails t on error.
+func (n *Netns) Exec(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := n.Cmd(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("netns %s: %s %s: %v\n%s", n.Name, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Link connects namespace a (interface aIf, address aAddr in CIDR form)
+// to namespace b (bIf, bAddr) with a veth pair and brings both ends up.
+func Link(t testing.TB, a *Netns, aIf, aAddr string, b *Netns, bIf, bAddr string) {
+	t.Helper()
+	tmpA, tmpB := UniqueName("va"), UniqueName("vb")
+	Run(t, "ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB)
+	Run(t, "ip", "link", "set", tmpA, "netns", a.Name)
+	Run(t, "ip", "link", "set", tmpB, "netns", b.Name)
+	a.Exec(t, "ip", "link", "set", tmpA, "name", aIf)
+	b.Exec(t, "ip", "link", "set", tmpB, "name", bIf)
+	for _, x := range []struct {
+		ns       *Netns
+		ifc, adr string
+	}{{a, aIf, aAddr}, {b, bIf, bAddr}} {
+		fam := "-4"
+		if strings.Contains(x.adr, ":") {
+			fam = "-6"
+		}
+		x.ns.Exec(t, "ip", fam, "addr", "add", x.adr, "dev", x.ifc, "nodad")
+		x.ns.Exec(t, "ip", "link", "set", x.ifc, "up")
+	}
+}
+
+// WaitTCP waits until a TCP port accepts connections from inside ns (or
+// the host when ns is nil), up to timeout.
+func WaitTCP(t testing.TB, ns *Netns, addr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	host, port, _ := strings.Cut(addr, ":")
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host, port = strings.Trim(addr[:i], "[]"), addr[i+1:]
+	}
+	for time.Now().Before(deadline) {
+		var c *exec.Cmd
+		script := fmt.Sprintf("exec 3<>/dev/tcp/%s/%s", host, port)
+		if ns != nil {
+			c = ns.Cmd("timeout", "1", "bash", "-c", script)
+		} else {
+			c = exec.Command("timeout", "1", "bash", "-c", script)
+		}
+		if c.Run() == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not accept connections within %s", addr, timeout)
+}
