@@ -43,7 +43,7 @@ if have_ok /usr/local/go/bin/go || have_ok "$(command -v go || true)"; then
 else
   apt-get install -y -q golang-go >/dev/null
   tmp=$(mktemp -d)
-  (cd "$tmp" && GOFLAGS=-modcacherw GOPATH="$tmp/gopath" /usr/lib/go/bin/go mod download -json \
+  (cd "$tmp" && GOFLAGS=-modcacherw GOPATH="$tmp/gopath" /usr/bin/go mod download -json \
      "golang.org/toolchain@v0.0.1-go${want}.linux-$(dpkg --print-architecture)" > dl.json)
   dir=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["Dir"])' "$tmp/dl.json")
   rm -rf /usr/local/go && cp -a "$dir" /usr/local/go
