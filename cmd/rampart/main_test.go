@@ -1,0 +1,77 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/rampart-sec/rampart/internal/cli"
+	"github.com/rampart-sec/rampart/internal/testenv"
+)
+
+// update rewrites the cmp'd golden sections of the scripts in place:
+// go test ./cmd/rampart -run TestScripts -update
+var update = flag.Bool("update", false, "rewrite golden sections of testdata/script/*.txtar")
+
+// TestMain registers rampart as an in-process command of the test binary,
+// so scripts run "rampart ..." (or "exec rampart ...") without a go build.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"rampart": func() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs every testdata/script/*.txtar; to add a CLI test, add a
+// script there, no Go code. Besides testscript's built-in conditions
+// ([exec:prog], [short], [linux] …) scripts can use:
+//
+//	[root]        the test runs as uid 0
+//	[e2e]         RAMPART_E2E=1 is set
+//	[can:root]    like [root], but under RAMPART_E2E=1 a missing capability
+//	[can:PROG]    fails the script instead of being false; PROG is looked up
+//	              on PATH and in the sbin directories (testenv.LookPath)
+//
+// So "[!can:root] skip 'needs root'" skips normally and fails in CI, the
+// same contract as testenv.Missing. RAMPART_E2E is passed through; $HOME is
+// the script's $WORK directory.
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:           "testdata/script",
+		UpdateScripts: *update,
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("RAMPART_E2E", os.Getenv("RAMPART_E2E"))
+			return nil
+		},
+		Condition: condition,
+	})
+}
+
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "root":
+		return os.Geteuid() == 0, nil
+	case "e2e":
+		return testenv.E2E(), nil
+	}
+	what, ok := strings.CutPrefix(cond, "can:")
+	if !ok || what == "" {
+		return false, fmt.Errorf("unknown condition %q (known: root, e2e, can:root, can:PROG)", cond)
+	}
+	var have bool
+	if what == "root" {
+		have = os.Geteuid() == 0
+	} else {
+		_, err := testenv.LookPath(what)
+		have = err == nil
+	}
+	if !have && testenv.E2E() {
+		return false, fmt.Errorf("RAMPART_E2E=1 but %s is missing", what)
+	}
+	return have, nil
+}
