@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/guard/logline"
+)
+
+// ReplayOptions tune Replay.
+type ReplayOptions struct {
+	// Year for syslog timestamps without one (current year if 0); it rolls
+	// over when the file passes from December to January.
+	Year int
+	// Loc is the zone of timestamps without one (time.Local if nil).
+	Loc *time.Location
+	// Source is set on every line ("" offers every line to every jail).
+	Source string
+	// MaxLine is the longest line considered (64 KiB if 0); longer lines are
+	// counted and skipped.
+	MaxLine int
+	// OnDecision, when set, sees each ban as it is decided.
+	OnDecision func(Ban)
+}
+
+// Report is the outcome of a replay, as `rampart guard test` prints it.
+type Report struct {
+	Lines   int64 `json:"lines"`
+	Matched int64 `json:"matched"`
+	Missed  int64 `json:"missed"`
+	// Ignored counts failures from ignore-listed addresses.
+	Ignored int64     `json:"ignored"`
+	IPs     []IPCount `json:"ips"`
+	Bans    []Ban     `json:"bans"`
+}
+
+// IPCount is the number of failures one address caused.
+type IPCount struct {
+	IP       string `json:"ip"`
+	Failures int    `json:"failures"`
+}
+
+// Ban is one decided ban.
+type Ban struct {
+	IP       string    `json:"ip"`
+	Jail     string    `json:"jail"`
+	At       time.Time `json:"at"`
+	Until    time.Time `json:"until"`
+	Failures int       `json:"failures"`
+	Count    int       `json:"count"`
+}
+
+// Replay reads r line by line through the engine and reports lines read,
+// lines matched as failures (in any jail), lines missed, failures per
+// address and the bans decided.
+func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
+	max := o.MaxLine
+	if max <= 0 {
+		max = 64 << 10
+	}
+	br := bufio.NewReaderSize(r, max)
+	p := logline.Parser{Year: o.Year, Loc: o.Loc, Source: o.Source}
+	rep := &Report{}
+	counts := map[netip.Addr]int{}
+	skipping := false
+	for {
+		b, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if !skipping {
+				rep.Lines++
+				rep.Missed++
+			}
+			skipping = true
+			continue
+		}
+		if len(b) > 0 && !skipping {
+			rep.Lines++
+			l := p.Parse(trimEOL(b))
+			failed := false
+			e.Each(&l, func(ev Event) {
+				if !ev.Hit.Failure {
+					return
+				}
+				failed = true
+				counts[ev.Hit.Addr]++
+				if ev.Ignored {
+					rep.Ignored++
+				}
+				if d := ev.Decision; d != nil {
+					ban := Ban{IP: d.Prefix.String(), Jail: d.Jail, At: d.At, Until: d.Until, Failures: d.Failures, Count: d.Count}
+					if d.Prefix.IsSingleIP() {
+						ban.IP = d.Prefix.Addr().String()
+					}
+					rep.Bans = append(rep.Bans, ban)
+					if o.OnDecision != nil {
+						o.OnDecision(ban)
+					}
+				}
+			})
+			if failed {
+				rep.Matched++
+			} else {
+				rep.Missed++
+			}
+		}
+		skipping = false
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return rep, fmt.Errorf("replay: line %d: %w", rep.Lines+1, err)
+		}
+	}
+	rep.IPs = make([]IPCount, 0, len(counts))
+	for a, n := range counts {
+		rep.IPs = append(rep.IPs, IPCount{IP: a.String(), Failures: n})
+	}
+	sort.Slice(rep.IPs, func(i, j int) bool {
+		if rep.IPs[i].Failures != rep.IPs[j].Failures {
+			return rep.IPs[i].Failures > rep.IPs[j].Failures
+		}
+		return rep.IPs[i].IP < rep.IPs[j].IP
+	})
+	return rep, nil
+}
+
+func trimEOL(b []byte) string {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return string(b)
+}
