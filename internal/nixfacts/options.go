@@ -1,0 +1,288 @@
+package nixfacts
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
+)
+
+// nixpkgs files the facts come from (paths inside github.com/NixOS/nixpkgs).
+const (
+	srcFail2ban   = "nixos/modules/services/security/fail2ban.nix"
+	srcSSHD       = "nixos/modules/services/networking/ssh/sshd.nix"
+	srcAudit      = "nixos/modules/security/audit.nix"
+	srcAuditd     = "nixos/modules/security/auditd.nix"
+	srcJournald   = "nixos/modules/system/boot/systemd/journald.nix"
+	srcChrony     = "nixos/modules/services/networking/ntp/chrony.nix"
+	srcTailscale  = "nixos/modules/services/networking/tailscale.nix"
+	srcFirewall   = "nixos/modules/services/networking/firewall.nix"
+	srcSysctl     = "nixos/modules/config/sysctl.nix"
+	srcUsers      = "nixos/modules/config/users-groups.nix"
+	srcEtc        = "nixos/modules/system/etc/etc.nix"
+	srcHardened   = "nixos/modules/profiles/hardened.nix"
+	srcNetworking = "nixos/modules/tasks/network-interfaces.nix"
+	srcGrub       = "nixos/modules/system/boot/loader/grub/grub.nix"
+	srcVersion    = "nixos/modules/misc/version.nix"
+)
+
+// Kind says what a path is in the releases where it is not available.
+type Kind int
+
+const (
+	// Option is a declared option (available in [Since, Until)).
+	Option Kind = iota
+	// Renamed is an alias that only forwards with a deprecation warning;
+	// rampart never emits it.
+	Renamed
+	// Removed is declared with mkRemovedOptionModule: setting it fails
+	// evaluation.
+	Removed
+	// Undeclared was never an option: setting it fails with "The option
+	// ... does not exist".
+	Undeclared
+)
+
+func (k Kind) String() string {
+	return [...]string{"option", "renamed (warning)", "removed (evaluation error)", "not an option (evaluation error)"}[k]
+}
+
+// Fact is what nixpkgs says about one option path in the supported
+// releases. Path segments are attribute names; "*" matches any one name.
+type Fact struct {
+	Path string
+	// Type is the value type rampart emits for it: "bool", "int", "str",
+	// "lines", "strs" (list of strings), "ints" (list of ints), "audit"
+	// (bool or "lock"), "atom" (bool, int or str: freeform key-value
+	// settings) or "" (not checked).
+	Type string
+	// Prefix facts also cover every path below Path (freeform attrsets).
+	Prefix bool
+	// Since is the first release with the option (0: every release);
+	// Until the first release without it (0: still there).
+	Since, Until Release
+	// Kind applies to the releases outside [Since, Until); Renamed,
+	// Removed and Undeclared facts are never available.
+	Kind Kind
+	// Use says what to write instead, for absent paths.
+	Use string
+	// Source is the nixpkgs file the fact comes from.
+	Source string
+	Note   string
+}
+
+// Available reports whether rampart may define the path in release r.
+func (f Fact) Available(r Release) bool {
+	if f.Kind != Option {
+		return false
+	}
+	return (f.Since == 0 || r >= f.Since) && (f.Until == 0 || r < f.Until)
+}
+
+func (f Fact) segments() []string { return strings.Split(f.Path, ".") }
+
+// facts is the data. Absent paths are listed so that tests and the
+// renderer refuse them; present paths are every option rampart emits.
+var facts = []Fact{
+	// OpenSSH: every sshd_config key lives under the freeform settings.
+	{Path: "services.openssh.enable", Type: "bool", Source: srcSSHD},
+	{Path: "services.openssh.ports", Type: "ints", Source: srcSSHD},
+	{Path: "services.openssh.openFirewall", Type: "bool", Source: srcSSHD, Note: "default true: adds ports to networking.firewall.allowedTCPPorts"},
+	{Path: "services.openssh.settings.PasswordAuthentication", Type: "bool", Source: srcSSHD},
+	{Path: "services.openssh.settings.KbdInteractiveAuthentication", Type: "bool", Source: srcSSHD},
+	{Path: "services.openssh.settings.PermitRootLogin", Type: "str", Source: srcSSHD, Note: "enum yes, without-password, prohibit-password, forced-commands-only, no"},
+	{Path: "services.openssh.settings.X11Forwarding", Type: "bool", Source: srcSSHD},
+	{Path: "services.openssh.settings.MaxAuthTries", Type: "int", Source: srcSSHD, Note: "freeform key"},
+	{Path: "services.openssh.settings.ClientAliveInterval", Type: "int", Source: srcSSHD, Note: "freeform key"},
+	{Path: "services.openssh.settings.ClientAliveCountMax", Type: "int", Source: srcSSHD, Note: "freeform key"},
+	{Path: "services.openssh.settings.AllowTcpForwarding", Type: "bool", Source: srcSSHD, Note: "freeform key, rendered yes/no"},
+	{Path: "services.openssh.passwordAuthentication", Kind: Renamed, Use: "services.openssh.settings.PasswordAuthentication", Source: srcSSHD},
+	{Path: "services.openssh.kbdInteractiveAuthentication", Kind: Renamed, Use: "services.openssh.settings.KbdInteractiveAuthentication", Source: srcSSHD},
+	{Path: "services.openssh.challengeResponseAuthentication", Kind: Renamed, Use: "services.openssh.settings.KbdInteractiveAuthentication", Source: srcSSHD},
+	{Path: "services.openssh.permitRootLogin", Kind: Renamed, Use: "services.openssh.settings.PermitRootLogin", Source: srcSSHD},
+	{Path: "services.openssh.forwardX11", Kind: Renamed, Use: "services.openssh.settings.X11Forwarding", Source: srcSSHD},
+	{Path: "services.openssh.maxAuthTries", Kind: Undeclared, Use: "services.openssh.settings.MaxAuthTries", Source: srcSSHD},
+	{Path: "services.openssh.clientAliveInterval", Kind: Undeclared, Use: "services.openssh.settings.ClientAliveInterval", Source: srcSSHD},
+	{Path: "services.openssh.clientAliveCountMax", Kind: Undeclared, Use: "services.openssh.settings.ClientAliveCountMax", Source: srcSSHD},
+	{Path: "services.openssh.allowTcpForwarding", Kind: Undeclared, Use: "services.openssh.settings.AllowTcpForwarding", Source: srcSSHD},
+	{Path: "services.openssh.x11Forwarding", Kind: Undeclared, Use: "services.openssh.settings.X11Forwarding", Source: srcSSHD},
+	{Path: "services.openssh.protocol", Kind: Undeclared, Use: "nothing: every current OpenSSH speaks only version 2", Source: srcSSHD},
+
+	// Admin accounts.
+	{Path: "users.users.*.isNormalUser", Type: "bool", Source: srcUsers},
+	{Path: "users.users.*.extraGroups", Type: "strs", Source: srcUsers},
+	{Path: "users.users.*.openssh.authorizedKeys.keys", Type: "strs", Source: srcSSHD},
+
+	// fail2ban (RFC 42 jails since before 24.11).
+	{Path: "services.fail2ban.enable", Type: "bool", Source: srcFail2ban},
+	{Path: "services.fail2ban.bantime", Type: "str", Source: srcFail2ban, Note: "types.str; an integer fails evaluation"},
+	{Path: "services.fail2ban.maxretry", Type: "int", Source: srcFail2ban},
+	{Path: "services.fail2ban.ignoreIP", Type: "strs", Source: srcFail2ban, Note: "127.0.0.1/8 and ::1 are always added"},
+	{Path: "services.fail2ban.bantime-increment.enable", Type: "bool", Source: srcFail2ban},
+	{Path: "services.fail2ban.bantime-increment.factor", Type: "str", Source: srcFail2ban},
+	{Path: "services.fail2ban.bantime-increment.maxtime", Type: "str", Source: srcFail2ban},
+	{Path: "services.fail2ban.jails.*.enabled", Type: "bool", Source: srcFail2ban},
+	{Path: "services.fail2ban.jails.*.settings", Type: "atom", Prefix: true, Source: srcFail2ban, Note: "any jail.conf key; the 24.x module replaced a top-level string filter with the jail name, so filter names go here"},
+	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: Unstable, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; in no stable release yet)"},
+	{Path: "services.fail2ban.findtime", Kind: Undeclared, Use: "services.fail2ban.jails.DEFAULT.settings.findtime", Source: srcFail2ban},
+	{Path: "services.fail2ban.ignoreip", Kind: Undeclared, Use: "services.fail2ban.ignoreIP", Source: srcFail2ban},
+	{Path: "services.fail2ban.daemonConfig", Kind: Removed, Use: "services.fail2ban.daemonSettings", Source: srcFail2ban},
+	{Path: "services.fail2ban.extraSettings", Kind: Removed, Use: "services.fail2ban.jails.DEFAULT.settings", Source: srcFail2ban},
+	{Path: "services.fail2ban.jails.*.port", Kind: Undeclared, Use: "services.fail2ban.jails.<name>.settings.port", Source: srcFail2ban},
+	{Path: "services.fail2ban.jails.*.logpath", Kind: Undeclared, Use: "services.fail2ban.jails.<name>.settings.logpath", Source: srcFail2ban},
+	{Path: "services.fail2ban.jails.*.maxretry", Kind: Undeclared, Use: "services.fail2ban.jails.<name>.settings.maxretry", Source: srcFail2ban},
+
+	// Files under /etc (the nginx-noscript filter before services.fail2ban.filters).
+	{Path: "environment.etc.*.text", Type: "lines", Source: srcEtc},
+
+	// Audit.
+	{Path: "security.auditd.enable", Type: "bool", Source: srcAuditd},
+	{Path: "security.audit.enable", Type: "audit", Source: srcAudit},
+	{Path: "security.audit.rules", Type: "strs", Source: srcAudit, Note: "25.11+ writes -D, -b, -f, -r and -e itself; rules hold only watches"},
+	{Path: "security.audit.backlogLimit", Type: "int", Source: srcAudit, Note: "default 64 before 25.11, 1024 from 25.11"},
+	{Path: "security.auditd.settings", Prefix: true, Since: R2511, Source: srcAuditd},
+	{Path: "security.auditd.plugins", Prefix: true, Since: R2511, Source: srcAuditd},
+	{Path: "security.audit.package", Since: R2511, Source: srcAudit},
+
+	// Kernel parameters.
+	{Path: "boot.kernel.sysctl.*", Type: "atom", Source: srcSysctl},
+
+	// Time.
+	{Path: "services.chrony.enable", Type: "bool", Source: srcChrony, Note: "forces services.timesyncd.enable = false"},
+	{Path: "services.chrony.servers", Type: "strs", Source: srcChrony},
+
+	// journald: extraConfig until 26.05, settings.Journal on unstable.
+	{Path: "systemd.journald", Prefix: true, Kind: Undeclared, Use: "services.journald", Source: srcJournald},
+	{Path: "services.journald.extraConfig", Type: "lines", Until: Unstable, Source: srcJournald, Note: "removed by nixpkgs PR #536538"},
+	{Path: "services.journald.storage", Type: "str", Until: Unstable, Source: srcJournald, Note: "renamed to settings.Journal.Storage by PR #536538"},
+	{Path: "services.journald.console", Until: Unstable, Source: srcJournald},
+	{Path: "services.journald.audit", Since: R2505, Until: Unstable, Source: srcJournald, Note: "added by PR #379629"},
+	{Path: "services.journald.settings.Journal", Type: "atom", Prefix: true, Since: Unstable, Source: srcJournald, Note: "added by PR #536538"},
+
+	// Tailscale.
+	{Path: "services.tailscale.enable", Type: "bool", Source: srcTailscale},
+	{Path: "services.tailscale.openFirewall", Type: "bool", Source: srcTailscale, Note: "opens the UDP port only"},
+	{Path: "services.tailscale.port", Type: "int", Source: srcTailscale},
+	{Path: "services.tailscale.interfaceName", Type: "str", Source: srcTailscale},
+	{Path: "services.tailscale.authKeyFile", Type: "str", Source: srcTailscale, Note: "a runtime path string; a Nix path literal would copy the key into the store"},
+	{Path: "services.tailscale.useRoutingFeatures", Type: "str", Source: srcTailscale, Note: "server/both force conf.all.forwarding on; client/both loosen checkReversePath"},
+
+	// Firewall.
+	{Path: "networking.firewall.enable", Type: "bool", Source: srcFirewall},
+	{Path: "networking.firewall.trustedInterfaces", Type: "strs", Source: srcFirewall},
+	{Path: "networking.firewall.allowedTCPPorts", Type: "ints", Source: srcFirewall},
+	{Path: "networking.firewall.allowedUDPPorts", Type: "ints", Source: srcFirewall},
+
+	// Hardened profile: an option in 25.05/25.11, removed in 26.05.
+	{Path: "profiles.hardened", Type: "bool", Since: R2505, Until: R2605, Source: srcHardened, Note: "removed by PR #501199; rampart emits the settings it wants explicitly"},
+
+	// configuration.nix of a flake.
+	{Path: "networking.hostName", Type: "str", Source: srcNetworking},
+	{Path: "boot.loader.grub.efiSupport", Type: "bool", Source: srcGrub},
+	{Path: "boot.loader.grub.efiInstallAsRemovable", Type: "bool", Source: srcGrub},
+	{Path: "system.stateVersion", Type: "str", Source: srcVersion},
+	{Path: "users.users.root.openssh.authorizedKeys.keys", Type: "strs", Source: srcSSHD},
+}
+
+// Facts returns a copy of the fact table.
+func Facts() []Fact { return append([]Fact(nil), facts...) }
+
+// matches reports whether fact segments f cover path p: exactly, or as a
+// prefix when prefix is set.
+func matches(f, p []string, prefix bool) bool {
+	if len(p) < len(f) || (!prefix && len(p) != len(f)) {
+		return false
+	}
+	for i, s := range f {
+		if s != "*" && s != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Absent returns the facts that are not available in r: paths rampart must
+// never define for that release.
+func Absent(r Release) []Fact {
+	var out []Fact
+	for _, f := range facts {
+		if !f.Available(r) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Check says whether defining path with value v is right for release r:
+// the path must be a known option available in r, no absent fact may cover
+// it, and v must have the option's type. It is the renderer's gate.
+func Check(r Release, path []string, v nixexpr.Value) error {
+	name := nixexpr.KeyPath(path)
+	for _, f := range facts {
+		if !f.Available(r) && matches(f.segments(), path, true) {
+			msg := fmt.Sprintf("%s is %s in NixOS %s", name, f.Kind, r)
+			if f.Kind == Option {
+				msg = fmt.Sprintf("%s does not exist in NixOS %s", name, r)
+			}
+			if f.Use != "" {
+				msg += "; use " + f.Use
+			}
+			return fmt.Errorf("%s (%s)", msg, f.Source)
+		}
+	}
+	for _, f := range facts {
+		if f.Available(r) && matches(f.segments(), path, f.Prefix) {
+			if !typeOK(f.Type, v) {
+				s, _ := nixexpr.Render(v)
+				return fmt.Errorf("%s must be of type %s, not %s (%s)", name, f.Type, s, f.Source)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%s is not a known option for NixOS %s", name, r)
+}
+
+func typeOK(t string, v nixexpr.Value) bool {
+	switch t {
+	case "":
+		return true
+	case "bool":
+		_, ok := v.(nixexpr.Bool)
+		return ok
+	case "int":
+		_, ok := v.(nixexpr.Int)
+		return ok
+	case "str":
+		_, ok := v.(nixexpr.Str)
+		return ok
+	case "lines":
+		switch v.(type) {
+		case nixexpr.Lines, nixexpr.Str:
+			return true
+		}
+	case "audit":
+		switch x := v.(type) {
+		case nixexpr.Bool:
+			return true
+		case nixexpr.Str:
+			return x == "lock"
+		}
+	case "atom":
+		switch v.(type) {
+		case nixexpr.Bool, nixexpr.Int, nixexpr.Str, nixexpr.Lines:
+			return true
+		}
+	case "strs", "ints":
+		l, ok := v.(nixexpr.List)
+		if !ok {
+			return false
+		}
+		for _, e := range l {
+			if !typeOK(map[string]string{"strs": "str", "ints": "int"}[t], e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
