@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// PolicyFlags are the policy options every command that reads a policy
+// takes: -p FILE / --policy FILE and --profile baseline|tailnet (the base
+// profile when there is no file, or when the file has no "profile" key).
+type PolicyFlags struct {
+	Path    string
+	Profile string
+}
+
+// AddPolicyFlags registers -p, --policy and --profile on fs.
+func AddPolicyFlags(fs *flag.FlagSet) *PolicyFlags {
+	pf := &PolicyFlags{}
+	fs.StringVar(&pf.Path, "p", "", "policy `FILE` (default: the embedded default policy)")
+	fs.StringVar(&pf.Path, "policy", "", "policy `FILE` (same as -p)")
+	fs.StringVar(&pf.Profile, "profile", "", "profile: baseline or tailnet")
+	return pf
+}
+
+// Load is LoadPolicy with the flags' path and profile.
+func (pf *PolicyFlags) Load(env *Env) (*policy.Policy, int) {
+	return LoadPolicy(env, pf.Path, pf.Profile)
+}
+
+// LoadPolicy loads the policy file at path, or the embedded default of
+// profile when path is "". On failure it prints every problem to
+// env.Stderr (one "FILE:LINE:COL: field: message" line each) and returns a
+// nil policy with the exit code to return: ExitProblem for an invalid
+// policy, ExitUsage for an unreadable file or an unknown profile. Lock-out
+// risks are not failures here; see policy.Policy.LockoutRisks.
+//
+//	p, code := cli.LoadPolicy(env, pf.Path, pf.Profile)
+//	if p == nil {
+//		return code
+//	}
+func LoadPolicy(env *Env, path, profile string) (*policy.Policy, int) {
+	return loadPolicy(env, path, policy.Options{Profile: profile})
+}
+
+func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
+	if o.Profile != "" && o.Profile != policy.ProfileBaseline && o.Profile != policy.ProfileTailnet {
+		fmt.Fprintf(env.Stderr, "rampart: unknown profile %q (expected %q or %q)\n", o.Profile, policy.ProfileBaseline, policy.ProfileTailnet)
+		return nil, ExitUsage
+	}
+	p, err := policy.LoadOptions(path, o)
+	if err == nil {
+		return p, ExitOK
+	}
+	var errs policy.Errors
+	if errors.As(err, &errs) {
+		for _, e := range errs {
+			fmt.Fprintln(env.Stderr, e.Error())
+		}
+		n := "1 problem"
+		if len(errs) != 1 {
+			n = fmt.Sprintf("%d problems", len(errs))
+		}
+		fmt.Fprintf(env.Stderr, "rampart: %s: invalid policy (%s)\n", path, n)
+		return nil, ExitProblem
+	}
+	fmt.Fprintf(env.Stderr, "rampart: %v\n", err)
+	return nil, ExitUsage
+}
+
+var policyCmd = &Command{
+	Name:    "policy",
+	Summary: "write, check and show the policy file",
+	Usage:   "policy <init|check|show> [arguments]",
+	Help: `One TOML policy file drives every rampart command. With no file (no -p),
+commands use the embedded default: the seed system ("baseline"), or with
+--profile tailnet the seed system plus Tailscale with SSH only over the tailnet.
+
+Examples:
+  rampart policy init > rampart.toml
+  rampart policy init --profile tailnet > rampart.toml
+  rampart policy check rampart.toml
+  rampart policy show rampart.toml --format json`,
+}
+
+var policyInitCmd = &Command{
+	Name:    "init",
+	Summary: "print a commented policy equal to the built-in default",
+	Usage:   "policy init [--profile baseline|tailnet]",
+	Help: `Prints a policy file in which every key is set to the default of the profile
+and explained in a comment. Site-specific values (admin users with their
+public keys, your LAN in ban.ignore, the Tailscale auth-key file) are shown
+as commented examples to fill in.
+
+Examples:
+  rampart policy init > /etc/rampart/policy.toml
+  rampart policy init --profile tailnet > policy.toml
+
+Exit codes: 0 printed, 2 unknown profile.`,
+}
+
+var policyCheckCmd = &Command{
+	Name:    "check",
+	Summary: "validate a policy file and report every problem",
+	Usage:   "policy check [FILE] [--profile baseline|tailnet]",
+	Help: `Validates FILE (or -p FILE) and prints every problem as FILE:LINE:COL: field:
+message: syntax errors, unknown keys (with a did-you-mean), wrong types, bad
+durations, addresses, CIDRs, ports, enum values, sysctl names and ranges,
+audit watches, and cross-field rules. For a file, lock-out risks are errors
+too: password and keyboard-interactive logins off without any admin
+authorized key, or SSH only over the tailnet without an auth-key file.
+
+With no file the embedded default is checked; it prints "(default): ok" and
+its lock-out risks as warnings (the default has no admin keys: they are
+site-specific). Warnings about conflicting settings are printed in both cases.
+
+Examples:
+  rampart policy check rampart.toml
+  rampart policy check -p rampart.toml
+  rampart policy check --profile tailnet
+
+Exit codes: 0 valid, 1 problems found, 2 file unreadable or bad arguments.`,
+}
+
+var policyShowCmd = &Command{
+	Name:    "show",
+	Summary: "print the effective policy with defaults filled in",
+	Usage:   "policy show [FILE] [--format toml|json] [--profile baseline|tailnet]",
+	Help: `Prints the policy that commands will use: FILE (or -p FILE) merged onto the
+default of its profile, every key explicit. The TOML output is itself a
+valid policy file that parses to the same policy.
+
+Examples:
+  rampart policy show
+  rampart policy show rampart.toml
+  rampart policy show --profile tailnet --format json | jq .ssh
+
+Exit codes: 0 printed, 1 invalid policy, 2 file unreadable or bad arguments.`,
+}
+
+func init() {
+	policyInitCmd.Run = runPolicyInit
+	policyCheckCmd.Run = runPolicyCheck
+	policyShowCmd.Run = runPolicyShow
+	policyCmd.Subcommands = []*Command{policyInitCmd, policyCheckCmd, policyShowCmd}
+	Register(policyCmd)
+}
+
+func runPolicyInit(env *Env, args []string) int {
+	fs := NewFlags("policy init")
+	profile := fs.String("profile", policy.ProfileBaseline, "profile: baseline or tailnet")
+	pos, code, ok := ParseFlags(env, fs, policyInitCmd, "policy init", args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(env, policyInitCmd, "policy init", "unexpected argument %q", pos[0])
+	}
+	src, err := policy.InitTOML(*profile)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rampart policy init: %v\n", err)
+		return ExitUsage
+	}
+	_, _ = env.Stdout.Write(src)
+	return ExitOK
+}
+
+// policyFile parses the flags of check/show and returns the file named by
+// the positional argument or -p.
+func policyFile(env *Env, c *Command, path string, args []string, extra func(*flag.FlagSet)) (*PolicyFlags, int, bool) {
+	fs := NewFlags(path)
+	pf := AddPolicyFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	pos, code, ok := ParseFlags(env, fs, c, path, args)
+	if !ok {
+		return nil, code, false
+	}
+	switch {
+	case len(pos) > 1:
+		return nil, usageErr(env, c, path, "too many arguments"), false
+	case len(pos) == 1 && pf.Path != "" && pos[0] != pf.Path:
+		return nil, usageErr(env, c, path, "two policy files given (%q and -p %q)", pos[0], pf.Path), false
+	case len(pos) == 1:
+		pf.Path = pos[0]
+	}
+	return pf, ExitOK, true
+}
+
+func usageErr(env *Env, c *Command, path, format string, args ...any) int {
+	fmt.Fprintf(env.Stderr, "rampart %s: %s\n", path, fmt.Sprintf(format, args...))
+	fmt.Fprintf(env.Stderr, "Usage: rampart %s\nRun 'rampart help %s' for details.\n", c.Usage, path)
+	return ExitUsage
+}
+
+func runPolicyCheck(env *Env, args []string) int {
+	pf, code, ok := policyFile(env, policyCheckCmd, "policy check", args, nil)
+	if !ok {
+		return code
+	}
+	p, code := loadPolicy(env, pf.Path, policy.Options{Profile: pf.Profile, Strict: true})
+	if p == nil {
+		return code
+	}
+	name := p.Source
+	if pf.Path == "" {
+		name = "(default)"
+	}
+	fmt.Fprintf(env.Stdout, "%s: ok\n", name)
+	if pf.Path == "" {
+		for _, r := range p.LockoutRisks() {
+			fmt.Fprintf(env.Stderr, "%s: warning: lock-out risk: %s\n", name, r)
+		}
+	}
+	for _, c := range p.Conflicts() {
+		fmt.Fprintf(env.Stderr, "%s: warning: %s\n", name, c)
+	}
+	return ExitOK
+}
+
+func runPolicyShow(env *Env, args []string) int {
+	var format string
+	pf, code, ok := policyFile(env, policyShowCmd, "policy show", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&format, "format", "toml", "output `FORMAT`: toml or json")
+	})
+	if !ok {
+		return code
+	}
+	if format != "toml" && format != "json" {
+		return usageErr(env, policyShowCmd, "policy show", "unknown format %q (expected toml or json)", format)
+	}
+	p, code := LoadPolicy(env, pf.Path, pf.Profile)
+	if p == nil {
+		return code
+	}
+	if format == "json" {
+		b, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rampart policy show: %v\n", err)
+			return ExitUsage
+		}
+		_, _ = env.Stdout.Write(append(b, '\n'))
+		return ExitOK
+	}
+	_, _ = env.Stdout.Write(policy.MarshalTOML(p))
+	return ExitOK
+}

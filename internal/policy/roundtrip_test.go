@@ -1,0 +1,78 @@
+package policy
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// ignoreSource: Source says where a policy came from, not what it says.
+var ignoreSource = cmp.FilterPath(func(p cmp.Path) bool { return p.String() == "Source" }, cmp.Ignore())
+
+func TestInitParsesToDefault(t *testing.T) {
+	for _, profile := range []string{ProfileBaseline, ProfileTailnet} {
+		t.Run(profile, func(t *testing.T) {
+			src, err := InitTOML(profile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse("init.toml", src)
+			if err != nil {
+				t.Fatalf("parse init output: %v\n%s", err, src)
+			}
+			if d := cmp.Diff(MustDefault(profile), got, ignoreSource); d != "" {
+				t.Errorf("init output does not parse to Default(%q) (-want +got):\n%s", profile, d)
+			}
+		})
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	for _, profile := range []string{ProfileBaseline, ProfileTailnet} {
+		t.Run(profile, func(t *testing.T) {
+			want := MustDefault(profile)
+			src := MarshalTOML(want)
+			got, err := Parse("show.toml", src)
+			if err != nil {
+				t.Fatalf("parse show output: %v\n%s", err, src)
+			}
+			if d := cmp.Diff(want, got, ignoreSource); d != "" {
+				t.Errorf("round trip differs (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("%s differs (-want +got; go test -update rewrites it):\n%s", path, d)
+	}
+}
+
+func TestInitGolden(t *testing.T) {
+	for _, profile := range []string{ProfileBaseline, ProfileTailnet} {
+		src, err := InitTOML(profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "init-"+profile+".toml", src)
+	}
+}

@@ -1,0 +1,503 @@
+package policy
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Validate checks an in-memory policy (one built in Go rather than parsed)
+// with the same rules as Parse. Lock-out risks are not errors; see
+// LockoutRisks.
+func (p *Policy) Validate() error {
+	d := &decoder{file: p.Source}
+	if d.file == "" {
+		d.file = "(policy)"
+	}
+	(&validator{d: d, p: p}).run()
+	if len(d.errs) > 0 {
+		return d.errs
+	}
+	return nil
+}
+
+// LockoutRisks returns the reasons this policy could lock the administrator
+// out of the machine, or nil. They are not validation errors of the model:
+// the embedded default has no admin keys (they are site-specific), so
+// `rampart nix` refuses such a policy unless --allow-lockout-risk, and
+// `rampart policy check FILE` reports them as errors for a file.
+func (p *Policy) LockoutRisks() []string {
+	var out []string
+	for _, r := range lockoutRules(p) {
+		out = append(out, FieldName(r.paths[0])+": "+r.msg)
+	}
+	return out
+}
+
+// Conflicts returns warnings about settings that work against each other
+// (valid, but probably not what the author wants).
+func (p *Policy) Conflicts() []string {
+	var out []string
+	if p.Tailnet.Enabled && (p.Tailnet.UseRoutingFeatures == "server" || p.Tailnet.UseRoutingFeatures == "both") {
+		if v, ok := p.Sysctl.Get("net.ipv4.ip_forward"); ok && v == 0 {
+			out = append(out, `sysctl."net.ipv4.ip_forward": 0 disables the forwarding that tailnet.use_routing_features = "`+p.Tailnet.UseRoutingFeatures+`" needs (subnet router / exit node)`)
+		}
+	}
+	if p.Tailnet.Enabled && (p.Tailnet.UseRoutingFeatures == "client" || p.Tailnet.UseRoutingFeatures == "both") {
+		if v, ok := p.Sysctl.Get("net.ipv4.conf.all.rp_filter"); ok && v == 1 {
+			out = append(out, `sysctl."net.ipv4.conf.all.rp_filter": strict (1) reverse-path filtering drops replies through a tailnet exit node; use 2 (loose)`)
+		}
+	}
+	return out
+}
+
+type rule struct {
+	// paths are candidate places to report at, most specific first; the
+	// first one the file sets gives the position.
+	paths [][]string
+	msg   string
+}
+
+func lockoutRules(p *Policy) []rule {
+	var out []rule
+	if p.SSH.Enabled && !p.SSH.PasswordAuthentication && !p.SSH.KbdInteractiveAuthentication && !p.Admin.HasAuthorizedKey() {
+		out = append(out, rule{
+			paths: [][]string{{"admin", "users"}, {"ssh", "password_authentication"}, {"ssh", "kbd_interactive_authentication"}, {"admin"}, {"ssh"}},
+			msg:   "password and keyboard-interactive authentication are off but no admin user has an authorized key; add [[admin.users]] with authorized_keys or nobody can log in",
+		})
+	}
+	if p.SSH.Enabled && p.SSH.TailnetOnly && p.Tailnet.Enabled && p.Tailnet.AuthKeyFile == "" {
+		out = append(out, rule{
+			paths: [][]string{{"tailnet", "auth_key_file"}, {"ssh", "tailnet_only"}, {"tailnet"}, {"profile"}},
+			msg:   "SSH is reachable only over the tailnet but tailnet.auth_key_file is not set; the machine may never join the tailnet",
+		})
+	}
+	return out
+}
+
+// validator checks value ranges, enums and cross-field rules on the merged
+// policy and reports each problem at the file position of the value.
+type validator struct {
+	d *decoder
+	p *Policy
+}
+
+func (v *validator) bad(path []string, format string, args ...any) {
+	v.d.add(path, false, false, format, args...)
+}
+
+// set reports whether the file sets path; without a file (Validate) every
+// field counts as set.
+func (v *validator) set(path []string) bool { return v.d.ix == nil || v.d.ix.has(path) }
+
+func (v *validator) report(r rule, lockout bool) {
+	at := r.paths[0]
+	if v.d.ix != nil {
+		for _, c := range r.paths {
+			if v.d.ix.has(c) {
+				at = c
+				break
+			}
+		}
+	}
+	v.d.add(at, true, lockout, "%s", r.msg)
+}
+
+func (v *validator) lockout() {
+	for _, r := range lockoutRules(v.p) {
+		v.report(r, true)
+	}
+}
+
+var (
+	userRe     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,30}$`)
+	auditKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,31}$`)
+	jailRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	tableRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	ifaceRe    = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+	journalRe  = regexp.MustCompile(`^[A-Z0-9_]+=.+$`)
+	hostRe     = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
+	modeRe     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+)
+
+func (v *validator) run() {
+	p := v.p
+	v.enum([]string{"profile"}, p.Profile, ProfileBaseline, ProfileTailnet)
+	v.admin()
+	v.ssh()
+	v.ban()
+	v.audit()
+	v.sysctl()
+	v.time()
+	v.journald()
+	v.tailnet()
+	v.firewall()
+	if p.SSH.TailnetOnly && !p.Tailnet.Enabled {
+		v.report(rule{paths: [][]string{{"ssh", "tailnet_only"}, {"tailnet", "enabled"}, {"ssh"}}, msg: "SSH only over the tailnet needs [tailnet] enabled = true"}, false)
+	}
+}
+
+func (v *validator) enum(path []string, got string, allowed ...string) bool {
+	for _, a := range allowed {
+		if got == a {
+			return true
+		}
+	}
+	v.bad(path, "invalid value %q (expected %s)", got, orList(allowed))
+	return false
+}
+
+func orList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+func (v *validator) intRange(path []string, n, lo, hi int64) {
+	if n < lo || n > hi {
+		if hi == math.MaxInt64 {
+			v.bad(path, "%d is out of range (at least %d)", n, lo)
+		} else {
+			v.bad(path, "%d is out of range (%d to %d)", n, lo, hi)
+		}
+	}
+}
+
+func (v *validator) ports(path []string, ps []int, allowEmpty bool) {
+	if len(ps) == 0 && !allowEmpty {
+		v.bad(path, "needs at least one port")
+	}
+	seen := map[int]bool{}
+	for i, n := range ps {
+		ep := with(path, elem(i))
+		if n < 1 || n > 65535 {
+			v.bad(ep, "port %d is out of range (1 to 65535)", n)
+		} else if seen[n] {
+			v.bad(ep, "duplicate port %d", n)
+		}
+		seen[n] = true
+	}
+}
+
+func (v *validator) positive(path []string, d Duration) {
+	if d.D <= 0 {
+		v.bad(path, "duration must be greater than 0")
+	}
+}
+
+func (v *validator) absPath(path []string, s string, allowEmpty bool) {
+	switch {
+	case s == "" && allowEmpty:
+	case s == "":
+		v.bad(path, "must not be empty (expected an absolute path)")
+	case !strings.HasPrefix(s, "/"):
+		v.bad(path, "%q is not an absolute path", s)
+	case strings.ContainsAny(s, "\x00\n\r") || path2clean(s) != s:
+		v.bad(path, "%q is not a clean absolute path", s)
+	}
+}
+
+func path2clean(s string) string {
+	c := path.Clean(s)
+	if strings.HasSuffix(s, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func (v *validator) admin() {
+	seen := map[string]bool{}
+	for i, u := range v.p.Admin.Users {
+		up := []string{"admin", "users", elem(i)}
+		switch {
+		case u.Name == "":
+			v.d.add(up, true, false, "name is required")
+		case !userRe.MatchString(u.Name):
+			v.bad(with(up, "name"), "invalid user name %q (expected lower-case letters, digits, _ or -, starting with a letter or _, at most 31 characters)", u.Name)
+		case seen[u.Name]:
+			v.bad(with(up, "name"), "duplicate admin user %q", u.Name)
+		}
+		seen[u.Name] = true
+		for j, k := range u.AuthorizedKeys {
+			if msg := checkAuthorizedKey(k); msg != "" {
+				v.bad(with(up, "authorized_keys", elem(j)), "%s", msg)
+			}
+		}
+	}
+}
+
+func checkAuthorizedKey(k string) string {
+	if strings.ContainsAny(k, "\n\r") {
+		return "an authorized key must be one line"
+	}
+	f := strings.Fields(k)
+	if len(f) < 2 {
+		return `invalid public key: expected "TYPE BASE64 [COMMENT]", e.g. "ssh-ed25519 AAAAC3Nz... alice@laptop"`
+	}
+	if pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k)); err == nil {
+		if pk.Type() == "ssh-dss" {
+			return "DSA (ssh-dss) keys are refused by current OpenSSH; use ssh-ed25519"
+		}
+		return ""
+	}
+	// Say what is wrong: find the key type (options may come first).
+	for i, typ := range f[:len(f)-1] {
+		if !keyTypes[typ] {
+			continue
+		}
+		blob, err := base64.StdEncoding.DecodeString(f[i+1])
+		if err != nil {
+			return fmt.Sprintf("invalid public key: the data after %q is not base64", typ)
+		}
+		pk, err := ssh.ParsePublicKey(blob)
+		if err != nil {
+			return fmt.Sprintf("invalid public key: bad %s key data", typ)
+		}
+		if pk.Type() != typ {
+			return fmt.Sprintf("invalid public key: type %q but the data holds a %q key", typ, pk.Type())
+		}
+		return "invalid public key: bad options before the key type"
+	}
+	return fmt.Sprintf("invalid public key: unknown key type %q (expected one of ssh-ed25519, ecdsa-sha2-nistp256, ssh-rsa, sk-ssh-ed25519@openssh.com …)", abbrev(f[0]))
+}
+
+var keyTypes = map[string]bool{
+	ssh.KeyAlgoED25519: true, ssh.KeyAlgoRSA: true,
+	ssh.KeyAlgoECDSA256: true, ssh.KeyAlgoECDSA384: true, ssh.KeyAlgoECDSA521: true,
+	ssh.KeyAlgoSKED25519: true, ssh.KeyAlgoSKECDSA256: true,
+}
+
+func abbrev(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+func (v *validator) ssh() {
+	s := v.p.SSH
+	v.ports([]string{"ssh", "ports"}, s.Ports, !s.Enabled)
+	if v.enum([]string{"ssh", "permit_root_login"}, s.PermitRootLogin, "yes", "prohibit-password", "without-password", "forced-commands-only", "no") &&
+		s.PermitRootLogin == "without-password" {
+		v.p.SSH.PermitRootLogin = "prohibit-password"
+	}
+	v.intRange([]string{"ssh", "max_auth_tries"}, int64(s.MaxAuthTries), 1, 100)
+	d := s.ClientAliveInterval.D
+	if d < 0 || d%time.Second != 0 {
+		v.bad([]string{"ssh", "client_alive_interval"}, "must be whole seconds, at least 0 (0 turns keep-alives off)")
+	}
+	v.intRange([]string{"ssh", "client_alive_count_max"}, int64(s.ClientAliveCountMax), 0, 1000)
+}
+
+func (v *validator) ban() {
+	b := v.p.Ban
+	bp := func(k ...string) []string { return with([]string{"ban"}, k...) }
+	v.positive(bp("bantime"), b.Bantime)
+	v.positive(bp("findtime"), b.Findtime)
+	v.intRange(bp("maxretry"), int64(b.Maxretry), 1, math.MaxInt64)
+	for i, s := range b.Ignore {
+		if !isAddrOrPrefix(s) {
+			v.bad(bp("ignore", elem(i)), "%q is not an IP address or CIDR (e.g. \"192.0.2.7\", \"192.168.1.0/24\", \"2001:db8::/32\")", s)
+		}
+	}
+	if f := b.Increment.Factor; math.IsNaN(f) || f < 1 || f > 1000 {
+		v.bad(bp("increment", "factor"), "%v is out of range (1 to 1000)", f)
+	}
+	v.positive(bp("increment", "max"), b.Increment.Max)
+	if b.Increment.Enabled && b.Increment.Max.D > 0 && b.Increment.Max.D < b.Bantime.D {
+		v.bad(bp("increment", "max"), "%s is shorter than ban.bantime %s", b.Increment.Max, b.Bantime)
+	}
+	v.intRange(bp("ipv6_prefix"), int64(b.IPv6Prefix), 1, 128)
+	v.intRange(bp("max_tracked"), int64(b.MaxTracked), 1, math.MaxInt64)
+	v.absPath(bp("state_dir"), b.StateDir, false)
+	v.absPath(bp("socket"), b.Socket, false)
+	if b.Metrics != "" {
+		host, port, err := net.SplitHostPort(b.Metrics)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n < 1 || n > 65535 || (host != "" && !isAddr(host) && !hostRe.MatchString(host)) {
+			v.bad(bp("metrics"), "%q is not a listen address (expected HOST:PORT such as \"127.0.0.1:9180\", or \"\" for off)", b.Metrics)
+		}
+	}
+	if !tableRe.MatchString(b.Table) {
+		v.bad(bp("table"), "invalid nftables table name %q (letters, digits, _ or -, starting with a letter)", b.Table)
+	}
+	for _, j := range b.Jails {
+		v.jail(j)
+	}
+}
+
+func (v *validator) jail(j Jail) {
+	jp := func(k ...string) []string { return with([]string{"ban", "jails", j.Name}, k...) }
+	if !jailRe.MatchString(j.Name) {
+		v.d.add(jp(), true, false, "invalid jail name (letters, digits, _, . or -, at most 64 characters)")
+	}
+	switch {
+	case j.Filter == "sshd":
+		v.enum(jp("mode"), j.Mode, "normal", "aggressive", "ddos", "extra")
+	case j.Filter == "nginx-noscript":
+		v.enum(jp("mode"), j.Mode, "normal")
+	case strings.HasPrefix(j.Filter, "fail2ban:"):
+		v.absPath(jp("filter"), strings.TrimPrefix(j.Filter, "fail2ban:"), false)
+		if j.Mode != "" && !modeRe.MatchString(j.Mode) {
+			v.bad(jp("mode"), "invalid mode %q", j.Mode)
+		}
+	case j.Filter == "":
+		v.bad(jp("filter"), `filter is required ("sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`)
+	default:
+		v.bad(jp("filter"), `unknown filter %q (expected "sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`, j.Filter)
+	}
+	if v.enum(jp("source"), j.Source, "journal", "file", "stdin") {
+		switch {
+		case j.Source == "file" && len(j.Paths) == 0:
+			v.d.add(jp("source"), false, false, `source "file" needs at least one entry in paths`)
+		case j.Source == "journal" && len(j.Journal) == 0:
+			v.d.add(jp("source"), false, false, `source "journal" needs at least one journal match such as "_SYSTEMD_UNIT=sshd.service"`)
+		}
+	}
+	for i, m := range j.Journal {
+		if !journalRe.MatchString(m) {
+			v.bad(jp("journal", elem(i)), "invalid journal match %q (expected FIELD=value with an upper-case field name, e.g. \"_SYSTEMD_UNIT=sshd.service\")", m)
+		}
+	}
+	for i, p := range j.Paths {
+		v.absPath(jp("paths", elem(i)), p, false)
+	}
+	v.ports(jp("ports"), j.Ports, true)
+	if v.set(jp("maxretry")) {
+		v.intRange(jp("maxretry"), int64(j.Maxretry), 1, math.MaxInt64)
+	}
+	if v.set(jp("findtime")) && j.Findtime.D <= 0 {
+		v.bad(jp("findtime"), "duration must be greater than 0 (leave it out to inherit ban.findtime)")
+	}
+	if v.set(jp("bantime")) && j.Bantime.D <= 0 {
+		v.bad(jp("bantime"), "duration must be greater than 0 (leave it out to inherit ban.bantime)")
+	}
+}
+
+func isAddr(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+func isAddrOrPrefix(s string) bool {
+	if isAddr(s) {
+		return true
+	}
+	_, err := netip.ParsePrefix(s)
+	return err == nil
+}
+
+func (v *validator) audit() {
+	a := v.p.Audit
+	v.intRange([]string{"audit", "backlog_limit"}, int64(a.BacklogLimit), 0, 1<<26)
+	seen := map[string]bool{}
+	for i, w := range a.Watches {
+		wp := func(k ...string) []string { return with([]string{"audit", "watches", elem(i)}, k...) }
+		v.absPath(wp("path"), w.Path, false)
+		if w.Path != "" && seen[w.Path] {
+			v.bad(wp("path"), "duplicate watch on %q", w.Path)
+		}
+		seen[w.Path] = true
+		if msg := checkPerms(w.Perms); msg != "" {
+			v.bad(wp("perms"), "%s", msg)
+		}
+		if !auditKeyRe.MatchString(w.Key) {
+			v.bad(wp("key"), "invalid audit key %q (1 to 31 characters: letters, digits, _ . : or -)", w.Key)
+		}
+	}
+}
+
+func checkPerms(s string) string {
+	if s == "" {
+		return `perms must not be empty (a subset of "rwxa": r read, w write, x execute, a attribute change)`
+	}
+	seen := map[rune]bool{}
+	for _, c := range s {
+		if !strings.ContainsRune("rwxa", c) {
+			return fmt.Sprintf("invalid permission %q in %q (expected a subset of \"rwxa\")", c, s)
+		}
+		if seen[c] {
+			return fmt.Sprintf("permission %q repeated in %q", c, s)
+		}
+		seen[c] = true
+	}
+	return ""
+}
+
+func (v *validator) sysctl() {
+	for _, s := range v.p.Sysctl {
+		sp := []string{"sysctl", s.Name}
+		r, ok := KnownSysctls[s.Name]
+		if !ok {
+			hint := didYouMean(s.Name, knownSysctlNames())
+			if strings.HasPrefix(hint, " (expected") {
+				hint = " (rampart knows the seed's parameters and common hardening keys; see KnownSysctls)"
+			}
+			v.d.add(sp, true, false, "unknown kernel parameter%s", hint)
+			continue
+		}
+		v.intRange(sp, s.Value, r.Min, r.Max)
+	}
+}
+
+func (v *validator) time() {
+	t := v.p.Time
+	for i, s := range t.Servers {
+		if !isAddr(s) && !hostRe.MatchString(s) {
+			v.bad([]string{"time", "servers", elem(i)}, "%q is not a host name or IP address", s)
+		}
+	}
+	v.positive([]string{"time", "max_offset"}, t.MaxOffset)
+}
+
+func (v *validator) journald() {
+	j := v.p.Journald
+	if j.MaxRetention.D < 0 || j.MaxRetention.D%time.Second != 0 {
+		v.bad([]string{"journald", "max_retention"}, "must be whole seconds, at least 0 (0 keeps entries without a time limit)")
+	}
+	v.intRange([]string{"journald", "system_max_files"}, int64(j.SystemMaxFiles), 0, 1<<20)
+	v.enum([]string{"journald", "storage"}, j.Storage, "persistent", "volatile", "auto", "none")
+}
+
+func (v *validator) tailnet() {
+	t := v.p.Tailnet
+	tp := func(k ...string) []string { return with([]string{"tailnet"}, k...) }
+	v.iface(tp("interface"), t.Interface)
+	v.absPath(tp("auth_key_file"), t.AuthKeyFile, true)
+	v.intRange(tp("port"), int64(t.Port), 1, 65535)
+	v.enum(tp("use_routing_features"), t.UseRoutingFeatures, "none", "client", "server", "both")
+	for i, s := range t.Addresses {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			v.bad(tp("addresses", elem(i)), "%q is not a CIDR (e.g. \"100.64.0.0/10\")", s)
+		}
+	}
+}
+
+func (v *validator) iface(path []string, s string) {
+	if !ifaceRe.MatchString(s) || s == "." || s == ".." {
+		v.bad(path, "invalid interface name %q (1 to 15 characters: letters, digits, _ . : or -)", s)
+	}
+}
+
+func (v *validator) firewall() {
+	f := v.p.Firewall
+	for i, s := range f.TrustedInterfaces {
+		v.iface([]string{"firewall", "trusted_interfaces", elem(i)}, s)
+	}
+	v.ports([]string{"firewall", "allowed_tcp_ports"}, f.AllowedTCPPorts, true)
+	v.ports([]string{"firewall", "allowed_udp_ports"}, f.AllowedUDPPorts, true)
+}
