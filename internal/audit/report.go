@@ -38,7 +38,7 @@ type ReportOptions struct {
 
 // Report is the per-key summary of audit events.
 type Report struct {
-	Files []string `json:"files"`
+	Files []string   `json:"files"`
 	Since *time.Time `json:"since,omitempty"`
 	// Records and Events count everything read after the Since filter.
 	Records int `json:"records"`

@@ -245,7 +245,9 @@ var (
 )
 
 // isOpt reports whether a token starts a new option (so it ends a spaced value).
-func isOpt(s string) bool { return len(s) >= 2 && s[0] == '-' && (s[1] == '-' || s[1] >= 'A' && s[1] <= 'Z' || s[1] >= 'a' && s[1] <= 'z') }
+func isOpt(s string) bool {
+	return len(s) >= 2 && s[0] == '-' && (s[1] == '-' || s[1] >= 'A' && s[1] <= 'Z' || s[1] >= 'a' && s[1] <= 'z')
+}
 
 // ParseRule parses one rule line in auditctl syntax. A control line (-D,
 // -e 1, -b 8192 …) returns an error wrapping errControl. Errors are
