@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/version"
 )
 
@@ -232,26 +233,7 @@ func suggest(word string, candidates []string) string {
 }
 
 // Levenshtein is the edit distance between a and b, used for did-you-mean hints.
-func Levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+func Levenshtein(a, b string) int { return policy.Levenshtein(a, b) }
 
 // NewFlags returns a silent FlagSet that never exits the process; use it
 // with ParseFlags, which reports errors together with the command's usage.
