@@ -1,0 +1,186 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/guard/source"
+)
+
+// FileName is the snapshot's name inside the state directory.
+const FileName = "guard-state.json"
+
+// Version is the snapshot format version.
+const Version = 1
+
+// Ban is one active ban.
+type Ban struct {
+	Prefix netip.Prefix `json:"prefix"`
+	Jail   string       `json:"jail"`
+	// At is when the ban was decided (log time of the last failure).
+	At time.Time `json:"at"`
+	// Until is the absolute expiry.
+	Until    time.Time `json:"until"`
+	Failures int       `json:"failures,omitempty"`
+	// Count is n for the nth ban of this prefix (ban-time increment).
+	Count int `json:"count,omitempty"`
+}
+
+// State is everything persisted.
+type State struct {
+	Version int                      `json:"version"`
+	Bans    []Ban                    `json:"bans"`
+	Cursors map[string]source.Cursor `json:"cursors,omitempty"`
+}
+
+// Store is a state file in a directory.
+type Store struct {
+	dir string
+}
+
+// Open prepares dir (created 0700 when missing) and returns its store.
+func Open(dir string) (*Store, error) {
+	if dir == "" {
+		return nil, errors.New("state directory: empty path")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Path is the snapshot file.
+func (s *Store) Path() string { return filepath.Join(s.dir, FileName) }
+
+// Load reads the snapshot. A missing file is an empty state. Bans that
+// expired before now are dropped, and a prefix listed twice keeps its
+// latest expiry, so a restart restores each active ban exactly once.
+// A damaged file is an error naming the file, line and column.
+func (s *Store) Load(now time.Time) (State, error) {
+	data, err := os.ReadFile(s.Path())
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{Version: Version, Cursors: map[string]source.Cursor{}}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("read state: %w", err)
+	}
+	return Decode(s.Path(), data, now)
+}
+
+// Decode parses a snapshot (see Load).
+func Decode(name string, data []byte, now time.Time) (State, error) {
+	var st State
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		off := dec.InputOffset()
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			off = se.Offset - 1 // the offending byte was already read
+		case errors.As(err, &te):
+			off = te.Offset
+		}
+		line, col := lineCol(data, off)
+		return State{}, fmt.Errorf("%s:%d:%d: %w (expected a rampart guard state snapshot)", name, line, col, err)
+	}
+	if st.Version != Version {
+		return State{}, fmt.Errorf("%s: version %d: expected %d", name, st.Version, Version)
+	}
+	if st.Cursors == nil {
+		st.Cursors = map[string]source.Cursor{}
+	}
+	best := map[netip.Prefix]Ban{}
+	for i, b := range st.Bans {
+		if !b.Prefix.IsValid() || b.Prefix.Masked() != b.Prefix {
+			return State{}, fmt.Errorf("%s: bans[%d]: prefix %v: expected a masked address prefix", name, i, b.Prefix)
+		}
+		if !b.Until.After(now) {
+			continue
+		}
+		if old, ok := best[b.Prefix]; !ok || b.Until.After(old.Until) {
+			best[b.Prefix] = b
+		}
+	}
+	st.Bans = st.Bans[:0]
+	for _, b := range best {
+		st.Bans = append(st.Bans, b)
+	}
+	SortBans(st.Bans)
+	return st, nil
+}
+
+func lineCol(data []byte, off int64) (int, int) {
+	off = min(max(off, 0), int64(len(data)))
+	before := data[:off]
+	line := bytes.Count(before, []byte{'\n'}) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+// SortBans orders bans by prefix.
+func SortBans(bs []Ban) {
+	sort.Slice(bs, func(i, j int) bool {
+		a, b := bs[i].Prefix, bs[j].Prefix
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c < 0
+		}
+		return a.Bits() < b.Bits()
+	})
+}
+
+// Save replaces the snapshot atomically and durably.
+func (s *Store) Save(st State) error {
+	st.Version = Version
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, ".guard-state-*.tmp")
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save state: fsync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path()); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save state: fsync directory: %w", err)
+	}
+	return nil
+}
+
+// Quarantine moves a damaged snapshot aside (to FILE.damaged-UNIXTIME) so
+// the daemon can start, and returns the new name.
+func (s *Store) Quarantine(now time.Time) (string, error) {
+	to := fmt.Sprintf("%s.damaged-%d", s.Path(), now.Unix())
+	if err := os.Rename(s.Path(), to); err != nil {
+		return "", fmt.Errorf("quarantine state: %w", err)
+	}
+	return to, nil
+}
