@@ -1,0 +1,5 @@
+package sshhost
+
+import "golang.org/x/crypto/ssh"
+
+func marshal(k ssh.PublicKey) []byte { return ssh.MarshalAuthorizedKey(k) }

@@ -1,0 +1,421 @@
+package sshhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/rampart-sec/rampart/internal/host"
+)
+
+// Options configure Dial. The zero value uses the user's known_hosts and
+// keys.
+type Options struct {
+	// User overrides the target's user; default the target's, else $USER.
+	User string
+	// KnownHosts are the known_hosts files; default ~/.ssh/known_hosts
+	// and /etc/ssh/ssh_known_hosts (the ones that exist).
+	KnownHosts []string
+	// Identities are private key files; default ~/.ssh/id_ed25519,
+	// id_ecdsa, id_rsa (the ones that exist). The agent is always tried
+	// first when SSH_AUTH_SOCK is set, unless NoAgent.
+	Identities []string
+	NoAgent    bool
+	// Timeout bounds connecting and the SSH handshake (default 10s).
+	Timeout time.Duration
+	// MaxSessions bounds concurrent commands on the connection (default
+	// 8, below OpenSSH's MaxSessions 10).
+	MaxSessions int
+	// MaxOutput caps each of stdout and stderr per command (default 32 MiB).
+	MaxOutput int64
+	// Getenv reads HOME, USER and SSH_AUTH_SOCK (default os.Getenv).
+	Getenv func(string) string
+	// Dial opens the TCP connection (default net.Dialer); tests dial
+	// from inside a network namespace with it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Host is a remote machine reached over one SSH connection.
+type Host struct {
+	name      string
+	client    *ssh.Client
+	sem       chan struct{}
+	maxOutput int64
+
+	rootOnce sync.Once
+	root     bool
+}
+
+var (
+	_ host.Host     = (*Host)(nil)
+	_ host.Streamer = (*Host)(nil)
+)
+
+// ErrHostKey is wrapped by every host-key refusal.
+var ErrHostKey = errors.New("host key not trusted")
+
+// Dial connects to target ([USER@]HOST[:PORT]) and authenticates.
+func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	home := getenv("HOME")
+	if opts.User != "" {
+		t.User = opts.User
+	}
+	if t.User == "" {
+		t.User = getenv("USER")
+	}
+	if t.User == "" {
+		return nil, fmt.Errorf("ssh %s: no user name (give USER@HOST)", t)
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 8
+	}
+	if opts.MaxOutput <= 0 {
+		opts.MaxOutput = 32 << 20
+	}
+
+	kh, err := newKnownHosts(opts.KnownHosts, home)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", t, err)
+	}
+	auth, closeAgent, authNote, err := authMethods(opts, getenv, home)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", t, err)
+	}
+	defer closeAgent()
+
+	dctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	dial := opts.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	conn, err := dial(dctx, "tcp", t.Addr())
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: connect: %w", t, err)
+	}
+	algos, err := kh.algorithms(t.Addr(), conn.RemoteAddr())
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ssh %s: %w", t, err)
+	}
+	cfg := &ssh.ClientConfig{
+		User:              t.User,
+		Auth:              auth,
+		HostKeyCallback:   kh.callback(t),
+		HostKeyAlgorithms: algos,
+		Timeout:           opts.Timeout,
+	}
+	stop := context.AfterFunc(dctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr(), cfg)
+	stopped := stop()
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, ErrHostKey) {
+			return nil, err
+		}
+		var hk *hostKeyError
+		if errors.As(err, &hk) {
+			return nil, hk
+		}
+		if !stopped {
+			return nil, fmt.Errorf("ssh %s: handshake timed out after %s", t, opts.Timeout)
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, fmt.Errorf("ssh %s: authentication as %q failed (%s): %w", t, t.User, authNote, err)
+		}
+		return nil, fmt.Errorf("ssh %s: %w", t, err)
+	}
+	return &Host{
+		name:      t.String(),
+		client:    ssh.NewClient(c, chans, reqs),
+		sem:       make(chan struct{}, opts.MaxSessions),
+		maxOutput: opts.MaxOutput,
+	}, nil
+}
+
+// Close closes the connection.
+func (h *Host) Close() error { return h.client.Close() }
+
+// Name implements host.Host.
+func (h *Host) Name() string { return h.name }
+
+// IsRoot implements host.Host: the remote user has uid 0.
+func (h *Host) IsRoot(ctx context.Context) bool {
+	h.rootOnce.Do(func() {
+		out, err := h.run(ctx, host.C("id", "-u"), false)
+		h.root = err == nil && out.ExitCode == 0 && strings.TrimSpace(string(out.Stdout)) == "0"
+	})
+	return h.root
+}
+
+// Run implements host.Host.
+func (h *Host) Run(ctx context.Context, c host.Cmd) (*host.Output, error) {
+	return h.run(ctx, c, c.Sudo && !h.IsRoot(ctx))
+}
+
+func (h *Host) acquire(ctx context.Context) error {
+	select {
+	case h.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Host) release() { <-h.sem }
+
+func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, error) {
+	line, err := CommandLine(c, sudo)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", h.name, err)
+	}
+	if err := h.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer h.release()
+	s, err := h.client.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: open session: %w", h.name, err)
+	}
+	defer s.Close()
+	stdout := &capped{max: h.maxOutput}
+	stderr := &capped{max: h.maxOutput}
+	s.Stdout, s.Stderr = stdout, stderr
+	if c.Stdin != nil {
+		s.Stdin = bytes.NewReader(c.Stdin)
+	}
+	done := make(chan error, 1)
+	if err := s.Start(line); err != nil {
+		return nil, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+	}
+	go func() { done <- s.Wait() }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		_ = s.Signal(ssh.SIGKILL)
+		s.Close()
+		return nil, ctx.Err()
+	}
+	out := &host.Output{Stdout: stdout.buf.Bytes(), Stderr: stderr.buf.Bytes()}
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		out.ExitCode = ee.ExitStatus()
+		if ee.Signal() != "" && out.ExitCode == 0 {
+			out.ExitCode = 128 + 9
+		}
+	default:
+		return nil, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+	}
+	if stdout.over || stderr.over {
+		return out, fmt.Errorf("ssh %s: %s: output larger than %d bytes", h.name, c.String(), h.maxOutput)
+	}
+	// env reports a program it cannot find with 127.
+	if out.ExitCode == 127 && bytes.Contains(out.Stderr, []byte("No such file or directory")) &&
+		bytes.Contains(out.Stderr, []byte(c.Name)) {
+		return nil, &host.NotFoundError{Name: c.Name}
+	}
+	if sudo && out.ExitCode == 1 && bytes.Contains(out.Stderr, []byte("sudo:")) &&
+		(bytes.Contains(out.Stderr, []byte("password is required")) || bytes.Contains(out.Stderr, []byte("not allowed")) || bytes.Contains(out.Stderr, []byte("not in the sudoers"))) {
+		return out, fmt.Errorf("ssh %s: %s needs root and sudo -n was refused: %s: %w", h.name, c.String(),
+			firstLine(out.Stderr), fs.ErrPermission)
+	}
+	return out, nil
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return SafeText(s)
+}
+
+// capped keeps at most max bytes and notes an overflow.
+type capped struct {
+	buf  bytes.Buffer
+	max  int64
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if room := c.max - int64(c.buf.Len()); int64(len(p)) > room {
+		if room > 0 {
+			c.buf.Write(p[:room])
+		}
+		c.over = true
+		return len(p), nil
+	}
+	return c.buf.Write(p)
+}
+
+// ReadFile implements host.Host with cat, retried under sudo -n when the
+// remote user may not read the file.
+func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrInvalid}
+	}
+	c := host.C("cat", "--", path)
+	out, err := h.run(ctx, c, false)
+	if err == nil && out.ExitCode != 0 && bytes.Contains(out.Stderr, []byte("Permission denied")) && !h.IsRoot(ctx) {
+		out, err = h.run(ctx, c, true)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission}
+		}
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		switch {
+		case bytes.Contains(out.Stderr, []byte("No such file or directory")):
+			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+		case bytes.Contains(out.Stderr, []byte("Permission denied")):
+			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrPermission}
+		}
+		return nil, fmt.Errorf("ssh %s: read %s: %s", h.name, path, firstLine(out.Stderr))
+	}
+	return out.Stdout, nil
+}
+
+// Glob implements host.Host with the remote shell's globbing.
+func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
+	script, err := globScript(pattern)
+	if err != nil {
+		return nil, err
+	}
+	out, err := h.Run(ctx, host.Cmd{Name: "sh", Args: []string{"-c", script}, Sudo: true})
+	if err != nil {
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		return nil, fmt.Errorf("ssh %s: glob %s: exit status %d: %s", h.name, pattern, out.ExitCode, firstLine(out.Stderr))
+	}
+	var paths []string
+	for _, p := range strings.Split(string(out.Stdout), "\x00") {
+		if p != "" {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+// Stream implements host.Streamer.
+func (h *Host) Stream(ctx context.Context, c host.Cmd) (io.ReadCloser, error) {
+	line, err := CommandLine(c, c.Sudo && !h.IsRoot(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", h.name, err)
+	}
+	s, err := h.client.NewSession()
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: open session: %w", h.name, err)
+	}
+	r, err := s.StdoutPipe()
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.Start(line); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	return &stream{r: r, s: s, stop: stop}, nil
+}
+
+type stream struct {
+	r    io.Reader
+	s    *ssh.Session
+	stop func() bool
+}
+
+func (st *stream) Read(p []byte) (int, error) { return st.r.Read(p) }
+
+func (st *stream) Close() error {
+	st.stop()
+	_ = st.s.Signal(ssh.SIGTERM)
+	return st.s.Close()
+}
+
+// authMethods builds key-only authentication: agent signers first, then
+// key files. Passphrase-protected files are skipped (use the agent).
+func authMethods(opts Options, getenv func(string) string, home string) ([]ssh.AuthMethod, func(), string, error) {
+	var signers []ssh.Signer
+	var notes []string
+	closeFn := func() {}
+	if sock := getenv("SSH_AUTH_SOCK"); sock != "" && !opts.NoAgent {
+		if conn, err := net.Dial("unix", sock); err == nil {
+			closeFn = func() { conn.Close() }
+			if ss, err := agent.NewClient(conn).Signers(); err == nil {
+				signers = append(signers, ss...)
+				notes = append(notes, fmt.Sprintf("agent: %d keys", len(ss)))
+			}
+		} else {
+			notes = append(notes, "agent unreachable")
+		}
+	}
+	files := opts.Identities
+	explicit := len(files) > 0
+	if !explicit && home != "" {
+		for _, n := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+			files = append(files, filepath.Join(home, ".ssh", n))
+		}
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			if explicit {
+				closeFn()
+				return nil, func() {}, "", fmt.Errorf("identity %s: %w", f, err)
+			}
+			continue
+		}
+		s, err := ssh.ParsePrivateKey(data)
+		var pm *ssh.PassphraseMissingError
+		switch {
+		case errors.As(err, &pm):
+			notes = append(notes, f+": passphrase-protected, skipped (load it into ssh-agent)")
+			continue
+		case err != nil:
+			closeFn()
+			return nil, func() {}, "", fmt.Errorf("identity %s: %w", f, err)
+		}
+		signers = append(signers, s)
+		notes = append(notes, "key "+f)
+	}
+	if len(signers) == 0 {
+		closeFn()
+		return nil, func() {}, "", fmt.Errorf("no SSH key to authenticate with: start ssh-agent (SSH_AUTH_SOCK) or pass --identity FILE (tried %s)",
+			strings.Join(files, ", "))
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeFn, strings.Join(notes, "; "), nil
+}

@@ -1,0 +1,283 @@
+package sshhost
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
+	"github.com/rampart-sec/rampart/internal/testenv"
+)
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		in         string
+		user, host string
+		port       int
+		err        string
+	}{
+		{in: "example.org", host: "example.org", port: 22},
+		{in: "admin@203.0.113.5", user: "admin", host: "203.0.113.5", port: 22},
+		{in: "admin@203.0.113.5:2222", user: "admin", host: "203.0.113.5", port: 2222},
+		{in: "[2001:db8::1]:2200", host: "2001:db8::1", port: 2200},
+		{in: "root@[2001:db8::1]", user: "root", host: "2001:db8::1", port: 22},
+		{in: "2001:db8::1", host: "2001:db8::1", port: 22},
+		{in: "", err: "empty"},
+		{in: "host:0", err: "port"},
+		{in: "host:ssh", err: "port"},
+		{in: "-oProxyCommand=x", err: "invalid host"},
+		{in: "a;b@host", err: "invalid user"},
+		{in: "@host", err: "invalid user"},
+		{in: "user@", err: "invalid host"},
+	}
+	for _, tc := range tests {
+		got, err := ParseTarget(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseTarget(%q) error = %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.User != tc.user || got.Host != tc.host || got.Port != tc.port {
+			t.Errorf("ParseTarget(%q) = %+v, %v; want %s@%s:%d", tc.in, got, err, tc.user, tc.host, tc.port)
+		}
+	}
+}
+
+var nasty = []string{"", "plain", "two words", "it's", `"dq"`, "$(id)", "`id`", "a;b|c&d", "*", "~", "new\nline", "tab\tx", "-n", `back\slash`, "'", "''"}
+
+// Quote must make the shell see exactly the string: checked against a
+// real sh.
+func TestQuoteWithRealShell(t *testing.T) {
+	sh := testenv.RequireCommands(t, "sh")[0]
+	for _, s := range nasty {
+		out, err := exec.Command(sh, "-c", "printf '%s' "+Quote(s)).Output()
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if string(out) != s {
+			t.Errorf("Quote(%q) = %s; shell saw %q", s, Quote(s), out)
+		}
+	}
+}
+
+func TestCommandLine(t *testing.T) {
+	got, err := CommandLine(host.Cmd{Name: "sshd", Args: []string{"-T", "-C", "user=root,addr=198.51.100.7"}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sudo -n -- env LC_ALL=C PATH=" + remotePath + " sshd -T -C user=root,addr=198.51.100.7"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	for _, bad := range []string{"", "-x", "a\nb", "X=1"} {
+		if _, err := CommandLine(host.C(bad), false); err == nil {
+			t.Errorf("CommandLine(%q) accepted", bad)
+		}
+	}
+	if _, err := CommandLine(host.C("cat", "a\x00b"), false); err == nil {
+		t.Error("NUL in argument accepted")
+	}
+}
+
+func TestGlobScript(t *testing.T) {
+	if _, err := globScript("/etc/ssh/sshd_config.d/*.conf"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"etc/*", "/etc/$(id)", "/etc/a b", "/etc/`x`", "/etc/a;b", "/etc/'"} {
+		if _, err := globScript(bad); err == nil {
+			t.Errorf("globScript(%q) accepted", bad)
+		}
+	}
+}
+
+func TestSafeText(t *testing.T) {
+	got := SafeText("ok\x1b[31mred\x07\r\nnext\xff")
+	want := "ok\\x1b[31mred\\x07\\x0d\nnext\uFFFD"
+	if got != want {
+		t.Errorf("SafeText = %q, want %q", got, want)
+	}
+}
+
+// lab is a namespace with a real sshd on its loopback and a client set up
+// with a temporary HOME, key and known_hosts.
+type lab struct {
+	ns   *testenv.Netns
+	srv  *sshtest.Server
+	home string
+	kh   string
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	ns := testenv.NewNetns(t, "nt")
+	srv := sshtest.Start(t, ns, sshtest.Config{Addr: "127.0.0.1:22"})
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kh := filepath.Join(home, ".ssh", "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &lab{ns: ns, srv: srv, home: home, kh: kh}
+}
+
+func (l *lab) opts() Options {
+	return Options{
+		Identities: []string{l.srv.ClientKey},
+		Dial:       sshtest.DialIn(l.ns),
+		Getenv: func(k string) string {
+			if k == "HOME" {
+				return l.home
+			}
+			return ""
+		},
+	}
+}
+
+func TestRemoteHost(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	h, err := Dial(ctx, "root@127.0.0.1", l.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if h.Name() != "root@127.0.0.1" || !h.IsRoot(ctx) {
+		t.Errorf("name %q root %v", h.Name(), h.IsRoot(ctx))
+	}
+	out, err := h.Run(ctx, host.Cmd{Name: "printf", Args: append([]string{"%s|"}, nasty...)})
+	if err != nil || out.ExitCode != 0 {
+		t.Fatalf("printf: %v %+v", err, out)
+	}
+	if want := strings.Join(nasty, "|") + "|"; string(out.Stdout) != want {
+		t.Errorf("arguments changed on the way:\ngot  %q\nwant %q", out.Stdout, want)
+	}
+	out, err = h.Run(ctx, host.Cmd{Name: "cat", Stdin: []byte("via stdin")})
+	if err != nil || string(out.Stdout) != "via stdin" {
+		t.Errorf("stdin: %v %q", err, out.Stdout)
+	}
+	out, err = h.Run(ctx, host.C("sh", "-c", "echo err >&2; exit 3"))
+	if err != nil || out.ExitCode != 3 || string(out.Stderr) != "err\n" {
+		t.Errorf("exit status: %v %+v", err, out)
+	}
+	if _, err := h.Run(ctx, host.C("rampart-no-such-program")); !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("missing program: %v, want ErrNotFound", err)
+	}
+	// sshd is in /usr/sbin, outside a plain user PATH.
+	if out, err := h.Run(ctx, host.C("sshd", "-T", "-f", filepath.Join(l.srv.Dir, "sshd_config"))); err != nil || !strings.Contains(string(out.Stdout), "passwordauthentication no") {
+		t.Errorf("sshd -T: %v %s", err, out.Stderr)
+	}
+	cfg, err := h.ReadFile(ctx, filepath.Join(l.srv.Dir, "sshd_config"))
+	if err != nil || !strings.Contains(string(cfg), "LogLevel VERBOSE") {
+		t.Errorf("ReadFile: %v %q", err, cfg)
+	}
+	if _, err := h.ReadFile(ctx, filepath.Join(l.srv.Dir, "nope")); !host.IsNotExist(err) {
+		t.Errorf("ReadFile missing: %v", err)
+	}
+	got, err := h.Glob(ctx, l.srv.Dir+"/*_ed25519")
+	want := []string{l.srv.Dir + "/client_ed25519", l.srv.Dir + "/host_ed25519"}
+	if err != nil || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("Glob = %q, %v; want %q", got, err, want)
+	}
+	if got, err := h.Glob(ctx, l.srv.Dir+"/none*"); err != nil || len(got) != 0 {
+		t.Errorf("Glob no match = %q, %v", got, err)
+	}
+
+	// Many checks share the connection; sessions are bounded.
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := host.RunOK(ctx, h, host.C("true")); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent run: %v", err)
+	}
+
+	// Output is capped.
+	small := l.opts()
+	small.MaxOutput = 1000
+	hs, err := Dial(ctx, "root@127.0.0.1", small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hs.Close()
+	if _, err := hs.Run(ctx, host.C("head", "-c", "5000", "/dev/zero")); err == nil || !strings.Contains(err.Error(), "larger than 1000 bytes") {
+		t.Errorf("output cap: %v", err)
+	}
+}
+
+func TestHostKeyRefused(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+
+	// Unknown: an empty known_hosts.
+	empty := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := l.opts()
+	o.KnownHosts = []string{empty}
+	_, err := Dial(ctx, "root@127.0.0.1", o)
+	if !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "host key is unknown") || !strings.Contains(err.Error(), "ssh-keyscan") {
+		t.Errorf("unknown key: %v", err)
+	}
+
+	// Unknown: no known_hosts file at all.
+	o = l.opts()
+	o.Getenv = func(string) string { return "" }
+	o.Getenv = func(k string) string {
+		if k == "HOME" {
+			return t.TempDir()
+		}
+		return ""
+	}
+	if _, err := os.Stat("/etc/ssh/ssh_known_hosts"); err == nil {
+		t.Log("/etc/ssh/ssh_known_hosts exists; it is consulted too")
+	}
+	if _, err := Dial(ctx, "root@127.0.0.1", o); !errors.Is(err, ErrHostKey) {
+		t.Errorf("no known_hosts: %v", err)
+	}
+
+	// Changed: known_hosts holds another key for the same host.
+	other := sshtest.NewKey(t, filepath.Join(t.TempDir(), "other"))
+	changed := filepath.Join(t.TempDir(), "known_hosts")
+	line := "127.0.0.1 " + strings.TrimSpace(string(marshal(other)))
+	if err := os.WriteFile(changed, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o = l.opts()
+	o.KnownHosts = []string{changed}
+	_, err = Dial(ctx, "root@127.0.0.1", o)
+	if !errors.Is(err, ErrHostKey) || !strings.Contains(err.Error(), "HOST KEY HAS CHANGED") || !strings.Contains(err.Error(), changed+":1") {
+		t.Errorf("changed key: %v", err)
+	}
+
+	// The right key but no usable client key.
+	o = l.opts()
+	o.Identities = []string{filepath.Join(t.TempDir(), "missing")}
+	if _, err := Dial(ctx, "root@127.0.0.1", o); err == nil || !strings.Contains(err.Error(), "identity") {
+		t.Errorf("missing identity: %v", err)
+	}
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	sshtest.NewKey(t, wrong)
+	o.Identities = []string{wrong}
+	if _, err := Dial(ctx, "root@127.0.0.1", o); err == nil || !strings.Contains(err.Error(), "authentication as \"root\" failed") {
+		t.Errorf("wrong identity: %v", err)
+	}
+}

@@ -1,0 +1,221 @@
+// Package sshtest runs a real OpenSSH server for tests, on loopback or
+// inside a network namespace, with throwaway host and client keys, and
+// dials into namespaces from the test process.
+package sshtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-sec/rampart/internal/testenv"
+)
+
+// Config describes one sshd.
+type Config struct {
+	// Addr is the listen address ("192.0.2.1:22"); default 127.0.0.1:22.
+	Addr string
+	// Password turns PasswordAuthentication and
+	// KbdInteractiveAuthentication on (with PAM).
+	Password bool
+	// Extra lines for sshd_config.
+	Extra []string
+}
+
+// Server is a running sshd.
+type Server struct {
+	Addr      string // host:port
+	Dir       string
+	HostKey   ssh.PublicKey
+	ClientKey string // private key file authorized for every user
+	cfg       string
+
+	mu  sync.Mutex
+	log bytes.Buffer
+}
+
+// Log returns what sshd logged so far (-e, LogLevel VERBOSE).
+func (s *Server) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+func (s *Server) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.Write(p)
+}
+
+// KnownHostsLine is a known_hosts line for the server as reached at addr.
+func (s *Server) KnownHostsLine() string {
+	host, port, _ := net.SplitHostPort(s.Addr)
+	name := host
+	if port != "22" {
+		name = "[" + host + "]:" + port
+	}
+	return name + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(s.HostKey)))
+}
+
+// NewKey writes a fresh ed25519 private key (OpenSSH format) to path and
+// returns its public half.
+func NewKey(t testing.TB, path string) ssh.PublicKey {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+// Start runs sshd inside ns until the test ends.
+func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
+	t.Helper()
+	testenv.RequireRoot(t)
+	paths := testenv.RequireCommands(t, "sshd")
+	if _, err := os.Stat("/run/sshd"); err != nil {
+		testenv.Missing(t, "sshd privilege separation directory /run/sshd: %v", err)
+	}
+	dir := t.TempDir()
+	s := &Server{Dir: dir, ClientKey: filepath.Join(dir, "client_ed25519")}
+	s.HostKey = NewKey(t, filepath.Join(dir, "host_ed25519"))
+	clientPub := NewKey(t, s.ClientKey)
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := c.Addr
+	if addr == "" {
+		addr = "127.0.0.1:22"
+	}
+	s.Addr = addr
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yn := "no"
+	if c.Password {
+		yn = "yes"
+	}
+	lines := []string{
+		"Port " + port,
+		"ListenAddress " + net.JoinHostPort(host, port),
+		"HostKey " + filepath.Join(dir, "host_ed25519"),
+		"PidFile none",
+		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"StrictModes no",
+		"UsePAM " + yn,
+		"PasswordAuthentication " + yn,
+		"KbdInteractiveAuthentication " + yn,
+		"PermitRootLogin prohibit-password",
+		"LogLevel VERBOSE",
+		"MaxStartups 100",
+	}
+	lines = append(lines, c.Extra...)
+	s.cfg = filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(s.cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{paths[0], "-D", "-e", "-f", s.cfg}
+	cmd := ns.Cmd(args[0], args[1:]...)
+	cmd.Stderr = s
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sshd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		conn, err := DialIn(ns)(context.Background(), "tcp", addr)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd on %s did not start: %v\n%s", addr, err, s.Log())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return s
+}
+
+// DialIn returns a dial function whose sockets are created inside ns (the
+// test's own namespace when ns is nil). The socket stays in that
+// namespace for its whole life.
+func DialIn(ns *testenv.Netns) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	if ns == nil {
+		return (&net.Dialer{}).DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		type result struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan result, 1)
+		go func() {
+			runtime.LockOSThread()
+			orig, err := os.Open("/proc/thread-self/ns/net")
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{err: err}
+				return
+			}
+			defer orig.Close()
+			f, err := os.Open("/var/run/netns/" + ns.Name)
+			if err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{err: err}
+				return
+			}
+			defer f.Close()
+			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+				runtime.UnlockOSThread()
+				ch <- result{err: fmt.Errorf("setns %s: %w", ns.Name, err)}
+				return
+			}
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			// Back to the original namespace; a thread that cannot go
+			// back stays locked and dies with this goroutine.
+			if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+			ch <- result{c, err}
+		}()
+		r := <-ch
+		return r.c, r.err
+	}
+}
+
+// Port returns the server's port as a number.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}

@@ -1,0 +1,100 @@
+package sshhost
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// Target is a parsed [USER@]HOST[:PORT].
+type Target struct {
+	User string
+	Host string
+	Port int
+}
+
+// ParseTarget parses [USER@]HOST[:PORT]; an IPv6 address with a port is
+// written [ADDR]:PORT. A missing port is 22, a missing user "".
+func ParseTarget(s string) (Target, error) {
+	var t Target
+	if s == "" {
+		return t, fmt.Errorf("target: empty (expected [USER@]HOST[:PORT])")
+	}
+	rest := s
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		t.User, rest = rest[:i], rest[i+1:]
+		if t.User == "" || strings.ContainsAny(t.User, " \t\n\r:/\\'\"`$;&|<>()") || strings.HasPrefix(t.User, "-") {
+			return t, fmt.Errorf("target %q: invalid user name %q", SafeText(s), SafeText(t.User))
+		}
+	}
+	t.Port = 22
+	switch {
+	case strings.HasPrefix(rest, "["):
+		h, p, err := net.SplitHostPort(rest)
+		if err != nil {
+			end := strings.Index(rest, "]")
+			if end < 0 || end != len(rest)-1 {
+				return t, fmt.Errorf("target %q: %v", SafeText(s), err)
+			}
+			h = rest[1:end]
+		} else if p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 1 || n > 65535 {
+				return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", SafeText(s), SafeText(p))
+			}
+			t.Port = n
+		}
+		t.Host = h
+	case strings.Count(rest, ":") > 1:
+		t.Host = rest // bare IPv6 address, no port
+	case strings.Contains(rest, ":"):
+		h, p, _ := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", SafeText(s), SafeText(p))
+		}
+		t.Host, t.Port = h, n
+	default:
+		t.Host = rest
+	}
+	if t.Host == "" || strings.HasPrefix(t.Host, "-") || strings.ContainsAny(t.Host, " \t\n\r/\\'\"`$;&|<>()@") {
+		return t, fmt.Errorf("target %q: invalid host name %q", SafeText(s), SafeText(t.Host))
+	}
+	return t, nil
+}
+
+// Addr is HOST:PORT for net.Dial.
+func (t Target) Addr() string { return net.JoinHostPort(t.Host, strconv.Itoa(t.Port)) }
+
+// String is the target as the user would write it.
+func (t Target) String() string {
+	h := t.Host
+	if t.Port != 22 {
+		h = t.Addr()
+	} else if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	if t.User != "" {
+		return t.User + "@" + h
+	}
+	return h
+}
+
+// SafeText makes remote text safe to print on a terminal: control
+// characters (escape sequences included) other than newline and tab are
+// shown as \xNN, invalid UTF-8 as \uFFFD.
+func SafeText(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
