@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 )
@@ -92,7 +94,7 @@ func Parse(name string, data []byte) (*Policy, error) { return ParseOptions(name
 func ParseOptions(name string, data []byte, o Options) (*Policy, error) {
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
-		return nil, Errors{syntaxIssue(name, err)}
+		return nil, Errors{syntaxIssue(name, string(data), err)}
 	}
 	d := &decoder{file: name, ix: buildIndex(string(data))}
 	base := o.Profile
@@ -117,20 +119,26 @@ func ParseOptions(name string, data []byte, o Options) (*Policy, error) {
 	return p, nil
 }
 
-func syntaxIssue(name string, err error) *Issue {
+func syntaxIssue(name, src string, err error) *Issue {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := pe.Message
 		if msg == "" {
 			msg = pe.Error()
 		}
-		pos := Pos{pe.Position.Line, pe.Position.Col}
-		if !pos.IsValid() {
-			pos = Pos{1, 1}
-		}
-		return &Issue{File: name, Pos: pos, Msg: "syntax error: " + msg}
+		// The byte offset is more exact than the reported line and column
+		// (which can point past a newline).
+		return &Issue{File: name, Pos: posAt(src, pe.Position.Start), Msg: "syntax error: " + msg}
 	}
 	return &Issue{File: name, Pos: Pos{1, 1}, Msg: "syntax error: " + err.Error()}
+}
+
+// posAt converts a byte offset into a line and a character column.
+func posAt(src string, off int) Pos {
+	off = max(0, min(off, len(src)))
+	line := 1 + strings.Count(src[:off], "\n")
+	lineStart := strings.LastIndexByte(src[:off], '\n') + 1
+	return Pos{line, 1 + utf8.RuneCountInString(src[lineStart:off])}
 }
 
 // decoder copies a decoded TOML tree onto a policy, field by field, with
@@ -469,6 +477,11 @@ func (d *decoder) jails(v reflect.Value, raw any, path []string) {
 		if !ok {
 			d.typeErr(jp, "a table", m[name])
 			continue
+		}
+		if _, ok := t["name"]; ok {
+			d.add(with(jp, "name"), true, false, "unknown key (a jail is named by its table key, [ban.jails.NAME])")
+			t = maps.Clone(t)
+			delete(t, "name")
 		}
 		i := -1
 		for k := range js {

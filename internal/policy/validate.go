@@ -95,10 +95,6 @@ func (v *validator) bad(path []string, format string, args ...any) {
 	v.d.add(path, false, false, format, args...)
 }
 
-// set reports whether the file sets path; without a file (Validate) every
-// field counts as set.
-func (v *validator) set(path []string) bool { return v.d.ix == nil || v.d.ix.has(path) }
-
 func (v *validator) report(r rule, lockout bool) {
 	at := r.paths[0]
 	if v.d.ix != nil {
@@ -377,15 +373,22 @@ func (v *validator) jail(j Jail) {
 		v.absPath(jp("paths", elem(i)), p, false)
 	}
 	v.ports(jp("ports"), j.Ports, true)
-	if v.set(jp("maxretry")) {
+	// Zero inherits [ban]; only a zero the file writes explicitly is wrong.
+	if v.explicitOrNegative(jp("maxretry"), int64(j.Maxretry)) {
 		v.intRange(jp("maxretry"), int64(j.Maxretry), 1, math.MaxInt64)
 	}
-	if v.set(jp("findtime")) && j.Findtime.D <= 0 {
+	if v.explicitOrNegative(jp("findtime"), int64(j.Findtime.D)) && j.Findtime.D <= 0 {
 		v.bad(jp("findtime"), "duration must be greater than 0 (leave it out to inherit ban.findtime)")
 	}
-	if v.set(jp("bantime")) && j.Bantime.D <= 0 {
+	if v.explicitOrNegative(jp("bantime"), int64(j.Bantime.D)) && j.Bantime.D <= 0 {
 		v.bad(jp("bantime"), "duration must be greater than 0 (leave it out to inherit ban.bantime)")
 	}
+}
+
+// explicitOrNegative reports whether a "zero inherits" value must be
+// checked: the file sets it, or it is negative.
+func (v *validator) explicitOrNegative(path []string, n int64) bool {
+	return n < 0 || v.d.ix != nil && v.d.ix.has(path)
 }
 
 func isAddr(s string) bool {
