@@ -1,0 +1,123 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Timestamp  string          `xml:"timestamp,attr,omitempty"`
+	Hostname   string          `xml:"hostname,attr,omitempty"`
+	Properties []junitProperty `xml:"properties>property,omitempty"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Body    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// JUnit writes one testsuite per area and one testcase per check: fail is
+// a failure, unknown an error, skip skipped; warn passes with its message
+// in system-out.
+func JUnit(w io.Writer, m Meta, rs []check.Result) error {
+	s := check.Summarize(rs)
+	doc := junitSuites{Name: orDefault(m.Tool, "rampart verify"), Tests: s.Total, Failures: s.Fail, Errors: s.Unknown,
+		Skipped: s.Skip, Time: seconds(m.Duration.Seconds())}
+	areas, groups := byArea(rs)
+	for _, a := range areas {
+		suite := junitSuite{Name: a, Hostname: m.Host}
+		if !m.Started.IsZero() {
+			suite.Timestamp = m.Started.UTC().Format("2006-01-02T15:04:05")
+		}
+		suite.Properties = []junitProperty{{"policy", orDefault(m.Policy, "(default)")}, {"release", m.Release}}
+		for _, r := range groups[a] {
+			c := junitCase{Name: r.ID, Classname: m.Host + "." + a, Time: seconds(r.Duration.Seconds())}
+			body := details(r)
+			switch r.Status {
+			case check.Fail:
+				c.Failure = &junitProblem{Message: sanitize(r.Message), Type: string(r.Severity), Body: body}
+				suite.Failures++
+			case check.Unknown:
+				c.Error = &junitProblem{Message: sanitize(r.Message), Type: "unknown", Body: body}
+				suite.Errors++
+			case check.Skip:
+				c.Skipped = &junitSkipped{Message: sanitize(r.Message)}
+				suite.Skipped++
+			default:
+				c.SystemOut = strings.ToUpper(string(r.Status)) + ": " + body
+			}
+			suite.Tests++
+			suite.Cases = append(suite.Cases, c)
+		}
+		doc.Suites = append(doc.Suites, suite)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
+
+// details is a check's title, message, evidence and fix as plain text.
+func details(r check.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n%s\n", r.Title, r.Message)
+	for _, e := range r.Evidence {
+		fmt.Fprintf(&b, "read: %s\n  %s\n", e.Source, strings.ReplaceAll(e.Text, "\n", "\n  "))
+	}
+	if r.Remediation.NixOS != "" {
+		fmt.Fprintf(&b, "fix (NixOS): %s\n", r.Remediation.NixOS)
+	}
+	if r.Remediation.Generic != "" {
+		fmt.Fprintf(&b, "fix: %s\n", r.Remediation.Generic)
+	}
+	return sanitize(b.String())
+}

@@ -1,0 +1,400 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// banDaemon is what answered on the ban daemon's socket.
+type banDaemon struct {
+	Kind     string // "fail2ban", or "" when none answers
+	Evidence []check.Evidence
+	Why      string // when none answers: what was tried
+}
+
+func f2bCmd(env *check.Env, args ...string) host.Cmd {
+	if s := optionsOf(env).Fail2banSocket; s != "" {
+		args = append([]string{"-s", s}, args...)
+	}
+	return host.Cmd{Name: "fail2ban-client", Args: args, Sudo: true}
+}
+
+// f2b runs one fail2ban-client query once per run.
+func f2b(ctx context.Context, env *check.Env, args ...string) (*host.Output, string, error) {
+	c := f2bCmd(env, args...)
+	v, err := env.Memo("verify.f2b:"+c.String(), func() (any, error) { return env.Host.Run(ctx, c) })
+	if err != nil {
+		return nil, c.String(), err
+	}
+	return v.(*host.Output), c.String(), nil
+}
+
+func outEvidence(cmd string, o *host.Output) check.Evidence {
+	text := strings.TrimSpace(string(o.Stdout))
+	if e := strings.TrimSpace(string(o.Stderr)); e != "" {
+		text = strings.TrimSpace(text + "\n" + lastLines(e, 3))
+	}
+	if o.ExitCode != 0 {
+		text += fmt.Sprintf("\n(exit status %d)", o.ExitCode)
+	}
+	return ev(cmd, text)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// findBanDaemon asks fail2ban over its socket whether it runs. An
+// installed and enabled but stopped fail2ban is "none": it bans nothing.
+func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
+	v, err := env.Memo("verify.ban.daemon", func() (any, error) {
+		d := &banDaemon{}
+		o, cmd, err := f2b(ctx, env, "ping")
+		switch {
+		case err == nil && o.ExitCode == 0 && strings.Contains(string(o.Stdout), "pong"):
+			d.Kind = "fail2ban"
+			d.Evidence = append(d.Evidence, outEvidence(cmd, o))
+			return d, nil
+		case err == nil:
+			text := string(o.Stdout) + string(o.Stderr)
+			if strings.Contains(text, "ermission denied") || strings.Contains(text, "password is required") {
+				return nil, fmt.Errorf("%s: permission denied (run as root)", cmd)
+			}
+			d.Evidence = append(d.Evidence, outEvidence(cmd, o))
+			d.Why = "fail2ban does not answer on its socket"
+			if u, e := env.Host.Run(ctx, host.C("systemctl", "is-enabled", "fail2ban")); e == nil {
+				state := strings.TrimSpace(string(u.Stdout))
+				d.Evidence = append(d.Evidence, outEvidence("systemctl is-enabled fail2ban", u))
+				if state == "enabled" {
+					d.Why = "fail2ban is enabled but not running"
+				}
+			}
+		case host.IsNotExist(err) || isNotFound(err):
+			d.Evidence = append(d.Evidence, ev(cmd, "fail2ban-client is not installed"))
+			d.Why = "no ban daemon is installed"
+		default:
+			return nil, err
+		}
+		return d, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*banDaemon), nil
+}
+
+func banApplies(p *policy.Policy) (bool, string) {
+	return p.Ban.Enabled, "the policy does not enable banning"
+}
+
+func init() {
+	check.Register(
+		&check.Check{ID: "ban.daemon-running", Title: "The ban daemon is running and answering on its socket", Severity: check.High,
+			Applies: banApplies, Eval: evalBanDaemon},
+		&check.Check{ID: "ban.jails", Title: "Every policy jail is active", Severity: check.High,
+			Applies: banApplies, Eval: evalBanJails},
+		&check.Check{ID: "ban.bantime", Title: "Jails ban for the policy's bantime", Severity: check.Medium,
+			Applies: banApplies, Eval: jailValue("bantime", func(j policy.Jail, b policy.Ban) string {
+				return strconv.FormatInt(j.EffectiveBantime(b).Seconds(), 10)
+			})},
+		&check.Check{ID: "ban.findtime", Title: "Jails count failures over the policy's findtime", Severity: check.Medium,
+			Applies: banApplies, Eval: jailValue("findtime", func(j policy.Jail, b policy.Ban) string {
+				return strconv.FormatInt(j.EffectiveFindtime(b).Seconds(), 10)
+			})},
+		&check.Check{ID: "ban.maxretry", Title: "Jails ban after the policy's number of failures", Severity: check.Medium,
+			Applies: banApplies, Eval: jailValue("maxretry", func(j policy.Jail, b policy.Ban) string {
+				return strconv.Itoa(j.EffectiveMaxretry(b))
+			})},
+		&check.Check{ID: "ban.ignoreip", Title: "Jails exempt exactly the policy's networks", Severity: check.High,
+			Applies: banApplies, Eval: evalIgnoreIP},
+		&check.Check{ID: "ban.actions", Title: "Jails ban through a firewall action", Severity: check.High,
+			Applies: banApplies, Eval: evalBanActions},
+	)
+}
+
+func evalBanDaemon(ctx context.Context, env *check.Env) check.Result {
+	d, err := findBanDaemon(ctx, env)
+	if err != nil {
+		return unknown("the ban daemon", err)
+	}
+	if d.Kind == "" {
+		r := fail(d.Why, d.Evidence...)
+		r.Remediation = remedy(env, "ban.daemon-running")
+		return r
+	}
+	return pass(d.Kind+" answers on its socket", d.Evidence...)
+}
+
+// activeJails returns the jails fail2ban reports, or a result to return
+// when that cannot be known.
+func activeJails(ctx context.Context, env *check.Env) (map[string]bool, check.Evidence, *check.Result) {
+	d, err := findBanDaemon(ctx, env)
+	if err != nil {
+		r := unknown("the ban daemon", err)
+		return nil, check.Evidence{}, &r
+	}
+	if d.Kind == "" {
+		r := fail(d.Why+": no jail is active", d.Evidence...)
+		r.Remediation = remedy(env, "ban.daemon-running")
+		return nil, check.Evidence{}, &r
+	}
+	o, cmd, err := f2b(ctx, env, "status")
+	if err != nil || o.ExitCode != 0 {
+		if err == nil {
+			err = fmt.Errorf("exit status %d", o.ExitCode)
+		}
+		r := unknown("fail2ban's jail list", err)
+		return nil, check.Evidence{}, &r
+	}
+	jails, err := parseJailList(o.Stdout)
+	if err != nil {
+		r := unknown("fail2ban's jail list", err, outEvidence(cmd, o))
+		return nil, check.Evidence{}, &r
+	}
+	return jails, outEvidence(cmd, o), nil
+}
+
+// parseJailList reads "`- Jail list:\tsshd, nginx" from fail2ban-client status.
+func parseJailList(out []byte) (map[string]bool, error) {
+	for _, line := range strings.Split(string(out), "\n") {
+		if _, list, ok := strings.Cut(line, "Jail list:"); ok {
+			m := map[string]bool{}
+			for _, j := range strings.Split(list, ",") {
+				if j = strings.TrimSpace(j); j != "" {
+					m[j] = true
+				}
+			}
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("fail2ban-client status: no \"Jail list:\" line")
+}
+
+func enabledJails(p *policy.Policy) []policy.Jail {
+	var out []policy.Jail
+	for _, j := range p.Ban.Jails {
+		if j.Enabled {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func evalBanJails(ctx context.Context, env *check.Env) check.Result {
+	active, e, r := activeJails(ctx, env)
+	if r != nil {
+		return *r
+	}
+	var missing, ok []string
+	for _, j := range enabledJails(env.Policy) {
+		if active[j.Name] {
+			ok = append(ok, j.Name)
+		} else {
+			missing = append(missing, j.Name)
+		}
+	}
+	if len(missing) > 0 {
+		res := fail("policy jails not active: "+strings.Join(missing, ", "), e)
+		res.Remediation = remedy(env, "ban.jails")
+		return res
+	}
+	if len(ok) == 0 {
+		return skip("the policy enables no jail")
+	}
+	return pass("all policy jails are active: "+strings.Join(ok, ", "), e)
+}
+
+// perJail runs fn for every enabled policy jail that is active and
+// collects problems and evidence; inactive jails are left to ban.jails.
+func perJail(ctx context.Context, env *check.Env, id string, fn func(j policy.Jail) (problem string, e check.Evidence, err error)) check.Result {
+	active, _, r := activeJails(ctx, env)
+	if r != nil {
+		return *r
+	}
+	var problems, notActive []string
+	var evs []check.Evidence
+	checked := 0
+	for _, j := range enabledJails(env.Policy) {
+		if !active[j.Name] {
+			notActive = append(notActive, j.Name)
+			continue
+		}
+		p, e, err := fn(j)
+		if err != nil {
+			return unknown("jail "+j.Name, err, evs...)
+		}
+		checked++
+		evs = append(evs, e)
+		if p != "" {
+			problems = append(problems, p)
+		}
+	}
+	note := ""
+	if len(notActive) > 0 {
+		note = " (not active, see ban.jails: " + strings.Join(notActive, ", ") + ")"
+	}
+	switch {
+	case len(problems) > 0:
+		res := fail(strings.Join(problems, "; ")+note, evs...)
+		res.Remediation = remedy(env, id)
+		return res
+	case checked == 0:
+		return result(check.Unknown, "no policy jail is active to read"+note)
+	}
+	return pass(fmt.Sprintf("%s match the policy%s", plural(checked, "active jail", "active jails"), note), evs...)
+}
+
+func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(context.Context, *check.Env) check.Result {
+	return func(ctx context.Context, env *check.Env) check.Result {
+		return perJail(ctx, env, "ban."+key, func(j policy.Jail) (string, check.Evidence, error) {
+			o, cmd, err := f2b(ctx, env, "get", j.Name, key)
+			if err != nil {
+				return "", check.Evidence{}, err
+			}
+			if o.ExitCode != 0 {
+				return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
+			}
+			got := strings.TrimSpace(string(o.Stdout))
+			w := want(j, env.Policy.Ban)
+			if got != w {
+				unit := ""
+				if key != "maxretry" {
+					unit = " s"
+				}
+				return fmt.Sprintf("%s %s is %s%s, the policy wants %s%s", j.Name, key, truncate(got, 40), unit, w, unit), outEvidence(cmd, o), nil
+			}
+			return "", outEvidence(cmd, o), nil
+		})
+	}
+}
+
+// parseIgnoreList reads the "|- CIDR" lines of `get JAIL ignoreip`.
+func parseIgnoreList(out []byte) []string {
+	var list []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		for _, p := range []string{"|-", "`-"} {
+			if rest, ok := strings.CutPrefix(line, p); ok {
+				list = append(list, strings.TrimSpace(rest))
+			}
+		}
+	}
+	return list
+}
+
+func toPrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
+}
+
+func covers(outer, inner netip.Prefix) bool {
+	return outer.Addr().Is4() == inner.Addr().Is4() && outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+// loopback ranges are always exempt, listed or not.
+var loopbacks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
+	var want []netip.Prefix
+	for _, s := range env.Policy.Ban.Ignore {
+		if p, ok := toPrefix(s); ok {
+			want = append(want, p)
+		}
+	}
+	return perJail(ctx, env, "ban.ignoreip", func(j policy.Jail) (string, check.Evidence, error) {
+		o, cmd, err := f2b(ctx, env, "get", j.Name, "ignoreip")
+		if err != nil {
+			return "", check.Evidence{}, err
+		}
+		if o.ExitCode != 0 {
+			return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
+		}
+		live := parseIgnoreList(o.Stdout)
+		var livePfx []netip.Prefix
+		var problems []string
+		for _, s := range live {
+			p, ok := toPrefix(s)
+			if !ok {
+				problems = append(problems, fmt.Sprintf("ignores %q, which is not an address or network", truncate(s, 60)))
+				continue
+			}
+			livePfx = append(livePfx, p)
+			allowed := false
+			for _, w := range append(append([]netip.Prefix{}, want...), loopbacks...) {
+				allowed = allowed || covers(w, p)
+			}
+			if !allowed {
+				problems = append(problems, fmt.Sprintf("ignores %s, which the policy does not exempt", p))
+			}
+		}
+		for _, w := range want {
+			found := false
+			for _, p := range livePfx {
+				found = found || covers(p, w)
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("does not exempt %s", w))
+			}
+		}
+		if len(problems) > 0 {
+			return j.Name + " " + strings.Join(problems, ", "), outEvidence(cmd, o), nil
+		}
+		return "", outEvidence(cmd, o), nil
+	})
+}
+
+func evalBanActions(ctx context.Context, env *check.Env) check.Result {
+	return perJail(ctx, env, "ban.actions", func(j policy.Jail) (string, check.Evidence, error) {
+		o, cmd, err := f2b(ctx, env, "get", j.Name, "actions")
+		if err != nil {
+			return "", check.Evidence{}, err
+		}
+		if o.ExitCode != 0 {
+			return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
+		}
+		lines := strings.Split(strings.TrimSpace(string(o.Stdout)), "\n")
+		var acts []string
+		if len(lines) > 1 {
+			for _, a := range strings.Split(strings.Join(lines[1:], ","), ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					acts = append(acts, a)
+				}
+			}
+		}
+		real := 0
+		for _, a := range acts {
+			if a != "dummy" && !strings.HasPrefix(a, "dummy") {
+				real++
+			}
+		}
+		if real == 0 {
+			what := "has no actions"
+			if len(acts) > 0 {
+				what = "only has " + strings.Join(acts, ", ")
+			}
+			return j.Name + " " + what + " (a ban changes no firewall)", outEvidence(cmd, o), nil
+		}
+		return "", outEvidence(cmd, o), nil
+	})
+}
+
+// isNotFound reports a missing program.
+func isNotFound(err error) bool {
+	return err != nil && strings.Contains(err.Error(), host.ErrNotFound.Error())
+}

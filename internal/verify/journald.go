@@ -1,0 +1,244 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// journaldMainDirs are searched for journald.conf (the first one found is
+// used) and journaldDropinDirs for journald.conf.d/*.conf (a name in an
+// earlier directory hides it in later ones; the survivors apply in
+// file-name order after the main file, last assignment wins).
+var (
+	journaldMainDirs   = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd", "/lib/systemd"}
+	journaldDropinDirs = journaldMainDirs
+)
+
+// journaldSetting is the effective value of one key and where it was set.
+type journaldSetting struct {
+	Value string
+	Where string // file:line, or "(built-in default)"
+}
+
+type journaldConf struct {
+	settings map[string]journaldSetting
+	files    []check.Evidence
+}
+
+// journaldEffective merges journald.conf and its drop-ins once per run.
+// Only the [Journal] section counts; keys are case-sensitive as in systemd.
+func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, error) {
+	v, err := env.Memo("verify.journald.conf", func() (any, error) {
+		var files []string
+		for _, d := range journaldMainDirs {
+			p := d + "/journald.conf"
+			if _, err := env.Host.ReadFile(ctx, p); err == nil {
+				files = append(files, p)
+				break
+			} else if !errorsIsNotExist(err) {
+				return nil, fmt.Errorf("read %s: %w", p, err)
+			}
+		}
+		byName := map[string]string{}
+		for _, d := range journaldDropinDirs {
+			ps, err := env.Host.Glob(ctx, d+"/journald.conf.d/*.conf")
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range ps {
+				if _, dup := byName[path.Base(p)]; !dup {
+					byName[path.Base(p)] = p
+				}
+			}
+		}
+		for _, n := range sortedKeys(byName) {
+			files = append(files, byName[n])
+		}
+		c := &journaldConf{settings: map[string]journaldSetting{}}
+		for _, f := range files {
+			b, err := env.Host.ReadFile(ctx, f)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", f, err)
+			}
+			section := ""
+			var kept []string
+			for i, line := range strings.Split(string(b), "\n") {
+				line = strings.TrimSpace(line)
+				if line == "" || line[0] == '#' || line[0] == ';' {
+					continue
+				}
+				if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+					section = line[1 : len(line)-1]
+					continue
+				}
+				k, val, ok := strings.Cut(line, "=")
+				if !ok || section != "Journal" {
+					continue
+				}
+				k = strings.TrimSpace(k)
+				c.settings[k] = journaldSetting{Value: strings.TrimSpace(val), Where: fmt.Sprintf("%s:%d", f, i+1)}
+				kept = append(kept, fmt.Sprintf("%d: %s", i+1, line))
+			}
+			text := strings.Join(kept, "\n")
+			if text == "" {
+				text = "(no [Journal] assignments)"
+			}
+			c.files = append(c.files, ev(f, text))
+		}
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*journaldConf), nil
+}
+
+// journaldDefaults are systemd's built-in values for the keys we check.
+var journaldDefaults = map[string]string{
+	"Storage":           "auto",
+	"MaxRetentionSec":   "0",
+	"SystemMaxFileSize": "",
+	"SystemMaxFiles":    "100",
+}
+
+func (c *journaldConf) get(key string) journaldSetting {
+	if s, ok := c.settings[key]; ok {
+		return s
+	}
+	return journaldSetting{Value: journaldDefaults[key], Where: "(built-in default)"}
+}
+
+type journaldRule struct {
+	id, title, key string
+	sev            check.Severity
+	applies        func(p policy.Journald) bool
+	want           func(p policy.Journald) string
+	// compare returns "" when the effective value complies, else why not.
+	compare func(ctx context.Context, env *check.Env, s journaldSetting) (string, error)
+}
+
+var journaldRules = []journaldRule{
+	{id: "journald.max-retention", title: "journald drops entries older than the policy's retention", key: "MaxRetentionSec", sev: check.Low,
+		applies: func(p policy.Journald) bool { return p.MaxRetention.D > 0 },
+		want:    func(p policy.Journald) string { return p.MaxRetention.String() },
+		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
+			want := env.Policy.Journald.MaxRetention
+			if s.Value == "" || s.Value == "0" {
+				return "MaxRetentionSec is unset (no time limit)", nil
+			}
+			d, err := policy.ParseDuration(s.Value)
+			if err != nil {
+				return "", fmt.Errorf("%s: MaxRetentionSec=%q: %w", s.Where, s.Value, err)
+			}
+			if d.D != want.D {
+				return fmt.Sprintf("MaxRetentionSec=%s (%s) is not %s", s.Value, policy.FormatDuration(d.D), want), nil
+			}
+			return "", nil
+		}},
+	{id: "journald.system-max-file-size", title: "journald's file size limit is the policy's", key: "SystemMaxFileSize", sev: check.Low,
+		applies: func(p policy.Journald) bool { return p.SystemMaxFileSize.Bytes > 0 },
+		want:    func(p policy.Journald) string { return p.SystemMaxFileSize.String() },
+		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
+			want := env.Policy.Journald.SystemMaxFileSize
+			if s.Value == "" {
+				return "SystemMaxFileSize is unset (1/8 of SystemMaxUse)", nil
+			}
+			n, err := policy.ParseSize(s.Value)
+			if err != nil {
+				return "", fmt.Errorf("%s: SystemMaxFileSize=%q: %w", s.Where, s.Value, err)
+			}
+			if n.Bytes != want.Bytes {
+				return fmt.Sprintf("SystemMaxFileSize=%s (%d bytes) is not %s (%d bytes)", s.Value, n.Bytes, want, want.Bytes), nil
+			}
+			return "", nil
+		}},
+	{id: "journald.system-max-files", title: "journald keeps the policy's number of files", key: "SystemMaxFiles", sev: check.Low,
+		applies: func(p policy.Journald) bool { return p.SystemMaxFiles > 0 },
+		want:    func(p policy.Journald) string { return strconv.Itoa(p.SystemMaxFiles) },
+		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
+			n, err := strconv.Atoi(s.Value)
+			if err != nil {
+				return "", fmt.Errorf("%s: SystemMaxFiles=%q: expected a whole number", s.Where, s.Value)
+			}
+			if n != env.Policy.Journald.SystemMaxFiles {
+				return fmt.Sprintf("SystemMaxFiles=%d is not %d", n, env.Policy.Journald.SystemMaxFiles), nil
+			}
+			return "", nil
+		}},
+	{id: "journald.storage", title: "journald stores the journal as the policy says", key: "Storage", sev: check.Medium,
+		applies: func(p policy.Journald) bool { return p.Storage != "" },
+		want:    func(p policy.Journald) string { return p.Storage },
+		compare: func(ctx context.Context, env *check.Env, s journaldSetting) (string, error) {
+			want := env.Policy.Journald.Storage
+			got := s.Value
+			switch got {
+			case "persistent", "volatile", "auto", "none":
+			default:
+				return "", fmt.Errorf("%s: Storage=%q: expected persistent, volatile, auto or none", s.Where, got)
+			}
+			if got == "auto" && want == "persistent" {
+				// auto is persistent exactly when /var/log/journal exists.
+				if ms, err := env.Host.Glob(ctx, "/var/log/journal"); err == nil && len(ms) == 1 {
+					return "", nil
+				}
+				return "Storage=auto without /var/log/journal keeps the journal in /run only (lost at reboot)", nil
+			}
+			if got != want {
+				return fmt.Sprintf("Storage=%s is not %s", got, want), nil
+			}
+			return "", nil
+		}},
+}
+
+func init() {
+	check.Register(&check.Check{ID: "journald.running", Title: "systemd-journald is running", Severity: check.Medium, Eval: evalJournaldRunning})
+	for i := range journaldRules {
+		r := &journaldRules[i]
+		check.Register(&check.Check{ID: r.id, Title: r.title, Severity: r.sev,
+			Applies: func(p *policy.Policy) (bool, string) {
+				return r.applies(p.Journald), "the policy does not set " + r.key
+			},
+			Eval: func(ctx context.Context, env *check.Env) check.Result { return evalJournaldRule(ctx, env, r) }})
+	}
+}
+
+func evalJournaldRule(ctx context.Context, env *check.Env, r *journaldRule) check.Result {
+	c, err := journaldEffective(ctx, env)
+	if err != nil {
+		return unknown("journald.conf", err)
+	}
+	s := c.get(r.key)
+	evs := append([]check.Evidence{evf("effective "+r.key, "%s=%s (%s)", r.key, s.Value, s.Where)}, c.files...)
+	why, err := r.compare(ctx, env, s)
+	if err != nil {
+		res := fail("cannot parse the effective value: "+err.Error(), evs...)
+		res.Remediation = remedy(env, r.id)
+		return res
+	}
+	if why != "" {
+		res := fail(fmt.Sprintf("%s (set at %s); the policy wants %s", why, s.Where, r.want(env.Policy.Journald)), evs...)
+		res.Remediation = remedy(env, r.id)
+		return res
+	}
+	return pass(fmt.Sprintf("%s=%s (%s)", r.key, s.Value, s.Where), evs...)
+}
+
+func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {
+	ps, err := running(ctx, env, "systemd-journald")
+	if err != nil {
+		return unknown("the process table", err)
+	}
+	if len(ps) == 0 {
+		res := fail("no systemd-journald process: nothing collects the logs the ban daemon and audit rely on",
+			ev("/proc/*/cmdline", "no systemd-journald"))
+		res.Remediation = remedy(env, "journald.running")
+		return res
+	}
+	return pass(fmt.Sprintf("systemd-journald runs (pid %d)", ps[0].PID), ev("/proc/*/cmdline", describeProcs(ps)))
+}

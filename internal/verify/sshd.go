@@ -1,0 +1,410 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+)
+
+// DefaultSSHDConfig is where sshd reads its configuration without -f.
+const DefaultSSHDConfig = "/etc/ssh/sshd_config"
+
+// Representative source addresses for the connection matrix: a tailnet
+// peer (inside 100.64.0.0/10) and a host on the public internet
+// (TEST-NET-3). A Match Address block for either range changes what
+// `sshd -T -C` prints for it.
+const (
+	tailnetPeer = "100.101.102.103"
+	publicPeer  = "203.0.113.7"
+	nonAdmin    = "nobody"
+)
+
+// sshdInstance is one sshd server: a listener process from the process
+// table, or the default config file when none runs.
+type sshdInstance struct {
+	PID    int      // 0 when not running
+	Binary string   // program to run for -T
+	Config string   // -f path
+	Extra  []string // -o and -p options from its command line, passed on to -T
+	Origin string   // where it was found, for evidence
+}
+
+func (s sshdInstance) label() string {
+	if s.PID == 0 {
+		return s.Config + " (not running)"
+	}
+	return fmt.Sprintf("%s (pid %d)", s.Config, s.PID)
+}
+
+// sshdFromProcess recognises an sshd listener and returns its binary,
+// config and overrides. Per-connection children ("sshd: root [priv]",
+// re-executed "-R" children) are not listeners.
+func sshdFromProcess(p process) (sshdInstance, bool) {
+	argv := p.Argv
+	if len(argv) == 0 {
+		return sshdInstance{}, false
+	}
+	if argv[0] == "sshd:" {
+		// Retitled listener: "sshd: /usr/sbin/sshd -D -f CFG [listener] 0 of 10-100 startups".
+		if !strings.Contains(p.Title, "[listener]") {
+			return sshdInstance{}, false
+		}
+		argv = argv[1:]
+		for i, a := range argv {
+			if a == "[listener]" {
+				argv = argv[:i]
+				break
+			}
+		}
+		if len(argv) == 0 {
+			return sshdInstance{}, false
+		}
+	}
+	if p.Name() != "sshd" && !strings.HasSuffix(argv[0], "/sshd") && argv[0] != "sshd" {
+		return sshdInstance{}, false
+	}
+	inst := sshdInstance{PID: p.PID, Binary: argv[0], Config: DefaultSSHDConfig, Origin: fmt.Sprintf("/proc/%d/cmdline: %s", p.PID, p.Title)}
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if len(a) < 2 || a[0] != '-' {
+			continue
+		}
+		// sshd's flags: value-taking ones are c C E f g h k o p u.
+		for j := 1; j < len(a); j++ {
+			f := a[j]
+			if !strings.ContainsRune("cCEfghkopu", rune(f)) {
+				if f == 'R' || f == 'i' || f == 'T' || f == 't' || f == 'G' {
+					return sshdInstance{}, false // a child or a test run, not a listener
+				}
+				continue
+			}
+			val := a[j+1:]
+			if val == "" && i+1 < len(argv) {
+				i++
+				val = argv[i]
+			}
+			switch f {
+			case 'f':
+				inst.Config = val
+			case 'o', 'p':
+				inst.Extra = append(inst.Extra, "-"+string(f), val)
+			}
+			break
+		}
+	}
+	return inst, true
+}
+
+// sshdInstances finds the running sshd listeners (deduplicated by config
+// and overrides), filtered by Options; with none running it returns the
+// default config as a not-running instance when that file exists.
+func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check.Evidence, error) {
+	type found struct {
+		insts []sshdInstance
+		evs   []check.Evidence
+	}
+	v, err := env.Memo("verify.sshd.instances", func() (any, error) {
+		ps, err := processes(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		o := optionsOf(env)
+		var out found
+		seen := map[string]bool{}
+		for _, p := range ps {
+			inst, ok := sshdFromProcess(p)
+			if !ok || !wanted(inst, o) {
+				continue
+			}
+			key := inst.Binary + "\x00" + inst.Config + "\x00" + strings.Join(inst.Extra, "\x00")
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out.insts = append(out.insts, inst)
+			out.evs = append(out.evs, ev(fmt.Sprintf("/proc/%d/cmdline", inst.PID), p.Title))
+		}
+		if len(out.insts) == 0 && len(o.SSHDConfigs) == 0 && len(o.SSHDPIDs) == 0 {
+			if _, err := env.Host.ReadFile(ctx, DefaultSSHDConfig); err == nil {
+				out.insts = append(out.insts, sshdInstance{Binary: "sshd", Config: DefaultSSHDConfig, Origin: "no sshd running; evaluating " + DefaultSSHDConfig})
+			}
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	f := v.(found)
+	return f.insts, f.evs, nil
+}
+
+func wanted(inst sshdInstance, o Options) bool {
+	if len(o.SSHDPIDs) > 0 {
+		ok := false
+		for _, pid := range o.SSHDPIDs {
+			ok = ok || pid == inst.PID
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(o.SSHDConfigs) > 0 {
+		ok := false
+		for _, c := range o.SSHDConfigs {
+			ok = ok || c == inst.Config
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sshdConfig is one `sshd -T` answer: lower-case keywords to their values
+// (repeatable keywords such as listenaddress keep every value).
+type sshdConfig map[string][]string
+
+func (c sshdConfig) get(key string) (string, bool) {
+	v, ok := c[key]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// parseSSHDT parses `sshd -T` output. Every line is "keyword value…";
+// anything else is an error naming the line, since the output is the
+// daemon's, not free text.
+func parseSSHDT(out []byte) (sshdConfig, error) {
+	cfg := sshdConfig{}
+	for i, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(line, " ")
+		if k == "" || strings.ToLower(k) != k {
+			return nil, fmt.Errorf("sshd -T output line %d: expected \"keyword value\", got %q", i+1, truncate(line, 80))
+		}
+		cfg[k] = append(cfg[k], strings.TrimSpace(v))
+	}
+	if len(cfg) == 0 {
+		return nil, fmt.Errorf("sshd -T printed no settings")
+	}
+	return cfg, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// connSpec is one -C connection specification.
+type connSpec struct {
+	User, Addr, LAddr string
+	LPort             int
+}
+
+func (c connSpec) String() string {
+	s := fmt.Sprintf("user=%s,host=%s,addr=%s", c.User, c.Addr, c.Addr)
+	if c.LAddr != "" {
+		s += ",laddr=" + c.LAddr
+	}
+	if c.LPort != 0 {
+		s += ",lport=" + strconv.Itoa(c.LPort)
+	}
+	return s
+}
+
+// sshdEval is the effective configuration of one instance for one spec.
+type sshdEval struct {
+	Inst sshdInstance
+	Spec connSpec
+	Cmd  string
+	Cfg  sshdConfig
+}
+
+// sshdMatrix is every instance evaluated over the connection matrix.
+type sshdMatrix struct {
+	Instances []sshdInstance
+	Found     []check.Evidence // the process-table entries
+	Evals     []sshdEval
+	Errors    []check.Evidence // instances whose -T failed
+	Err       error            // the first such failure
+}
+
+func (m *sshdMatrix) running() int {
+	n := 0
+	for _, i := range m.Instances {
+		if i.PID != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func sshdCmd(inst sshdInstance, spec *connSpec) host.Cmd {
+	args := []string{"-T", "-f", inst.Config}
+	args = append(args, inst.Extra...)
+	if spec != nil {
+		args = append(args, "-C", spec.String())
+	}
+	return host.Cmd{Name: inst.Binary, Args: args, Sudo: true}
+}
+
+func runSSHDT(ctx context.Context, h host.Host, c host.Cmd) (sshdConfig, error) {
+	out, err := host.RunOK(ctx, h, c)
+	if err != nil {
+		return nil, err
+	}
+	return parseSSHDT(out)
+}
+
+// matrixUsers is root, the policy's admins, and one user who is neither.
+func matrixUsers(env *check.Env) []string {
+	users := []string{"root"}
+	if env.Policy != nil {
+		for _, u := range env.Policy.Admin.Users {
+			if u.Name != "" && u.Name != "root" {
+				users = append(users, u.Name)
+			}
+		}
+	}
+	return append(users, nonAdmin)
+}
+
+// matrixAddrs is a tailnet peer (from the policy's tailnet ranges when
+// set) and a public address.
+func matrixAddrs(env *check.Env) []string {
+	peer := tailnetPeer
+	if env.Policy != nil {
+		for _, a := range env.Policy.Tailnet.Addresses {
+			pfx, err := netip.ParsePrefix(a)
+			if err != nil || !pfx.Addr().Is4() {
+				continue
+			}
+			if !pfx.Contains(netip.MustParseAddr(tailnetPeer)) {
+				peer = pfx.Masked().Addr().Next().String()
+			}
+			break
+		}
+	}
+	return []string{peer, publicPeer}
+}
+
+// listens turns listenaddress values ("0.0.0.0:22", "[::]:2222",
+// "127.0.0.1:22022") into (laddr, lport) pairs; a wildcard address gives
+// no laddr.
+func listens(cfg sshdConfig) []connSpec {
+	var out []connSpec
+	seen := map[connSpec]bool{}
+	for _, la := range cfg["listenaddress"] {
+		ap, err := netip.ParseAddrPort(strings.Fields(la + " ")[0])
+		if err != nil {
+			continue
+		}
+		s := connSpec{LPort: int(ap.Port())}
+		if !ap.Addr().IsUnspecified() {
+			s.LAddr = ap.Addr().String()
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	if len(out) == 0 {
+		for _, p := range cfg["port"] {
+			if n, err := strconv.Atoi(p); err == nil {
+				out = append(out, connSpec{LPort: n})
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, connSpec{})
+	}
+	return out
+}
+
+// sshdEffective runs the matrix once per verify run.
+func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
+	v, err := env.Memo("verify.sshd.matrix", func() (any, error) {
+		insts, found, err := sshdInstances(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		m := &sshdMatrix{Instances: insts, Found: found}
+		type job struct {
+			inst sshdInstance
+			spec connSpec
+		}
+		var jobs []job
+		for _, inst := range insts {
+			base, err := runSSHDT(ctx, env.Host, sshdCmd(inst, nil))
+			if err != nil {
+				m.Errors = append(m.Errors, ev(sshdCmd(inst, nil).String(), err.Error()))
+				if m.Err == nil {
+					m.Err = fmt.Errorf("sshd %s: %w", inst.label(), err)
+				}
+				continue
+			}
+			for _, l := range listens(base) {
+				for _, u := range matrixUsers(env) {
+					for _, a := range matrixAddrs(env) {
+						jobs = append(jobs, job{inst, connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}})
+					}
+				}
+			}
+		}
+		evals := make([]sshdEval, len(jobs))
+		errs := make([]error, len(jobs))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for i, j := range jobs {
+			wg.Add(1)
+			go func(i int, j job) {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				c := sshdCmd(j.inst, &j.spec)
+				cfg, err := runSSHDT(ctx, env.Host, c)
+				evals[i] = sshdEval{Inst: j.inst, Spec: j.spec, Cmd: c.String(), Cfg: cfg}
+				errs[i] = err
+			}(i, j)
+		}
+		wg.Wait()
+		for i, e := range evals {
+			if errs[i] != nil {
+				m.Errors = append(m.Errors, ev(e.Cmd, errs[i].Error()))
+				if m.Err == nil {
+					m.Err = errs[i]
+				}
+				continue
+			}
+			m.Evals = append(m.Evals, e)
+		}
+		return m, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*sshdMatrix), nil
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,192 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// tracking is `chronyc -c tracking` parsed.
+type tracking struct {
+	RefID   string  // hex, e.g. 7F000001; 7F7F0101 is the local clock
+	RefName string  // address or name of the reference
+	Stratum int     // 0 = none, 16 = unsynchronised
+	Offset  float64 // system time offset from NTP time, seconds
+	Leap    string  // Normal, Insert second, Delete second, Not synchronised
+}
+
+// parseTracking parses chronyc's CSV tracking line (14 fields in chrony
+// 3.x and 4.x).
+func parseTracking(out []byte) (tracking, error) {
+	line := strings.TrimSpace(string(out))
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	f := strings.Split(line, ",")
+	if len(f) < 14 {
+		return tracking{}, fmt.Errorf("chronyc -c tracking: expected 14 comma-separated fields, got %d in %q", len(f), truncate(line, 80))
+	}
+	st, err := strconv.Atoi(f[2])
+	if err != nil {
+		return tracking{}, fmt.Errorf("chronyc -c tracking: field 3 (stratum): %q is not a number", truncate(f[2], 20))
+	}
+	off, err := strconv.ParseFloat(f[4], 64)
+	if err != nil || math.IsNaN(off) {
+		return tracking{}, fmt.Errorf("chronyc -c tracking: field 5 (system time offset): %q is not a number", truncate(f[4], 20))
+	}
+	return tracking{RefID: strings.ToUpper(f[0]), RefName: f[1], Stratum: st, Offset: off, Leap: f[13]}, nil
+}
+
+func chronycCmd(env *check.Env) host.Cmd {
+	args := []string{"-n", "-c", "tracking"}
+	if s := optionsOf(env).ChronySocket; s != "" {
+		args = append([]string{"-h", s}, args...)
+	}
+	return host.Cmd{Name: "chronyc", Args: args}
+}
+
+type trackingResult struct {
+	t   tracking
+	cmd string
+	out *host.Output
+}
+
+// chronyTracking asks chronyd once per run. A daemon that does not answer
+// is not an error here: it is what time.chrony-running reports.
+func chronyTracking(ctx context.Context, env *check.Env) (*trackingResult, error) {
+	v, err := env.Memo("verify.chrony.tracking", func() (any, error) {
+		c := chronycCmd(env)
+		out, err := env.Host.Run(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		r := &trackingResult{cmd: c.String(), out: out}
+		if out.ExitCode == 0 {
+			t, err := parseTracking(out.Stdout)
+			if err != nil {
+				return nil, err
+			}
+			r.t = t
+		}
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*trackingResult), nil
+}
+
+func (r *trackingResult) evidence() check.Evidence {
+	text := strings.TrimSpace(string(r.out.Stdout) + "\n" + string(r.out.Stderr))
+	if r.out.ExitCode != 0 {
+		text += fmt.Sprintf("\n(exit status %d)", r.out.ExitCode)
+	}
+	return ev(r.cmd, text)
+}
+
+func chronyApplies(p *policy.Policy) (bool, string) {
+	return p.Time.Chrony, "the policy does not ask for chrony"
+}
+
+func init() {
+	check.Register(
+		&check.Check{ID: "time.chrony-running", Title: "chronyd is running and answering", Severity: check.High,
+			Applies: chronyApplies, Eval: evalChronyRunning},
+		&check.Check{ID: "time.synchronised", Title: "The clock is synchronised to a real time source", Severity: check.High,
+			Applies: chronyApplies, Eval: evalSynchronised},
+		&check.Check{ID: "time.single-daemon", Title: "Only one time daemon adjusts the clock", Severity: check.Low,
+			Applies: chronyApplies, Eval: evalSingleTimeDaemon},
+	)
+}
+
+func evalChronyRunning(ctx context.Context, env *check.Env) check.Result {
+	r, err := chronyTracking(ctx, env)
+	if err != nil {
+		return unknown("chronyd's tracking status", err)
+	}
+	if r.out.ExitCode != 0 {
+		res := fail("chronyd does not answer: "+firstLine(r.out), r.evidence())
+		if ps, perr := running(ctx, env, "chronyd"); perr == nil && len(ps) > 0 && optionsOf(env).ChronySocket == "" {
+			res.Evidence = append(res.Evidence, ev("/proc/*/cmdline", describeProcs(ps)))
+			res.Message += " (a chronyd process exists but its command socket does not answer)"
+		}
+		res.Remediation = remedy(env, "time.chrony-running")
+		return res
+	}
+	return pass(fmt.Sprintf("chronyd answers (reference %s, stratum %d)", r.t.RefID, r.t.Stratum), r.evidence())
+}
+
+func firstLine(o *host.Output) string {
+	s := strings.TrimSpace(string(o.Stderr))
+	if s == "" {
+		s = strings.TrimSpace(string(o.Stdout))
+	}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" {
+		s = fmt.Sprintf("exit status %d", o.ExitCode)
+	}
+	return truncate(s, 120)
+}
+
+func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
+	r, err := chronyTracking(ctx, env)
+	if err != nil {
+		return unknown("chronyd's tracking status", err)
+	}
+	if r.out.ExitCode != 0 {
+		res := fail("no synchronisation: chronyd does not answer ("+firstLine(r.out)+")", r.evidence())
+		res.Remediation = remedy(env, "time.chrony-running")
+		return res
+	}
+	t := r.t
+	var problems []string
+	switch t.RefID {
+	case "00000000":
+		problems = append(problems, "no reference source (refid 00000000)")
+	case "7F7F0101":
+		problems = append(problems, "the reference is chronyd's own local clock (refid 7F7F0101, LOCAL), not a time source")
+	}
+	if t.Leap == "Not synchronised" {
+		problems = append(problems, "leap status is Not synchronised")
+	}
+	if t.Stratum < 1 || t.Stratum > 15 {
+		problems = append(problems, fmt.Sprintf("stratum %d is outside 1..15", t.Stratum))
+	}
+	maxOff := env.Policy.Time.MaxOffset.D
+	off := time.Duration(math.Abs(t.Offset) * float64(time.Second))
+	if maxOff > 0 && off > maxOff {
+		problems = append(problems, fmt.Sprintf("|offset| %s exceeds the policy's max_offset %s", off, env.Policy.Time.MaxOffset))
+	}
+	if len(problems) > 0 {
+		res := fail(strings.Join(problems, "; "), r.evidence())
+		res.Remediation = remedy(env, "time.synchronised")
+		return res
+	}
+	return pass(fmt.Sprintf("synchronised to %s (%s), stratum %d, offset %s, leap %s",
+		t.RefID, t.RefName, t.Stratum, time.Duration(t.Offset*float64(time.Second)), t.Leap), r.evidence())
+}
+
+// evalSingleTimeDaemon fails when systemd-timesyncd (or ntpd) runs beside
+// chronyd: two daemons steering one clock fight each other.
+func evalSingleTimeDaemon(ctx context.Context, env *check.Env) check.Result {
+	ps, err := running(ctx, env, "systemd-timesyncd", "ntpd", "openntpd")
+	if err != nil {
+		return unknown("the process table", err)
+	}
+	if len(ps) > 0 {
+		res := fail("another time daemon is running beside chrony", ev("/proc/*/cmdline", describeProcs(ps)))
+		res.Remediation = remedy(env, "time.single-daemon")
+		return res
+	}
+	all, _ := processes(ctx, env)
+	return pass("no systemd-timesyncd, ntpd or openntpd process", evf("/proc/*/cmdline", "%s read; none is systemd-timesyncd, ntpd or openntpd", plural(len(all), "process", "processes")))
+}
