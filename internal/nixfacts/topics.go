@@ -26,6 +26,9 @@ type topicDef struct {
 	// args lists the arguments a policy has for a ".*" topic.
 	args func(p *policy.Policy) []string
 	gen  func(r Release, p *policy.Policy, arg string) []Setting
+	// also are topics whose definitions a remediation of this topic
+	// includes (the module defines them once, under their own topic).
+	also []string
 }
 
 func set(comment string, v nixexpr.Value, path ...string) Setting {
@@ -60,12 +63,8 @@ var topics = []topicDef{
 		if !p.SSH.TailnetOnly {
 			return []Setting{set("the SSH ports are open on every interface", nixexpr.Bool(true), at(ssh, "openFirewall")...)}
 		}
-		out := []Setting{set("SSH only over the tailnet: no global port; the tailnet interface is trusted", nixexpr.Bool(false), at(ssh, "openFirewall")...)}
-		if ifs := p.TrustedInterfaces(); len(ifs) > 0 {
-			out = append(out, set("all traffic from these interfaces is accepted", nixexpr.Strs(ifs...), "networking", "firewall", "trustedInterfaces"))
-		}
-		return out
-	}},
+		return []Setting{set("SSH only over the tailnet: no global port; the tailnet interface is trusted", nixexpr.Bool(false), at(ssh, "openFirewall")...)}
+	}, also: []string{"firewall.trusted_interfaces"}},
 	{name: "ssh.password_authentication", gen: sshSetting("PasswordAuthentication", "", func(s policy.SSH) nixexpr.Value { return nixexpr.Bool(s.PasswordAuthentication) })},
 	{name: "ssh.kbd_interactive_authentication", gen: sshSetting("KbdInteractiveAuthentication", "PAM answers keyboard-interactive with the password", func(s policy.SSH) nixexpr.Value {
 		return nixexpr.Bool(s.KbdInteractiveAuthentication)
@@ -390,7 +389,7 @@ func SysctlConflict(p *policy.Policy, name string, v int64) string {
 // nginx access log (combined format) is probing. fail2ban does not ship a
 // filter by that name in every release, so rampart defines it.
 func NoscriptFilter() (failregex, ignoreregex string) {
-	return `^<HOST> \S+ \S+ \[[^\]]*\] "[A-Z]+ /[^" ]*\.(?:php[0-9]?|phtml|aspx?|exe|pl|cgi|jsp|cfm|dll)(?:[?;#][^" ]*)? HTTP/[0-9.]+" 404 `, ""
+	return `^<HOST> \S+ \S+ \[[^\]]*\] "[A-Z]+ /[^" ]*\.(?:php[0-9]?|phtml|aspx?|exe|pl|cgi|jsp|cfm|dll)(?:[?;#][^" ]*)? HTTP/[0-9.]+" 404\s`, ""
 }
 
 // builtinFilters are the filter names rampart defines itself.
@@ -447,15 +446,14 @@ func jailSettings(r Release, p *policy.Policy, j policy.Jail) []Setting {
 	if j.Bantime.D > 0 {
 		st.Add("", nixexpr.Str(F2BDuration(j.Bantime.D)), "bantime")
 	}
-	jail := &nixexpr.Attrs{}
-	jail.Add("", st, "settings")
-	var v nixexpr.Value = jail
-	comment := ""
 	if j.Source == "file" && allUnder(j.Paths, "/var/log/nginx/") {
-		v = nixexpr.MkIf("config.services.nginx.enable", jail)
-		comment = "only with nginx: fail2ban refuses a file jail whose log does not exist"
+		jail := &nixexpr.Attrs{}
+		jail.Add("", st, "settings")
+		out = append(out, set("only with nginx: fail2ban refuses a file jail whose log does not exist",
+			nixexpr.MkIf("config.services.nginx.enable", jail), base...))
+	} else {
+		out = append(out, set("", st, at(base, "settings")...))
 	}
-	out = append(out, set(comment, v, base...))
 	if builtinFilters[filter] {
 		out = append(out, filterDefinition(r, filter)...)
 	}
@@ -483,8 +481,15 @@ func filterDefinition(r Release, name string) []Setting {
 		def.Add("", nixexpr.Str(ignore), "ignoreregex")
 		return []Setting{set("fail2ban ships no "+name+" filter in every release: rampart defines it", def, "services", "fail2ban", "filters", name, "Definition")}
 	}
-	text := nixexpr.Lines{"[Definition]", "failregex = " + fail, "ignoreregex = " + ignore}
+	text := nixexpr.Lines{"[Definition]", iniLine("failregex", fail), iniLine("ignoreregex", ignore)}
 	return []Setting{set("fail2ban ships no "+name+" filter in every release: rampart defines it", text, "environment", "etc", "fail2ban/filter.d/"+name+".local", "text")}
+}
+
+func iniLine(k, v string) string {
+	if v == "" {
+		return k + " ="
+	}
+	return k + " = " + v
 }
 
 func lookup(p string) Fact {
@@ -560,6 +565,13 @@ func Remediation(r Release, topic string, p *policy.Policy) string {
 	for _, t := range PolicyTopics(p) {
 		if t == topic || strings.HasPrefix(t, topic+".") {
 			ss = append(ss, Settings(r, t, p)...)
+		}
+	}
+	for _, t := range topics {
+		if t.name == topic {
+			for _, a := range t.also {
+				ss = append(ss, Settings(r, a, p)...)
+			}
 		}
 	}
 	if len(ss) == 0 {

@@ -197,11 +197,25 @@ func (s Str) write(w *writer, _ int) {
 }
 
 func (l Lines) write(w *writer, indent int) {
+	// Nix strips the indentation common to all non-blank lines, so lines
+	// that all start with a space would lose it: write those as a Str too.
+	allIndented := false
 	for _, line := range l {
 		if strings.ContainsAny(line, "\r\x00\n") {
-			Str(strings.Join(l, "\n")+"\n").write(w, indent)
-			return
+			allIndented = true
+			break
 		}
+		if strings.TrimLeft(line, " ") != "" {
+			if !strings.HasPrefix(line, " ") {
+				allIndented = false
+				break
+			}
+			allIndented = true
+		}
+	}
+	if allIndented {
+		Str(strings.Join(l, "\n")+"\n").write(w, indent)
+		return
 	}
 	w.str("''\n")
 	for _, line := range l {

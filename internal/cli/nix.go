@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen"
+)
+
+var nixCmd = &Command{
+	Name:    "nix",
+	Summary: "render the policy as a NixOS module (and optionally a flake) for a NixOS release",
+	Usage:   "nix [--release R] [-p FILE] [--profile P] [-o DIR] [--allow-lockout-risk] [--flake --host NAME [--disk DEV] [--system S]]",
+	Help: `Renders one NixOS module (rampart.nix) that implements the whole policy with
+options that exist in release R: 24.11, 25.05, 25.11, 26.05 or unstable
+(default: the newest stable, ` + nixfacts.Newest().String() + `). Without -o the module goes to stdout; with
+-o DIR it is written to DIR/rampart.nix. The output is deterministic.
+
+With --flake --host NAME, -o DIR also gets flake.nix (nixpkgs pinned to the
+release branch, disko following it), configuration.nix (imports ./disko.nix
+and ./rampart.nix) and disko.nix (GPT disk layout on --disk, default
+/dev/sda). Then:
+
+  nixos-anywhere --flake DIR#NAME root@ADDRESS                         install
+  nixos-rebuild switch --flake DIR#NAME --target-host root@ADDRESS     update
+
+rampart refuses (exit 1) to render a policy that would lock the administrator
+out: password and keyboard-interactive logins off with no admin authorized key,
+or SSH only over the tailnet without an auth-key file. --allow-lockout-risk
+renders it anyway. Known conflicts (ip_forward = 0 or a strict rp_filter
+against tailscale routing) are reported on stderr.
+
+Flags:
+  --release R            NixOS release: 24.11, 25.05, 25.11, 26.05, unstable
+  -p, --policy FILE      policy file (default: the embedded default policy)
+  --profile P            baseline or tailnet (without a file, or a file without "profile")
+  -o DIR                 write DIR/rampart.nix (and the flake files) instead of stdout
+  --allow-lockout-risk   render even if the admin could be locked out
+  --flake                also write flake.nix, configuration.nix, disko.nix (needs -o and --host)
+  --host NAME            nixosConfigurations name and host name for --flake
+  --disk DEV             install disk for disko (default /dev/sda)
+  --system S             flake system (default x86_64-linux)
+
+Examples:
+  rampart nix --release 25.05 --allow-lockout-risk
+  rampart nix -p site.toml --release 25.11 -o /etc/nixos/hardening
+  rampart nix -p site.toml --profile tailnet --flake --host web1 --disk /dev/vda -o web1/
+  nixos-anywhere --flake ./web1#web1 root@203.0.113.10
+
+Exit codes: 0 rendered, 1 invalid policy or lock-out refused, 2 bad arguments
+or unwritable output.`,
+}
+
+func init() {
+	nixCmd.Run = runNix
+	Register(nixCmd)
+}
+
+func runNix(env *Env, args []string) int {
+	const path = "nix"
+	fs := NewFlags(path)
+	pf := AddPolicyFlags(fs)
+	rel := fs.String("release", nixfacts.Newest().String(), "NixOS `release`")
+	out := fs.String("o", "", "output `DIR`")
+	allow := fs.Bool("allow-lockout-risk", false, "render even if the admin could be locked out")
+	flake := fs.Bool("flake", false, "also write the flake files")
+	host := fs.String("host", "", "flake host `NAME`")
+	disk := fs.String("disk", "", "install disk `DEV`")
+	system := fs.String("system", "", "flake `system`")
+	pos, code, ok := ParseFlags(env, fs, nixCmd, path, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		return usageErr(env, nixCmd, path, "unexpected argument %q", pos[0])
+	}
+	r, err := nixfacts.ParseRelease(*rel)
+	if err != nil {
+		return usageErr(env, nixCmd, path, "--release: %v", err)
+	}
+	switch {
+	case *flake && *out == "":
+		return usageErr(env, nixCmd, path, "--flake writes several files: give -o DIR")
+	case *flake && *host == "":
+		return usageErr(env, nixCmd, path, "--flake needs --host NAME")
+	case !*flake && (*host != "" || *disk != "" || *system != ""):
+		return usageErr(env, nixCmd, path, "--host, --disk and --system only apply with --flake")
+	}
+	p, code := pf.Load(env)
+	if p == nil {
+		return code
+	}
+	files, warnings, err := nixgen.Render(p, nixgen.Options{
+		Release: r, AllowLockoutRisk: *allow, Flake: *flake, Host: *host, Disk: *disk, System: *system,
+	})
+	var le *nixgen.LockoutError
+	switch {
+	case errors.As(err, &le):
+		fmt.Fprintf(env.Stderr, "rampart nix: %v\n", le)
+		return ExitProblem
+	case err != nil && *flake:
+		return usageErr(env, nixCmd, path, "%v", err)
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "rampart nix: %v\n", err)
+		return ExitProblem
+	}
+	if *allow {
+		for _, risk := range nixgen.LockoutRisks(p) {
+			fmt.Fprintf(env.Stderr, "rampart nix: warning: lock-out risk accepted: %s\n", risk)
+		}
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(env.Stderr, "rampart nix: warning: %s\n", w)
+	}
+	if *out == "" {
+		_, _ = env.Stdout.Write(files[0].Data)
+		return ExitOK
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		fmt.Fprintf(env.Stderr, "rampart nix: %v\n", err)
+		return ExitUsage
+	}
+	for _, f := range files {
+		dst := filepath.Join(*out, f.Name)
+		if err := writeFileAtomic(dst, f.Data); err != nil {
+			fmt.Fprintf(env.Stderr, "rampart nix: %v\n", err)
+			return ExitUsage
+		}
+		fmt.Fprintf(env.Stdout, "wrote %s\n", dst)
+	}
+	return ExitOK
+}
+
+// writeFileAtomic writes data to a temporary file next to dst and renames
+// it into place, so a reader never sees half a module.
+func writeFileAtomic(dst string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
+}

@@ -1,0 +1,265 @@
+package nixgen
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// Options select what Render writes.
+type Options struct {
+	Release nixfacts.Release
+	// AllowLockoutRisk renders a policy even when LockoutRisks finds
+	// reasons the administrator could not log in afterwards.
+	AllowLockoutRisk bool
+	// Flake also writes flake.nix, configuration.nix and disko.nix for
+	// nixosConfigurations.<Host>.
+	Flake bool
+	Host  string
+	// Disk is the install disk for disko ("" = /dev/sda).
+	Disk string
+	// System is the flake's system ("" = x86_64-linux).
+	System string
+}
+
+// File is one rendered file.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// LockoutError is returned when the policy would lock the administrator
+// out and Options.AllowLockoutRisk is not set.
+type LockoutError struct{ Reasons []string }
+
+func (e *LockoutError) Error() string {
+	return "refusing to render: the policy would lock the administrator out:\n  " + strings.Join(e.Reasons, "\n  ") +
+		"\n(use --allow-lockout-risk to render anyway)"
+}
+
+// ModuleName is the file name of the rendered module.
+const ModuleName = "rampart.nix"
+
+// Render renders p for opts.Release. It returns the files (the module
+// first) and warnings about known conflicts in the policy.
+func Render(p *policy.Policy, opts Options) ([]File, []string, error) {
+	if opts.Release == 0 {
+		opts.Release = nixfacts.Newest()
+	}
+	if risks := LockoutRisks(p); len(risks) > 0 && !opts.AllowLockoutRisk {
+		return nil, nil, &LockoutError{Reasons: risks}
+	}
+	mod, err := Module(opts.Release, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := []File{{Name: ModuleName, Data: mod}}
+	if opts.Flake {
+		fl, err := Flake(opts, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		files = append(files, fl...)
+	}
+	return files, Warnings(p), nil
+}
+
+// LockoutRisks lists the reasons the administrator could not log in once
+// the policy is applied (nil when there is none): the policy's own rules
+// (policy.Policy.LockoutRisks), plus tailnet-only SSH without a tailnet,
+// which the loader rejects but a policy built in code can still carry.
+func LockoutRisks(p *policy.Policy) []string {
+	out := p.LockoutRisks()
+	if p.SSH.Enabled && p.SSH.TailnetOnly && !p.Tailnet.Enabled {
+		out = append(out, "ssh.tailnet_only: SSH is reachable only over the tailnet, but the tailnet is not enabled")
+	}
+	return out
+}
+
+// Warnings lists known conflicts in the policy (policy.Policy.Conflicts)
+// and what the module does about them.
+func Warnings(p *policy.Policy) []string {
+	out := p.Conflicts()
+	var left []string
+	for _, s := range p.Sysctl {
+		if nixfacts.SysctlConflict(p, s.Name, s.Value) != "" {
+			left = append(left, fmt.Sprintf("%s = %d", s.Name, s.Value))
+		}
+	}
+	if len(left) > 0 {
+		out = append(out, "the module leaves out "+strings.Join(left, " and ")+" so that the tailnet routing works")
+	}
+	return out
+}
+
+// block groups the definitions under one option prefix ("*" matches any
+// attribute name) with a comment on why the block exists.
+type block struct {
+	prefix  []string
+	comment func(r nixfacts.Release, p *policy.Policy) string
+}
+
+func fixed(s string) func(nixfacts.Release, *policy.Policy) string {
+	return func(nixfacts.Release, *policy.Policy) string { return s }
+}
+
+var blocks = []block{
+	{[]string{"services", "openssh"}, fixed("OpenSSH: keys only, few tries, idle sessions closed. sshd_config keys the module\n" +
+		"does not declare (MaxAuthTries, ClientAlive*, AllowTcpForwarding) go through the\n" +
+		"freeform settings; there is nothing to set for the SSH version.")},
+	{[]string{"users", "users", "*"}, fixed("Administrator: with passwords off, these keys are the way in.")},
+	{[]string{"services", "fail2ban"}, fixed("fail2ban: ban brute-force sources. The module's DEFAULT jail reads the journal\n" +
+		"(backend systemd; NixOS has no /var/log/auth.log) and it creates the sshd jail\n" +
+		"itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT\n" +
+		"jail setting. Jail keys go under settings (filter names too).")},
+	{[]string{"environment", "etc"}, fixed("Filters rampart defines itself (fail2ban reads filter.d/*.local).")},
+	{[]string{"security", "auditd"}, fixed("Kernel audit: auditd records, keyed watches say what changed.")},
+	{[]string{"security", "audit"}, func(r nixfacts.Release, p *policy.Policy) string {
+		if r >= nixfacts.R2511 {
+			return "25.11+: the module prepends -D, -b (backlogLimit, default 1024), -f and -r\n" +
+				"to the rules file and appends -e, and adds audit=1 to the kernel command line."
+		}
+		return "Before 25.11 the audit service runs auditctl -D, loads these rules, then sets\n" +
+			"-e/-b/-f/-r from the options (backlogLimit defaults to 64)."
+	}},
+	{[]string{"boot", "kernel", "sysctl"}, fixed("Kernel network hardening (written to /etc/sysctl.d/60-nixos.conf).")},
+	{[]string{"services", "chrony"}, fixed("Accurate time keeps logs and bans comparable.")},
+	{[]string{"services", "journald", "settings", "Journal"}, fixed("journald retention. On unstable extraConfig is gone (nixpkgs PR #536538):\n" +
+		"[Journal] keys go under settings.Journal. (NixOS has no journald options under systemd.)")},
+	{[]string{"services", "journald"}, func(r nixfacts.Release, p *policy.Policy) string {
+		return "journald retention. These keys have no options of their own up to 26.05, so they go\n" +
+			"to extraConfig ([Journal] section). (NixOS has no journald options under systemd.)"
+	}},
+	{[]string{"services", "tailscale"}, fixed("Tailscale: administrators reach the machine over the tailnet.")},
+	{[]string{"networking", "firewall"}, fixed("Host firewall: default deny inbound; only the listed ports and trusted\ninterfaces are open.")},
+}
+
+func matchPrefix(prefix, path []string) bool {
+	if len(path) <= len(prefix) {
+		return false
+	}
+	for i, s := range prefix {
+		if s != "*" && s != path[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Module renders the NixOS module implementing p for release r.
+func Module(r nixfacts.Release, p *policy.Policy) ([]byte, error) {
+	body, err := ModuleExpr(r, p)
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("%s: NixOS %s module rendered by `rampart nix --release %s`\n"+
+		"from policy %s (profile %s). Every option below exists in NixOS %s;\n"+
+		"render again rather than editing, and for another release.",
+		ModuleName, r, r, p.Source, p.Profile, r)
+	return nixexpr.File(header, body)
+}
+
+// ModuleExpr builds the module as an expression (for tests that inspect
+// the option definitions).
+func ModuleExpr(r nixfacts.Release, p *policy.Policy) (nixexpr.Func, error) {
+	if err := checkNames(p); err != nil {
+		return nixexpr.Func{}, err
+	}
+	var ss []nixfacts.Setting
+	for _, t := range nixfacts.PolicyTopics(p) {
+		ss = append(ss, nixfacts.Settings(r, t, p)...)
+	}
+	ss = nixfacts.MergeSettings(ss)
+	var errs []error
+	for _, s := range ss {
+		if s.Value == nil {
+			continue
+		}
+		for _, l := range nixexpr.Flatten(s.Value) {
+			path := append(append([]string{}, s.Path...), l.Path...)
+			if err := nixfacts.Check(r, path, l.Value); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nixexpr.Func{}, fmt.Errorf("render NixOS %s module: %w", r, errors.Join(errs...))
+	}
+
+	// Group into blocks, in the order blocks first appear.
+	type group struct {
+		prefix  []string
+		comment string
+		attrs   *nixexpr.Attrs
+		pattern string
+		single  []nixfacts.Setting
+	}
+	var groups []*group
+	byKey := map[string]*group{}
+	top := &nixexpr.Attrs{}
+	for _, s := range ss {
+		var g *group
+		for _, b := range blocks {
+			if !matchPrefix(b.prefix, s.Path) {
+				continue
+			}
+			prefix := s.Path[:len(b.prefix)]
+			k := nixexpr.KeyPath(prefix)
+			if g = byKey[k]; g == nil {
+				g = &group{prefix: prefix, comment: b.comment(r, p), attrs: &nixexpr.Attrs{}, pattern: strings.Join(b.prefix, ".")}
+				byKey[k] = g
+				groups = append(groups, g)
+			}
+			break
+		}
+		if g == nil {
+			return nixexpr.Func{}, fmt.Errorf("render NixOS %s module: no block for %s", r, nixexpr.KeyPath(s.Path))
+		}
+		g.single = append(g.single, s)
+		g.attrs.Add(s.Comment, s.Value, s.Path[len(g.prefix):]...)
+	}
+	commented := map[string]bool{}
+	for _, g := range groups {
+		// Blocks of one kind (users.users.*) share their comment.
+		if commented[g.pattern] {
+			g.comment = ""
+		}
+		commented[g.pattern] = true
+		if len(g.single) == 1 {
+			s := g.single[0]
+			c := g.comment
+			if s.Comment != "" && c != "" {
+				c += "\n" + s.Comment
+			} else if s.Comment != "" {
+				c = s.Comment
+			}
+			top.Add(c, s.Value, s.Path...)
+			continue
+		}
+		top.Add(g.comment, g.attrs, g.prefix...)
+	}
+	return nixexpr.Func{Params: []string{"config", "lib", "pkgs"}, Body: top}, nil
+}
+
+var userNameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+
+// checkNames refuses names the module would have to invent quoting rules
+// for; the policy loader validates them too, this guards the renderer.
+func checkNames(p *policy.Policy) error {
+	for _, u := range p.Admin.Users {
+		if !userNameRE.MatchString(u.Name) || len(u.Name) > 32 {
+			return fmt.Errorf("admin user %q: expected a Linux user name (lower case letters, digits, _ and -)", u.Name)
+		}
+		for _, k := range u.AuthorizedKeys {
+			if strings.ContainsAny(k, "\n\r\x00") {
+				return fmt.Errorf("admin user %q: an authorized key contains a line break", u.Name)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,302 @@
+package nixgen
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"golang.org/x/tools/txtar"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// profiles are the policies every release is rendered for.
+func profiles(t testing.TB) map[string]*policy.Policy {
+	t.Helper()
+	site := policy.MustDefault("tailnet")
+	site.Source = "site.toml"
+	site.Admin.Users = []policy.AdminUser{
+		{Name: "alice", Sudo: true, AuthorizedKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q alice@example.org"}},
+		{Name: "deploy", AuthorizedKeys: []string{`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy "${x}" \ ''`}},
+	}
+	site.Tailnet.AuthKeyFile = "/run/secrets/tailscale-authkey"
+	site.Tailnet.UseRoutingFeatures = "both"
+	site.Ban.Ignore = []string{"127.0.0.1/8", "::1", "192.168.1.0/24", "2001:db8::/32"}
+	site.Ban.Increment.Enabled = true
+	site.Audit.BacklogLimit = 8192
+	site.Time.Servers = []string{"0.pool.ntp.org", "time.cloudflare.com"}
+	site.Firewall.AllowedTCPPorts = []int{80, 443}
+	return map[string]*policy.Policy{
+		"baseline": policy.MustDefault("baseline"),
+		"tailnet":  policy.MustDefault("tailnet"),
+		"site":     site,
+	}
+}
+
+var profileNames = []string{"baseline", "tailnet", "site"}
+
+func render(t testing.TB, r nixfacts.Release, p *policy.Policy, flake bool) []File {
+	t.Helper()
+	files, _, err := Render(p, Options{Release: r, AllowLockoutRisk: true, Flake: flake, Host: "web1"})
+	if err != nil {
+		t.Fatalf("render %v: %v", r, err)
+	}
+	return files
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", path, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	ps := profiles(t)
+	for _, r := range nixfacts.Releases() {
+		for _, name := range profileNames {
+			files := render(t, r, ps[name], false)
+			golden(t, filepath.Join("module", r.String()+"-"+name+".nix"), files[0].Data)
+		}
+		files := render(t, r, ps["site"], true)
+		ar := &txtar.Archive{Comment: []byte("flake files for release " + r.String() + ", site policy, host web1\n")}
+		for _, f := range files[1:] {
+			ar.Files = append(ar.Files, txtar.File{Name: f.Name, Data: f.Data})
+		}
+		golden(t, filepath.Join("flake", r.String()+".txtar"), txtar.Format(ar))
+	}
+}
+
+func TestDeterministic(t *testing.T) {
+	for _, r := range nixfacts.Releases() {
+		for _, name := range profileNames {
+			a := render(t, r, profiles(t)[name], true)
+			b := render(t, r, profiles(t)[name], true)
+			if len(a) != len(b) {
+				t.Fatalf("%v %s: %d files, then %d", r, name, len(a), len(b))
+			}
+			for i := range a {
+				if a[i].Name != b[i].Name || !bytes.Equal(a[i].Data, b[i].Data) {
+					t.Errorf("%v %s: %s differs between two renders", r, name, a[i].Name)
+				}
+			}
+		}
+	}
+}
+
+// TestNoAbsentOptions fails if an option the facts say is absent (renamed,
+// removed, never declared, or not yet/no longer in the release) is defined
+// in that release's module, or a typed option gets the wrong type.
+func TestNoAbsentOptions(t *testing.T) {
+	for _, r := range nixfacts.Releases() {
+		absent := nixfacts.Absent(r)
+		if len(absent) == 0 {
+			t.Fatalf("%v: no absent facts", r)
+		}
+		for name, p := range profiles(t) {
+			mod, err := ModuleExpr(r, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaves := nixexpr.Flatten(mod)
+			if len(leaves) < 20 {
+				t.Fatalf("%v %s: only %d definitions", r, name, len(leaves))
+			}
+			for _, l := range leaves {
+				for _, f := range absent {
+					if covers(strings.Split(f.Path, "."), l.Path) {
+						t.Errorf("%v %s: defines %s, which is %s in %v (%s)", r, name, nixexpr.KeyPath(l.Path), f.Kind, r, f.Source)
+					}
+				}
+				if err := nixfacts.Check(r, l.Path, l.Value); err != nil {
+					t.Errorf("%v %s: %v", r, name, err)
+				}
+			}
+		}
+	}
+}
+
+func covers(f, p []string) bool {
+	if len(p) < len(f) {
+		return false
+	}
+	for i, s := range f {
+		if s != "*" && s != p[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestAcceptance is issue 2's acceptance check, literally.
+func TestAcceptance(t *testing.T) {
+	p := policy.MustDefault("")
+	files := render(t, nixfacts.R2505, p, false)
+	out := string(files[0].Data)
+	for _, bad := range []string{"systemd.journald", "services.openssh.passwordAuthentication", "protocol", "ignoreip"} {
+		if strings.Contains(strings.ToLower(out), strings.ToLower(bad)) && !(bad == "ignoreip" && !strings.Contains(out, "ignoreip")) {
+			t.Errorf("25.05 module contains %q", bad)
+		}
+	}
+	if strings.Contains(out, "ignoreip") {
+		t.Errorf("25.05 module contains ignoreip")
+	}
+	if regexp.MustCompile(`(?i)protocol`).MatchString(out) {
+		t.Errorf("25.05 module mentions protocol")
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "maxAuthTries") || (strings.Contains(line, "MaxAuthTries") && !strings.Contains(line, "settings.MaxAuthTries") && !strings.HasPrefix(strings.TrimSpace(line), "#")) {
+			t.Errorf("MaxAuthTries outside settings: %q", line)
+		}
+	}
+	if m := regexp.MustCompile(`bantime\s*=\s*[0-9]`).FindString(out); m != "" {
+		t.Errorf("integer bantime: %q", m)
+	}
+	for _, want := range []string{
+		"settings.PasswordAuthentication = false;",
+		"settings.MaxAuthTries = 3;",
+		`bantime = "1h";`,
+		"ignoreIP = ",
+		`jails.DEFAULT.settings.findtime = "10m";`,
+		"services.journald = {",
+		"extraConfig = ''",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("25.05 module lacks %q", want)
+		}
+	}
+	un := string(render(t, nixfacts.Unstable, p, false)[0].Data)
+	if !strings.Contains(un, "services.journald.settings.Journal = {") || strings.Contains(un, "extraConfig =") {
+		t.Errorf("unstable journald must go through services.journald.settings.Journal:\n%s", un)
+	}
+	if !strings.Contains(out, "{ config, lib, pkgs, ... }:\n{\n") || strings.Contains(out, "imports") {
+		t.Errorf("module is not a plain module function without imports")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	tail := policy.MustDefault("tailnet")
+	withKey := policy.MustDefault("tailnet")
+	withKey.Admin.Users = []policy.AdminUser{{Name: "alice", AuthorizedKeys: []string{"ssh-ed25519 AAAA alice"}}}
+	withKey.Tailnet.AuthKeyFile = "/run/secrets/ts"
+	noTail := policy.MustDefault("")
+	noTail.Admin.Users = withKey.Admin.Users
+	noTail.SSH.TailnetOnly = true
+	pw := policy.MustDefault("")
+	pw.SSH.PasswordAuthentication = true
+	for _, tc := range []struct {
+		name string
+		p    *policy.Policy
+		want []string
+	}{
+		{"default", policy.MustDefault(""), []string{"no admin user has an authorized key"}},
+		{"tailnet", tail, []string{"no admin user has an authorized key", "tailnet.auth_key_file is not set"}},
+		{"tailnet-ok", withKey, nil},
+		{"tailnet-disabled", noTail, []string{"the tailnet is not enabled"}},
+		{"passwords", pw, nil},
+	} {
+		_, _, err := Render(tc.p, Options{Release: nixfacts.R2605})
+		var le *LockoutError
+		if len(tc.want) == 0 {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		if !errors.As(err, &le) || len(le.Reasons) != len(tc.want) {
+			t.Errorf("%s: err = %v, want %d lock-out reasons", tc.name, err, len(tc.want))
+			continue
+		}
+		for i, w := range tc.want {
+			if !strings.Contains(le.Reasons[i], w) {
+				t.Errorf("%s: reason %q lacks %q", tc.name, le.Reasons[i], w)
+			}
+		}
+		if _, _, err := Render(tc.p, Options{Release: nixfacts.R2605, AllowLockoutRisk: true}); err != nil {
+			t.Errorf("%s with AllowLockoutRisk: %v", tc.name, err)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	p := profiles(t)["site"] // use_routing_features = both
+	_, warn, err := Render(p, Options{Release: nixfacts.R2605, AllowLockoutRisk: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warn) != 3 || !strings.Contains(warn[0], "net.ipv4.ip_forward") || !strings.Contains(warn[1], "rp_filter") ||
+		warn[2] != "the module leaves out net.ipv4.ip_forward = 0 and net.ipv4.conf.all.rp_filter = 1 so that the tailnet routing works" {
+		t.Fatalf("warnings = %q", warn)
+	}
+	mod := string(render(t, nixfacts.R2605, p, false)[0].Data)
+	if strings.Contains(mod, `"net.ipv4.ip_forward" = 0`) || strings.Contains(mod, `"net.ipv4.conf.all.rp_filter" = 1`) {
+		t.Errorf("conflicting sysctls are emitted:\n%s", mod)
+	}
+	if _, warn, _ := Render(policy.MustDefault(""), Options{AllowLockoutRisk: true}); len(warn) != 0 {
+		t.Errorf("default policy warnings: %q", warn)
+	}
+}
+
+func TestFlakeArgs(t *testing.T) {
+	p := profiles(t)["site"]
+	for _, tc := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{Flake: true, Host: ""}, "host name"},
+		{Options{Flake: true, Host: "a b"}, "host name"},
+		{Options{Flake: true, Host: "web1", Disk: "sda; rm"}, "disk"},
+		{Options{Flake: true, Host: "web1", System: "x86_64-darwin"}, "system"},
+	} {
+		if _, _, err := Render(p, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.o, err, tc.want)
+		}
+	}
+	files := render(t, nixfacts.R2511, p, true)
+	names := []string{}
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, " ") != "rampart.nix flake.nix configuration.nix disko.nix" {
+		t.Errorf("files = %v", names)
+	}
+	if !bytes.Contains(files[1].Data, []byte(`nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";`)) ||
+		!bytes.Contains(files[1].Data, []byte(`disko.inputs.nixpkgs.follows = "nixpkgs";`)) ||
+		!bytes.Contains(files[1].Data, []byte(`nixosConfigurations.web1 = nixpkgs.lib.nixosSystem {`)) {
+		t.Errorf("flake.nix:\n%s", files[1].Data)
+	}
+}
+
+func TestBadNames(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Admin.Users = []policy.AdminUser{{Name: `x"; evil = true; "`, AuthorizedKeys: []string{"k"}}}
+	if _, _, err := Render(p, Options{}); err == nil || !strings.Contains(err.Error(), "expected a Linux user name") {
+		t.Errorf("err = %v", err)
+	}
+	p.Admin.Users = []policy.AdminUser{{Name: "ok", AuthorizedKeys: []string{"ssh-ed25519 AAAA\nrm -rf /"}}}
+	if _, _, err := Render(p, Options{}); err == nil || !strings.Contains(err.Error(), "line break") {
+		t.Errorf("err = %v", err)
+	}
+}
