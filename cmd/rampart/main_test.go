@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,7 +40,8 @@ func TestMain(m *testing.M) {
 //
 // So "[!can:root] skip 'needs root'" skips normally and fails in CI, the
 // same contract as testenv.Missing. RAMPART_E2E is passed through; $HOME is
-// the script's $WORK directory.
+// the script's $WORK directory. The extra command "exits CODE PROG ARGS..."
+// asserts an exact exit code.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -49,7 +53,35 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: condition,
+		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits},
 	})
+}
+
+// cmdExits runs a program and checks its exit code, which for rampart is
+// part of the contract (0 ok, 1 problem found, 2 could not run):
+//
+//	exits 2 rampart policy check missing.toml
+//
+// stdout and stderr are kept for the following stdout/stderr/cmp lines.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...] (no negation)")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exits: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
 }
 
 func condition(cond string) (bool, error) {
