@@ -1,0 +1,138 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
+	"github.com/rampart-sec/rampart/internal/testenv"
+)
+
+func TestHasPort(t *testing.T) {
+	for in, want := range map[string]bool{
+		"h": false, "h:22": true, "u@h": false, "u@h:2": true,
+		"2001:db8::1": false, "[2001:db8::1]": false, "[2001:db8::1]:22": true,
+	} {
+		if hasPort(in) != want {
+			t.Errorf("hasPort(%q) = %v", in, !want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), Refused},
+		{fmt.Errorf("dial: %w", syscall.EHOSTUNREACH), Unreachable},
+		{context.DeadlineExceeded, Filtered},
+		{errors.New("strange"), Error},
+	}
+	for _, tc := range tests {
+		if got, _ := classify(tc.err); got != tc.want {
+			t.Errorf("classify(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+	}
+}
+
+func TestUnresolvable(t *testing.T) {
+	rs := Probe(context.Background(), []string{"no-such-host.invalid", "bad host"}, Options{
+		Resolve: func(context.Context, string) ([]string, error) { return nil, errors.New("no such host") },
+	})
+	if len(rs) != 2 || rs[0].State != Error || rs[1].State != Error || rs[0].Verdict != Fail {
+		t.Fatalf("got %+v", rs)
+	}
+}
+
+// lab: a server namespace with two real sshds (password on at :22,
+// key-only at :2222), a port dropped by nftables (:2323) and a port with
+// nothing behind it (:2424), probed from a peer namespace.
+func TestProbeE2E(t *testing.T) {
+	testenv.RequireCommands(t, "nft")
+	srv := testenv.NewNetns(t, "nt")
+	peer := testenv.NewNetns(t, "nt")
+	testenv.Link(t, srv, "eth0", "192.0.2.1/24", peer, "eth0", "192.0.2.2/24")
+	weak := sshtest.Start(t, srv, sshtest.Config{Addr: "192.0.2.1:22", Password: true})
+	strong := sshtest.Start(t, srv, sshtest.Config{Addr: "192.0.2.1:2222"})
+	srv.Exec(t, "nft", "add table inet nttest; add chain inet nttest input { type filter hook input priority 0; policy accept; }; add rule inet nttest input tcp dport 2323 drop")
+
+	opts := Options{Timeout: 1500 * time.Millisecond, Dial: sshtest.DialIn(peer)}
+	rs := Probe(context.Background(), []string{"192.0.2.1", "192.0.2.1:2222", "192.0.2.1:2323", "192.0.2.1:2424"}, opts)
+	if len(rs) != 4 {
+		t.Fatalf("%d results", len(rs))
+	}
+	want := []struct {
+		state, verdict string
+		methods        []string
+	}{
+		{Open, Fail, []string{"publickey", "password", "keyboard-interactive"}},
+		{Open, Pass, []string{"publickey"}},
+		{Filtered, Pass, nil},
+		{Refused, Pass, nil},
+	}
+	for i, w := range want {
+		r := rs[i]
+		if r.State != w.state || r.Verdict != w.verdict {
+			t.Errorf("%s: state %s verdict %s (%s %q), want %s %s", r.Address, r.State, r.Verdict, r.Detail, r.Problems, w.state, w.verdict)
+		}
+		if w.methods == nil {
+			if r.SSH != nil {
+				t.Errorf("%s: SSH info on a closed port", r.Address)
+			}
+			continue
+		}
+		if r.SSH == nil {
+			t.Fatalf("%s: no SSH info", r.Address)
+		}
+		got := slices.Clone(r.SSH.Methods)
+		slices.Sort(got)
+		ws := slices.Clone(w.methods)
+		slices.Sort(ws)
+		if !slices.Equal(got, ws) {
+			t.Errorf("%s: methods %q, want %q", r.Address, r.SSH.Methods, w.methods)
+		}
+		if !strings.HasPrefix(r.SSH.Banner, "SSH-2.0-OpenSSH") || !strings.HasPrefix(r.SSH.Source, "192.0.2.2:") {
+			t.Errorf("%s: banner %q source %q", r.Address, r.SSH.Banner, r.SSH.Source)
+		}
+	}
+	if !rs[0].SSH.PasswordOffered || !rs[0].SSH.KbdInteractiveOffered || rs[1].SSH.PasswordOffered {
+		t.Errorf("password flags wrong: %+v %+v", rs[0].SSH, rs[1].SSH)
+	}
+
+	// The probe as root sent no credential and produced no failure line
+	// that fail2ban's normal mode counts.
+	for _, s := range []*sshtest.Server{weak, strong} {
+		log := s.Log()
+		for _, bad := range []string{"Invalid user", "Failed ", "authentication failure"} {
+			if strings.Contains(log, bad) {
+				t.Errorf("sshd %s logged %q after a root probe:\n%s", s.Addr, bad, log)
+			}
+		}
+		if !strings.Contains(log, "Connection closed by authenticating user root 192.0.2.2") {
+			t.Errorf("sshd %s: expected the preauth close of user root:\n%s", s.Addr, log)
+		}
+	}
+	// A made-up user name would have been counted.
+	Probe(context.Background(), []string{"nosuchuser@192.0.2.1:2222"}, opts)
+	deadline := time.Now().Add(2 * time.Second)
+	for !strings.Contains(strong.Log(), "Invalid user nosuchuser from 192.0.2.2") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(strong.Log(), "Invalid user nosuchuser from 192.0.2.2") {
+		t.Errorf("expected an Invalid user line for a made-up user:\n%s", strong.Log())
+	}
+
+	// Expecting the port closed turns an open key-only port into a fail.
+	opts.ExpectClosed = true
+	rs = Probe(context.Background(), []string{"192.0.2.1:2222", "192.0.2.1:2323"}, opts)
+	if rs[0].Verdict != Fail || rs[1].Verdict != Pass {
+		t.Errorf("expect-closed: %s %s", rs[0].Verdict, rs[1].Verdict)
+	}
+}
