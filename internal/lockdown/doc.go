@@ -1,0 +1,28 @@
+// Package lockdown closes SSH on every interface but the tailnet's (seed
+// 003) without ever locking the admin out.
+//
+// The change is made in the commit-confirmed style of network devices:
+//
+//   - Preflight proves the tailnet path first: tailscale Running, the node
+//     key not expiring, the tailnet interface up with a tailnet address,
+//     sshd listening where the tailnet reaches it, an admin key on disk,
+//     and (from an SSH session) that the session itself came over the
+//     tailnet.
+//   - Apply installs rampart's own nftables table (one atomic `nft -f`
+//     transaction) that drops new TCP connections to the SSH ports unless
+//     they arrive on a trusted interface; loopback and established
+//     connections are untouched, and other tables are left alone.
+//   - The change stays only if `rampart lockdown confirm` runs from a new
+//     SSH session that arrives over the tailnet before the deadline.
+//     Otherwise it is rolled back by whichever comes first: the apply
+//     process itself, a detached watchdog process (which survives kill -9
+//     of rampart and a hang-up of the SSH session), or a transient systemd
+//     timer when systemd runs.
+//   - On NixOS the same flow runs through `nixos-rebuild test` (which does
+//     not change the boot default) and the previous generation's
+//     switch-to-configuration as the rollback.
+//
+// The state of a pending change lives in a small JSON file (default
+// /run/rampart/lockdown.json), updated under a lock so that a confirm and
+// a rollback at the deadline cannot both win.
+package lockdown

@@ -1,0 +1,454 @@
+package lockdown
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/tailscale"
+)
+
+// PreflightOptions are the facts about the invocation the checks need.
+type PreflightOptions struct {
+	// SSHConnection is $SSH_CONNECTION of the session running rampart.
+	SSHConnection string
+	// Users are accounts to look for an authorized key when the policy
+	// names no admin (typically root and $SUDO_USER).
+	FallbackUsers []string
+	// NixOS skips the nftables check (the change goes through
+	// nixos-rebuild).
+	NixOS bool
+}
+
+// Check IDs of the pre-flight.
+const (
+	IDTailscaleRunning = "lockdown.tailscale-running"
+	IDKeyExpiry        = "lockdown.key-expiry-disabled"
+	IDInterface        = "lockdown.tailnet-interface"
+	IDSSHDListen       = "lockdown.sshd-tailnet-listen"
+	IDAdminKey         = "lockdown.admin-key"
+	IDSession          = "lockdown.session-via-tailnet"
+	IDNftables         = "lockdown.nftables"
+)
+
+// Preflight runs the checks that must pass before SSH is closed outside
+// the tailnet. The results are in a fixed order.
+func Preflight(ctx context.Context, h host.Host, p *policy.Policy, cfg Config, o PreflightOptions) []check.Result {
+	pf := &preflight{cfg: cfg, opts: o}
+	checks := []*check.Check{
+		{ID: IDTailscaleRunning, Title: "tailscale is running (BackendState Running)", Severity: check.Critical, Eval: pf.tailscaleRunning},
+		{ID: IDKeyExpiry, Title: "this node's key does not expire (tagged node)", Severity: check.Critical, Eval: pf.keyExpiry},
+		{ID: IDInterface, Title: "the tailnet interface is up with a tailnet address", Severity: check.Critical, Eval: pf.iface},
+		{ID: IDSSHDListen, Title: "sshd listens where the tailnet reaches it", Severity: check.Critical, Eval: pf.sshdListen},
+		{ID: IDAdminKey, Title: "an admin has an authorized SSH key", Severity: check.Critical, Eval: pf.adminKey},
+		{ID: IDSession, Title: "this SSH session arrives over the tailnet", Severity: check.High, Eval: pf.session},
+	}
+	if !o.NixOS {
+		checks = append(checks, &check.Check{ID: IDNftables, Title: "nftables can be changed", Severity: check.Critical, Eval: pf.nftables})
+	}
+	return check.Run(ctx, check.NewEnv(h, p, ""), checks)
+}
+
+// Ready reports whether the results prove the tailnet path: no check
+// failed and none could not be read. It returns the reasons otherwise.
+func Ready(rs []check.Result) (bool, []string) {
+	var why []string
+	for _, r := range rs {
+		if r.Status == check.Fail || r.Status == check.Unknown {
+			why = append(why, fmt.Sprintf("%s: %s", r.ID, r.Message))
+		}
+	}
+	return len(why) == 0, why
+}
+
+type preflight struct {
+	cfg  Config
+	opts PreflightOptions
+}
+
+type tsResult struct {
+	st  *tailscale.Status
+	raw []byte
+}
+
+func (pf *preflight) status(ctx context.Context, env *check.Env) (*tailscale.Status, []byte, error) {
+	v, err := env.Memo("tailscale-status", func() (any, error) {
+		st, raw, err := tailscale.ReadStatus(ctx, env.Host)
+		return tsResult{st, raw}, err
+	})
+	r, _ := v.(tsResult)
+	return r.st, r.raw, err
+}
+
+func evidence(src, text string) []check.Evidence {
+	text = strings.TrimSpace(text)
+	if len(text) > 2000 {
+		text = text[:2000] + "\n…"
+	}
+	return []check.Evidence{{Source: src, Text: text}}
+}
+
+func unknown(msg string, err error) check.Result {
+	return check.Result{Status: check.Unknown, Message: fmt.Sprintf("%s: %v", msg, err)}
+}
+
+var tsRemedy = check.Remediation{
+	NixOS:   "services.tailscale.enable = true; services.tailscale.authKeyFile = \"/run/secrets/tailscale-authkey\"; (a tagged auth key)",
+	Generic: "install tailscale, start tailscaled and run `tailscale up --auth-key=file:/path/to/tagged-key`",
+}
+
+func statusExcerpt(st *tailscale.Status) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BackendState: %s\n", st.BackendState)
+	if st.Self != nil {
+		fmt.Fprintf(&b, "Self.HostName: %s\nSelf.TailscaleIPs: %v\nSelf.Online: %v\n", st.Self.HostName, st.Self.TailscaleIPs, st.Self.Online)
+		if len(st.Self.Tags) > 0 {
+			fmt.Fprintf(&b, "Self.Tags: %v\n", st.Self.Tags)
+		}
+		if st.Self.KeyExpiry != nil {
+			fmt.Fprintf(&b, "Self.KeyExpiry: %s\n", st.Self.KeyExpiry.UTC().Format("2006-01-02T15:04:05Z"))
+		} else {
+			b.WriteString("Self.KeyExpiry: (absent: expiry disabled)\n")
+		}
+		if st.Self.Expired {
+			b.WriteString("Self.Expired: true\n")
+		}
+	}
+	for _, h := range st.Health {
+		fmt.Fprintf(&b, "Health: %s\n", h)
+	}
+	return b.String()
+}
+
+func (pf *preflight) tailscaleRunning(ctx context.Context, env *check.Env) check.Result {
+	st, raw, err := pf.status(ctx, env)
+	if err != nil {
+		r := unknown("cannot read the tailscale status", err)
+		if len(raw) > 0 {
+			r.Evidence = evidence(tailscale.StatusCmd.String(), string(raw))
+		}
+		if errors.Is(err, host.ErrNotFound) {
+			r.Status, r.Message = check.Fail, "tailscale is not installed: "+err.Error()
+		}
+		r.Remediation = tsRemedy
+		return r
+	}
+	ev := evidence(tailscale.StatusCmd.String(), statusExcerpt(st))
+	if !st.Running() {
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: tsRemedy,
+			Message: fmt.Sprintf("tailscale BackendState is %s, not Running: SSH over the tailnet would not work", st.BackendState)}
+	}
+	if st.Self != nil && !st.Self.Online {
+		return check.Result{Status: check.Warn, Evidence: ev, Message: "tailscale is Running but this node is not online with the control plane"}
+	}
+	return check.Result{Status: check.Pass, Evidence: ev, Message: fmt.Sprintf("tailscale is Running with addresses %v", st.SelfIPs())}
+}
+
+func (pf *preflight) keyExpiry(ctx context.Context, env *check.Env) check.Result {
+	st, _, err := pf.status(ctx, env)
+	if err != nil {
+		return unknown("cannot read the tailscale status", err)
+	}
+	ev := evidence(tailscale.StatusCmd.String(), statusExcerpt(st))
+	remedy := check.Remediation{
+		NixOS:   "join with a tagged auth key (services.tailscale.authKeyFile), or disable key expiry for this machine in the admin console",
+		Generic: "disable key expiry for this machine (admin console, or the API: POST /api/v2/device/{id}/key {\"keyExpiryDisabled\":true}), or re-join with a tagged auth key",
+	}
+	switch {
+	case st.Self == nil:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale status has no Self node: not logged in"}
+	case !st.Running():
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale is not Running, so the node key cannot be judged"}
+	case st.Self.Expired:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "this node's key has expired"}
+	case st.Self.KeyExpiry != nil:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
+			Message: fmt.Sprintf("this node's key expires at %s; after that the tailnet path (and with lockdown, all SSH) is gone until someone re-authenticates", st.Self.KeyExpiry.UTC().Format("2006-01-02 15:04 UTC"))}
+	}
+	msg := "key expiry is disabled (KeyExpiry absent)"
+	if st.Self.Tagged() {
+		msg += fmt.Sprintf("; tagged node %v", st.Self.Tags)
+	}
+	return check.Result{Status: check.Pass, Evidence: ev, Message: msg}
+}
+
+func (pf *preflight) ranges() []netip.Prefix {
+	r, err := tailscale.ParseRanges(pf.cfg.Ranges)
+	if err != nil || len(r) == 0 {
+		return tailscale.DefaultRanges
+	}
+	return r
+}
+
+func (pf *preflight) readIface(ctx context.Context, env *check.Env) (*tailscale.Interface, string, []byte, error) {
+	type res struct {
+		ifc *tailscale.Interface
+		src string
+		raw []byte
+	}
+	v, err := env.Memo("iface", func() (any, error) {
+		ifc, src, raw, err := tailscale.ReadInterface(ctx, env.Host, pf.cfg.Tailnet)
+		return res{ifc, src, raw}, err
+	})
+	r, _ := v.(res)
+	return r.ifc, r.src, r.raw, err
+}
+
+func (pf *preflight) iface(ctx context.Context, env *check.Env) check.Result {
+	ifc, src, raw, err := pf.readIface(ctx, env)
+	remedy := check.Remediation{NixOS: "services.tailscale.enable = true; (interfaceName \"" + pf.cfg.Tailnet + "\", not userspace-networking)",
+		Generic: "run tailscaled with a TUN device named " + pf.cfg.Tailnet}
+	if errors.Is(err, tailscale.ErrNoInterface) {
+		return check.Result{Status: check.Fail, Evidence: evidence(src, string(raw)), Remediation: remedy,
+			Message: fmt.Sprintf("interface %s does not exist", pf.cfg.Tailnet)}
+	}
+	if err != nil {
+		return unknown("cannot read the interface", err)
+	}
+	var text []string
+	for _, a := range ifc.Addrs {
+		text = append(text, a.String())
+	}
+	ev := evidence(src, fmt.Sprintf("%s flags=%v operstate=%s addrs=%s", ifc.Name, ifc.Flags, ifc.OperState, strings.Join(text, " ")))
+	ts := ifc.TailnetAddrs(pf.ranges())
+	switch {
+	case !ifc.Up():
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: fmt.Sprintf("interface %s is down", ifc.Name)}
+	case len(ts) == 0:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
+			Message: fmt.Sprintf("interface %s has no address in the tailnet ranges %v", ifc.Name, pf.cfg.Ranges)}
+	}
+	return check.Result{Status: check.Pass, Evidence: ev, Message: fmt.Sprintf("%s is up with tailnet address(es) %v", ifc.Name, ts)}
+}
+
+// ListenCmd lists listening TCP sockets with their processes.
+var ListenCmd = host.Cmd{Name: "ss", Args: []string{"-Htlnp"}, Sudo: true}
+
+func (pf *preflight) sshdListen(ctx context.Context, env *check.Env) check.Result {
+	out, err := host.RunOK(ctx, env.Host, ListenCmd)
+	if err != nil {
+		return unknown("cannot list listening sockets", err)
+	}
+	ls, err := ParseListeners(out)
+	if err != nil {
+		return unknown("cannot read the socket list", err)
+	}
+	var addrs []netip.Addr
+	if ifc, _, _, err := pf.readIface(ctx, env); err == nil {
+		addrs = ifc.TailnetAddrs(pf.ranges())
+	}
+	var lines, ok []string
+	for _, l := range ls {
+		if !slices.Contains(pf.cfg.Ports, l.Port) || !l.IsSSHD() {
+			continue
+		}
+		lines = append(lines, l.Line)
+		if l.ReachableOn(pf.cfg.Tailnet, addrs) {
+			where := l.Addr.String()
+			if l.Wildcard {
+				where = "all addresses"
+			}
+			ok = append(ok, fmt.Sprintf("%s port %d", where, l.Port))
+		}
+	}
+	ev := evidence(ListenCmd.String(), strings.Join(lines, "\n"))
+	remedy := check.Remediation{NixOS: "leave services.openssh.listenAddresses empty (all addresses) or include the tailnet address",
+		Generic: "let sshd listen on 0.0.0.0/:: or on the tailnet address (ListenAddress)"}
+	switch {
+	case len(lines) == 0:
+		return check.Result{Status: check.Fail, Evidence: evidence(ListenCmd.String(), string(out)), Remediation: remedy,
+			Message: fmt.Sprintf("no sshd listens on port(s) %v", pf.cfg.Ports)}
+	case len(ok) == 0:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
+			Message: fmt.Sprintf("sshd listens on port(s) %v, but not on a wildcard or on %s's tailnet address %v", pf.cfg.Ports, pf.cfg.Tailnet, addrs)}
+	}
+	return check.Result{Status: check.Pass, Evidence: ev, Message: "sshd reachable over the tailnet on " + strings.Join(ok, ", ")}
+}
+
+func (pf *preflight) adminKey(ctx context.Context, env *check.Env) check.Result {
+	passwd, err := env.Host.ReadFile(ctx, "/etc/passwd")
+	if err != nil {
+		return unknown("cannot read /etc/passwd", err)
+	}
+	homes := parsePasswd(passwd)
+	users := env.Policy.Admin.Users
+	fromPolicy := len(users) > 0
+	if !fromPolicy {
+		for _, u := range pf.opts.FallbackUsers {
+			if u != "" && !slices.ContainsFunc(users, func(x policy.AdminUser) bool { return x.Name == u }) {
+				users = append(users, policy.AdminUser{Name: u})
+			}
+		}
+	}
+	var ev []check.Evidence
+	var found, mismatch []string
+	for _, u := range users {
+		home, ok := homes[u.Name]
+		if !ok {
+			ev = append(ev, check.Evidence{Source: "/etc/passwd", Text: fmt.Sprintf("no account %q", u.Name)})
+			continue
+		}
+		for _, f := range []string{path.Join(home, ".ssh/authorized_keys"), "/etc/ssh/authorized_keys.d/" + u.Name} {
+			data, err := env.Host.ReadFile(ctx, f)
+			if err != nil {
+				if !host.IsNotExist(err) {
+					ev = append(ev, check.Evidence{Source: f, Text: "unreadable: " + err.Error()})
+				}
+				continue
+			}
+			keys := authorizedKeys(data)
+			ev = append(ev, check.Evidence{Source: f, Text: fmt.Sprintf("%d key(s): %s", len(keys), strings.Join(keyTypes(keys), ", "))})
+			if len(keys) == 0 {
+				continue
+			}
+			if len(u.AuthorizedKeys) > 0 && !anyKeyIn(u.AuthorizedKeys, keys) {
+				mismatch = append(mismatch, u.Name)
+				continue
+			}
+			found = append(found, u.Name)
+		}
+	}
+	remedy := check.Remediation{NixOS: "users.users.<admin>.openssh.authorizedKeys.keys = [ \"ssh-ed25519 …\" ]; and list the admin under [admin] in the policy",
+		Generic: "add the admin's public key to ~/.ssh/authorized_keys and to [admin] users in the policy"}
+	switch {
+	case len(users) == 0:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "the policy names no admin user and no fallback account was given"}
+	case len(found) == 0 && len(mismatch) > 0:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
+			Message: fmt.Sprintf("the keys on disk for %v are not the policy's authorized_keys", mismatch)}
+	case len(found) == 0:
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "no admin account has an authorized SSH key on disk"}
+	case !fromPolicy:
+		return check.Result{Status: check.Warn, Evidence: ev, Remediation: remedy,
+			Message: fmt.Sprintf("the policy names no admin; account(s) %v have authorized keys on disk", dedupe(found))}
+	}
+	return check.Result{Status: check.Pass, Evidence: ev, Message: fmt.Sprintf("admin(s) %v have an authorized key on disk", dedupe(found))}
+}
+
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// parsePasswd maps user names to home directories.
+func parsePasswd(data []byte) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 7 && f[0] != "" && strings.HasPrefix(f[5], "/") {
+			m[f[0]] = f[5]
+		}
+	}
+	return m
+}
+
+var keyTypePrefixes = []string{"ssh-", "ecdsa-sha2-", "sk-ssh-", "sk-ecdsa-sha2-"}
+
+// authorizedKeys returns "type base64" of each key line, skipping options.
+func authorizedKeys(data []byte) []string {
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if slices.ContainsFunc(keyTypePrefixes, func(p string) bool { return strings.HasPrefix(f[i], p) }) {
+				out = append(out, f[i]+" "+f[i+1])
+				break
+			}
+		}
+	}
+	return out
+}
+
+func keyTypes(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		t, _, _ := strings.Cut(k, " ")
+		out = append(out, t)
+	}
+	return out
+}
+
+func anyKeyIn(policyKeys, disk []string) bool {
+	for _, pk := range policyKeys {
+		for _, k := range authorizedKeys([]byte(pk)) {
+			if slices.Contains(disk, k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SessionVia says through which interface the SSH session described by
+// sshConn reaches this host, by asking the kernel for the route back to
+// the client (`ip route get CLIENT`), as seed 003 does.
+func SessionVia(ctx context.Context, h host.Host, sshConn string) (*tailscale.SSHConn, *tailscale.Route, []check.Evidence, error) {
+	c, err := tailscale.ParseSSHConnection(sshConn)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, src, raw, err := tailscale.RouteGet(ctx, h, c.Client.Addr())
+	ev := []check.Evidence{{Source: "$SSH_CONNECTION", Text: c.Raw}}
+	if len(raw) > 0 {
+		ev = append(ev, check.Evidence{Source: src, Text: strings.TrimSpace(string(raw))})
+	}
+	return c, r, ev, err
+}
+
+func (pf *preflight) session(ctx context.Context, env *check.Env) check.Result {
+	if strings.TrimSpace(pf.opts.SSHConnection) == "" {
+		return check.Result{Status: check.Skip, Message: "not run from an SSH session ($SSH_CONNECTION unset): a console session keeps working"}
+	}
+	c, r, ev, err := SessionVia(ctx, env.Host, pf.opts.SSHConnection)
+	if c == nil {
+		return check.Result{Status: check.Fail, Message: err.Error()}
+	}
+	if err != nil {
+		return check.Result{Status: check.Unknown, Evidence: ev, Message: fmt.Sprintf("cannot tell the route to %s: %v", c.Client.Addr(), err)}
+	}
+	switch {
+	case r.Dev == pf.cfg.Tailnet:
+		return check.Result{Status: check.Pass, Evidence: ev,
+			Message: fmt.Sprintf("this session comes from %s through %s", c.Client.Addr(), r.Dev)}
+	case r.Dev == "lo":
+		return check.Result{Status: check.Fail, Evidence: ev,
+			Message: fmt.Sprintf("this session comes from this host itself (%s via lo): it proves nothing about the tailnet path; ssh in over the tailnet and run again", c.Client.Addr())}
+	}
+	return check.Result{Status: check.Fail, Evidence: ev,
+		Message: fmt.Sprintf("this session comes from %s through %s, not %s: after lockdown new sessions must use the tailnet; reconnect over the tailnet (ssh to %s's tailnet address) and run again",
+			c.Client.Addr(), r.Dev, pf.cfg.Tailnet, "this host")}
+}
+
+func (pf *preflight) nftables(ctx context.Context, env *check.Env) check.Result {
+	c := host.Cmd{Name: "nft", Args: []string{"--version"}, Sudo: true}
+	out, err := host.RunOK(ctx, env.Host, c)
+	if err != nil {
+		st := check.Unknown
+		if errors.Is(err, host.ErrNotFound) {
+			st = check.Fail
+		}
+		return check.Result{Status: st, Message: "cannot run nft: " + err.Error(),
+			Remediation: check.Remediation{Generic: "install nftables (apt-get install nftables)"}}
+	}
+	if !env.Host.IsRoot(ctx) {
+		return check.Result{Status: check.Warn, Evidence: evidence(c.String(), string(out)),
+			Message: "not running as root: apply will use sudo -n for nft"}
+	}
+	return check.Result{Status: check.Pass, Evidence: evidence(c.String(), string(out)), Message: strings.TrimSpace(string(out))}
+}
