@@ -145,7 +145,7 @@ func activeJails(ctx context.Context, env *check.Env) (map[string]bool, check.Ev
 		return nil, check.Evidence{}, &r
 	}
 	if d.Kind == "" {
-		r := fail(d.Why+": no jail is active", d.Evidence...)
+		r := fail("not in effect: "+d.Why+" (see ban.daemon-running)", d.Evidence...)
 		r.Remediation = remedy(env, "ban.daemon-running")
 		return nil, check.Evidence{}, &r
 	}

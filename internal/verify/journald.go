@@ -99,6 +99,8 @@ func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, erro
 	return v.(*journaldConf), nil
 }
 
+const defaultWhere = "(built-in default)"
+
 // journaldDefaults are systemd's built-in values for the keys we check.
 var journaldDefaults = map[string]string{
 	"Storage":           "auto",
@@ -111,7 +113,7 @@ func (c *journaldConf) get(key string) journaldSetting {
 	if s, ok := c.settings[key]; ok {
 		return s
 	}
-	return journaldSetting{Value: journaldDefaults[key], Where: "(built-in default)"}
+	return journaldSetting{Value: journaldDefaults[key], Where: defaultWhere}
 }
 
 type journaldRule struct {
@@ -214,7 +216,7 @@ func evalJournaldRule(ctx context.Context, env *check.Env, r *journaldRule) chec
 		return unknown("journald.conf", err)
 	}
 	s := c.get(r.key)
-	evs := append([]check.Evidence{evf("effective "+r.key, "%s=%s (%s)", r.key, s.Value, s.Where)}, c.files...)
+	evs := append([]check.Evidence{evf("effective "+r.key, "%s=%s (%s)", r.key, s.Value, where(s))}, c.files...)
 	why, err := r.compare(ctx, env, s)
 	if err != nil {
 		res := fail("cannot parse the effective value: "+err.Error(), evs...)
@@ -222,11 +224,18 @@ func evalJournaldRule(ctx context.Context, env *check.Env, r *journaldRule) chec
 		return res
 	}
 	if why != "" {
-		res := fail(fmt.Sprintf("%s (set at %s); the policy wants %s", why, s.Where, r.want(env.Policy.Journald)), evs...)
+		res := fail(fmt.Sprintf("%s (%s); the policy wants %s", why, where(s), r.want(env.Policy.Journald)), evs...)
 		res.Remediation = remedy(env, r.id)
 		return res
 	}
-	return pass(fmt.Sprintf("%s=%s (%s)", r.key, s.Value, s.Where), evs...)
+	return pass(fmt.Sprintf("%s=%s (%s)", r.key, s.Value, where(s)), evs...)
+}
+
+func where(s journaldSetting) string {
+	if s.Where == defaultWhere {
+		return "systemd's built-in default; no file sets it"
+	}
+	return "set at " + s.Where
 }
 
 func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {

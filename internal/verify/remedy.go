@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -13,6 +14,75 @@ import (
 // env's policy and NixOS release. All remediation text is made here, so it
 // can move to the shared NixOS facts in one place.
 func remedy(env *check.Env, topic string) check.Remediation {
+	fix := localRemedy(env, topic)
+	if t, ok := nixTopics[topic]; ok {
+		if nix := nixRemedy(env, t); nix != "" {
+			fix.NixOS = nix
+		}
+	}
+	if keys, ok := strings.CutPrefix(topic, "sysctl:"); ok {
+		var lines []string
+		for _, k := range strings.Split(keys, ",") {
+			lines = append(lines, nixRemedy(env, "sysctl."+k))
+			if base, ok := strings.CutPrefix(k, "net.ipv4.conf.all."); ok {
+				v, _ := env.Policy.Sysctl.Get(k)
+				lines = append(lines, fmt.Sprintf("boot.kernel.sysctl.%q = %d; # new interfaces inherit default, not all", "net.ipv4.conf.default."+base, v))
+			}
+		}
+		if nix := strings.TrimSpace(strings.Join(lines, "\n")); nix != "" && !strings.HasPrefix(nix, "boot.kernel.sysctl.\"net.ipv4.conf.default") {
+			fix.NixOS = nix
+		}
+	}
+	return fix
+}
+
+// nixTopics maps check IDs to the nixfacts policy topics whose option
+// definitions fix them.
+var nixTopics = map[string]string{
+	"ssh.sshd-discovered":                "ssh.enabled",
+	"ssh.password-authentication":        "ssh.password_authentication",
+	"ssh.kbd-interactive-authentication": "ssh.kbd_interactive_authentication",
+	"ssh.permit-root-login":              "ssh.permit_root_login",
+	"ssh.max-auth-tries":                 "ssh.max_auth_tries",
+	"ssh.client-alive-interval":          "ssh.client_alive_interval",
+	"ssh.client-alive-count-max":         "ssh.client_alive_count_max",
+	"ssh.tcp-forwarding":                 "ssh.allow_tcp_forwarding",
+	"ssh.x11-forwarding":                 "ssh.x11_forwarding",
+	"time.chrony-running":                "time.chrony",
+	"time.single-daemon":                 "time.chrony",
+	"journald.max-retention":             "journald.max_retention",
+	"journald.system-max-file-size":      "journald.system_max_file_size",
+	"journald.system-max-files":          "journald.system_max_files",
+	"journald.storage":                   "journald.storage",
+	"ban.daemon-running":                 "ban.enabled",
+	"ban.jails":                          "ban.jails",
+	"ban.bantime":                        "ban.bantime",
+	"ban.findtime":                       "ban.findtime",
+	"ban.maxretry":                       "ban.maxretry",
+	"ban.ignoreip":                       "ban.ignore",
+	"sysctl.persisted":                   "sysctl",
+}
+
+// nixRemedy asks the shared NixOS facts for the option lines of topic in
+// the env's release (the newest stable one when none is given).
+func nixRemedy(env *check.Env, topic string) string {
+	if env.Policy == nil {
+		return ""
+	}
+	rel := nixfacts.Newest()
+	if env.Release != "" {
+		r, err := nixfacts.ParseRelease(env.Release)
+		if err != nil {
+			return ""
+		}
+		rel = r
+	}
+	return strings.TrimSpace(nixfacts.Remediation(rel, topic, env.Policy))
+}
+
+// localRemedy is the built-in text, used for the generic hint and where
+// the NixOS facts have no topic.
+func localRemedy(env *check.Env, topic string) check.Remediation {
 	p := env.Policy
 	if p == nil {
 		p = policy.MustDefault("")

@@ -139,8 +139,7 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 		if err != nil {
 			return f, err
 		}
-		var lines []string
-		lines = append(lines, fmt.Sprintf("%s = %d", allPath, all), fmt.Sprintf("%s = %d", defPath, def))
+		lines := []string{rule.explain(name), fmt.Sprintf("%s = %d", allPath, all), fmt.Sprintf("%s = %d", defPath, def)}
 		effective := func(own int64, forwarding bool) int64 {
 			switch rule {
 			case combineOr:
@@ -182,7 +181,6 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 				f.problems = append(f.problems, fmt.Sprintf("%s effectively %d", ifc, e))
 			}
 		}
-		lines = append(lines, rule.explain(name))
 		f.evidence = append(f.evidence, ev(fmt.Sprintf("/proc/sys/net/%s/conf/*/%s", fam, name), strings.Join(lines, "\n")))
 		f.ok = len(f.problems) == 0
 		return f, nil

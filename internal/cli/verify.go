@@ -1,0 +1,180 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/report"
+	"github.com/rampart-sec/rampart/internal/verify"
+	"github.com/rampart-sec/rampart/internal/version"
+)
+
+var verifyCmd = &Command{ // Run is set in init (it refers to verifyCmd)
+	Name:    "verify",
+	Summary: "check a live host against the policy (ssh, sysctl, time, journald, ban, audit, firewall …)",
+	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]] [--release R] [--format text|json|junit|sarif] [--only IDS] [--skip IDS]",
+	Help: `Runs every check the policy implies against this machine (or, with --host, a
+remote one over SSH) and prints what it read, what passed, what failed and how
+to fix it. Checks read the effective state (sshd -T for every running sshd and
+for several users and source addresses, /proc/sys per interface, chronyc,
+fail2ban over its socket, journald.conf with drop-ins), never only config files.
+
+A check is pass, fail, warn, unknown (the evidence could not be read: not
+root, tool missing, permission denied; never counted as a pass) or skip (not
+applicable under this policy). Run as root (or --host with sudo -n) for full
+evidence.
+
+Flags:
+  -p, --policy FILE      policy file (default: the embedded default policy)
+  --profile P            baseline or tailnet, for the embedded policy
+  --host [USER@]HOST[:PORT]
+                         verify a remote host over SSH (known_hosts enforced;
+                         agent or ~/.ssh keys; sudo -n when not root)
+  --release R            NixOS release for remediation text (e.g. 25.05)
+  --format F             text (default), json (schema rampart.verify/v1),
+                         junit or sarif (2.1.0)
+  --only IDS             comma list of check IDs or areas to run (ssh,time.synchronised)
+  --skip IDS             comma list of check IDs or areas to leave out
+  --list                 list the checks and exit
+  -v                     text: show evidence for passing checks too
+  --timeout D            give up on the whole run after D (default 60s)
+  --sshd-config PATHS    only evaluate running sshd instances started with
+                         one of these -f paths (comma list)
+  --chrony-socket S      ask chronyd at this command socket (chronyc -h S)
+  --fail2ban-socket S    ask fail2ban at this socket (fail2ban-client -s S)
+
+Exit status:
+  0  every evaluated check passed (warn and skip allowed)
+  1  at least one check failed
+  2  could not run: bad arguments or policy, unreachable host, or no check
+     failed but some were unknown (nothing is ever reported as passing
+     without evidence), or nothing was evaluated at all
+
+Examples:
+  sudo rampart verify
+  sudo rampart verify -p /etc/rampart/policy.toml --format json > verify.json
+  rampart verify --host admin@203.0.113.5 --release 25.05
+  sudo rampart verify --only ssh,time --skip ssh.x11-forwarding
+  sudo rampart verify --format sarif > rampart.sarif
+  rampart verify --list
+`,
+}
+
+func init() {
+	verifyCmd.Run = runVerify
+	Register(verifyCmd)
+}
+
+func runVerify(env *Env, args []string) int {
+	const path = "verify"
+	fs := NewFlags(path)
+	pf := AddPolicyFlags(fs)
+	target := fs.String("host", "", "remote `[USER@]HOST[:PORT]`")
+	release := fs.String("release", "", "NixOS `release` for remediation text")
+	format := fs.String("format", "text", "output `format`: text, json, junit or sarif")
+	only := fs.String("only", "", "comma list of check `IDS` or areas to run")
+	skipIDs := fs.String("skip", "", "comma list of check `IDS` or areas to skip")
+	list := fs.Bool("list", false, "list the checks and exit")
+	verbose := fs.Bool("v", false, "show evidence for passing checks")
+	timeout := fs.Duration("timeout", 60*time.Second, "limit for the whole run")
+	sshdCfg := fs.String("sshd-config", "", "only running sshd instances with these -f `PATHS`")
+	chrony := fs.String("chrony-socket", "", "chronyd command `SOCKET`")
+	f2bSock := fs.String("fail2ban-socket", "", "fail2ban `SOCKET`")
+	pos, code, ok := ParseFlags(env, fs, verifyCmd, path, args)
+	if !ok {
+		return code
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "rampart verify: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "Usage: rampart %s\nRun 'rampart help verify' for details.\n", verifyCmd.Usage)
+		return ExitUsage
+	}
+	if len(pos) > 0 {
+		return usage("unexpected argument %q (use --host to verify another machine)", pos[0])
+	}
+	valid := false
+	for _, f := range report.Formats {
+		valid = valid || f == *format
+	}
+	if !valid {
+		return usage("unknown --format %q (expected %s)", *format, strings.Join(report.Formats, ", "))
+	}
+	if *release != "" {
+		if _, err := nixfacts.ParseRelease(*release); err != nil {
+			return usage("--release: %v", err)
+		}
+	}
+	checks, err := verify.Select(check.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
+	if err != nil {
+		return usage("%v", err)
+	}
+	if *list {
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		for _, c := range checks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title)
+		}
+		tw.Flush()
+		return ExitOK
+	}
+	p, code := pf.Load(env)
+	if p == nil {
+		return code
+	}
+	ctx, cancel := context.WithTimeout(env.Ctx, *timeout)
+	defer cancel()
+	var h host.Host = &host.Local{}
+	if *target != "" {
+		rh, err := sshhost.Dial(ctx, *target, sshhost.Options{Getenv: env.Getenv})
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
+			return ExitUsage
+		}
+		defer rh.Close()
+		h = rh
+	}
+	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
+	started := time.Now()
+	cenv := check.NewEnv(h, p, *release)
+	results := verify.Run(ctx, cenv, opts, checks)
+	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), Policy: p.Source,
+		Release: *release, Started: started, Duration: time.Since(started)}
+	if err := report.Write(env.Stdout, *format, meta, results, report.Options{Color: useColor(env), Verbose: *verbose}); err != nil {
+		fmt.Fprintf(env.Stderr, "rampart verify: write report: %v\n", err)
+		return ExitUsage
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(env.Stderr, "rampart verify: the run hit --timeout %s; unfinished checks are unknown\n", *timeout)
+	}
+	return verifyExit(check.Summarize(results))
+}
+
+// verifyExit maps a summary to the exit status documented in the help.
+func verifyExit(s check.Summary) int {
+	switch {
+	case s.Fail > 0:
+		return ExitProblem
+	case s.Unknown > 0, s.Pass+s.Warn == 0:
+		return ExitUsage
+	}
+	return ExitOK
+}
+
+// useColor is true only for a terminal and when NO_COLOR is unset
+// (https://no-color.org).
+func useColor(env *Env) bool {
+	if env.Getenv("NO_COLOR") != "" || env.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := env.Stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
