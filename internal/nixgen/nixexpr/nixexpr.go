@@ -197,23 +197,10 @@ func (s Str) write(w *writer, _ int) {
 }
 
 func (l Lines) write(w *writer, indent int) {
-	// Nix strips the indentation common to all non-blank lines, so lines
-	// that all start with a space would lose it: write those as a Str too.
-	allIndented := false
-	for _, line := range l {
-		if strings.ContainsAny(line, "\r\x00\n") {
-			allIndented = true
-			break
-		}
-		if strings.TrimLeft(line, " ") != "" {
-			if !strings.HasPrefix(line, " ") {
-				allIndented = false
-				break
-			}
-			allIndented = true
-		}
-	}
-	if allIndented {
+	// Lines holding characters an indented string cannot hold literally,
+	// or all starting with a space (Nix strips the indentation common to
+	// all non-blank lines, so they would lose it), are written as a Str.
+	if !indentable(l) {
 		Str(strings.Join(l, "\n")+"\n").write(w, indent)
 		return
 	}
@@ -229,6 +216,20 @@ func (l Lines) write(w *writer, indent int) {
 	}
 	w.str(pad(indent))
 	w.str("''")
+}
+
+func indentable(l Lines) bool {
+	allIndented, any := true, false
+	for _, line := range l {
+		if strings.ContainsAny(line, "\r\x00\n") {
+			return false
+		}
+		if strings.TrimLeft(line, " ") != "" {
+			any = true
+			allIndented = allIndented && strings.HasPrefix(line, " ")
+		}
+	}
+	return !(any && allIndented)
 }
 
 func (b Bool) write(w *writer, _ int) { w.str(strconv.FormatBool(bool(b))) }
