@@ -277,6 +277,25 @@ func Safe(s string) string {
 	return s
 }
 
+// SafeLine escapes what Safe would (control characters, bidi controls,
+// invalid UTF-8) but leaves spaces and quotes, for messages that are
+// sentences rather than single values.
+func SafeLine(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+	}
+	return b.String()
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -316,7 +335,7 @@ func (r *Report) WriteText(w io.Writer, loc *time.Location) error {
 				fmt.Fprintf(ew, "  … and %d more\n", len(r.Notes)-20)
 				break
 			}
-			fmt.Fprintf(ew, "  %s\n", Safe(n.String()))
+			fmt.Fprintf(ew, "  %s\n", SafeLine(n.String()))
 		}
 	}
 	return ew.err

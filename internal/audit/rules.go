@@ -244,9 +244,11 @@ var (
 	fieldOps = []string{"!=", "<=", ">=", "&=", "=", "<", ">", "&"}
 )
 
-// isOpt reports whether a token starts a new option (so it ends a spaced value).
+// isOpt reports whether a token is an auditctl option, which ends a
+// value that may contain spaces. Only known options count, so a path
+// such as "/srv/a -b" is not cut at "-b".
 func isOpt(s string) bool {
-	return len(s) >= 2 && s[0] == '-' && (s[1] == '-' || s[1] >= 'A' && s[1] <= 'Z' || s[1] >= 'a' && s[1] <= 'z')
+	return valueOpts[s] || controlOps[s] || s == "-W" || s == "-d"
 }
 
 // ParseRule parses one rule line in auditctl syntax. A control line (-D,
@@ -509,7 +511,11 @@ func cleanWatch(p string) (string, error) {
 	if strings.ContainsAny(p, "\x00\n") {
 		return "", fmt.Errorf("watch path %q contains a NUL or newline", p)
 	}
-	return path.Clean(p), nil
+	c := path.Clean(p)
+	if strings.HasSuffix(c, " ") {
+		return "", fmt.Errorf("watch path %q ends with a space, which auditctl syntax cannot express", p)
+	}
+	return c, nil
 }
 
 // maxKeyLen is the kernel's AUDIT_MAX_KEY_LEN.

@@ -1,0 +1,291 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// WatchKeys are the keys that get a check of their own
+// (audit.watch-KEY): the seed's. Watches with any other key, or none,
+// are checked together by audit.watch-other.
+var WatchKeys = []string{"identity", "ssh", "sudo", "cron", "systemd"}
+
+func init() {
+	check.Register(&check.Check{
+		ID:       "audit.enabled",
+		Title:    "Kernel auditing is on and auditd receives the records",
+		Severity: check.High,
+		Applies:  auditEnabled,
+		Eval:     evalEnabled,
+	})
+	for _, k := range WatchKeys {
+		key := k
+		check.Register(&check.Check{
+			ID:       "audit.watch-" + key,
+			Title:    fmt.Sprintf("The policy's audit watches with key %q are loaded", key),
+			Severity: check.Medium,
+			Applies: func(p *policy.Policy) (bool, string) {
+				if ok, why := auditEnabled(p); !ok {
+					return ok, why
+				}
+				if len(watchesFor(p, key)) == 0 {
+					return false, fmt.Sprintf("the policy has no audit watch with key %q", key)
+				}
+				return true, ""
+			},
+			Eval: func(ctx context.Context, env *check.Env) check.Result {
+				return evalWatches(ctx, env, watchesFor(env.Policy, key))
+			},
+		})
+	}
+	check.Register(&check.Check{
+		ID:       "audit.watch-other",
+		Title:    "The policy's other audit watches are loaded",
+		Severity: check.Medium,
+		Applies: func(p *policy.Policy) (bool, string) {
+			if ok, why := auditEnabled(p); !ok {
+				return ok, why
+			}
+			if len(watchesFor(p, "")) == 0 {
+				return false, "every audit watch of the policy has a check of its own"
+			}
+			return true, ""
+		},
+		Eval: func(ctx context.Context, env *check.Env) check.Result {
+			return evalWatches(ctx, env, watchesFor(env.Policy, ""))
+		},
+	})
+}
+
+func auditEnabled(p *policy.Policy) (bool, string) {
+	if !p.Audit.Enabled {
+		return false, "[audit] enabled = false in the policy"
+	}
+	return true, ""
+}
+
+// watchesFor returns the policy's watches with key, or for key "" the
+// watches whose key has no check of its own.
+func watchesFor(p *policy.Policy, key string) []policy.Watch {
+	var out []policy.Watch
+	for _, w := range p.Audit.Watches {
+		own := contains(WatchKeys, w.Key)
+		if key == "" && !own || key != "" && w.Key == key {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+type listed struct {
+	rules []Rule
+	text  []byte
+}
+
+type statusRead struct {
+	st   *Status
+	text []byte
+}
+
+// loadedRules reads auditctl -l once per check run.
+func loadedRules(ctx context.Context, env *check.Env) (*listed, error) {
+	v, err := env.Memo("audit.auditctl-l", func() (any, error) {
+		rules, text, err := ReadRules(ctx, env.Host)
+		return &listed{rules, text}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*listed), nil
+}
+
+func readStatusMemo(ctx context.Context, env *check.Env) (*statusRead, error) {
+	v, err := env.Memo("audit.auditctl-s", func() (any, error) {
+		out, err := host.RunOK(ctx, env.Host, CmdStatus)
+		if err != nil {
+			return nil, err
+		}
+		st, err := ParseStatus(CmdStatus.String(), out)
+		return &statusRead{st, out}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*statusRead), nil
+}
+
+func unknownResult(env *check.Env, what string, err error) check.Result {
+	msg := fmt.Sprintf("could not read %s: %v", what, err)
+	switch {
+	case errors.Is(err, host.ErrNotFound):
+		msg = "auditctl is not installed, so the kernel's audit state cannot be read"
+	case env.Host != nil && !env.Host.IsRoot(context.Background()):
+		msg += " (auditctl needs root: run verify with sudo)"
+	}
+	return check.Result{Status: check.Unknown, Message: msg, Remediation: remediation(env, nil)}
+}
+
+func evalEnabled(ctx context.Context, env *check.Env) check.Result {
+	sr, err := readStatusMemo(ctx, env)
+	if err != nil {
+		return unknownResult(env, "the audit status", err)
+	}
+	st := sr.st
+	ev := []check.Evidence{{Source: CmdStatus.String(), Text: excerptStatus(sr.text)}}
+	fix := remediation(env, nil)
+	r := check.Result{Evidence: ev, Remediation: fix}
+	switch {
+	case st.Enabled == 0:
+		r.Status, r.Message = check.Fail, "kernel auditing is off (enabled 0): no audit record is produced"
+	case st.PID == 0:
+		r.Status, r.Message = check.Fail, fmt.Sprintf("auditing is on (enabled %d) but no audit daemon is registered (pid 0): records go to the kernel log, rate-limited, and are lost", st.Enabled)
+	case st.Lost > 0:
+		r.Status, r.Message = check.Warn, fmt.Sprintf("auditing is on (enabled %d, auditd pid %d) but the kernel has lost %d record(s) since boot: raise the backlog limit (now %d)", st.Enabled, st.PID, st.Lost, st.BacklogLimit)
+	case env.Policy != nil && env.Policy.Audit.BacklogLimit > 0 && st.BacklogLimit < int64(env.Policy.Audit.BacklogLimit):
+		r.Status, r.Message = check.Warn, fmt.Sprintf("auditing is on (enabled %d, auditd pid %d) but the backlog limit is %d, below the policy's %d", st.Enabled, st.PID, st.BacklogLimit, env.Policy.Audit.BacklogLimit)
+	default:
+		lock := ""
+		if st.Enabled == 2 {
+			lock = ", rules locked until reboot"
+		}
+		r.Status, r.Message = check.Pass, fmt.Sprintf("auditing is on (enabled %d%s), auditd pid %d, backlog limit %d, lost %d", st.Enabled, lock, st.PID, st.BacklogLimit, st.Lost)
+	}
+	return r
+}
+
+func excerptStatus(b []byte) string {
+	var keep []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "enabled" || f[0] == "pid" || f[0] == "backlog_limit" || f[0] == "lost" || f[0] == "backlog" || f[0] == "failure") {
+			keep = append(keep, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// evalWatches compares the wanted watches with auditctl -l using the
+// same Compare as `rampart audit diff`: a rule loaded in either spelling
+// passes; a loaded rule that is broader (more perms, more keys) also
+// passes, with a note.
+func evalWatches(ctx context.Context, env *check.Env, ws []policy.Watch) check.Result {
+	l, err := loadedRules(ctx, env)
+	if err != nil {
+		return unknownResult(env, "the loaded audit rules", err)
+	}
+	var want []Rule
+	for _, w := range ws {
+		r, err := WatchRule(w)
+		if err != nil {
+			return check.Result{Status: check.Unknown, Message: fmt.Sprintf("policy watch %s: %v", w.Path, err)}
+		}
+		want = append(want, r)
+	}
+	d := Compare(want, l.rules)
+	var (
+		evidence []string
+		missing  []Rule
+		broader  []string
+	)
+	for _, r := range d.Present {
+		evidence = append(evidence, strings.Join(r.Args, " "))
+	}
+	for _, w := range d.Missing {
+		found := false
+		for _, h := range l.rules {
+			if h.Covers(w) {
+				found = true
+				broader = append(broader, fmt.Sprintf("%s (as %s)", w, strings.Join(h.Args, " ")))
+				evidence = append(evidence, strings.Join(h.Args, " "))
+				break
+			}
+		}
+		if !found {
+			missing = append(missing, w)
+		}
+	}
+	text := strings.Join(evidence, "\n")
+	if text == "" {
+		text = relatedLines(l, want)
+	}
+	r := check.Result{
+		Evidence:    []check.Evidence{{Source: CmdList.String(), Text: text}},
+		Remediation: remediation(env, missing),
+	}
+	switch {
+	case len(missing) > 0:
+		var s []string
+		for _, m := range missing {
+			s = append(s, m.String())
+		}
+		r.Status = check.Fail
+		r.Message = fmt.Sprintf("%d of %d watch(es) not loaded: %s", len(missing), len(want), strings.Join(s, "; "))
+	case len(broader) > 0:
+		r.Status = check.Pass
+		r.Message = fmt.Sprintf("all %d watch(es) loaded; covered by broader rules: %s", len(want), strings.Join(broader, "; "))
+	default:
+		r.Status = check.Pass
+		r.Message = fmt.Sprintf("all %d watch(es) loaded", len(want))
+	}
+	return r
+}
+
+// relatedLines is the evidence when nothing matched: the loaded rules on
+// the same paths, or a summary of the listing.
+func relatedLines(l *listed, want []Rule) string {
+	var out []string
+	for _, h := range l.rules {
+		for _, w := range want {
+			if h.Watch == w.Watch {
+				out = append(out, strings.Join(h.Args, " "))
+				break
+			}
+		}
+	}
+	if len(out) > 0 {
+		return strings.Join(out, "\n")
+	}
+	if len(l.rules) == 0 {
+		return "No rules"
+	}
+	return fmt.Sprintf("%d rule(s) loaded, none on these paths", len(l.rules))
+}
+
+var releaseRE = regexp.MustCompile(`^(nixos-)?(\d\d\.\d\d|unstable)$`)
+
+// remediation is the NixOS option text for the release (from nixfacts,
+// the generator's own facts) and the generic auditctl commands for the
+// missing rules (all policy watches when missing is nil).
+func remediation(env *check.Env, missing []Rule) check.Remediation {
+	p := env.Policy
+	if p == nil {
+		p = policy.MustDefault("")
+	}
+	rel := nixfacts.Newest()
+	if releaseRE.MatchString(strings.TrimSpace(env.Release)) {
+		if r, err := nixfacts.ParseRelease(env.Release); err == nil {
+			rel = r
+		}
+	}
+	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p) + nixfacts.Remediation(rel, "audit.watches", p))
+	if missing == nil {
+		missing, _ = FromPolicy(p.Audit)
+	}
+	var gen []string
+	for _, r := range missing {
+		gen = append(gen, "auditctl "+r.String())
+	}
+	generic := "start auditd (systemctl enable --now auditd), then load the rules: rampart audit apply"
+	if len(gen) > 0 {
+		generic = strings.Join(gen, "\n") + "\n(or: rampart audit apply); persist them in /etc/audit/rules.d/rampart.rules (rampart audit rules > /etc/audit/rules.d/rampart.rules; augenrules --load)"
+	}
+	return check.Remediation{NixOS: nix, Generic: generic}
+}
