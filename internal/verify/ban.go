@@ -293,11 +293,16 @@ func parseIgnoreList(out []byte) []string {
 	return list
 }
 
+// toPrefix parses an address or network. fail2ban prints a /0 network
+// without its length ("0.0.0.0"), so an unspecified address means "all".
 func toPrefix(s string) (netip.Prefix, bool) {
 	if p, err := netip.ParsePrefix(s); err == nil {
 		return p.Masked(), true
 	}
 	if a, err := netip.ParseAddr(s); err == nil {
+		if a.IsUnspecified() {
+			return netip.PrefixFrom(a, 0), true
+		}
 		return netip.PrefixFrom(a, a.BitLen()), true
 	}
 	return netip.Prefix{}, false

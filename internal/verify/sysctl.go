@@ -89,13 +89,15 @@ func readSysctl(ctx context.Context, env *check.Env, key string) (int64, string,
 // default.
 func interfaces(ctx context.Context, env *check.Env, family string) ([]string, error) {
 	v, err := env.Memo("verify.ifaces:"+family, func() (any, error) {
-		ps, err := env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*")
+		// Every interface directory has a forwarding entry; globbing the
+		// entry (not the directory) works on every host implementation.
+		ps, err := env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
 		if err != nil {
 			return nil, err
 		}
 		var out []string
 		for _, p := range ps {
-			if b := path.Base(p); b != "all" && b != "default" {
+			if b := path.Base(path.Dir(p)); b != "all" && b != "default" {
 				out = append(out, b)
 			}
 		}

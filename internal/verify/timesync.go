@@ -188,5 +188,8 @@ func evalSingleTimeDaemon(ctx context.Context, env *check.Env) check.Result {
 		return res
 	}
 	all, _ := processes(ctx, env)
+	if len(all) == 0 {
+		return result(check.Unknown, "the process table is empty or unreadable (/proc not mounted?)")
+	}
 	return pass("no systemd-timesyncd, ntpd or openntpd process", evf("/proc/*/cmdline", "%s read; none is systemd-timesyncd, ntpd or openntpd", plural(len(all), "process", "processes")))
 }

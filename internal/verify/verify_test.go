@@ -1,0 +1,392 @@
+package verify
+
+import (
+	"context"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// fixture merges testdata txtar files (captured real outputs) and extra
+// files into one host.
+func fixture(t *testing.T, names []string, files map[string]string) *hosttest.Fixture {
+	t.Helper()
+	f := hosttest.New()
+	for _, n := range names {
+		part, err := hosttest.Load(filepath.Join("testdata", n+".txtar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range part.Files {
+			f.Files[k] = v
+		}
+		for k, v := range part.Cmds {
+			f.Cmds[k] = v
+		}
+		for k := range part.Missing {
+			f.Missing[k] = true
+		}
+		if part.User != "root" {
+			f.User = part.User
+		}
+	}
+	for k, v := range files {
+		f.SetFile(k, v)
+	}
+	return f
+}
+
+// areaChecks returns the registered checks of the given areas.
+func areaChecks(t *testing.T, areas ...string) []*check.Check {
+	t.Helper()
+	cs, err := Select(check.All(), areas, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func statuses(rs []check.Result) map[string]check.Status {
+	m := map[string]check.Status{}
+	for _, r := range rs {
+		m[r.ID] = r.Status
+	}
+	return m
+}
+
+func byID(rs []check.Result, id string) check.Result {
+	for _, r := range rs {
+		if r.ID == id {
+			return r
+		}
+	}
+	return check.Result{}
+}
+
+// all returns every check ID of area with status s, then overrides.
+func all(t *testing.T, area string, s check.Status, over map[string]check.Status) map[string]check.Status {
+	m := map[string]check.Status{}
+	for _, c := range areaChecks(t, area) {
+		m[c.ID] = s
+	}
+	for k, v := range over {
+		m[k] = v
+	}
+	return m
+}
+
+type tcase struct {
+	name     string
+	fixtures []string
+	files    map[string]string
+	policy   func(p *policy.Policy)
+	opts     Options
+	want     map[string]check.Status
+	// contains are substrings expected in a check's message.
+	contains map[string]string
+}
+
+func runCases(t *testing.T, area string, cases []tcase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy.MustDefault("")
+			if tc.policy != nil {
+				tc.policy(p)
+			}
+			h := fixture(t, tc.fixtures, tc.files)
+			env := check.NewEnv(h, p, "")
+			rs := Run(context.Background(), env, tc.opts, areaChecks(t, area))
+			if d := cmp.Diff(tc.want, statuses(rs)); d != "" {
+				for _, r := range rs {
+					t.Logf("%s %s: %s", r.Status, r.ID, r.Message)
+				}
+				t.Errorf("statuses (-want +got):\n%s", d)
+			}
+			for id, sub := range tc.contains {
+				if r := byID(rs, id); !strings.Contains(r.Message, sub) {
+					t.Errorf("%s message %q does not contain %q", id, r.Message, sub)
+				}
+			}
+			for _, r := range rs {
+				if r.Status == check.Pass && len(r.Evidence) == 0 {
+					t.Errorf("%s passed without evidence", r.ID)
+				}
+				if r.Status == check.Fail && r.Remediation.NixOS == "" && r.Remediation.Generic == "" {
+					t.Errorf("%s failed without a remediation", r.ID)
+				}
+			}
+		})
+	}
+}
+
+const (
+	P = check.Pass
+	F = check.Fail
+	W = check.Warn
+	U = check.Unknown
+	S = check.Skip
+)
+
+func TestSSH(t *testing.T) {
+	runCases(t, "ssh", []tcase{
+		{name: "hardened", fixtures: []string{"ssh_hardened"}, want: all(t, "ssh", P, nil),
+			contains: map[string]string{"ssh.sshd-discovered": "/etc/ssh/sshd_config (pid 812)",
+				"ssh.password-authentication": "passwordauthentication no for all 4 connection specs",
+				"ssh.permit-root-login":       "without-password"}},
+		{name: "match block re-enables passwords for the tailnet", fixtures: []string{"ssh_match"},
+			want: all(t, "ssh", P, map[string]check.Status{"ssh.password-authentication": F, "ssh.match-consistency": F}),
+			contains: map[string]string{"ssh.password-authentication": "passwordauthentication yes for 2 of 4 connection specs (/etc/ssh/sshd_config (pid 812): user=root,host=100.101.102.103,addr=100.101.102.103",
+				"ssh.match-consistency": "ssh.password-authentication in /etc/ssh/sshd_config (pid 812)"}},
+		{name: "weak", fixtures: []string{"ssh_weak"},
+			want: all(t, "ssh", F, map[string]check.Status{"ssh.sshd-discovered": P, "ssh.pubkey-authentication": P,
+				"ssh.permit-empty-passwords": P, "ssh.match-consistency": P}),
+			contains: map[string]string{"ssh.permit-root-login": "permitrootlogin yes", "ssh.kbd-interactive-authentication": "kbdinteractiveauthentication yes"}},
+		{name: "policy allows passwords and forwarding", fixtures: []string{"ssh_weak"},
+			policy: func(p *policy.Policy) {
+				p.SSH.PasswordAuthentication, p.SSH.KbdInteractiveAuthentication = true, true
+				p.SSH.AllowTCPForwarding, p.SSH.X11Forwarding = true, true
+				p.SSH.PermitRootLogin = "yes"
+			},
+			want: all(t, "ssh", F, map[string]check.Status{"ssh.sshd-discovered": P, "ssh.pubkey-authentication": P,
+				"ssh.permit-empty-passwords": P, "ssh.match-consistency": P, "ssh.permit-root-login": P,
+				"ssh.password-authentication": S, "ssh.kbd-interactive-authentication": S, "ssh.tcp-forwarding": S, "ssh.x11-forwarding": S})},
+		{name: "not root: sshd -T cannot load host keys", fixtures: []string{"ssh_notroot"},
+			want:     all(t, "ssh", U, nil),
+			contains: map[string]string{"ssh.password-authentication": "Unable to load host key"}},
+		{name: "no sshd and no config", fixtures: []string{"time_synced"}, files: map[string]string{"/proc/1/cmdline": "/sbin/init"},
+			want: all(t, "ssh", U, map[string]check.Status{"ssh.sshd-discovered": F})},
+		{name: "discovery restricted to another config", fixtures: []string{"ssh_weak"}, opts: Options{SSHDConfigs: []string{"/tmp/other.conf"}},
+			want: all(t, "ssh", U, map[string]check.Status{"ssh.sshd-discovered": F}),
+			contains: map[string]string{"ssh.sshd-discovered": "restricted to configs [/tmp/other.conf]"}},
+		{name: "ssh disabled in the policy", fixtures: []string{"ssh_weak"}, policy: func(p *policy.Policy) { p.SSH.Enabled = false },
+			want: all(t, "ssh", S, nil)},
+	})
+}
+
+func TestTime(t *testing.T) {
+	init := map[string]string{"/proc/1/cmdline": "/sbin/init", "/proc/77/cmdline": "/usr/sbin/chronyd -F 1"}
+	withTimesyncd := map[string]string{"/proc/1/cmdline": "/sbin/init", "/proc/90/cmdline": "/lib/systemd/systemd-timesyncd"}
+	runCases(t, "time", []tcase{
+		{name: "synced", fixtures: []string{"time_synced"}, files: init, want: all(t, "time", P, nil),
+			contains: map[string]string{"time.synchronised": "synchronised to 7F000001 (127.0.0.1), stratum 9"}},
+		{name: "offset above max_offset", fixtures: []string{"time_synced"}, files: init,
+			policy: func(p *policy.Policy) { p.Time.MaxOffset = policy.Dur("1us") },
+			want:   all(t, "time", P, map[string]check.Status{"time.synchronised": F}),
+			contains: map[string]string{"time.synchronised": "exceeds the policy's max_offset 1us"}},
+		{name: "local clock only", fixtures: []string{"time_local"}, files: init,
+			want:     all(t, "time", P, map[string]check.Status{"time.synchronised": F}),
+			contains: map[string]string{"time.synchronised": "refid 7F7F0101, LOCAL"}},
+		{name: "server unreachable", fixtures: []string{"time_unsynced"}, files: init,
+			want:     all(t, "time", P, map[string]check.Status{"time.synchronised": F}),
+			contains: map[string]string{"time.synchronised": "leap status is Not synchronised"}},
+		{name: "no daemon, timesyncd instead", fixtures: []string{"time_nodaemon"}, files: withTimesyncd,
+			want:     all(t, "time", F, nil),
+			contains: map[string]string{"time.chrony-running": "Could not open connection to daemon"}},
+		{name: "chronyc not installed", files: init, fixtures: []string{"ssh_weak"},
+			want: all(t, "time", U, map[string]check.Status{"time.single-daemon": P})},
+		{name: "chrony not in policy", fixtures: []string{"time_nodaemon"}, policy: func(p *policy.Policy) { p.Time.Chrony = false },
+			want: all(t, "time", S, nil)},
+	})
+}
+
+func TestSysctl(t *testing.T) {
+	nixos := map[string]string{"/etc/sysctl.d/60-nixos.conf": `net.ipv4.conf.all.accept_redirects=0
+net.ipv4.conf.all.rp_filter=1
+net.ipv4.conf.all.send_redirects=0
+net.ipv4.ip_forward=0
+net.ipv4.tcp_max_syn_backlog=2048
+net.ipv4.tcp_synack_retries=2
+net.ipv4.tcp_syncookies=1
+`}
+	later := map[string]string{"/etc/sysctl.d/60-nixos.conf": nixos["/etc/sysctl.d/60-nixos.conf"],
+		"/usr/lib/sysctl.d/99-vendor.conf": "# vendor\n-net.ipv4.conf.*.rp_filter = 2\n"}
+	masked := map[string]string{"/etc/sysctl.d/60-nixos.conf": nixos["/etc/sysctl.d/60-nixos.conf"],
+		"/usr/lib/sysctl.d/99-vendor.conf": "net.ipv4.tcp_synack_retries = 5\n", "/etc/sysctl.d/99-vendor.conf": "# masked\n"}
+	runCases(t, "sysctl", []tcase{
+		{name: "fresh namespace", fixtures: []string{"sysctl_fresh"},
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": F, "sysctl.send-redirects": F,
+				"sysctl.rp-filter": F, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": F,
+				"sysctl.other": S, "sysctl.persisted": F}},
+		{name: "conf.all only: OR keys still on per interface, rp_filter max() holds", fixtures: []string{"sysctl_allonly"}, files: nixos,
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": F, "sysctl.send-redirects": F,
+				"sysctl.rp-filter": P, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": P,
+				"sysctl.other": S, "sysctl.persisted": P},
+			contains: map[string]string{"sysctl.accept-redirects": "new interfaces (default) get accept_redirects = 1 (want 0); eth0 effectively 1",
+				"sysctl.persisted": "all 7 policy keys persist"}},
+		{name: "hardened everywhere", fixtures: []string{"sysctl_hardened"}, files: nixos,
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": P, "sysctl.send-redirects": P,
+				"sysctl.rp-filter": P, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": P,
+				"sysctl.other": S, "sysctl.persisted": P}},
+		{name: "a later vendor glob overrides the persisted rp_filter", fixtures: []string{"sysctl_hardened"}, files: later,
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": P, "sysctl.send-redirects": P,
+				"sysctl.rp-filter": P, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": P,
+				"sysctl.other": S, "sysctl.persisted": F},
+			contains: map[string]string{"sysctl.persisted": "net.ipv4.conf.all.rp_filter = 2 at /usr/lib/sysctl.d/99-vendor.conf:2 (want 1)"}},
+		{name: "an /etc file masks the vendor file of the same name", fixtures: []string{"sysctl_hardened"}, files: masked,
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": P, "sysctl.send-redirects": P,
+				"sysctl.rp-filter": P, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": P,
+				"sysctl.other": S, "sysctl.persisted": P}},
+		{name: "extra policy key and ipv6", fixtures: []string{"sysctl_hardened"}, files: nixos,
+			policy: func(p *policy.Policy) {
+				p.Sysctl = append(p.Sysctl, policy.Sysctl{Name: "net.ipv4.conf.all.log_martians", Value: 1})
+			},
+			want: map[string]check.Status{"sysctl.ip-forward": P, "sysctl.accept-redirects": P, "sysctl.send-redirects": P,
+				"sysctl.rp-filter": P, "sysctl.tcp-syncookies": P, "sysctl.tcp-max-syn-backlog": P, "sysctl.tcp-synack-retries": P,
+				"sysctl.other": U, "sysctl.persisted": F}},
+		{name: "no sysctls in the policy", fixtures: []string{"sysctl_fresh"}, policy: func(p *policy.Policy) { p.Sysctl = nil },
+			want: all(t, "sysctl", S, nil)},
+	})
+}
+
+func TestJournald(t *testing.T) {
+	runCases(t, "journald", []tcase{
+		{name: "drop-in wins over vendor", fixtures: []string{"journald_dropins"}, want: all(t, "journald", P, nil),
+			contains: map[string]string{"journald.max-retention": "MaxRetentionSec=1month (set at /etc/systemd/journald.conf.d/90-rampart.conf:3)"}},
+		{name: "runtime drop-in overrides the main file", fixtures: []string{"journald_override"},
+			want: map[string]check.Status{"journald.running": P, "journald.max-retention": F, "journald.storage": F,
+				"journald.system-max-file-size": P, "journald.system-max-files": P},
+			contains: map[string]string{"journald.max-retention": "MaxRetentionSec=2d (2d) is not 1month (set at /run/systemd/journald.conf.d/10-override.conf:2)"}},
+		{name: "bad values and journald stopped", fixtures: []string{"journald_bad"},
+			want: map[string]check.Status{"journald.running": F, "journald.max-retention": P, "journald.storage": F,
+				"journald.system-max-file-size": F, "journald.system-max-files": P},
+			contains: map[string]string{"journald.system-max-file-size": "/etc/systemd/journald.conf:2: SystemMaxFileSize=\"lots\"",
+				"journald.storage": "expected persistent, volatile, auto or none"}},
+		{name: "built-in defaults", files: map[string]string{"/proc/5/cmdline": "/lib/systemd/systemd-journald"},
+			want: map[string]check.Status{"journald.running": P, "journald.max-retention": F, "journald.storage": F,
+				"journald.system-max-file-size": F, "journald.system-max-files": F},
+			contains: map[string]string{"journald.storage": "Storage=auto without /var/log/journal"}},
+	})
+}
+
+func TestBan(t *testing.T) {
+	sshdOnly := func(p *policy.Policy) { p.Ban.Jails = p.Ban.Jails[:1] }
+	runCases(t, "ban", []tcase{
+		{name: "running, sshd jail only", fixtures: []string{"ban_running"}, policy: sshdOnly, want: all(t, "ban", P, nil)},
+		{name: "running, nginx-noscript jail missing", fixtures: []string{"ban_running"},
+			want:     all(t, "ban", P, map[string]check.Status{"ban.jails": F}),
+			contains: map[string]string{"ban.jails": "policy jails not active: nginx-noscript", "ban.bantime": "not active, see ban.jails: nginx-noscript"}},
+		{name: "policy values differ", fixtures: []string{"ban_running"},
+			policy: func(p *policy.Policy) {
+				sshdOnly(p)
+				p.Ban.Jails[0].Maxretry = 5
+				p.Ban.Bantime = policy.Dur("2h")
+				p.Ban.Ignore = append(p.Ban.Ignore, "100.64.0.0/10")
+			},
+			want: all(t, "ban", P, map[string]check.Status{"ban.maxretry": F, "ban.bantime": F, "ban.ignoreip": F}),
+			contains: map[string]string{"ban.bantime": "sshd bantime is 3600 s, the policy wants 7200 s",
+				"ban.ignoreip": "does not exempt 100.64.0.0/10"}},
+		{name: "dummy action and 0.0.0.0/0 ignored", fixtures: []string{"ban_dummy"}, policy: sshdOnly,
+			want:     all(t, "ban", P, map[string]check.Status{"ban.actions": F, "ban.ignoreip": F}),
+			contains: map[string]string{"ban.actions": "only has dummy", "ban.ignoreip": "ignores 0.0.0.0/0"}},
+		{name: "enabled but stopped fails", fixtures: []string{"ban_stopped"},
+			want:     all(t, "ban", F, nil),
+			contains: map[string]string{"ban.daemon-running": "fail2ban is enabled but not running"}},
+		{name: "not installed", files: map[string]string{"/proc/1/cmdline": "/sbin/init"},
+			want: all(t, "ban", F, nil), contains: map[string]string{"ban.daemon-running": "no ban daemon is installed"}},
+		{name: "banning off", fixtures: []string{"ban_stopped"}, policy: func(p *policy.Policy) { p.Ban.Enabled = false },
+			want: all(t, "ban", S, nil)},
+	})
+}
+
+func TestSelect(t *testing.T) {
+	ids := func(cs []*check.Check) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	cs, err := Select(check.All(), []string{"time", "ssh.password-authentication"}, []string{"time.single-daemon"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"ssh.password-authentication", "time.chrony-running", "time.synchronised"}, ids(cs)); d != "" {
+		t.Errorf("selection (-want +got):\n%s", d)
+	}
+	for _, bad := range [][2][]string{{{"sssh"}, nil}, {nil, {"time.nope"}}, {{"time"}, {"time"}}} {
+		if _, err := Select(check.All(), bad[0], bad[1]); err == nil {
+			t.Errorf("Select(%v, %v) accepted", bad[0], bad[1])
+		}
+	}
+}
+
+func TestSSHDFromProcess(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline string
+		ok      bool
+		want    sshdInstance
+	}{
+		{"sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups\x00", true, sshdInstance{Binary: "/usr/sbin/sshd", Config: DefaultSSHDConfig}},
+		{"sshd: /nix/store/abc-openssh-9.8p1/bin/sshd -D -f /etc/ssh/sshd_config [listener] 1 of 10-100 startups", true,
+			sshdInstance{Binary: "/nix/store/abc-openssh-9.8p1/bin/sshd", Config: "/etc/ssh/sshd_config"}},
+		{"/usr/sbin/sshd\x00-D\x00-e\x00-f/tmp/x.conf\x00-o\x00PasswordAuthentication=yes\x00-p\x002222\x00", true,
+			sshdInstance{Binary: "/usr/sbin/sshd", Config: "/tmp/x.conf", Extra: []string{"-o", "PasswordAuthentication=yes", "-p", "2222"}}},
+		{"sshd: root@pts/0", false, sshdInstance{}},
+		{"sshd: admin [priv]", false, sshdInstance{}},
+		{"/usr/sbin/sshd\x00-R\x00", false, sshdInstance{}},
+		{"/usr/sbin/sshd\x00-i\x00-f\x00/etc/ssh/sshd_config\x00", false, sshdInstance{}},
+		{"/usr/sbin/sshd-session\x00-R\x00", false, sshdInstance{}},
+		{"/usr/bin/notsshd\x00", false, sshdInstance{}},
+	} {
+		p := process{PID: 7, Argv: parseCmdline([]byte(tc.cmdline)), Title: strings.ReplaceAll(tc.cmdline, "\x00", " ")}
+		got, ok := sshdFromProcess(p)
+		if ok != tc.ok {
+			t.Errorf("%q: ok = %v", tc.cmdline, ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		got.PID, got.Origin = 0, ""
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("%q (-want +got):\n%s", tc.cmdline, d)
+		}
+	}
+}
+
+func TestParsers(t *testing.T) {
+	if _, err := parseSSHDT([]byte("port 22\nPasswordAuthentication yes\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("parseSSHDT accepted a non-lower-case keyword: %v", err)
+	}
+	if _, err := parseSSHDT(nil); err == nil {
+		t.Error("parseSSHDT accepted empty output")
+	}
+	for _, bad := range []string{"", "7F000001,127.0.0.1", "7F000001,x,nine,1,0,0,0,0,0,0,0,0,0,Normal", "7F000001,x,9,1,NaN,0,0,0,0,0,0,0,0,Normal"} {
+		if _, err := parseTracking([]byte(bad)); err == nil {
+			t.Errorf("parseTracking(%q) accepted", bad)
+		}
+	}
+	if got := parseIgnoreList([]byte("These IP addresses/networks are ignored:\n|- 127.0.0.0/8\n`- ::1\n")); !cmp.Equal(got, []string{"127.0.0.0/8", "::1"}) {
+		t.Errorf("parseIgnoreList = %v", got)
+	}
+	if p, ok := toPrefix("0.0.0.0"); !ok || p.Bits() != 0 {
+		t.Errorf("fail2ban's 0.0.0.0 must mean every address, got %v", p)
+	}
+	if got := procSysPath("net.ipv4.conf.eth0/100.rp_filter"); got != "/proc/sys/net/ipv4/conf/eth0.100/rp_filter" {
+		t.Errorf("procSysPath = %s", got)
+	}
+}
+
+func FuzzParseSSHDT(f *testing.F) {
+	f.Add([]byte("port 22\nlistenaddress [::]:22\npasswordauthentication no\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseSSHDT(b)
+		if err == nil && len(c) == 0 {
+			t.Error("no error and no settings")
+		}
+		_ = listens(c)
+	})
+}
+
+func FuzzParseTracking(f *testing.F) {
+	f.Add([]byte("7F000001,127.0.0.1,9,1795594324.157157872,-0.000001337,0.000001049,0.000000544,-2.924,0.511,24.718,0.000004784,0.000002634,0.0,Normal"))
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = parseTracking(b) })
+}
