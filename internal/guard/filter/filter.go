@@ -61,7 +61,11 @@ const Fail2banPrefix = "fail2ban:"
 // looked up in DefaultFail2banDir). An empty mode selects the default.
 func New(name, mode string) (Filter, error) {
 	if rest, ok := strings.CutPrefix(name, Fail2banPrefix); ok {
-		return LoadFail2ban(rest, mode)
+		f, err := LoadFail2ban(rest, mode)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	}
 	b := builtins[name]
 	if b == nil {
