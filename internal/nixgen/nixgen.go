@@ -233,6 +233,9 @@ func ModuleExpr(r nixfacts.Release, p *policy.Policy) (nixexpr.Func, error) {
 		if len(g.single) == 1 {
 			s := g.single[0]
 			c := g.comment
+			if s.Value == nixexpr.Value(nixexpr.Bool(false)) && s.Path[len(s.Path)-1] == "enable" {
+				c, s.Comment = "Off in the policy.", ""
+			}
 			if s.Comment != "" && c != "" {
 				c += "\n" + s.Comment
 			} else if s.Comment != "" {
@@ -259,6 +262,12 @@ func checkNames(p *policy.Policy) error {
 			if strings.ContainsAny(k, "\n\r\x00") {
 				return fmt.Errorf("admin user %q: an authorized key contains a line break", u.Name)
 			}
+		}
+	}
+	for _, w := range p.Audit.Watches {
+		// auditctl splits rule lines at white space and has no quoting.
+		if w.Path == "" || strings.ContainsAny(w.Path+w.Key+w.Perms, " \t\n\r\x00") {
+			return fmt.Errorf("audit watch %q (key %q): expected a path and key without white space", w.Path, w.Key)
 		}
 	}
 	return nil

@@ -34,14 +34,46 @@ func profiles(t testing.TB) map[string]*policy.Policy {
 	site.Audit.BacklogLimit = 8192
 	site.Time.Servers = []string{"0.pool.ntp.org", "time.cloudflare.com"}
 	site.Firewall.AllowedTCPPorts = []int{80, 443}
+	// off: every service the policy can turn off is off.
+	off := policy.MustDefault("baseline")
+	off.Source = "off.toml"
+	off.SSH.Enabled = false
+	off.Ban.Enabled = false
+	off.Audit.Enabled = false
+	off.Time.Chrony = false
+	off.Firewall.Enabled = false
+	off.Sysctl = nil
+	off.Journald = policy.Journald{}
+	// jails: unusual jails and values.
+	jails := policy.MustDefault("baseline")
+	jails.Source = "jails.toml"
+	jails.SSH.PasswordAuthentication = true
+	jails.SSH.PermitRootLogin = "without-password"
+	jails.SSH.Ports = []int{22, 2222}
+	jails.Ban.Bantime = policy.Dur("1month")
+	jails.Ban.Jails[0].Mode = "aggressive"
+	jails.Ban.Jails[0].Findtime = policy.Dur("1h 30m")
+	jails.Ban.Jails[1].Enabled = false
+	jails.Ban.Jails = append(jails.Ban.Jails,
+		policy.Jail{Name: "apache-auth", Enabled: true, Filter: "fail2ban:/etc/fail2ban/filter.d/apache-auth.conf", Source: "file",
+			Paths: []string{"/var/log/httpd/error_log", "/var/log/httpd/other_error_log"}, Ports: []int{80, 443}, Bantime: policy.Dur("2d")},
+		policy.Jail{Name: "postfix", Enabled: true, Filter: "fail2ban:postfix", Source: "journal", Journal: []string{"_SYSTEMD_UNIT=postfix.service"}},
+		policy.Jail{Name: "piped", Enabled: true, Filter: "sshd", Source: "stdin"},
+	)
+	jails.Sysctl = append(jails.Sysctl, policy.Sysctl{Name: "kernel.kptr_restrict", Value: 2}, policy.Sysctl{Name: "vm.mmap_min_addr", Value: 65536})
+	jails.Journald.SystemMaxFileSize = policy.Size{Bytes: 1536 << 20}
+	jails.Journald.MaxRetention = policy.Dur("90d")
+	jails.Audit.Watches = append(jails.Audit.Watches, policy.Watch{Path: "/var/lib/secret", Perms: "rwxa", Key: "odd"})
 	return map[string]*policy.Policy{
 		"baseline": policy.MustDefault("baseline"),
 		"tailnet":  policy.MustDefault("tailnet"),
 		"site":     site,
+		"off":      off,
+		"jails":    jails,
 	}
 }
 
-var profileNames = []string{"baseline", "tailnet", "site"}
+var profileNames = []string{"baseline", "tailnet", "site", "off", "jails"}
 
 func render(t testing.TB, r nixfacts.Release, p *policy.Policy, flake bool) []File {
 	t.Helper()
@@ -121,7 +153,7 @@ func TestNoAbsentOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			leaves := nixexpr.Flatten(mod)
-			if len(leaves) < 20 {
+			if len(leaves) < 20 && name != "off" {
 				t.Fatalf("%v %s: only %d definitions", r, name, len(leaves))
 			}
 			for _, l := range leaves {
@@ -297,6 +329,11 @@ func TestBadNames(t *testing.T) {
 	}
 	p.Admin.Users = []policy.AdminUser{{Name: "ok", AuthorizedKeys: []string{"ssh-ed25519 AAAA\nrm -rf /"}}}
 	if _, _, err := Render(p, Options{}); err == nil || !strings.Contains(err.Error(), "line break") {
+		t.Errorf("err = %v", err)
+	}
+	p = policy.MustDefault("")
+	p.Audit.Watches = []policy.Watch{{Path: "/etc/a b", Perms: "wa", Key: "k"}}
+	if _, _, err := Render(p, Options{AllowLockoutRisk: true}); err == nil || !strings.Contains(err.Error(), "audit watch") {
 		t.Errorf("err = %v", err)
 	}
 }

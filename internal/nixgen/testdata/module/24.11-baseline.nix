@@ -108,7 +108,7 @@
     '';
   };
 
-  # Tailscale: administrators reach the machine over the tailnet.
+  # Off in the policy.
   services.tailscale.enable = false;
 
   # Host firewall: default deny inbound; only the listed ports and trusted
