@@ -1,0 +1,782 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/guard/control"
+	"github.com/rampart-sec/rampart/internal/guard/engine"
+	"github.com/rampart-sec/rampart/internal/guard/jail"
+	"github.com/rampart-sec/rampart/internal/guard/logline"
+	"github.com/rampart-sec/rampart/internal/guard/nft"
+	"github.com/rampart-sec/rampart/internal/guard/source"
+	"github.com/rampart-sec/rampart/internal/guard/store"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+// ManualJail is the jail name of bans made with `rampart guard ban`
+// without --jail.
+const ManualJail = "manual"
+
+// Options configure a Daemon. Policy, Backend and StateDir are required.
+type Options struct {
+	Policy  *policy.Policy
+	Backend nft.Backend
+	// StateDir holds the ban store and cursors.
+	StateDir string
+	// Socket is the control socket path ("" = none).
+	Socket string
+	// Metrics is the listen address of the Prometheus endpoint ("" = none).
+	Metrics string
+	// Jails limits the daemon to these jails (all enabled ones if empty).
+	Jails []string
+	// Sources replaces the sources built from the policy (tests).
+	Sources []source.Source
+	// Host runs journalctl for journal sources (host.Local when nil).
+	Host host.Streamer
+	// Stdin feeds jails whose source is "stdin".
+	Stdin io.Reader
+	// FromStart makes file sources without a saved position read existing
+	// files from the beginning instead of the end.
+	FromStart bool
+	// Poll is the file sources' poll interval (250ms when 0).
+	Poll time.Duration
+	// Tick is the longest a decided ban waits for its batch (50ms when 0).
+	Tick time.Duration
+	// Reconcile is how often the table is checked and re-asserted (30s
+	// when 0).
+	Reconcile time.Duration
+	// Year is the year of syslog timestamps without one (the current year
+	// when 0).
+	Year int
+	// Clock is the time (time.Now when nil).
+	Clock func() time.Time
+	Log   *slog.Logger
+	// Ready, when set, is closed once bans are restored and every
+	// listener is up.
+	Ready chan<- struct{}
+}
+
+// Daemon is a running guard.
+type Daemon struct {
+	o       Options
+	log     *slog.Logger
+	eng     *engine.Engine
+	store   *store.Store
+	sources []source.Source
+	ignore  []netip.Prefix
+	started time.Time
+
+	// Owned by the loop goroutine.
+	bans       map[netip.Prefix]*store.Ban
+	wide       map[netip.Prefix]bool // bans wider than one address
+	inKernel   map[netip.Prefix]bool
+	pendingAdd map[netip.Prefix]time.Time // prefix -> when its line was read
+	pendingDel map[netip.Prefix]bool
+	cursors    map[string]source.Cursor
+	dirty      bool // state to save
+	lastSave   time.Time
+	lastFlush  time.Time
+	lines      int64
+	parsers    map[string]*logline.Parser
+	srcLines   map[string]int64
+
+	mu     sync.Mutex // guards srcErr
+	srcErr map[string]string
+
+	reqs chan func()
+	recs chan source.Record
+	m    *meters
+}
+
+// New checks the options and builds the engine and the sources.
+func New(o Options) (*Daemon, error) {
+	if o.Policy == nil || o.Backend == nil || o.StateDir == "" {
+		return nil, errors.New("guard daemon: policy, backend and state directory are required")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Tick <= 0 {
+		o.Tick = 50 * time.Millisecond
+	}
+	if o.Reconcile <= 0 {
+		o.Reconcile = 30 * time.Second
+	}
+	if o.Host == nil {
+		o.Host = &host.Local{}
+	}
+	eng, err := engine.New(o.Policy, engine.Options{Now: o.Clock, Jails: o.Jails})
+	if err != nil {
+		return nil, fmt.Errorf("guard daemon: %w", err)
+	}
+	if len(eng.Routes) == 0 {
+		return nil, errors.New("guard daemon: no enabled jail in the policy")
+	}
+	st, err := store.Open(o.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("guard daemon: %w", err)
+	}
+	d := &Daemon{
+		o: o, log: o.Log, eng: eng, store: st,
+		bans: map[netip.Prefix]*store.Ban{}, wide: map[netip.Prefix]bool{}, inKernel: map[netip.Prefix]bool{},
+		pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{},
+		cursors: map[string]source.Cursor{}, parsers: map[string]*logline.Parser{}, srcLines: map[string]int64{},
+		srcErr: map[string]string{},
+		reqs:   make(chan func()), recs: make(chan source.Record, 8192),
+		m: newMeters(),
+	}
+	for _, s := range o.Policy.Ban.Ignore {
+		p, err := jail.ParseIgnore(s)
+		if err != nil {
+			return nil, fmt.Errorf("guard daemon: ban.ignore: %w", err)
+		}
+		d.ignore = append(d.ignore, p)
+	}
+	d.ignore = append(d.ignore, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	d.sources = o.Sources
+	if d.sources == nil {
+		if d.sources, err = d.buildSources(); err != nil {
+			return nil, fmt.Errorf("guard daemon: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// buildSources makes one journal source (the union of the jails' matches:
+// two journal readers would count a line matching both twice), one file
+// source per distinct path, and stdin.
+func (d *Daemon) buildSources() ([]source.Source, error) {
+	var out []source.Source
+	var matches []string
+	journal, stdin := false, false
+	files := map[string]bool{}
+	for _, r := range d.eng.Routes {
+		pj, _ := d.o.Policy.Ban.Jail(r.Jail.Name())
+		switch pj.Source {
+		case "journal", "":
+			journal = true
+			for _, m := range pj.Journal {
+				if err := source.ValidMatch(m); err != nil {
+					return nil, fmt.Errorf("jail %q: %w", pj.Name, err)
+				}
+				if !slices.Contains(matches, m) {
+					matches = append(matches, m)
+				}
+			}
+		case "file":
+			if len(pj.Paths) == 0 {
+				return nil, fmt.Errorf("jail %q: source file but no paths", pj.Name)
+			}
+			for _, p := range pj.Paths {
+				if !files[p] {
+					files[p] = true
+					out = append(out, &source.File{Path: p, Poll: d.o.Poll, FromStart: d.o.FromStart, Log: d.log.With("source", "file:"+p)})
+				}
+			}
+		case "stdin":
+			stdin = true
+		default:
+			return nil, fmt.Errorf("jail %q: source %q: want journal, file or stdin", pj.Name, pj.Source)
+		}
+	}
+	if journal {
+		out = append(out, &source.Journal{Host: d.o.Host, Matches: matches, Log: d.log.With("source", "journal")})
+	}
+	if stdin {
+		if d.o.Stdin == nil {
+			return nil, errors.New("a jail reads stdin but no stdin was given")
+		}
+		out = append(out, &source.Reader{R: d.o.Stdin})
+	}
+	return out, nil
+}
+
+func (d *Daemon) now() time.Time { return d.o.Clock() }
+
+// Run restores the bans, starts sources and listeners, and processes
+// until ctx is cancelled (SIGTERM). It returns after a final commit.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.started = d.now()
+	if err := d.restore(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	lctx, stopListeners := context.WithCancel(context.Background())
+	defer stopListeners()
+	if d.o.Socket != "" {
+		srv, err := control.Listen(d.o.Socket, d, d.log.With("component", "control"))
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(lctx); err != nil {
+				d.log.Error("control socket", "err", err)
+			}
+		}()
+	}
+	if d.o.Metrics != "" {
+		ln, err := net.Listen("tcp", d.o.Metrics)
+		if err != nil {
+			return fmt.Errorf("metrics endpoint: %w", err)
+		}
+		hs := &http.Server{Handler: d.m.reg.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = hs.Serve(ln)
+		}()
+		go func() {
+			<-lctx.Done()
+			_ = hs.Close()
+		}()
+		d.log.Info("metrics endpoint", "addr", ln.Addr().String())
+	}
+	sctx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	for _, s := range d.sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.log.Info("source started", "source", s.Key(), "cursor", d.cursors[s.Key()].String())
+			if err := s.Run(sctx, d.cursors[s.Key()], d.recs); err != nil {
+				d.log.Error("source stopped", "source", s.Key(), "err", err)
+				d.mu.Lock()
+				d.srcErr[s.Key()] = err.Error()
+				d.mu.Unlock()
+			}
+		}()
+	}
+	if d.o.Ready != nil {
+		close(d.o.Ready)
+	}
+	err := d.loop(ctx)
+	stopSources()
+	stopListeners()
+	return err
+}
+
+// restore loads the store, adopts rampart elements still in the kernel,
+// and rebuilds the table with every active ban in one transaction.
+func (d *Daemon) restore(ctx context.Context) error {
+	now := d.now()
+	st, err := d.store.Load(now)
+	if err != nil {
+		to, qerr := d.store.Quarantine(now)
+		d.log.Error("ban store unreadable; starting empty", "err", err, "moved_to", to, "move_err", qerr)
+		st = store.State{}
+	}
+	for k, c := range st.Cursors {
+		d.cursors[k] = c
+	}
+	for i := range st.Bans {
+		b := st.Bans[i]
+		d.put(&b, time.Time{})
+	}
+	adopted := 0
+	if els, err := d.o.Backend.Check(ctx); err == nil {
+		for _, e := range els {
+			if _, ok := d.container(e.Prefix); ok || e.Expires <= 0 {
+				continue
+			}
+			j := e.Comment
+			if control.ValidJailName(j) != nil {
+				j = "restored"
+			}
+			if d.put(&store.Ban{Prefix: e.Prefix, Jail: j, At: now, Until: now.Add(e.Expires)}, time.Time{}) {
+				adopted++
+			}
+		}
+	}
+	t0 := time.Now()
+	if err := d.sync(ctx); err != nil {
+		return err
+	}
+	d.log.Info("bans restored", "bans", len(d.bans), "adopted_from_kernel", adopted, "backend", d.o.Backend.Name(), "took", time.Since(t0).String())
+	d.m.restoreSeconds.With().Set(time.Since(t0).Seconds())
+	d.dirty = true
+	d.save()
+	return nil
+}
+
+// put records b and queues it for the firewall; readAt is when the line
+// that caused it was read (zero for bans not caused by a line). Bans never
+// overlap, because the kernel refuses overlapping intervals: a ban inside
+// an existing one (or the same prefix) only extends that one when it
+// lasts longer, and a wider ban replaces the narrower ones it covers. put
+// reports whether anything changed.
+func (d *Daemon) put(b *store.Ban, readAt time.Time) bool {
+	if w, ok := d.container(b.Prefix); ok {
+		old := d.bans[w]
+		if !old.Until.Before(b.Until) {
+			return false
+		}
+		nb := *b
+		if w != b.Prefix {
+			nb = *old
+			nb.Until = b.Until
+		}
+		if d.inKernel[w] {
+			d.pendingDel[w] = true // re-added with the longer timeout
+		}
+		d.bans[w] = &nb
+		d.pendingAdd[w] = readAt
+		d.dirty = true
+		return true
+	}
+	if b.Prefix.Bits() < b.Prefix.Addr().BitLen() {
+		for p := range d.bans {
+			if b.Prefix.Bits() < p.Bits() && b.Prefix.Contains(p.Addr()) {
+				d.drop(p)
+			}
+		}
+		d.wide[b.Prefix] = true
+	}
+	d.bans[b.Prefix] = b
+	d.pendingAdd[b.Prefix] = readAt
+	d.dirty = true
+	return true
+}
+
+// container returns the ban equal to p or wider and containing it.
+func (d *Daemon) container(p netip.Prefix) (netip.Prefix, bool) {
+	if _, ok := d.bans[p]; ok {
+		return p, true
+	}
+	for w := range d.wide {
+		if w.Bits() <= p.Bits() && w.Contains(p.Addr()) {
+			return w, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// drop forgets ban p, queueing its removal from the kernel.
+func (d *Daemon) drop(p netip.Prefix) {
+	delete(d.bans, p)
+	delete(d.wide, p)
+	delete(d.pendingAdd, p)
+	if d.inKernel[p] {
+		d.pendingDel[p] = true
+	}
+	d.dirty = true
+}
+
+func (d *Daemon) active(now time.Time) []nft.Ban {
+	out := make([]nft.Ban, 0, len(d.bans))
+	for _, b := range d.bans {
+		if b.Until.After(now) {
+			out = append(out, nft.Ban{Prefix: b.Prefix, Until: b.Until, Jail: b.Jail})
+		}
+	}
+	return out
+}
+
+// sync rebuilds the table with every active ban.
+func (d *Daemon) sync(ctx context.Context) error {
+	now := d.now()
+	bans := d.active(now)
+	if err := d.o.Backend.Sync(ctx, bans, now); err != nil {
+		d.m.firewallErrors.With().Inc()
+		return fmt.Errorf("guard: %w", err)
+	}
+	d.inKernel = make(map[netip.Prefix]bool, len(bans))
+	for _, b := range bans {
+		d.inKernel[b.Prefix] = true
+	}
+	d.observeLatency(now)
+	clear(d.pendingAdd)
+	clear(d.pendingDel)
+	d.m.syncs.With().Inc()
+	return nil
+}
+
+func (d *Daemon) loop(ctx context.Context) error {
+	tick := time.NewTicker(d.o.Tick)
+	defer tick.Stop()
+	rec := time.NewTicker(d.o.Reconcile)
+	defer rec.Stop()
+	exp := time.NewTicker(time.Second)
+	defer exp.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			d.flush(context.Background())
+			d.dirty = true
+			d.save()
+			d.log.Info("stopped; bans stay in the firewall", "bans", len(d.bans))
+			return nil
+		case r := <-d.recs:
+			d.handle(r)
+			// Take what is already queued, then commit when the queue ran
+			// dry or a tick has passed since the last commit.
+			for n := 0; n < 4096 && len(d.recs) > 0; n++ {
+				d.handle(<-d.recs)
+			}
+			if len(d.recs) == 0 || time.Since(d.lastFlush) >= d.o.Tick {
+				d.flush(ctx)
+			}
+		case f := <-d.reqs:
+			f()
+		case <-tick.C:
+			d.flush(ctx)
+			if d.dirty && time.Since(d.lastSave) >= time.Second {
+				d.save() // cursors only
+			}
+			d.updateMeters()
+		case <-rec.C:
+			d.reconcile(ctx)
+		case <-exp.C:
+			d.expire()
+		}
+	}
+}
+
+// handle runs one record through the engine.
+func (d *Daemon) handle(r source.Record) {
+	readAt := time.Now()
+	d.lines++
+	d.srcLines[r.Source]++
+	if !r.Cursor.IsZero() {
+		d.cursors[r.Source] = r.Cursor
+		d.dirty = true
+	}
+	var l logline.Line
+	if r.Source == engine.SourceJournal {
+		l = logline.Line{Time: r.Time, Text: r.Text, Ident: r.Ident, PID: r.PID, Source: r.Source}
+	} else {
+		p := d.parsers[r.Source]
+		if p == nil {
+			p = &logline.Parser{Year: d.o.Year, Source: r.Source}
+			d.parsers[r.Source] = p
+		}
+		l = p.Parse(r.Text)
+	}
+	now := d.now()
+	for _, dec := range d.eng.Process(&l) {
+		if !dec.Until.After(now) {
+			d.log.Debug("ban already over by log time; skipped", "prefix", dec.Prefix.String(), "jail", dec.Jail)
+			continue
+		}
+		if !d.put(&store.Ban{Prefix: dec.Prefix, Jail: dec.Jail, At: dec.At, Until: dec.Until, Failures: dec.Failures, Count: dec.Count}, readAt) {
+			continue
+		}
+		d.log.Info("ban", "prefix", dec.Prefix.String(), "jail", dec.Jail, "failures", dec.Failures, "until", dec.Until.UTC().Format(time.RFC3339), "count", dec.Count)
+		d.m.bans.With(dec.Jail).Inc()
+	}
+}
+
+// flush commits pending changes: store first, then one transaction.
+func (d *Daemon) flush(ctx context.Context) {
+	d.lastFlush = time.Now()
+	if len(d.pendingAdd) == 0 && len(d.pendingDel) == 0 {
+		return
+	}
+	d.save()
+	now := d.now()
+	var add []nft.Ban
+	for p := range d.pendingAdd {
+		if b, ok := d.bans[p]; ok && b.Until.After(now) {
+			add = append(add, nft.Ban{Prefix: p, Until: b.Until, Jail: b.Jail})
+		}
+	}
+	var del []netip.Prefix
+	for p := range d.pendingDel {
+		if d.inKernel[p] {
+			del = append(del, p)
+		}
+	}
+	if err := d.o.Backend.Apply(ctx, add, del, now); err != nil {
+		d.m.firewallErrors.With().Inc()
+		d.log.Warn("firewall update failed; rebuilding the table", "err", err)
+		if err := d.sync(ctx); err != nil {
+			d.log.Error("firewall rebuild failed; will retry at the next reconcile", "err", err)
+		}
+		return
+	}
+	for _, p := range del {
+		delete(d.inKernel, p)
+	}
+	for _, b := range add {
+		d.inKernel[b.Prefix] = true
+	}
+	d.observeLatency(now)
+	clear(d.pendingAdd)
+	clear(d.pendingDel)
+}
+
+func (d *Daemon) observeLatency(time.Time) {
+	t := time.Now()
+	for p, readAt := range d.pendingAdd {
+		if b, ok := d.bans[p]; ok && !readAt.IsZero() {
+			d.m.latency.With(b.Jail).Observe(t.Sub(readAt).Seconds())
+		}
+	}
+}
+
+// save writes the store when something changed.
+func (d *Daemon) save() {
+	if !d.dirty {
+		return
+	}
+	st := store.State{Bans: make([]store.Ban, 0, len(d.bans)), Cursors: d.cursors}
+	for _, b := range d.bans {
+		st.Bans = append(st.Bans, *b)
+	}
+	store.SortBans(st.Bans)
+	if err := d.store.Save(st); err != nil {
+		d.log.Error("saving the ban store failed", "err", err)
+		return
+	}
+	d.dirty = false
+	d.lastSave = time.Now()
+}
+
+// reconcile re-asserts the table when it was flushed, deleted or edited.
+func (d *Daemon) reconcile(ctx context.Context) {
+	els, err := d.o.Backend.Check(ctx)
+	reason := ""
+	switch {
+	case errors.Is(err, nft.ErrIncomplete):
+		reason = err.Error()
+	case err != nil:
+		d.log.Warn("reconcile: cannot read the table", "err", err)
+		return
+	default:
+		now := d.now()
+		have := make(map[netip.Prefix]bool, len(els))
+		for _, e := range els {
+			have[e.Prefix] = true
+			if _, ok := d.bans[e.Prefix]; !ok {
+				reason = fmt.Sprintf("unexpected element %v", e.Prefix)
+			}
+		}
+		for p, b := range d.bans {
+			// Elements about to time out may already be gone.
+			if !have[p] && b.Until.After(now.Add(2*time.Second)) && d.inKernel[p] {
+				reason = fmt.Sprintf("missing element %v", p)
+			}
+		}
+	}
+	if reason == "" {
+		return
+	}
+	d.log.Warn("firewall table out of step; re-asserting it", "reason", reason, "bans", len(d.bans))
+	if err := d.sync(ctx); err != nil {
+		d.log.Error("reconcile failed", "err", err)
+	}
+}
+
+// expire forgets bans that ended (the kernel drops its elements itself).
+func (d *Daemon) expire() {
+	now := d.now()
+	for p, b := range d.bans {
+		if !b.Until.After(now) {
+			d.log.Info("ban expired", "prefix", p.String(), "jail", b.Jail)
+			delete(d.bans, p)
+			delete(d.wide, p)
+			delete(d.inKernel, p)
+			delete(d.pendingDel, p)
+			d.dirty = true
+		}
+	}
+	for _, r := range d.eng.Routes {
+		r.Jail.Expire(now)
+	}
+	d.save()
+}
+
+// do runs f on the loop goroutine and waits for it.
+func (d *Daemon) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case d.reqs <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return fmt.Errorf("guard daemon busy: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("guard daemon busy: %w", ctx.Err())
+	}
+}
+
+// sortedBans returns the bans (of one jail if named) by prefix.
+func (d *Daemon) sortedBans(jailName string) []control.BanInfo {
+	var bs []store.Ban
+	for _, b := range d.bans {
+		if jailName == "" || b.Jail == jailName {
+			bs = append(bs, *b)
+		}
+	}
+	store.SortBans(bs)
+	out := make([]control.BanInfo, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, info(b))
+	}
+	return out
+}
+
+func info(b store.Ban) control.BanInfo {
+	return control.BanInfo{Prefix: b.Prefix.String(), Jail: b.Jail, At: b.At, Until: b.Until, Failures: b.Failures, Count: b.Count}
+}
+
+func (d *Daemon) jailNames() []string {
+	var out []string
+	for _, r := range d.eng.Routes {
+		out = append(out, r.Jail.Name())
+	}
+	return out
+}
+
+func (d *Daemon) route(name string) *engine.Route {
+	for _, r := range d.eng.Routes {
+		if r.Jail.Name() == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Status implements control.Handler.
+func (d *Daemon) Status(ctx context.Context, jailName string) (*control.Status, error) {
+	var st *control.Status
+	var err error
+	derr := d.do(ctx, func() {
+		if jailName != "" && d.route(jailName) == nil {
+			err = fmt.Errorf("no jail %q (running jails: %v)", jailName, d.jailNames())
+			return
+		}
+		st = &control.Status{Backend: d.o.Backend.Name(), Table: d.o.Policy.Ban.Table, Started: d.started, Lines: d.lines, ActiveBans: len(d.bans)}
+		d.mu.Lock()
+		for _, s := range d.sources {
+			st.Sources = append(st.Sources, control.SourceStatus{Key: s.Key(), Lines: d.srcLines[s.Key()], Error: d.srcErr[s.Key()]})
+		}
+		d.mu.Unlock()
+		for _, r := range d.eng.Routes {
+			name := r.Jail.Name()
+			if jailName != "" && name != jailName {
+				continue
+			}
+			pending, _ := r.Jail.Tracked()
+			js := control.JailStatus{Name: name, Filter: r.Filter.Name(), Sources: r.Sources, Lines: r.Stats.Lines, Matched: r.Stats.Matched,
+				CurrentlyFailed: pending, TotalFailed: r.Stats.Failures, TotalBanned: r.Stats.Bans}
+			for _, b := range d.bans {
+				if b.Jail == name {
+					js.CurrentlyBanned++
+					if jailName != "" {
+						js.Banned = append(js.Banned, b.Prefix.String())
+					}
+				}
+			}
+			sort.Strings(js.Banned)
+			st.Jails = append(st.Jails, js)
+		}
+	})
+	if derr != nil {
+		return nil, derr
+	}
+	return st, err
+}
+
+// List implements control.Handler.
+func (d *Daemon) List(ctx context.Context, jailName string) ([]control.BanInfo, error) {
+	var out []control.BanInfo
+	err := d.do(ctx, func() { out = d.sortedBans(jailName) })
+	return out, err
+}
+
+// Ban implements control.Handler: a manual ban, committed at once.
+func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur time.Duration) (control.BanInfo, error) {
+	if err := nft.ValidPrefix(p); err != nil {
+		return control.BanInfo{}, err
+	}
+	for _, ig := range d.ignore {
+		if ig.Overlaps(p) {
+			return control.BanInfo{}, fmt.Errorf("%v is in the ignore list (%v); remove it from ban.ignore first", p, ig)
+		}
+	}
+	if jailName == "" {
+		jailName = ManualJail
+	}
+	if dur <= 0 {
+		dur = d.o.Policy.Ban.Bantime.D
+		if pj, ok := d.o.Policy.Ban.Jail(jailName); ok {
+			dur = pj.EffectiveBantime(d.o.Policy.Ban).D
+		}
+	}
+	var out control.BanInfo
+	var ferr error
+	err := d.do(ctx, func() {
+		now := d.now()
+		b := &store.Ban{Prefix: p, Jail: jailName, At: now, Until: now.Add(dur)}
+		if d.put(b, time.Time{}) {
+			d.log.Info("manual ban", "prefix", p.String(), "jail", jailName, "until", b.Until.UTC().Format(time.RFC3339))
+			d.m.bans.With(jailName).Inc()
+			d.flush(ctx)
+		}
+		w, _ := d.container(p)
+		out = info(*d.bans[w])
+		if !d.inKernel[w] {
+			ferr = fmt.Errorf("ban of %v stored but not in the firewall yet (see the daemon log)", p)
+		}
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, ferr
+}
+
+// Unban implements control.Handler: removes every ban covering p or
+// inside p, and forgets the jails' failure records for it.
+func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, error) {
+	var out control.BanInfo
+	var ferr error
+	err := d.do(ctx, func() {
+		var hit []netip.Prefix
+		for q := range d.bans {
+			if q.Overlaps(p) {
+				hit = append(hit, q)
+			}
+		}
+		if len(hit) == 0 {
+			ferr = fmt.Errorf("%v is not banned", p)
+			return
+		}
+		sort.Slice(hit, func(i, j int) bool { return hit[i].Bits() < hit[j].Bits() })
+		out = info(*d.bans[hit[0]])
+		for _, q := range hit {
+			d.log.Info("unban", "prefix", q.String(), "jail", d.bans[q].Jail)
+			d.drop(q)
+			for _, r := range d.eng.Routes {
+				r.Jail.Forget(q.Addr())
+			}
+		}
+		d.m.unbans.With().Add(float64(len(hit)))
+		d.flush(ctx)
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, ferr
+}
+
+var _ control.Handler = (*Daemon)(nil)
