@@ -130,7 +130,7 @@ func unknownResult(env *check.Env, what string, err error) check.Result {
 	case env.Host != nil && !env.Host.IsRoot(context.Background()):
 		msg += " (auditctl needs root: run verify with sudo)"
 	}
-	return check.Result{Status: check.Unknown, Message: msg, Remediation: remediation(env, nil)}
+	return check.Result{Status: check.Unknown, Message: msg, Remediation: enableRemediation(env)}
 }
 
 func evalEnabled(ctx context.Context, env *check.Env) check.Result {
@@ -140,7 +140,7 @@ func evalEnabled(ctx context.Context, env *check.Env) check.Result {
 	}
 	st := sr.st
 	ev := []check.Evidence{{Source: CmdStatus.String(), Text: excerptStatus(sr.text)}}
-	fix := remediation(env, nil)
+	fix := enableRemediation(env)
 	r := check.Result{Evidence: ev, Remediation: fix}
 	switch {
 	case st.Enabled == 0:
@@ -261,20 +261,35 @@ func relatedLines(l *listed, want []Rule) string {
 
 var releaseRE = regexp.MustCompile(`^(nixos-)?(\d\d\.\d\d|unstable)$`)
 
+func release(env *check.Env) nixfacts.Release {
+	if releaseRE.MatchString(strings.TrimSpace(env.Release)) {
+		if r, err := nixfacts.ParseRelease(env.Release); err == nil {
+			return r
+		}
+	}
+	return nixfacts.Newest()
+}
+
+func policyOf(env *check.Env) *policy.Policy {
+	if env.Policy == nil {
+		return policy.MustDefault("")
+	}
+	return env.Policy
+}
+
+// enableRemediation turns auditing on and starts the daemon.
+func enableRemediation(env *check.Env) check.Remediation {
+	p, rel := policyOf(env), release(env)
+	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p) + nixfacts.Remediation(rel, "audit.backlog_limit", p))
+	return check.Remediation{NixOS: nix,
+		Generic: "install and start the audit daemon (Debian: apt-get install auditd; systemctl enable --now auditd); it registers with the kernel and enables auditing (auditctl -s shows enabled 1 and its pid)"}
+}
+
 // remediation is the NixOS option text for the release (from nixfacts,
 // the generator's own facts) and the generic auditctl commands for the
 // missing rules (all policy watches when missing is nil).
 func remediation(env *check.Env, missing []Rule) check.Remediation {
-	p := env.Policy
-	if p == nil {
-		p = policy.MustDefault("")
-	}
-	rel := nixfacts.Newest()
-	if releaseRE.MatchString(strings.TrimSpace(env.Release)) {
-		if r, err := nixfacts.ParseRelease(env.Release); err == nil {
-			rel = r
-		}
-	}
+	p, rel := policyOf(env), release(env)
 	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p) + nixfacts.Remediation(rel, "audit.watches", p))
 	if missing == nil {
 		missing, _ = FromPolicy(p.Audit)
