@@ -97,6 +97,7 @@ func TestNixEval(t *testing.T) {
 				if v, _ := lookupJSON(d, strings.Split("disko.devices.disk.main.device", ".")); v != "/dev/sda" {
 					t.Errorf("disko device = %v", v)
 				}
+				checkFlakeEval(t, bin, dir, r, files)
 			}
 		}
 	}
@@ -169,4 +170,44 @@ func countLeaves(v any) int {
 		n += countLeaves(x)
 	}
 	return n
+}
+
+// checkFlakeEval evaluates flake.nix's outputs and configuration.nix with
+// stand-ins for nixpkgs and disko: the host's system gets disko's module
+// and ./configuration.nix, which imports the hardware profiles, the disk
+// layout and the policy module.
+func checkFlakeEval(t *testing.T, bin, dir string, r nixfacts.Release, files []File) {
+	t.Helper()
+	fdir := filepath.Join(dir, "flake-"+r.String())
+	os.MkdirAll(fdir, 0o755)
+	for _, f := range files {
+		os.WriteFile(filepath.Join(fdir, f.Name), f.Data, 0o644)
+	}
+	fl := evalJSON(t, bin, `let f = import `+fdir+`/flake.nix;
+  out = f.outputs { self = { }; nixpkgs = { lib.nixosSystem = a: a; }; disko = { nixosModules.disko = "disko-module"; }; };
+  sys = out.nixosConfigurations.web1;
+in { inherit (f) description inputs; system = sys.system; modules = map toString sys.modules; }`)
+	want := map[string]any{
+		"description": "web1: hardened NixOS " + r.String() + " host rendered by rampart",
+		"inputs": map[string]any{
+			"nixpkgs": map[string]any{"url": r.FlakeURL()},
+			"disko":   map[string]any{"url": "github:nix-community/disko", "inputs": map[string]any{"nixpkgs": map[string]any{"follows": "nixpkgs"}}},
+		},
+		"system":  "x86_64-linux",
+		"modules": []any{"disko-module", fdir + "/configuration.nix"},
+	}
+	if !reflect.DeepEqual(fl, want) {
+		t.Errorf("%v flake.nix evaluates to\n%#v\nwant\n%#v", r, fl, want)
+	}
+	conf := evalJSON(t, bin, `let c = import `+fdir+`/configuration.nix { modulesPath = "/m"; lib = { }; pkgs = { }; };
+in c // { imports = map toString c.imports; }`)
+	if got := conf["imports"]; !reflect.DeepEqual(got, []any{"/m/installer/scan/not-detected.nix", "/m/profiles/qemu-guest.nix", fdir + "/disko.nix", fdir + "/rampart.nix"}) {
+		t.Errorf("%v configuration.nix imports %v", r, got)
+	}
+	if v, _ := lookupJSON(conf, []string{"system", "stateVersion"}); v != r.StateVersion() {
+		t.Errorf("%v stateVersion = %v", r, v)
+	}
+	if v, _ := lookupJSON(conf, []string{"users", "users", "root", "openssh", "authorizedKeys", "keys"}); len(v.([]any)) != 2 {
+		t.Errorf("%v root keys = %v", r, v)
+	}
 }

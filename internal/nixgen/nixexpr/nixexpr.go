@@ -197,8 +197,8 @@ func (s Str) write(w *writer, _ int) {
 }
 
 func (l Lines) write(w *writer, indent int) {
-	// Lines holding characters an indented string cannot hold literally,
-	// or all starting with a space (Nix strips the indentation common to
+	// Lines holding characters or sequences an indented string cannot hold
+	// literally, or all starting with a space (Nix strips the indentation common to
 	// all non-blank lines, so they would lose it), are written as a Str.
 	if !indentable(l) {
 		Str(strings.Join(l, "\n")+"\n").write(w, indent)
@@ -208,8 +208,6 @@ func (l Lines) write(w *writer, indent int) {
 	for _, line := range l {
 		if line != "" {
 			w.str(pad(indent + 1))
-			line = strings.ReplaceAll(line, "''", "'''")
-			line = strings.ReplaceAll(line, "${", "''${")
 			w.str(line)
 		}
 		w.str("\n")
@@ -221,7 +219,9 @@ func (l Lines) write(w *writer, indent int) {
 func indentable(l Lines) bool {
 	allIndented, any := true, false
 	for _, line := range l {
-		if strings.ContainsAny(line, "\r\x00\n") {
+		// No escaping inside: "''" and "${" would need escapes that a
+		// neighbouring quote can change the meaning of.
+		if strings.ContainsAny(line, "\r\x00\n") || strings.Contains(line, "''") || strings.Contains(line, "${") {
 			return false
 		}
 		if strings.TrimLeft(line, " ") != "" {

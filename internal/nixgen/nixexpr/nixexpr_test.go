@@ -2,6 +2,7 @@ package nixexpr
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -20,7 +21,7 @@ func TestRender(t *testing.T) {
 	a.Add("", Null{}, "z")
 	a.Add("note only", nil)
 	a.Add("", MkIf("config.x", &Attrs{Entries: []Entry{{Path: []string{"a"}, Value: Str("b")}}}), "if")
-	a.Add("", Lines{"x", "", "y ${z} ''q''"}, "text")
+	a.Add("", Lines{"x", "", "y $z 'q'"}, "text")
 	for _, tc := range []struct {
 		v    Value
 		want string
@@ -32,6 +33,8 @@ func TestRender(t *testing.T) {
 		{List{MkIf("c", Str("x"))}, "[\n  (lib.mkIf c \"x\")\n]"},
 		{Lines{"  a", "  b"}, `"  a\n  b\n"`},
 		{Lines{"a\rb"}, `"a\rb\n"`},
+		{Lines{"'${x}"}, `"'\${x}\n"`},
+		{Lines{"a''b"}, `"a''b\n"`},
 		{Func{Params: []string{"lib"}, Body: &Attrs{}}, "{ lib, ... }:\n{ }"},
 		{a, `{
   # why
@@ -48,7 +51,7 @@ func TestRender(t *testing.T) {
   text = ''
     x
 
-    y ''${z} '''q'''
+    y $z 'q'
   '';
 }`},
 	} {
@@ -108,8 +111,25 @@ var nasty = []string{
 	"trailing space ", "  leading", "#comment", "/* c */",
 }
 
+// randomStrings are seeded random strings over the characters that matter
+// to Nix string syntax.
+func randomStrings(n int) []string {
+	rng := rand.New(rand.NewPCG(2, 11))
+	alphabet := []string{"$", "{", "}", "'", "''", "\"", "\\", "\n", "\t", " ", "a", "é", "${", "''$", "\r", "#", "/*"}
+	out := make([]string, n)
+	for i := range out {
+		var b strings.Builder
+		for j := rng.IntN(12); j > 0; j-- {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
 func TestEvalRoundTrip(t *testing.T) {
 	bin := testenv.RequireCommands(t, "nix-instantiate")[0]
+	nasty := append(append([]string{}, nasty...), randomStrings(400)...)
 	a := &Attrs{}
 	var want []any
 	for _, s := range nasty {
@@ -129,8 +149,10 @@ func TestEvalRoundTrip(t *testing.T) {
 	}
 	a.Add("", lines, "lines")
 	keys := &Attrs{}
+	seen := map[string]bool{}
 	for i, s := range nasty {
-		if s != "" {
+		if s != "" && !seen[s] {
+			seen[s] = true
 			keys.Add("", Int(i), s)
 		}
 	}
@@ -158,9 +180,12 @@ func TestEvalRoundTrip(t *testing.T) {
 		t.Errorf("indentation lost: %q", got["indented"])
 	}
 	km, _ := got["keys"].(map[string]any)
-	for i, s := range nasty {
-		if s != "" && km[s] != float64(i) {
-			t.Errorf("key %q: got %v", s, km[s])
+	if len(km) != len(seen) {
+		t.Errorf("%d keys evaluated, %d written", len(km), len(seen))
+	}
+	for _, e := range keys.Entries {
+		if km[e.Path[0]] != float64(e.Value.(Int)) {
+			t.Errorf("key %q: got %v", e.Path[0], km[e.Path[0]])
 		}
 	}
 }
