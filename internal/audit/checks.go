@@ -277,10 +277,18 @@ func policyOf(env *check.Env) *policy.Policy {
 	return env.Policy
 }
 
+// releaseNote says how the release loads the rules (nixos-options.md §2).
+func releaseNote(rel nixfacts.Release) string {
+	if rel >= nixfacts.R2511 {
+		return fmt.Sprintf("# NixOS %s: rules load through audit-rules-nixos.service (auditctl -R); the module writes -D/-b/-f/-e itself, keep them out of security.audit.rules; backlogLimit defaults to 1024", rel)
+	}
+	return fmt.Sprintf("# NixOS %s: rules load through audit.service (auditctl -D, then -R); backlogLimit defaults to 64, consider security.audit.backlogLimit = 8192", rel)
+}
+
 // enableRemediation turns auditing on and starts the daemon.
 func enableRemediation(env *check.Env) check.Remediation {
 	p, rel := policyOf(env), release(env)
-	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p) + nixfacts.Remediation(rel, "audit.backlog_limit", p))
+	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p)+nixfacts.Remediation(rel, "audit.backlog_limit", p)) + "\n" + releaseNote(rel)
 	return check.Remediation{NixOS: nix,
 		Generic: "install and start the audit daemon (Debian: apt-get install auditd; systemctl enable --now auditd); it registers with the kernel and enables auditing (auditctl -s shows enabled 1 and its pid)"}
 }
@@ -290,7 +298,7 @@ func enableRemediation(env *check.Env) check.Remediation {
 // missing rules (all policy watches when missing is nil).
 func remediation(env *check.Env, missing []Rule) check.Remediation {
 	p, rel := policyOf(env), release(env)
-	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p) + nixfacts.Remediation(rel, "audit.watches", p))
+	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p)+nixfacts.Remediation(rel, "audit.watches", p)) + "\n" + releaseNote(rel)
 	if missing == nil {
 		missing, _ = FromPolicy(p.Audit)
 	}
