@@ -252,7 +252,7 @@ func perJail(ctx context.Context, env *check.Env, id string, fn func(j policy.Ja
 	case checked == 0:
 		return result(check.Unknown, "no policy jail is active to read"+note)
 	}
-	return pass(fmt.Sprintf("%s match the policy%s", plural(checked, "active jail", "active jails"), note), evs...)
+	return pass(fmt.Sprintf("every active policy jail (%d) matches the policy%s", checked, note), evs...)
 }
 
 func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(context.Context, *check.Env) check.Result {
