@@ -18,7 +18,7 @@
 //	ssh.kbd_interactive_authentication, ssh.permit_root_login,
 //	ssh.max_auth_tries, ssh.client_alive_interval,
 //	ssh.client_alive_count_max, ssh.allow_tcp_forwarding, ssh.x11_forwarding
-//	admin.users.<name>
+//	admin.users.<name>, admin.sudo
 //	ban.enabled, ban.bantime, ban.maxretry, ban.findtime, ban.ignore,
 //	ban.increment, ban.jails.<name>
 //	audit.enabled, audit.backlog_limit, audit.watches

@@ -112,6 +112,7 @@ var facts = []Fact{
 	{Path: "users.users.*.isNormalUser", Type: "bool", Source: srcUsers},
 	{Path: "users.users.*.extraGroups", Type: "strs", Source: srcUsers},
 	{Path: "users.users.*.openssh.authorizedKeys.keys", Type: "strs", Source: srcSSHD},
+	{Path: "security.sudo.wheelNeedsPassword", Type: "bool", Source: "nixos/modules/security/sudo.nix"},
 
 	// fail2ban (RFC 42 jails since before 24.11).
 	{Path: "services.fail2ban.enable", Type: "bool", Source: srcFail2ban},

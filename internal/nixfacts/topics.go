@@ -104,6 +104,17 @@ var topics = []topicDef{
 		return out
 	}},
 
+	{name: "admin.sudo", gen: func(r Release, p *policy.Policy, _ string) []Setting {
+		sudo := false
+		for _, u := range p.Admin.Users {
+			sudo = sudo || u.Sudo
+		}
+		if !sudo || !p.SSH.Enabled || p.SSH.PasswordAuthentication || p.SSH.KbdInteractiveAuthentication {
+			return nil
+		}
+		return []Setting{set("key-only administrators have no password to give sudo", nixexpr.Bool(false), "security", "sudo", "wheelNeedsPassword")}
+	}},
+
 	{name: "ban.enabled", gen: func(r Release, p *policy.Policy, _ string) []Setting {
 		return []Setting{set("", nixexpr.Bool(p.Ban.Enabled), at(f2b, "enable")...)}
 	}},

@@ -113,6 +113,7 @@ var blocks = []block{
 		"does not declare (MaxAuthTries, ClientAlive*, AllowTcpForwarding) go through the\n" +
 		"freeform settings; there is nothing to set for the SSH version.")},
 	{[]string{"users", "users", "*"}, fixed("Administrator: with passwords off, these keys are the way in.")},
+	{[]string{"security", "sudo"}, fixed("sudo for the wheel administrators.")},
 	{[]string{"services", "fail2ban"}, fixed("fail2ban: ban brute-force sources. The module's DEFAULT jail reads the journal\n" +
 		"(backend systemd; NixOS has no /var/log/auth.log) and it creates the sshd jail\n" +
 		"itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT\n" +

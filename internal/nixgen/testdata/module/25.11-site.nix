@@ -38,6 +38,10 @@
     ];
   };
 
+  # sudo for the wheel administrators.
+  # key-only administrators have no password to give sudo
+  security.sudo.wheelNeedsPassword = false;
+
   # fail2ban: ban brute-force sources. The module's DEFAULT jail reads the journal
   # (backend systemd; NixOS has no /var/log/auth.log) and it creates the sshd jail
   # itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT
