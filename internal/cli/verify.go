@@ -155,7 +155,14 @@ func runVerify(env *Env, args []string) int {
 	if ctx.Err() != nil {
 		fmt.Fprintf(env.Stderr, "rampart verify: the run hit --timeout %s; unfinished checks are unknown\n", *timeout)
 	}
-	return verifyExit(check.Summarize(results))
+	sum := check.Summarize(results)
+	switch {
+	case sum.Fail == 0 && sum.Pass+sum.Warn == 0 && sum.Unknown == 0:
+		fmt.Fprintln(env.Stderr, "rampart verify: nothing was evaluated: every selected check was skipped under this policy")
+	case sum.Fail == 0 && sum.Unknown > 0:
+		fmt.Fprintf(env.Stderr, "rampart verify: %d check(s) could not be evaluated (unknown); run as root or see their messages\n", sum.Unknown)
+	}
+	return verifyExit(sum)
 }
 
 // verifyExit maps a summary to the exit status documented in the help.
