@@ -149,7 +149,7 @@ func lockdownPolicy(env *Env, pf *PolicyFlags) (*policy.Policy, lockdown.Config,
 	return p, cfg, ExitOK
 }
 
-func preflightOptions(env *Env, nixos bool) lockdown.PreflightOptions {
+func lockdownPreflightOptions(env *Env, nixos bool) lockdown.PreflightOptions {
 	fallback := []string{"root"}
 	if u := env.Getenv("SUDO_USER"); u != "" {
 		fallback = append(fallback, u)
@@ -159,7 +159,7 @@ func preflightOptions(env *Env, nixos bool) lockdown.PreflightOptions {
 	return lockdown.PreflightOptions{SSHConnection: env.Getenv("SSH_CONNECTION"), FallbackUsers: fallback, NixOS: nixos}
 }
 
-func writeResults(env *Env, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
+func writeLockdownResults(env *Env, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
 	m := report.Meta{Tool: "rampart lockdown plan", Version: version.String(), Host: h.Name(), Policy: p.Source,
 		Started: start, Duration: time.Since(start)}
 	return report.Write(env.Stdout, format, m, rs, report.Options{Verbose: true})
@@ -185,15 +185,15 @@ func runLockdownPlan(env *Env, args []string) int {
 	h := lockdownHost()
 	nixos := *forceNix || lockdown.IsNixOS(env.Ctx, h)
 	start := time.Now()
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, preflightOptions(env, nixos))
-	if err := writeResults(env, *format, h, p, rs, start); err != nil {
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, nixos))
+	if err := writeLockdownResults(env, *format, h, p, rs, start); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage
 	}
 	ready, why := lockdown.Ready(rs)
 	if *format == "text" {
 		fmt.Fprintln(env.Stdout)
-		printChange(env.Stdout, cfg, nixos)
+		printLockdownChange(env.Stdout, cfg, nixos)
 	}
 	if !ready {
 		fmt.Fprintf(env.Stderr, "rampart %s: the tailnet path is not proven; lockdown would risk locking you out:\n", path)
@@ -208,7 +208,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	return ExitOK
 }
 
-func printChange(w io.Writer, cfg lockdown.Config, nixos bool) {
+func printLockdownChange(w io.Writer, cfg lockdown.Config, nixos bool) {
 	if nixos {
 		fmt.Fprint(w, lockdown.NixOSFlow(lockdown.NixOSOptions{}, 2*time.Minute))
 		return
@@ -218,12 +218,12 @@ func printChange(w io.Writer, cfg lockdown.Config, nixos bool) {
 		fmt.Fprintf(w, "cannot render the table: %v\n", err)
 		return
 	}
-	fmt.Fprintf(w, "apply would load, in one transaction (nft -f -):\n\n%s\n", indent(script))
+	fmt.Fprintf(w, "apply would load, in one transaction (nft -f -):\n\n%s\n", lockdownIndent(script))
 	fmt.Fprintf(w, "New connections to tcp port(s) %v stay possible only on %s; established sessions and other tables are untouched.\n",
 		cfg.Ports, strings.Join(cfg.Trusted, ", "))
 }
 
-func indent(s string) string {
+func lockdownIndent(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	for i := range lines {
 		lines[i] = "    " + lines[i]
@@ -231,11 +231,11 @@ func indent(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func stateDirFlag(fs *flag.FlagSet) *string {
+func lockdownStateDirFlag(fs *flag.FlagSet) *string {
 	return fs.String("state-dir", lockdown.DefaultStateDir, "`DIR` holding the lockdown state file and watchdog log")
 }
 
-func newManager(env *Env, h host.Host, dir string) *lockdown.Manager {
+func newLockdownManager(env *Env, h host.Host, dir string) *lockdown.Manager {
 	exe, _ := os.Executable()
 	return &lockdown.Manager{Host: h, Store: &lockdown.Store{Dir: dir}, Exe: exe, Log: env.Stdout}
 }
@@ -252,7 +252,7 @@ func runLockdownApply(env *Env, args []string) int {
 	module := fs.String("module", "", "NixOS: read the rendered module from `FILE` instead of rendering the policy")
 	modulePath := fs.String("module-path", lockdown.DefaultModule, "NixOS: where the module is written (`PATH`)")
 	nixConfig := fs.String("nixos-config", lockdown.DefaultNixConfig, "NixOS: the configuration that imports the module (`PATH`)")
-	dir := stateDirFlag(fs)
+	dir := lockdownStateDirFlag(fs)
 	if _, code, ok := ParseFlags(env, fs, c, path, args); !ok {
 		return code
 	}
@@ -272,10 +272,10 @@ func runLockdownApply(env *Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "\nNothing was changed. Run the steps above, or: sudo rampart lockdown apply --nixos")
 		return ExitProblem
 	}
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, preflightOptions(env, *nixos))
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, *nixos))
 	ready, why := lockdown.Ready(rs)
 	if !ready {
-		_ = writeResults(env, "text", h, p, rs, time.Now())
+		_ = writeLockdownResults(env, "text", h, p, rs, time.Now())
 		if !*force {
 			fmt.Fprintf(env.Stderr, "rampart %s: refusing: the pre-flight failed (the tailnet path is not proven):\n", path)
 			for _, w := range why {
@@ -286,7 +286,7 @@ func runLockdownApply(env *Env, args []string) int {
 		}
 		fmt.Fprintf(env.Stderr, "rampart %s: --force: applying although the pre-flight failed (%d problem(s))\n", path, len(why))
 	}
-	m := newManager(env, h, *dir)
+	m := newLockdownManager(env, h, *dir)
 	opts := lockdown.ApplyOptions{Within: *within, SSHConnection: env.Getenv("SSH_CONNECTION")}
 	var st *lockdown.State
 	var err error
@@ -317,7 +317,7 @@ func runLockdownApply(env *Env, args []string) int {
 	}
 	if st.Mode == lockdown.ModeNftables {
 		if xs, err := lockdown.Exposure(env.Ctx, h, cfg); err == nil {
-			printExposure(env.Stdout, xs)
+			printLockdownExposure(env.Stdout, xs)
 		} else {
 			fmt.Fprintf(env.Stdout, "(exposure analysis unavailable: %v)\n", err)
 		}
@@ -349,7 +349,7 @@ func runLockdownApply(env *Env, args []string) int {
 	}
 }
 
-func printExposure(w io.Writer, xs []nftrules.Exposure) {
+func printLockdownExposure(w io.Writer, xs []nftrules.Exposure) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INTERFACE\tPORT\tNEW SSH CONNECTIONS\tWHY")
 	for _, x := range xs {
@@ -361,11 +361,11 @@ func printExposure(w io.Writer, xs []nftrules.Exposure) {
 func runLockdownConfirm(env *Env, args []string) int {
 	const path = "lockdown confirm"
 	fs := NewFlags(path)
-	dir := stateDirFlag(fs)
+	dir := lockdownStateDirFlag(fs)
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("confirm"), path, args); !ok {
 		return code
 	}
-	m := newManager(env, lockdownHost(), *dir)
+	m := newLockdownManager(env, lockdownHost(), *dir)
 	st, err := m.Confirm(env.Ctx, lockdown.ConfirmOptions{SSHConnection: env.Getenv("SSH_CONNECTION")})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
@@ -381,14 +381,14 @@ func runLockdownConfirm(env *Env, args []string) int {
 func runLockdownRollback(env *Env, args []string) int {
 	const path = "lockdown rollback"
 	fs := NewFlags(path)
-	dir := stateDirFlag(fs)
+	dir := lockdownStateDirFlag(fs)
 	id := fs.String("id", "", "only roll back change `ID`, and only while it is pending (used by the systemd timer)")
 	reason := fs.String("reason", "", "why, recorded in the state")
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("rollback"), path, args); !ok {
 		return code
 	}
 	h := lockdownHost()
-	m := newManager(env, h, *dir)
+	m := newLockdownManager(env, h, *dir)
 	st, err := m.Rollback(env.Ctx, *id, *reason)
 	if errors.Is(err, lockdown.ErrNoState) {
 		// No record: remove rampart's table anyway (idempotent).
@@ -410,12 +410,12 @@ func runLockdownRollback(env *Env, args []string) int {
 func runLockdownStatus(env *Env, args []string) int {
 	const path = "lockdown status"
 	fs := NewFlags(path)
-	dir := stateDirFlag(fs)
+	dir := lockdownStateDirFlag(fs)
 	format := fs.String("format", "text", "output `FORMAT`: text or json")
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("status"), path, args); !ok {
 		return code
 	}
-	m := newManager(env, lockdownHost(), *dir)
+	m := newLockdownManager(env, lockdownHost(), *dir)
 	r, err := m.Status(env.Ctx, lockdown.DefaultTable)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
@@ -430,7 +430,7 @@ func runLockdownStatus(env *Env, args []string) int {
 			return ExitUsage
 		}
 	case "text":
-		printStatus(env.Stdout, r, time.Now())
+		printLockdownStatus(env.Stdout, r, time.Now())
 	default:
 		fmt.Fprintf(env.Stderr, "rampart %s: --format %q: expected text or json\n", path, *format)
 		return ExitUsage
@@ -441,13 +441,13 @@ func runLockdownStatus(env *Env, args []string) int {
 	return ExitOK
 }
 
-func printStatus(w io.Writer, r *lockdown.Report, now time.Time) {
+func printLockdownStatus(w io.Writer, r *lockdown.Report, now time.Time) {
 	st := r.State
 	if st == nil {
 		fmt.Fprintf(w, "No lockdown change recorded. Table inet %s installed: %v\n", r.Table, r.TablePresent)
 	} else {
 		fmt.Fprintf(w, "Change %s (%s): %s\n", st.ID, st.Mode, st.Phase)
-		fmt.Fprintf(w, "  applied   %s from %s\n", st.AppliedAt.Format(time.RFC3339), orConsole(st.AppliedFrom))
+		fmt.Fprintf(w, "  applied   %s from %s\n", st.AppliedAt.Format(time.RFC3339), lockdownOrConsole(st.AppliedFrom))
 		switch st.Phase {
 		case lockdown.PhasePending:
 			fmt.Fprintf(w, "  deadline  %s (%s left)\n", st.Deadline.Format(time.RFC3339), st.Deadline.Sub(now).Round(time.Second))
@@ -468,14 +468,14 @@ func printStatus(w io.Writer, r *lockdown.Report, now time.Time) {
 	}
 	if len(r.Exposure) > 0 {
 		fmt.Fprintln(w)
-		printExposure(w, r.Exposure)
+		printLockdownExposure(w, r.Exposure)
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "PROBLEM: %s\n", p)
 	}
 }
 
-func orConsole(s string) string {
+func lockdownOrConsole(s string) string {
 	if s == "" {
 		return "a console (no SSH session)"
 	}
@@ -485,7 +485,7 @@ func orConsole(s string) string {
 func runLockdownWatchdog(env *Env, args []string) int {
 	const path = "lockdown watchdog"
 	fs := NewFlags(path)
-	dir := stateDirFlag(fs)
+	dir := lockdownStateDirFlag(fs)
 	id := fs.String("id", "", "the change `ID` to guard")
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("watchdog"), path, args); !ok {
 		return code
@@ -494,7 +494,7 @@ func runLockdownWatchdog(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rampart %s: --id is required\n", path)
 		return ExitUsage
 	}
-	m := newManager(env, lockdownHost(), *dir)
+	m := newLockdownManager(env, lockdownHost(), *dir)
 	m.Log = env.Stderr
 	fmt.Fprintf(env.Stderr, "%s watchdog %s: guarding (pid %d)\n", time.Now().UTC().Format(time.RFC3339), *id, os.Getpid())
 	if _, err := m.Watchdog(env.Ctx, *id); err != nil {

@@ -26,6 +26,15 @@ type Manager struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Poll is how often Wait and the watchdog look at the state (200ms).
 	Poll time.Duration
+	// NewID names changes (random hex by default).
+	NewID func() string
+}
+
+func (m *Manager) newID() string {
+	if m.NewID != nil {
+		return m.NewID()
+	}
+	return newID()
 }
 
 func (m *Manager) now() time.Time {
@@ -87,7 +96,7 @@ func (m *Manager) Apply(ctx context.Context, cfg Config, o ApplyOptions) (*State
 		return nil, err
 	}
 	now := m.now()
-	st := &State{ID: newID(), Phase: PhasePending, Mode: ModeNftables, Config: cfg,
+	st := &State{ID: m.newID(), Phase: PhasePending, Mode: ModeNftables, Config: cfg,
 		AppliedFrom: strings.Join(strings.Fields(o.SSHConnection), " "), AppliedAt: now, Deadline: now.Add(o.Within)}
 	err := m.Store.Locked(func(cur *State) (*State, error) {
 		if cur != nil && cur.Phase == PhasePending {
@@ -130,7 +139,7 @@ func (m *Manager) arm(ctx context.Context, st *State) error {
 	m.logf("watchdog running as pid %d", pid)
 	if SystemdRunning(ctx, m.Host) {
 		unit := "rampart-lockdown-" + st.ID
-		secs := int(time.Until(st.Deadline).Round(time.Second) / time.Second)
+		secs := int(st.Deadline.Sub(m.now()).Round(time.Second) / time.Second)
 		if secs < 1 {
 			secs = 1
 		}

@@ -91,7 +91,7 @@ func (m *Manager) ApplyNixOS(ctx context.Context, cfg Config, o ApplyOptions, n 
 		return nil, fmt.Errorf("lockdown: %s resolves to %q, expected a /nix/store path", SystemProfile, prev)
 	}
 	now := m.now()
-	st := &State{ID: newID(), Phase: PhasePending, Mode: ModeNixOS, Config: cfg, PreviousSystem: prev, ModulePath: n.ModulePath,
+	st := &State{ID: m.newID(), Phase: PhasePending, Mode: ModeNixOS, Config: cfg, PreviousSystem: prev, ModulePath: n.ModulePath,
 		AppliedFrom: strings.Join(strings.Fields(o.SSHConnection), " "), AppliedAt: now, Deadline: now.Add(o.Within)}
 	old, err := os.ReadFile(n.ModulePath)
 	switch {

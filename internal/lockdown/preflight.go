@@ -164,10 +164,10 @@ func (pf *preflight) keyExpiry(ctx context.Context, env *check.Env) check.Result
 	switch {
 	case st.Self == nil:
 		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale status has no Self node: not logged in"}
-	case !st.Running():
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale is not Running, so the node key cannot be judged"}
 	case st.Self.Expired:
 		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "this node's key has expired"}
+	case !st.Running():
+		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale is not Running, so the node key cannot be judged"}
 	case st.Self.KeyExpiry != nil:
 		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
 			Message: fmt.Sprintf("this node's key expires at %s; after that the tailnet path (and with lockdown, all SSH) is gone until someone re-authenticates", st.Self.KeyExpiry.UTC().Format("2006-01-02 15:04 UTC"))}
@@ -431,8 +431,8 @@ func (pf *preflight) session(ctx context.Context, env *check.Env) check.Result {
 			Message: fmt.Sprintf("this session comes from this host itself (%s via lo): it proves nothing about the tailnet path; ssh in over the tailnet and run again", c.Client.Addr())}
 	}
 	return check.Result{Status: check.Fail, Evidence: ev,
-		Message: fmt.Sprintf("this session comes from %s through %s, not %s: after lockdown new sessions must use the tailnet; reconnect over the tailnet (ssh to %s's tailnet address) and run again",
-			c.Client.Addr(), r.Dev, pf.cfg.Tailnet, "this host")}
+		Message: fmt.Sprintf("this session comes from %s through %s, not %s: after lockdown new sessions must use the tailnet; reconnect to this host's tailnet address and run again",
+			c.Client.Addr(), r.Dev, pf.cfg.Tailnet)}
 }
 
 func (pf *preflight) nftables(ctx context.Context, env *check.Env) check.Result {
