@@ -161,7 +161,14 @@ func (s *Server) exchange(ctx context.Context, c *net.UnixConn) Response {
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	s.Log.Info("control request", "op", v.Op, "jail", v.Jail, "prefix", v.Prefix.String(), "uid", uid)
+	attrs := []any{"op", v.Op, "uid", uid}
+	if v.Jail != "" {
+		attrs = append(attrs, "jail", v.Jail)
+	}
+	if v.Prefix.IsValid() {
+		attrs = append(attrs, "prefix", v.Prefix.String())
+	}
+	s.Log.Info("control request", attrs...)
 	switch v.Op {
 	case OpStatus:
 		st, err := s.Handler.Status(ctx, v.Jail)

@@ -29,6 +29,10 @@ import (
 // without --jail.
 const ManualJail = "manual"
 
+// ErrStart marks errors of Run that happened before the daemon was up
+// (restoring the table, opening the socket or the metrics port).
+var ErrStart = errors.New("could not start")
+
 // Options configure a Daemon. Policy, Backend and StateDir are required.
 type Options struct {
 	Policy  *policy.Policy
@@ -213,7 +217,7 @@ func (d *Daemon) now() time.Time { return d.o.Clock() }
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.now()
 	if err := d.restore(ctx); err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -222,7 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.o.Socket != "" {
 		srv, err := control.Listen(d.o.Socket, d, d.log.With("component", "control"))
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrStart, err)
 		}
 		wg.Add(1)
 		go func() {
@@ -235,7 +239,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.o.Metrics != "" {
 		ln, err := net.Listen("tcp", d.o.Metrics)
 		if err != nil {
-			return fmt.Errorf("metrics endpoint: %w", err)
+			return fmt.Errorf("%w: metrics endpoint: %w", ErrStart, err)
 		}
 		hs := &http.Server{Handler: d.m.reg.Handler(), ReadHeaderTimeout: 5 * time.Second}
 		wg.Add(1)
