@@ -15,6 +15,8 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/lockdown"
 	"github.com/rampart-sec/rampart/internal/nftrules"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/report"
 	"github.com/rampart-sec/rampart/internal/tailscale"
@@ -23,10 +25,6 @@ import (
 
 // lockdownHost is the host lockdown works on; tests replace it.
 var lockdownHost = func() host.Host { return &host.Local{} }
-
-// LockdownModule renders the NixOS module for `lockdown apply --nixos`;
-// the nix command sets it when it registers (nil: --nixos needs --module).
-var LockdownModule func(p *policy.Policy) ([]byte, error)
 
 var lockdownCmd = &Command{
 	Name:    "lockdown",
@@ -74,7 +72,7 @@ Examples:
   rampart lockdown plan
   rampart lockdown plan -p policy.toml --format json`},
 		{Name: "apply", Summary: "install the lockdown and wait for a confirm (rolled back without one)", Run: runLockdownApply,
-			Usage: "lockdown apply [-p POLICY] [--confirm-within 2m] [--force] [--no-wait] [--nixos [--module FILE]] [--state-dir DIR]",
+			Usage: "lockdown apply [-p POLICY] [--confirm-within 2m] [--force] [--no-wait] [--nixos [--release R] [--module FILE]] [--state-dir DIR]",
 			Help: `Refuses after a failed pre-flight unless --force. Then installs table inet rampart-lockdown in one nft
 transaction, starts the rollback watchdog (and a systemd timer when systemd runs) and waits until
 'rampart lockdown confirm' runs from a new SSH session over the tailnet. Ctrl-C or the deadline rolls
@@ -250,6 +248,7 @@ func runLockdownApply(env *Env, args []string) int {
 	noWait := fs.Bool("no-wait", false, "return once applied; the watchdog rolls back unless confirmed")
 	nixos := fs.Bool("nixos", false, "run the NixOS commit-confirmed flow (nixos-rebuild test)")
 	module := fs.String("module", "", "NixOS: read the rendered module from `FILE` instead of rendering the policy")
+	release := fs.String("release", "", "NixOS: render the module for `RELEASE` (24.11 … unstable; default the newest stable)")
 	modulePath := fs.String("module-path", lockdown.DefaultModule, "NixOS: where the module is written (`PATH`)")
 	nixConfig := fs.String("nixos-config", lockdown.DefaultNixConfig, "NixOS: the configuration that imports the module (`PATH`)")
 	dir := lockdownStateDirFlag(fs)
@@ -292,13 +291,10 @@ func runLockdownApply(env *Env, args []string) int {
 	var err error
 	if *nixos {
 		var mod []byte
-		switch {
-		case *module != "":
+		if *module != "" {
 			mod, err = os.ReadFile(*module)
-		case LockdownModule != nil:
-			mod, err = LockdownModule(p)
-		default:
-			err = errors.New("no NixOS renderer is built in: pass --module FILE (the output of rampart nix)")
+		} else {
+			mod, err = lockdownRenderModule(p, *release)
 		}
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
@@ -347,6 +343,24 @@ func runLockdownApply(env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "Rolled back: %s.\n", st.Reason)
 		return ExitProblem
 	}
+}
+
+// lockdownRenderModule renders the policy's NixOS module as `rampart nix`
+// does (refusing a policy that would lock the admin out).
+func lockdownRenderModule(p *policy.Policy, release string) ([]byte, error) {
+	opts := nixgen.Options{}
+	if release != "" {
+		r, err := nixfacts.ParseRelease(release)
+		if err != nil {
+			return nil, fmt.Errorf("--release: %w", err)
+		}
+		opts.Release = r
+	}
+	files, _, err := nixgen.Render(p, opts)
+	if err != nil {
+		return nil, err
+	}
+	return files[0].Data, nil
 }
 
 func printLockdownExposure(w io.Writer, xs []nftrules.Exposure) {
