@@ -35,23 +35,11 @@ func ParseStatus(name string, data []byte) (*Status, error) {
 			continue
 		}
 		s.Raw[f[0]] = f[1]
-		var dst *int64
-		switch f[0] {
-		case "enabled":
-			dst = &s.Enabled
-		case "failure":
-			dst = &s.Failure
-		case "pid":
-			dst = &s.PID
-		case "rate_limit":
-			dst = &s.RateLimit
-		case "backlog_limit":
-			dst = &s.BacklogLimit
-		case "lost":
-			dst = &s.Lost
-		case "backlog":
-			dst = &s.Backlog
-		default:
+		dst := map[string]*int64{
+			"enabled": &s.Enabled, "failure": &s.Failure, "pid": &s.PID, "rate_limit": &s.RateLimit,
+			"backlog_limit": &s.BacklogLimit, "lost": &s.Lost, "backlog": &s.Backlog,
+		}[f[0]]
+		if dst == nil {
 			continue
 		}
 		n, err := strconv.ParseInt(f[1], 10, 64)

@@ -158,12 +158,8 @@ func init() {
 func runAuditRules(env *Env, args []string) int {
 	const path = "audit rules"
 	fs, pol := auditPolicyFlags(path)
-	pos, code, ok := ParseFlags(env, fs, auditRulesCmd, path, args)
-	if !ok {
+	if code, ok := auditParse(env, fs, auditRulesCmd, path, args, nil); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return auditUsage(env, path, auditRulesCmd, "unexpected argument %q", pos[0])
 	}
 	p, rules, ok := auditLoadPolicy(env, path, *pol)
 	if !ok {
@@ -182,6 +178,21 @@ func runAuditRules(env *Env, args []string) int {
 // auditLine joins auditctl arguments for display; a path with spaces is
 // shown as auditctl itself lists it.
 func auditLine(args []string) string { return strings.Join(args, " ") }
+
+// auditParse parses the flags of an audit subcommand, which takes no
+// positional arguments, and checks --format when the command has one.
+func auditParse(env *Env, fs *flag.FlagSet, c *Command, path string, args []string, format *string) (int, bool) {
+	pos, code, ok := ParseFlags(env, fs, c, path, args)
+	switch {
+	case !ok:
+		return code, false
+	case len(pos) > 0:
+		return auditUsage(env, path, c, "unexpected argument %q", pos[0]), false
+	case format != nil && *format != "text" && *format != "json":
+		return auditUsage(env, path, c, "--format %q: expected text or json", *format), false
+	}
+	return ExitOK, true
+}
 
 func auditUsage(env *Env, path string, c *Command, format string, a ...any) int {
 	fmt.Fprintf(env.Stderr, "rampart %s: %s\nUsage: rampart %s\n", path, fmt.Sprintf(format, a...), c.Usage)
@@ -206,12 +217,8 @@ func runAuditApply(env *Env, args []string) int {
 	fs, pol := auditPolicyFlags(path)
 	exact := fs.Bool("exact", false, "also remove loaded rules that are not in the policy")
 	dry := fs.Bool("dry-run", false, "print the plan and the auditctl commands, change nothing")
-	pos, code, ok := ParseFlags(env, fs, auditApplyCmd, path, args)
-	if !ok {
+	if code, ok := auditParse(env, fs, auditApplyCmd, path, args, nil); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return auditUsage(env, path, auditApplyCmd, "unexpected argument %q", pos[0])
 	}
 	p, rules, ok := auditLoadPolicy(env, path, *pol)
 	if !ok {
@@ -269,15 +276,8 @@ func runAuditDiff(env *Env, args []string) int {
 	const path = "audit diff"
 	fs, pol := auditPolicyFlags(path)
 	format := fs.String("format", "text", "output format: text or json")
-	pos, code, ok := ParseFlags(env, fs, auditDiffCmd, path, args)
-	if !ok {
+	if code, ok := auditParse(env, fs, auditDiffCmd, path, args, format); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return auditUsage(env, path, auditDiffCmd, "unexpected argument %q", pos[0])
-	}
-	if *format != "text" && *format != "json" {
-		return auditUsage(env, path, auditDiffCmd, "--format %q: expected text or json", *format)
 	}
 	_, rules, ok := auditLoadPolicy(env, path, *pol)
 	if !ok {
@@ -344,15 +344,8 @@ func runAuditReport(env *Env, args []string) int {
 	fs.Var(&keys, "key", "only this key (repeatable, comma-separated; \"policy\" = the policy's keys)")
 	logFile := fs.String("log", "", "read this file instead of "+audit.DefaultLog+" and its rotations")
 	format := fs.String("format", "text", "output format: text or json")
-	pos, code, ok := ParseFlags(env, fs, auditReportCmd, path, args)
-	if !ok {
+	if code, ok := auditParse(env, fs, auditReportCmd, path, args, format); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return auditUsage(env, path, auditReportCmd, "unexpected argument %q", pos[0])
-	}
-	if *format != "text" && *format != "json" {
-		return auditUsage(env, path, auditReportCmd, "--format %q: expected text or json", *format)
 	}
 	now := auditNow()
 	t, err := audit.ParseSince(*since, now)
