@@ -159,7 +159,7 @@ func Module(r nixfacts.Release, p *policy.Policy) ([]byte, error) {
 		return nil, err
 	}
 	header := fmt.Sprintf("%s: NixOS %s module rendered by `rampart nix --release %s`\n"+
-		"from policy %s (profile %s). Every option below exists in NixOS %s;\n"+
+		"from policy %s, profile %s. Every option below exists in NixOS %s;\n"+
 		"render again rather than editing, and for another release.",
 		ModuleName, r, r, p.Source, p.Profile, r)
 	return nixexpr.File(header, body)

@@ -20,7 +20,7 @@ import (
 func TestNixParse(t *testing.T) {
 	bin := testenv.RequireCommands(t, "nix-instantiate")[0]
 	dir := t.TempDir()
-	n := 0
+	var paths []string
 	for _, r := range nixfacts.Releases() {
 		for _, name := range profileNames {
 			files := render(t, r, profiles(t)[name], true)
@@ -32,14 +32,20 @@ func TestNixParse(t *testing.T) {
 				if err := os.WriteFile(path, f.Data, 0o644); err != nil {
 					t.Fatal(err)
 				}
-				out, err := exec.Command(bin, "--parse", path).CombinedOutput()
-				if err != nil {
-					t.Errorf("nix-instantiate --parse %s: %v\n%s", filepath.Base(path), err, out)
-				}
-				n++
+				paths = append(paths, path)
 			}
 		}
 	}
+	// One run for all files; on failure, one per file to name the culprit.
+	if out, err := exec.Command(bin, append([]string{"--parse"}, paths...)...).CombinedOutput(); err != nil {
+		for _, path := range paths {
+			if out, err := exec.Command(bin, "--parse", path).CombinedOutput(); err != nil {
+				t.Errorf("nix-instantiate --parse %s: %v\n%s", filepath.Base(path), err, out)
+			}
+		}
+		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
+	}
+	n := len(paths)
 	if n != len(nixfacts.Releases())*(len(profileNames)+3) {
 		t.Errorf("parsed %d files", n)
 	}
@@ -66,39 +72,55 @@ const stubArgs = `{
 func TestNixEval(t *testing.T) {
 	bin := testenv.RequireCommands(t, "nix-instantiate")[0]
 	dir := t.TempDir()
+	// Evaluate every module in one run.
+	type mod struct {
+		key   string
+		r     nixfacts.Release
+		name  string
+		files []File
+	}
+	var mods []mod
+	var expr strings.Builder
+	expr.WriteString("{\n")
 	for _, r := range nixfacts.Releases() {
 		for _, name := range profileNames {
-			p := profiles(t)[name]
-			files := render(t, r, p, true)
-			mod := filepath.Join(dir, r.String()+"-"+name+".nix")
-			os.WriteFile(mod, files[0].Data, 0o644)
-			got := evalJSON(t, bin, "import "+mod+" "+stubArgs)
-			expr, err := ModuleExpr(r, p)
-			if err != nil {
-				t.Fatal(err)
+			m := mod{key: r.String() + "-" + name, r: r, name: name, files: render(t, r, profiles(t)[name], true)}
+			path := filepath.Join(dir, m.key+".nix")
+			os.WriteFile(path, m.files[0].Data, 0o644)
+			expr.WriteString("  \"" + m.key + "\" = import " + path + " " + stubArgs + ";\n")
+			mods = append(mods, m)
+		}
+	}
+	expr.WriteString("}\n")
+	all := evalJSON(t, bin, expr.String())
+	for _, m := range mods {
+		r, name := m.r, m.name
+		got, _ := all[m.key].(map[string]any)
+		expr, err := ModuleExpr(r, profiles(t)[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves := nixexpr.Flatten(expr)
+		for _, l := range leaves {
+			want := jsonOf(l.Value)
+			if want == nil {
+				continue
 			}
-			leaves := nixexpr.Flatten(expr)
-			for _, l := range leaves {
-				want := jsonOf(l.Value)
-				if want == nil {
-					continue
-				}
-				if v, ok := lookupJSON(got, l.Path); !ok || !reflect.DeepEqual(v, want) {
-					t.Errorf("%v %s: %s evaluates to %#v, want %#v", r, name, nixexpr.KeyPath(l.Path), v, want)
-				}
+			if v, ok := lookupJSON(got, l.Path); !ok || !reflect.DeepEqual(v, want) {
+				t.Errorf("%v %s: %s evaluates to %#v, want %#v", r, name, nixexpr.KeyPath(l.Path), v, want)
 			}
-			if c := countLeaves(got); c != len(leaves) {
-				t.Errorf("%v %s: the evaluated module has %d definitions, rampart wrote %d", r, name, c, len(leaves))
+		}
+		if c := countLeaves(got); c != len(leaves) {
+			t.Errorf("%v %s: the evaluated module has %d definitions, rampart wrote %d", r, name, c, len(leaves))
+		}
+		if name == "site" {
+			disko := filepath.Join(dir, r.String()+"-disko.nix")
+			os.WriteFile(disko, m.files[3].Data, 0o644)
+			d := evalJSON(t, bin, "import "+disko+" { lib = { mkDefault = v: v; }; }")
+			if v, _ := lookupJSON(d, strings.Split("disko.devices.disk.main.device", ".")); v != "/dev/sda" {
+				t.Errorf("disko device = %v", v)
 			}
-			if name == "site" {
-				disko := filepath.Join(dir, r.String()+"-disko.nix")
-				os.WriteFile(disko, files[3].Data, 0o644)
-				d := evalJSON(t, bin, "import "+disko+" { lib = { mkDefault = v: v; }; }")
-				if v, _ := lookupJSON(d, strings.Split("disko.devices.disk.main.device", ".")); v != "/dev/sda" {
-					t.Errorf("disko device = %v", v)
-				}
-				checkFlakeEval(t, bin, dir, r, files)
-			}
+			checkFlakeEval(t, bin, dir, r, m.files)
 		}
 	}
 }

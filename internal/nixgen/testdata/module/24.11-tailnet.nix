@@ -1,5 +1,5 @@
 # rampart.nix: NixOS 24.11 module rendered by `rampart nix --release 24.11`
-# from policy (default) (profile tailnet). Every option below exists in NixOS 24.11;
+# from policy (default), profile tailnet. Every option below exists in NixOS 24.11;
 # render again rather than editing, and for another release.
 { config, lib, pkgs, ... }:
 {

@@ -1,5 +1,5 @@
 # rampart.nix: NixOS 25.11 module rendered by `rampart nix --release 25.11`
-# from policy site.toml (profile tailnet). Every option below exists in NixOS 25.11;
+# from policy site.toml, profile tailnet. Every option below exists in NixOS 25.11;
 # render again rather than editing, and for another release.
 { config, lib, pkgs, ... }:
 {

@@ -1,5 +1,5 @@
 # rampart.nix: NixOS 26.05 module rendered by `rampart nix --release 26.05`
-# from policy (default) (profile tailnet). Every option below exists in NixOS 26.05;
+# from policy (default), profile tailnet. Every option below exists in NixOS 26.05;
 # render again rather than editing, and for another release.
 { config, lib, pkgs, ... }:
 {

@@ -1,5 +1,5 @@
 # rampart.nix: NixOS unstable module rendered by `rampart nix --release unstable`
-# from policy site.toml (profile tailnet). Every option below exists in NixOS unstable;
+# from policy site.toml, profile tailnet. Every option below exists in NixOS unstable;
 # render again rather than editing, and for another release.
 { config, lib, pkgs, ... }:
 {
