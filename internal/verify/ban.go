@@ -55,11 +55,66 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// fail2banSocket returns the socket fail2ban listens on: the option, or
+// the last "socket =" of its configuration in fail2ban's reading order,
+// or its built-in default.
+func fail2banSocket(ctx context.Context, env *check.Env) (string, string) {
+	if s := optionsOf(env).Fail2banSocket; s != "" {
+		return s, "--fail2ban-socket"
+	}
+	sock, where := "/var/run/fail2ban/fail2ban.sock", "fail2ban's default"
+	files := []string{"/etc/fail2ban/fail2ban.conf"}
+	confs, _ := env.Host.Glob(ctx, "/etc/fail2ban/fail2ban.d/*.conf")
+	locals, _ := env.Host.Glob(ctx, "/etc/fail2ban/fail2ban.d/*.local")
+	files = append(append(append(files, confs...), "/etc/fail2ban/fail2ban.local"), locals...)
+	for _, f := range files {
+		b, err := env.Host.ReadFile(ctx, f)
+		if err != nil {
+			continue
+		}
+		section := ""
+		for i, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimSpace(line)
+			if strings.HasPrefix(line, "[") {
+				section = strings.Trim(line, "[]")
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if ok && section == "Definition" && strings.TrimSpace(k) == "socket" {
+				sock, where = strings.TrimSpace(v), fmt.Sprintf("%s:%d", f, i+1)
+			}
+		}
+	}
+	return sock, where
+}
+
 // findBanDaemon asks fail2ban over its socket whether it runs. An
 // installed and enabled but stopped fail2ban is "none": it bans nothing.
+// A missing socket is answer enough, which spares starting the Python
+// client on hosts where fail2ban is not running.
 func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
 	v, err := env.Memo("verify.ban.daemon", func() (any, error) {
 		d := &banDaemon{}
+		enabled := func() {
+			if u, e := env.Host.Run(ctx, host.C("systemctl", "is-enabled", "fail2ban")); e == nil {
+				d.Evidence = append(d.Evidence, outEvidence("systemctl is-enabled fail2ban", u))
+				if strings.TrimSpace(string(u.Stdout)) == "enabled" {
+					d.Why = "fail2ban is enabled but not running"
+				}
+			}
+		}
+		sock, where := fail2banSocket(ctx, env)
+		if ms, err := env.Host.Glob(ctx, sock); err == nil && len(ms) == 0 {
+			if conf, _ := env.Host.Glob(ctx, "/etc/fail2ban/jail.conf"); len(conf) == 0 && optionsOf(env).Fail2banSocket == "" {
+				d.Evidence = append(d.Evidence, ev(sock, "no socket, and no /etc/fail2ban/jail.conf"))
+				d.Why = "no ban daemon is installed (no fail2ban socket or configuration)"
+				return d, nil
+			}
+			d.Evidence = append(d.Evidence, evf(sock, "the socket does not exist (path from %s)", where))
+			d.Why = "fail2ban is not running (no socket)"
+			enabled()
+			return d, nil
+		}
 		o, cmd, err := f2b(ctx, env, "ping")
 		switch {
 		case err == nil && o.ExitCode == 0 && strings.Contains(string(o.Stdout), "pong"):
@@ -73,13 +128,7 @@ func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
 			}
 			d.Evidence = append(d.Evidence, outEvidence(cmd, o))
 			d.Why = "fail2ban does not answer on its socket"
-			if u, e := env.Host.Run(ctx, host.C("systemctl", "is-enabled", "fail2ban")); e == nil {
-				state := strings.TrimSpace(string(u.Stdout))
-				d.Evidence = append(d.Evidence, outEvidence("systemctl is-enabled fail2ban", u))
-				if state == "enabled" {
-					d.Why = "fail2ban is enabled but not running"
-				}
-			}
+			enabled()
 		case host.IsNotExist(err) || isNotFound(err):
 			d.Evidence = append(d.Evidence, ev(cmd, "fail2ban-client is not installed"))
 			d.Why = "no ban daemon is installed"

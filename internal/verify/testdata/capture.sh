@@ -182,6 +182,8 @@ banfix() { # name comment
 	{
 		echo "$2"
 		echo "Captured by capture.sh from a real fail2ban-server ($(fail2ban-client --version)) in a scratch namespace."
+		echo "-- file /var/run/fail2ban/fail2ban.sock --"
+		echo "-- file /etc/fail2ban/jail.conf --"
 		for c in ping status "get sshd bantime" "get sshd findtime" "get sshd maxretry" "get sshd ignoreip" "get sshd actions"; do
 			echo "-- exec fail2ban-client $c --"
 			fail2ban-client $S $c 2>&1 | sed '/WARNING/d' || true
@@ -198,6 +200,9 @@ fail2ban-client -s "$tmp/f2b.sock" stop >/dev/null 2>&1
 sleep 0.5
 {
 	echo "fail2ban installed and enabled, but the server is stopped (Lynis calls this enabled)."
+	echo "The socket is left in place (as after a crash), so the client is asked."
+	echo "-- file /var/run/fail2ban/fail2ban.sock --"
+	echo "-- file /etc/fail2ban/jail.conf --"
 	echo "-- exec fail2ban-client ping --"
 	echo "-- exec.stderr fail2ban-client ping --"
 	fail2ban-client -s "$tmp/f2b.sock" ping 2>&1 | sed "s#$tmp/f2b.sock#/var/run/fail2ban/fail2ban.sock#" || true
