@@ -135,6 +135,7 @@ var facts = []Fact{
 
 	// Files under /etc (the nginx-noscript filter before services.fail2ban.filters).
 	{Path: "environment.etc.*.text", Type: "lines", Source: srcEtc},
+	{Path: "systemd.services.*.restartTriggers", Source: "nixos/lib/systemd-unit-options.nix", Note: "list merged with the module's own triggers"},
 
 	// Audit.
 	{Path: "security.auditd.enable", Type: "bool", Source: srcAuditd},

@@ -493,7 +493,12 @@ func filterDefinition(r Release, name string) []Setting {
 		return []Setting{set("fail2ban ships no "+name+" filter in every release: rampart defines it", def, "services", "fail2ban", "filters", name, "Definition")}
 	}
 	text := nixexpr.Lines{"[Definition]", iniLine("failregex", fail), iniLine("ignoreregex", ignore)}
-	return []Setting{set("fail2ban ships no "+name+" filter in every release: rampart defines it", text, "environment", "etc", "fail2ban/filter.d/"+name+".local", "text")}
+	file := "fail2ban/filter.d/" + name + ".local"
+	return []Setting{
+		set("fail2ban ships no "+name+" filter in every release: rampart defines it", text, "environment", "etc", file, "text"),
+		set("the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)",
+			nixexpr.List{nixexpr.Raw("config.environment.etc." + nixexpr.Key(file) + ".text")}, "systemd", "services", "fail2ban", "restartTriggers"),
+	}
 }
 
 func iniLine(k, v string) string {

@@ -119,6 +119,7 @@ var blocks = []block{
 		"itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT\n" +
 		"jail setting. Jail keys go under settings (filter names too).")},
 	{[]string{"environment", "etc"}, fixed("Filters rampart defines itself (fail2ban reads filter.d/*.local).")},
+	{[]string{"systemd", "services", "fail2ban"}, fixed("Restart fail2ban when rampart's filter changes.")},
 	{[]string{"security", "auditd"}, fixed("Kernel audit: auditd records, keyed watches say what changed.")},
 	{[]string{"security", "audit"}, func(r nixfacts.Release, p *policy.Policy) string {
 		if r >= nixfacts.R2511 {

@@ -64,6 +64,12 @@
     ignoreregex =
   '';
 
+  # Restart fail2ban when rampart's filter changes.
+  # the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)
+  systemd.services.fail2ban.restartTriggers = [
+    config.environment.etc."fail2ban/filter.d/nginx-noscript.local".text
+  ];
+
   # Kernel audit: auditd records, keyed watches say what changed.
   security.auditd.enable = true;
 
