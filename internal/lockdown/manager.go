@@ -89,29 +89,15 @@ var ErrPending = errors.New("a lockdown change is already pending")
 // written and the watchdog started before the table goes in, so there is
 // no moment at which the table is in place without something to remove it.
 func (m *Manager) Apply(ctx context.Context, cfg Config, o ApplyOptions) (*State, error) {
-	if o.Within <= 0 {
-		return nil, errors.New("lockdown: the confirm window must be positive")
-	}
 	if _, err := cfg.Script(); err != nil {
 		return nil, err
 	}
-	now := m.now()
-	st := &State{ID: m.newID(), Phase: PhasePending, Mode: ModeNftables, Config: cfg,
-		AppliedFrom: strings.Join(strings.Fields(o.SSHConnection), " "), AppliedAt: now, Deadline: now.Add(o.Within)}
-	err := m.Store.Locked(func(cur *State) (*State, error) {
-		if cur != nil && cur.Phase == PhasePending {
-			return nil, fmt.Errorf("lockdown: %w (id %s, deadline %s): confirm or roll it back first", ErrPending, cur.ID, cur.Deadline.Format(time.RFC3339))
-		}
-		return st, nil
-	})
+	st, err := m.newState(ModeNftables, cfg, o)
 	if err != nil {
 		return nil, err
 	}
-	if !o.NoWatchdog {
-		if err := m.arm(ctx, st); err != nil {
-			m.fail(ctx, st, err)
-			return st, err
-		}
+	if err := m.begin(ctx, st, o, nil); err != nil {
+		return st, err
 	}
 	if err := Install(ctx, m.Host, cfg); err != nil {
 		m.fail(ctx, st, err)
@@ -119,6 +105,42 @@ func (m *Manager) Apply(ctx context.Context, cfg Config, o ApplyOptions) (*State
 	}
 	m.logf("installed table inet %s; waiting for a confirm until %s", cfg.Table, st.Deadline.Format(time.RFC3339))
 	return st, nil
+}
+
+func (m *Manager) newState(mode string, cfg Config, o ApplyOptions) (*State, error) {
+	if o.Within <= 0 {
+		return nil, errors.New("lockdown: the confirm window must be positive")
+	}
+	now := m.now()
+	return &State{ID: m.newID(), Phase: PhasePending, Mode: mode, Config: cfg,
+		AppliedFrom: strings.Join(strings.Fields(o.SSHConnection), " "), AppliedAt: now, Deadline: now.Add(o.Within)}, nil
+}
+
+// begin records st as the pending change, refusing while another one is
+// pending, runs prepare (if any) under the same lock, and arms the
+// rollbacks. On error nothing is left pending.
+func (m *Manager) begin(ctx context.Context, st *State, o ApplyOptions, prepare func() error) error {
+	err := m.Store.Locked(func(cur *State) (*State, error) {
+		if cur != nil && cur.Phase == PhasePending {
+			return nil, fmt.Errorf("lockdown: %w (id %s, deadline %s): confirm or roll it back first", ErrPending, cur.ID, cur.Deadline.Format(time.RFC3339))
+		}
+		if prepare != nil {
+			if err := prepare(); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	})
+	if err != nil {
+		return err
+	}
+	if !o.NoWatchdog {
+		if err := m.arm(ctx, st); err != nil {
+			m.fail(ctx, st, err)
+			return err
+		}
+	}
+	return nil
 }
 
 // arm starts the detached watchdog and, when systemd runs, a transient

@@ -69,9 +69,6 @@ func NixOSFlow(o NixOSOptions, within time.Duration) string {
 // ApplyNixOS runs the commit-confirmed flow on a NixOS host.
 func (m *Manager) ApplyNixOS(ctx context.Context, cfg Config, o ApplyOptions, n NixOSOptions) (*State, error) {
 	n.defaults()
-	if o.Within <= 0 {
-		return nil, errors.New("lockdown: the confirm window must be positive")
-	}
 	if len(n.Module) == 0 {
 		return nil, errors.New("lockdown: no NixOS module to apply")
 	}
@@ -90,9 +87,11 @@ func (m *Manager) ApplyNixOS(ctx context.Context, cfg Config, o ApplyOptions, n 
 	if !strings.HasPrefix(prev, "/nix/store/") || strings.ContainsAny(prev, " \n\t") {
 		return nil, fmt.Errorf("lockdown: %s resolves to %q, expected a /nix/store path", SystemProfile, prev)
 	}
-	now := m.now()
-	st := &State{ID: m.newID(), Phase: PhasePending, Mode: ModeNixOS, Config: cfg, PreviousSystem: prev, ModulePath: n.ModulePath,
-		AppliedFrom: strings.Join(strings.Fields(o.SSHConnection), " "), AppliedAt: now, Deadline: now.Add(o.Within)}
+	st, err := m.newState(ModeNixOS, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	st.PreviousSystem, st.ModulePath = prev, n.ModulePath
 	old, err := os.ReadFile(n.ModulePath)
 	switch {
 	case err == nil:
@@ -101,25 +100,17 @@ func (m *Manager) ApplyNixOS(ctx context.Context, cfg Config, o ApplyOptions, n 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("lockdown: read %s: %w", n.ModulePath, err)
 	}
-	err = m.Store.Locked(func(cur *State) (*State, error) {
-		if cur != nil && cur.Phase == PhasePending {
-			return nil, fmt.Errorf("lockdown: %w (id %s)", ErrPending, cur.ID)
+	backup := func() error {
+		if !st.ModuleExisted {
+			return nil
 		}
-		if st.ModuleExisted {
-			if err := os.WriteFile(st.ModuleBackup, old, 0o600); err != nil {
-				return nil, fmt.Errorf("lockdown: back up %s: %w", n.ModulePath, err)
-			}
+		if err := os.WriteFile(st.ModuleBackup, old, 0o600); err != nil {
+			return fmt.Errorf("lockdown: back up %s: %w", n.ModulePath, err)
 		}
-		return st, nil
-	})
-	if err != nil {
-		return nil, err
+		return nil
 	}
-	if !o.NoWatchdog {
-		if err := m.arm(ctx, st); err != nil {
-			m.fail(ctx, st, err)
-			return st, err
-		}
+	if err := m.begin(ctx, st, o, backup); err != nil {
+		return st, err
 	}
 	if err := os.WriteFile(n.ModulePath, n.Module, 0o644); err != nil {
 		m.fail(ctx, st, err)
