@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen"
@@ -13,7 +14,7 @@ import (
 var nixCmd = &Command{
 	Name:    "nix",
 	Summary: "render the policy as a NixOS module (and optionally a flake) for a NixOS release",
-	Usage:   "nix [--release R] [-p FILE] [--profile P] [-o DIR] [--allow-lockout-risk] [--flake --host NAME [--disk DEV] [--system S]]",
+	Usage:   "nix [--release R] [-p FILE] [--profile P] [-o DIR] [--allow-lockout-risk] [--flake --host NAME [--disk DEV] [--system S]] [--facts]",
 	Help: `Renders one NixOS module (rampart.nix) that implements the whole policy with
 options that exist in release R: 24.11, 25.05, 25.11, 26.05 or unstable
 (default: the newest stable, ` + nixfacts.Newest().String() + `). Without -o the module goes to stdout; with
@@ -43,9 +44,12 @@ Flags:
   --host NAME            nixosConfigurations name and host name for --flake
   --disk DEV             install disk for disko (default /dev/sda)
   --system S             flake system (default x86_64-linux)
+  --facts                list the option paths that fail (or only warn) in release R and
+                         what to write instead, then exit
 
 Examples:
   rampart nix --release 25.05 --allow-lockout-risk
+  rampart nix --release unstable --facts
   rampart nix -p site.toml --release 25.11 -o /etc/nixos/hardening
   rampart nix -p site.toml --profile tailnet --flake --host web1 --disk /dev/vda -o web1/
   nixos-anywhere --flake ./web1#web1 root@203.0.113.10
@@ -70,6 +74,7 @@ func runNix(env *Env, args []string) int {
 	host := fs.String("host", "", "flake host `NAME`")
 	disk := fs.String("disk", "", "install disk `DEV`")
 	system := fs.String("system", "", "flake `system`")
+	facts := fs.Bool("facts", false, "list the option paths that do not work in the release, and what to use")
 	pos, code, ok := ParseFlags(env, fs, nixCmd, path, args)
 	if !ok {
 		return code
@@ -80,6 +85,10 @@ func runNix(env *Env, args []string) int {
 	r, err := nixfacts.ParseRelease(*rel)
 	if err != nil {
 		return usageErr(env, nixCmd, path, "--release: %v", err)
+	}
+	if *facts {
+		printNixFacts(env, r)
+		return ExitOK
 	}
 	switch {
 	case *flake && *out == "":
@@ -132,6 +141,31 @@ func runNix(env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "wrote %s\n", dst)
 	}
 	return ExitOK
+}
+
+// printNixFacts lists the paths rampart never emits for r: guide mistakes,
+// renamed and removed options, and options of other releases.
+func printNixFacts(env *Env, r nixfacts.Release) {
+	fmt.Fprintf(env.Stdout, "Option paths that do not work in NixOS %s (rampart never emits them):\n\n", r)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PATH\tSTATUS\tUSE INSTEAD\tNIXPKGS FILE")
+	for _, f := range nixfacts.Absent(r) {
+		status := f.Kind.String()
+		if f.Kind == nixfacts.Option {
+			switch {
+			case f.Since != 0 && r < f.Since:
+				status = "added in " + f.Since.String()
+			case f.Until != 0:
+				status = "gone in " + f.Until.String()
+			}
+		}
+		use := f.Use
+		if use == "" {
+			use = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Path, status, use, f.Source)
+	}
+	tw.Flush()
 }
 
 // writeFileAtomic writes data to a temporary file next to dst and renames

@@ -124,7 +124,7 @@ var facts = []Fact{
 	{Path: "services.fail2ban.bantime-increment.maxtime", Type: "str", Source: srcFail2ban},
 	{Path: "services.fail2ban.jails.*.enabled", Type: "bool", Source: srcFail2ban},
 	{Path: "services.fail2ban.jails.*.settings", Type: "atom", Prefix: true, Source: srcFail2ban, Note: "any jail.conf key; the 24.x module replaced a top-level string filter with the jail name, so filter names go here"},
-	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: Unstable, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; in no stable release yet)"},
+	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: Unstable, Use: `environment.etc."fail2ban/filter.d/NAME.local".text`, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; in no stable release yet)"},
 	{Path: "services.fail2ban.findtime", Kind: Undeclared, Use: "services.fail2ban.jails.DEFAULT.settings.findtime", Source: srcFail2ban},
 	{Path: "services.fail2ban.ignoreip", Kind: Undeclared, Use: "services.fail2ban.ignoreIP", Source: srcFail2ban},
 	{Path: "services.fail2ban.daemonConfig", Kind: Removed, Use: "services.fail2ban.daemonSettings", Source: srcFail2ban},
@@ -155,11 +155,11 @@ var facts = []Fact{
 
 	// journald: extraConfig until 26.05, settings.Journal on unstable.
 	{Path: "systemd.journald", Prefix: true, Kind: Undeclared, Use: "services.journald", Source: srcJournald},
-	{Path: "services.journald.extraConfig", Type: "lines", Until: Unstable, Source: srcJournald, Note: "removed by nixpkgs PR #536538"},
-	{Path: "services.journald.storage", Type: "str", Until: Unstable, Source: srcJournald, Note: "renamed to settings.Journal.Storage by PR #536538"},
-	{Path: "services.journald.console", Until: Unstable, Source: srcJournald},
-	{Path: "services.journald.audit", Since: R2505, Until: Unstable, Source: srcJournald, Note: "added by PR #379629"},
-	{Path: "services.journald.settings.Journal", Type: "atom", Prefix: true, Since: Unstable, Source: srcJournald, Note: "added by PR #536538"},
+	{Path: "services.journald.extraConfig", Type: "lines", Until: Unstable, Use: "services.journald.settings.Journal", Source: srcJournald, Note: "removed by nixpkgs PR #536538"},
+	{Path: "services.journald.storage", Type: "str", Until: Unstable, Use: "services.journald.settings.Journal.Storage (the old name only warns)", Source: srcJournald, Note: "renamed to settings.Journal.Storage by PR #536538"},
+	{Path: "services.journald.console", Until: Unstable, Use: "services.journald.settings.Journal.ForwardToConsole / TTYPath", Source: srcJournald},
+	{Path: "services.journald.audit", Since: R2505, Until: Unstable, Use: "services.journald.settings.Journal.Audit (unstable)", Source: srcJournald, Note: "added by PR #379629"},
+	{Path: "services.journald.settings.Journal", Type: "atom", Prefix: true, Since: Unstable, Use: "services.journald.extraConfig (up to 26.05)", Source: srcJournald, Note: "added by PR #536538"},
 
 	// Tailscale.
 	{Path: "services.tailscale.enable", Type: "bool", Source: srcTailscale},
@@ -176,7 +176,7 @@ var facts = []Fact{
 	{Path: "networking.firewall.allowedUDPPorts", Type: "ints", Source: srcFirewall},
 
 	// Hardened profile: an option in 25.05/25.11, removed in 26.05.
-	{Path: "profiles.hardened", Type: "bool", Since: R2505, Until: R2605, Source: srcHardened, Note: "removed by PR #501199; rampart emits the settings it wants explicitly"},
+	{Path: "profiles.hardened", Type: "bool", Since: R2505, Until: R2605, Use: "the wanted settings themselves (26.05 removed the profile)", Source: srcHardened, Note: "removed by PR #501199; rampart emits the settings it wants explicitly"},
 
 	// configuration.nix of a flake.
 	{Path: "networking.hostName", Type: "str", Source: srcNetworking},
