@@ -92,19 +92,19 @@ func (e *Event) add(r *Record, source string) {
 	switch r.Type {
 	case "SYSCALL":
 		e.Arch = archName(get("arch"))
-		e.Syscall = r.Enriched["SYSCALL"]
+		e.Syscall = r.Resolved("SYSCALL")
 		if e.Syscall == "" {
 			e.Syscall = syscallName(e.Arch, get("syscall"))
 		}
 		e.Success, e.Exit = get("success"), get("exit")
 		e.AUID, e.UID, e.PID, e.PPID = get("auid"), get("uid"), get("pid"), get("ppid")
 		e.Comm, e.Exe = get("comm"), get("exe")
-		e.eAUID, e.eUID = r.Enriched["AUID"], r.Enriched["UID"]
+		e.eAUID, e.eUID = r.Resolved("AUID"), r.Resolved("UID")
 		e.addKeys(r)
 	case "CONFIG_CHANGE":
 		e.Op, e.Res = get("op"), get("res")
 		if e.AUID == "" {
-			e.AUID, e.eAUID = get("auid"), r.Enriched["AUID"]
+			e.AUID, e.eAUID = get("auid"), r.Resolved("AUID")
 		}
 		e.addKeys(r)
 	case "CWD":
@@ -119,10 +119,10 @@ func (e *Event) add(r *Record, source string) {
 		// User-space records (USER_CMD, USER_AUTH …) carry their own
 		// auid/uid/exe and are events of one record.
 		if e.AUID == "" {
-			e.AUID, e.eAUID = get("auid"), r.Enriched["AUID"]
+			e.AUID, e.eAUID = get("auid"), r.Resolved("AUID")
 		}
 		if e.UID == "" {
-			e.UID, e.eUID = get("uid"), r.Enriched["UID"]
+			e.UID, e.eUID = get("uid"), r.Resolved("UID")
 		}
 		if e.Exe == "" {
 			e.Exe = get("exe")

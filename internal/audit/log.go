@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -14,7 +13,8 @@ import (
 //	[node=N ]type=T msg=audit(SEC.MSEC:SERIAL): name=value …[\x1dNAME=value …]
 //
 // The part after the \x1d (auditd's ENRICHED format) holds resolved
-// values such as SYSCALL=openat or AUID="alice"; it is kept in Enriched.
+// values such as SYSCALL=openat or AUID="alice"; it is kept in Enriched
+// (look values up with Resolved).
 type Record struct {
 	Type   string    `json:"type"`
 	Node   string    `json:"node,omitempty"`
@@ -23,7 +23,17 @@ type Record struct {
 	// ID is "SEC.MSEC:SERIAL": every record of one event shares it.
 	ID       string            `json:"id"`
 	Fields   []KV              `json:"fields"`
-	Enriched map[string]string `json:"enriched,omitempty"`
+	Enriched []KV              `json:"enriched,omitempty"`
+}
+
+// Resolved returns the first enriched field called name ("AUID").
+func (r *Record) Resolved(name string) string {
+	for _, f := range r.Enriched {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 // KV is one field with its value decoded (hex undone, quotes removed).
@@ -76,14 +86,19 @@ func isHexField(name string) bool {
 // ParseRecord parses one line (without its newline). Errors are
 // *PosError with Col set; the caller fills Name and Line.
 func ParseRecord(line []byte) (Record, error) {
+	return parseRecord(string(line))
+}
+
+// parseRecord is ParseRecord on a string; the record's values are
+// substrings of s.
+func parseRecord(s string) (Record, error) {
 	var r Record
 	bad := func(col int, format string, args ...any) (Record, error) {
 		return Record{}, &PosError{Col: col + 1, Msg: fmt.Sprintf(format, args...)}
 	}
-	if len(line) > MaxLine {
+	if len(s) > MaxLine {
 		return bad(MaxLine, "line longer than %d bytes", MaxLine)
 	}
-	s := string(line)
 	pos := 0
 	if strings.HasPrefix(s, "node=") {
 		end := strings.IndexByte(s, ' ')
@@ -137,12 +152,7 @@ func ParseRecord(line []byte) (Record, error) {
 		if err != nil {
 			return Record{}, err
 		}
-		r.Enriched = make(map[string]string, len(ef))
-		for _, f := range ef {
-			if _, dup := r.Enriched[f.Name]; !dup {
-				r.Enriched[f.Name] = f.Value
-			}
-		}
+		r.Enriched = ef
 	}
 	return r, nil
 }
@@ -181,7 +191,7 @@ func parseStamp(s string) (time.Time, uint64, error) {
 // fields in msg='…', which are flattened), {braced} (enriched SADDR) or
 // bare. off is the column offset of s in the line, for errors.
 func parseFields(s string, off int, decode bool) ([]KV, error) {
-	var out []KV
+	out := make([]KV, 0, min(strings.Count(s, "="), maxFields))
 	i := 0
 	for i < len(s) {
 		if s[i] == ' ' {
@@ -295,21 +305,21 @@ func (n Note) String() string {
 // a torn file) and is always skipped with a note.
 func ScanLog(name string, data []byte, fn func(rec Record, line int)) []Note {
 	var notes []Note
+	text := string(data) // one copy; records slice into it
 	lineNo := 0
-	for len(data) > 0 {
+	for len(text) > 0 {
 		lineNo++
-		nl := bytes.IndexByte(data, '\n')
-		var line []byte
+		nl := strings.IndexByte(text, '\n')
 		if nl < 0 {
-			notes = append(notes, Note{File: name, Line: lineNo, Msg: fmt.Sprintf("last line has no newline (%d bytes): a torn or still-written record, ignored", len(data))})
+			notes = append(notes, Note{File: name, Line: lineNo, Msg: fmt.Sprintf("last line has no newline (%d bytes): a torn or still-written record, ignored", len(text))})
 			break
 		}
-		line, data = data[:nl], data[nl+1:]
-		line = bytes.TrimSuffix(line, []byte("\r"))
+		line := strings.TrimSuffix(text[:nl], "\r")
+		text = text[nl+1:]
 		if len(line) == 0 {
 			continue
 		}
-		rec, err := ParseRecord(line)
+		rec, err := parseRecord(line)
 		if err != nil {
 			n := Note{File: name, Line: lineNo, Msg: err.Error()}
 			if pe, ok := err.(*PosError); ok {
