@@ -21,9 +21,9 @@ type Record struct {
 	Time   time.Time `json:"time"`
 	Serial uint64    `json:"serial"`
 	// ID is "SEC.MSEC:SERIAL": every record of one event shares it.
-	ID       string            `json:"id"`
-	Fields   []KV              `json:"fields"`
-	Enriched []KV              `json:"enriched,omitempty"`
+	ID       string `json:"id"`
+	Fields   []KV   `json:"fields"`
+	Enriched []KV   `json:"enriched,omitempty"`
 }
 
 // Resolved returns the first enriched field called name ("AUID").
