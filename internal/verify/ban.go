@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -14,9 +15,47 @@ import (
 
 // banDaemon is what answered on the ban daemon's socket.
 type banDaemon struct {
-	Kind     string // "fail2ban", or "" when none answers
+	Kind     string // "fail2ban", "rampart guard", or "" when none answers
 	Evidence []check.Evidence
 	Why      string // when none answers: what was tried
+	Guard    *guardStatus
+}
+
+// guardStatus is the part of `rampart guard status --json` verify reads.
+type guardStatus struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error"`
+	Status *struct {
+		Backend string `json:"backend"`
+		Table   string `json:"table"`
+		Jails   []struct {
+			Name string `json:"name"`
+		} `json:"jails"`
+	} `json:"status"`
+}
+
+// askGuard queries rampart guard when its control socket exists.
+func askGuard(ctx context.Context, env *check.Env, d *banDaemon) bool {
+	sock := env.Policy.Ban.Socket
+	if sock == "" {
+		return false
+	}
+	if ms, err := env.Host.Glob(ctx, sock); err != nil || len(ms) == 0 {
+		return false
+	}
+	c := host.Cmd{Name: "rampart", Args: []string{"guard", "status", "--json", "--socket", sock}, Sudo: true}
+	o, err := env.Host.Run(ctx, c)
+	if err != nil {
+		d.Evidence = append(d.Evidence, ev(c.String(), err.Error()))
+		return false
+	}
+	d.Evidence = append(d.Evidence, outEvidence(c.String(), o))
+	var st guardStatus
+	if o.ExitCode != 0 || json.Unmarshal(o.Stdout, &st) != nil || !st.OK || st.Status == nil {
+		return false
+	}
+	d.Kind, d.Guard = "rampart guard", &st
+	return true
 }
 
 func f2bCmd(env *check.Env, args ...string) host.Cmd {
@@ -102,6 +141,9 @@ func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
 					d.Why = "fail2ban is enabled but not running"
 				}
 			}
+		}
+		if askGuard(ctx, env, d) {
+			return d, nil
 		}
 		sock, where := fail2banSocket(ctx, env)
 		if ms, err := env.Host.Glob(ctx, sock); err == nil && len(ms) == 0 {
@@ -197,6 +239,13 @@ func activeJails(ctx context.Context, env *check.Env) (map[string]bool, check.Ev
 		r := fail("not in effect: "+d.Why+" (see ban.daemon-running)", d.Evidence...)
 		r.Remediation = remedy(env, "ban.daemon-running")
 		return nil, check.Evidence{}, &r
+	}
+	if d.Guard != nil {
+		m := map[string]bool{}
+		for _, j := range d.Guard.Status.Jails {
+			m[j.Name] = true
+		}
+		return m, d.Evidence[len(d.Evidence)-1], nil
 	}
 	o, cmd, err := f2b(ctx, env, "status")
 	if err != nil || o.ExitCode != 0 {
@@ -304,8 +353,22 @@ func perJail(ctx context.Context, env *check.Env, id string, fn func(j policy.Ja
 	return pass(fmt.Sprintf("every active policy jail (%d) matches the policy%s", checked, note), evs...)
 }
 
+// guardOwnsValues skips a value check under rampart guard, which takes
+// bantime, findtime, maxretry and the ignore list from the policy file
+// itself; its status does not report them.
+func guardOwnsValues(ctx context.Context, env *check.Env) (check.Result, bool) {
+	d, err := findBanDaemon(ctx, env)
+	if err != nil || d.Guard == nil {
+		return check.Result{}, false
+	}
+	return skip("rampart guard applies this value from the policy it runs with; its status does not report it"), true
+}
+
 func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(context.Context, *check.Env) check.Result {
 	return func(ctx context.Context, env *check.Env) check.Result {
+		if r, ok := guardOwnsValues(ctx, env); ok {
+			return r
+		}
 		return perJail(ctx, env, "ban."+key, func(j policy.Jail) (string, check.Evidence, error) {
 			o, cmd, err := f2b(ctx, env, "get", j.Name, key)
 			if err != nil {
@@ -365,6 +428,9 @@ func covers(outer, inner netip.Prefix) bool {
 var loopbacks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
+	if r, ok := guardOwnsValues(ctx, env); ok {
+		return r
+	}
 	var want []netip.Prefix
 	for _, s := range env.Policy.Ban.Ignore {
 		if p, ok := toPrefix(s); ok {
@@ -414,6 +480,15 @@ func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
 }
 
 func evalBanActions(ctx context.Context, env *check.Env) check.Result {
+	if d, err := findBanDaemon(ctx, env); err == nil && d.Guard != nil {
+		b := d.Guard.Status.Backend
+		if b == "" || b == "dry-run" || b == "none" {
+			r := fail(fmt.Sprintf("rampart guard runs with the %q backend: bans change no firewall", b), d.Evidence...)
+			r.Remediation = check.Remediation{Generic: "run `rampart guard run` without --dry-run so bans go into the nftables table"}
+			return r
+		}
+		return pass(fmt.Sprintf("rampart guard bans through the %s backend into table %s", b, d.Guard.Status.Table), d.Evidence...)
+	}
 	return perJail(ctx, env, "ban.actions", func(j policy.Jail) (string, check.Evidence, error) {
 		o, cmd, err := f2b(ctx, env, "get", j.Name, "actions")
 		if err != nil {

@@ -211,4 +211,20 @@ sleep 0.5
 	echo "-- exec systemctl is-enabled fail2ban --"
 	systemctl is-enabled fail2ban || true
 } >"$here/ban_stopped.txtar"
+
+# ---- rampart guard (needs a built rampart: RAMPART=/path/to/rampart) -----
+if [ -n "${RAMPART:-}" ]; then
+	mkdir "$tmp/guard"
+	"$RAMPART" guard run --dry-run --state-dir "$tmp/guard" --socket "$tmp/guard/guard.sock" --jail sshd >/dev/null 2>&1 &
+	gpid=$!
+	for i in $(seq 50); do [ -S "$tmp/guard/guard.sock" ] && break; sleep 0.1; done
+	{
+		echo "rampart guard running (captured from 'rampart guard run --dry-run --jail sshd' then"
+		echo "'rampart guard status --json'; socket path relabelled to the policy default)."
+		echo "-- file /run/rampart/guard.sock --"
+		echo "-- exec rampart guard status --json --socket /run/rampart/guard.sock --"
+		"$RAMPART" guard status --json --socket "$tmp/guard/guard.sock"
+	} >"$here/ban_guard.txtar"
+	kill "$gpid"
+fi
 echo "fixtures written to $here"
