@@ -235,7 +235,29 @@ func evalWatches(ctx context.Context, env *check.Env, ws []policy.Watch) check.R
 		r.Status = check.Pass
 		r.Message = fmt.Sprintf("all %d watch(es) loaded", len(want))
 	}
+	if note := nixosSymlinkNote(ctx, env, want); note != "" {
+		r.Message += "; " + note
+	}
 	return r
+}
+
+// nixosSymlinkNote warns that on NixOS /etc/ssh/sshd_config is a link
+// into /etc/static: a watch on the link fires when the link is replaced,
+// not when a rebuild changes what it points to (verify-anchors §4.8).
+func nixosSymlinkNote(ctx context.Context, env *check.Env, want []Rule) string {
+	watched := false
+	for _, w := range want {
+		if w.Watch == "/etc/ssh/sshd_config" {
+			watched = true
+		}
+	}
+	if !watched || env.Host == nil {
+		return ""
+	}
+	if _, err := env.Host.ReadFile(ctx, "/etc/NIXOS"); err != nil {
+		return ""
+	}
+	return "note: on NixOS /etc/ssh/sshd_config is a symlink into /etc/static, so this watch sees the link replaced but not a rebuild that changes its target; consider also watching /etc/static"
 }
 
 // relatedLines is the evidence when nothing matched: the loaded rules on

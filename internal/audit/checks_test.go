@@ -141,6 +141,18 @@ func TestCheckWatchOtherAndApplies(t *testing.T) {
 	}
 }
 
+func TestCheckNixOSSymlinkNote(t *testing.T) {
+	listing := "-w /etc/ssh/sshd_config -p wa -k ssh\n"
+	f := hosttest.New().SetCmd(CmdList, listing, 0)
+	if r := runCheck(t, "audit.watch-ssh", f, policy.MustDefault(""), ""); r.Status != check.Pass || strings.Contains(r.Message, "NixOS") {
+		t.Errorf("not NixOS: %s %q", r.Status, r.Message)
+	}
+	f.SetFile("/etc/NIXOS", "")
+	if r := runCheck(t, "audit.watch-ssh", f, policy.MustDefault(""), ""); r.Status != check.Pass || !strings.Contains(r.Message, "symlink into /etc/static") {
+		t.Errorf("NixOS: %s %q", r.Status, r.Message)
+	}
+}
+
 func TestRemediationPerRelease(t *testing.T) {
 	f := hosttest.New().SetCmd(CmdStatus, readFile(t, "testdata/auditctl-s-off.txt"), 0)
 	old := runCheck(t, "audit.enabled", f, policy.MustDefault(""), "24.11")
