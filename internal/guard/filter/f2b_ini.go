@@ -19,7 +19,12 @@ type f2bConfig struct {
 	files []string
 }
 
-const f2bMaxIncludeDepth = 10
+const (
+	f2bMaxIncludeDepth = 10
+	// f2bMaxValue bounds an option after substitution (a filter that
+	// references itself twice per level would otherwise grow exponentially).
+	f2bMaxValue = 1 << 20
+)
 
 // readF2BConfig reads path with its includes: [INCLUDES] before, the file,
 // the file's .local sibling, [INCLUDES] after.
@@ -263,6 +268,9 @@ func (o *f2bOptions) interpolate(v string, depth int) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("%%(%s)s: %w", name, err)
 			}
+			if b.Len()+len(exp) > f2bMaxValue {
+				return "", fmt.Errorf("%%(%s)s: value grows beyond %d bytes", name, f2bMaxValue)
+			}
 			b.WriteString(exp)
 			i += end + 1
 			continue
@@ -325,6 +333,9 @@ func (o *f2bOptions) substituteTags(v string) (string, error) {
 			exp, err := o.interpolate(val, 0)
 			if err != nil {
 				return "", fmt.Errorf("<%s>: %w", tag, err)
+			}
+			if b.Len()+len(exp) > f2bMaxValue {
+				return "", fmt.Errorf("<%s>: value grows beyond %d bytes", tag, f2bMaxValue)
 			}
 			b.WriteString(v[i:lt])
 			b.WriteString(exp)

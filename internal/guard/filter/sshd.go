@@ -65,21 +65,32 @@ func (f *SSHD) Match(l *logline.Line) (Hit, bool) {
 		return Hit{}, false
 	}
 	var c *connState
+	pending := false
 	if l.PID > 0 {
-		if r.hasAddr {
+		c = f.conns.get(l.PID)
+		switch {
+		case r.hasAddr:
+			if c != nil && c.pending > 0 && (!c.addr.IsValid() || c.addr == r.addr) {
+				// An earlier failure of this connection had no address:
+				// it counts now (fail2ban's pending MLFID failures).
+				pending, c.pending = true, 0
+			}
 			c = f.conns.put(l.PID, r.addr)
-		} else if c = f.conns.get(l.PID); c != nil {
+		case c != nil && c.addr.IsValid():
 			r.addr, r.hasAddr = c.addr, true
+		case r.fail&f.mode != 0:
+			f.conns.pend(l.PID)
+			return Hit{}, false
 		}
 	}
 	if !r.hasAddr {
 		return Hit{}, false
 	}
-	h := Hit{Addr: r.addr, Failure: r.fail&f.mode != 0}
+	h := Hit{Addr: r.addr, Failure: r.fail&f.mode != 0 || pending}
 	if l.PID > 0 {
 		h.Conn = strconv.Itoa(l.PID)
 	}
-	if h.Failure && r.once && c != nil {
+	if h.Failure && r.once && c != nil && !pending {
 		if c.onceCounted {
 			h.Failure = false
 		}
@@ -97,6 +108,13 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 		m = strings.TrimPrefix(m, p)
 	}
 	m = strings.TrimPrefix(m, "PAM: ")
+	m = strings.TrimRight(m, " ")
+	if strings.HasPrefix(m, "[ID ") {
+		// Solaris "[ID 800047 auth.info] " tag.
+		if i := strings.Index(m, "] "); i > 0 {
+			m = m[i+2:]
+		}
+	}
 	if m == "" {
 		return r, false
 	}
@@ -116,12 +134,11 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 				return r, false
 			}
 			fail := modeNormal
-			if method == "publickey" {
-				// fail2ban's publickey=nofail: a failed key only identifies
-				// the connection (clients try several keys).
+			if method == "publickey" && !strings.HasPrefix(user, "invalid user ") {
+				// fail2ban's publickey=nofail: a failed key of a valid user
+				// only identifies the connection (clients try several keys).
 				fail = 0
 			}
-			_ = user
 			return sshdResult{addr: a, hasAddr: true, fail: fail}, true
 		}
 	case 'A':
@@ -135,11 +152,11 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			}
 			return r, false
 		}
-		if rest, ok := cutPrefix2(m, "Authentication failure for ", "authentication failure for "); ok {
+		if rest, ok := authFailure(m); ok {
 			return withAddr(fromTail(trimVia(rest), false))(modeNormal)
 		}
 	case 'a':
-		if rest, ok := cutPrefix2(m, "authentication error for ", "authentication failed for "); ok {
+		if rest, ok := authFailure(m); ok {
 			return withAddr(fromTail(trimVia(rest), false))(modeNormal)
 		}
 	case 'm':
@@ -148,7 +165,29 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			rest = trimSSH2(rest)
 			return withAddr(fromTail(rest, false))(modeNormal)
 		}
+	case 'S':
+		if rest, ok := strings.CutPrefix(m, "SSH: Server;Ltype: "); ok {
+			// Helper (LogLevel VERBOSE on some builds):
+			// "SSH: Server;Ltype: Kex;Remote: ADDR-PORT;…".
+			_, rest, ok := strings.Cut(rest, ";Remote: ")
+			if !ok {
+				break
+			}
+			end := strings.IndexByte(rest, ';')
+			if end < 0 {
+				break
+			}
+			dash := strings.LastIndexByte(rest[:end], '-')
+			if dash < 0 || !isDigits(rest[dash+1:end]) {
+				break
+			}
+			a, ok := parseAddr(rest[:dash])
+			return withAddr("", a, ok)(0)
+		}
 	case 'U':
+		if rest, ok := strings.CutPrefix(m, "User not known to the underlying authentication module for "); ok {
+			return withAddr(fromTail(rest, false))(modeNormal)
+		}
 		if rest, ok := strings.CutPrefix(m, "User "); ok {
 			if strings.HasSuffix(rest, " not allowed because account is locked") {
 				return sshdResult{fail: modeNormal}, true
@@ -159,15 +198,16 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			}
 			return withAddr(fromTail(rest[:i], false))(modeNormal)
 		}
-		if rest, ok := strings.CutPrefix(m, "User not known to the underlying authentication module for "); ok {
-			return withAddr(fromTail(rest, false))(modeNormal)
+		if strings.HasPrefix(m, "Unable to negotiate a ") {
+			// Older OpenSSH: no address, the connection's.
+			return sshdResult{fail: modeExtra}, true
 		}
 		if rest, ok := strings.CutPrefix(m, "Unable to negotiate with "); ok {
 			a, reason, ok := leftAddrPort(rest)
 			if !ok || !strings.HasPrefix(reason, ": no matching ") {
 				return r, false
 			}
-			return sshdResult{addr: a, hasAddr: true, fail: modeExtra, once: true}, true
+			return sshdResult{addr: a, hasAddr: true, fail: modeExtra}, true
 		}
 	case 'R':
 		if rest, ok := strings.CutPrefix(m, "ROOT LOGIN REFUSED FROM "); ok {
@@ -182,7 +222,7 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			return receivedDisconnect(rest)
 		}
 		if m == "Read from socket failed: Connection reset by peer" || m == "Read from socket failed: Connection reset by peer [preauth]" {
-			return sshdResult{fail: modeDDoS, once: true}, true
+			return sshdResult{fail: modeDDoS, forget: true}, true
 		}
 	case 'r':
 		if rest, ok := strings.CutPrefix(m, "refused connect from "); ok {
@@ -226,7 +266,7 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 		}
 		if rest, ok := strings.CutPrefix(m, "Did not receive identification string from "); ok {
 			a, ok := addrMaybePort(rest)
-			return onceDDoS(a, ok)
+			return ddos(a, ok)
 		}
 	case 'C':
 		if rest, ok := cutPrefix2(m, "Connection closed by ", "Connection reset by "); ok {
@@ -244,7 +284,7 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 		if rest, ok := strings.CutPrefix(m, "Connection from "); ok {
 			// LogLevel VERBOSE: "Connection from ADDR port N on ADDR port N rdomain …"
 			a, tail, ok := leftAddrPort(rest)
-			if !ok || !strings.HasPrefix(tail, " on ") {
+			if !ok || !(tail == "" || strings.HasPrefix(tail, " on ")) {
 				return r, false
 			}
 			return sshdResult{addr: a, hasAddr: true}, true
@@ -253,7 +293,7 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 		if rest, ok := strings.CutPrefix(m, "Timeout before authentication for "); ok {
 			rest = strings.TrimPrefix(rest, "connection from ")
 			a, ok := addrMaybePort(rest)
-			return onceDDoS(a, ok)
+			return ddos(a, ok)
 		}
 	case 'k':
 		if rest, ok := strings.CutPrefix(m, "kex_exchange_identification: "); ok {
@@ -276,7 +316,7 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			tail := strings.TrimPrefix(rest[i+1:], " from")
 			tail = strings.TrimPrefix(tail, " ")
 			a, ok := addrMaybePort(tail)
-			return onceDDoS(a, ok)
+			return ddos(a, ok)
 		}
 	case 'b':
 		if rest, ok := strings.CutPrefix(m, "banner exchange: Connection from "); ok {
@@ -304,9 +344,13 @@ func classifySSHD(m string) (r sshdResult, ok bool) {
 			r = sshdResult{addr: a, hasAddr: true}
 			switch rest[i+2:] {
 			case "message authentication code incorrect", "Connection corrupted", "invalid format":
-				r.fail, r.once = modeDDoS, true
+				r.fail = modeDDoS
 			}
 			return r, true
+		}
+	case 'n':
+		if rest, ok := strings.CutPrefix(m, "no matching "); ok && strings.Contains(rest, " found: ") {
+			return sshdResult{fail: modeExtra}, true
 		}
 	case 'd':
 		if rest, ok := strings.CutPrefix(m, "drop connection #"); ok {
@@ -406,8 +450,15 @@ func disconnecting(rest string) (sshdResult, bool) {
 		return sshdResult{}, false
 	}
 	rest = strings.TrimSuffix(rest, " [preauth]")
+	// The two forms differ in sshd's fixed tail, checked first: the
+	// change-of-username form always ends in ")", the other in sshd's text.
+	if head, ok := strings.CutSuffix(rest, ": Too many authentication failures"); ok {
+		// Counted by "maximum authentication attempts exceeded" already.
+		_, a, ok := addrPortTail(head, false)
+		return withAddr("", a, ok)(0)
+	}
 	const chg = ": Change of username or service not allowed: "
-	if i := strings.Index(rest, chg); i >= 0 {
+	if i := strings.Index(rest, chg); i >= 0 && strings.HasSuffix(rest, ")") {
 		// User names appear before and after the address; two occurrences
 		// of the marker mean two possible parses: refuse the line.
 		if strings.LastIndex(rest, chg) != i {
@@ -416,22 +467,89 @@ func disconnecting(rest string) (sshdResult, bool) {
 		_, a, ok := addrPortTail(rest[:i], false)
 		return withAddr("", a, ok)(modeNormal)
 	}
-	if head, ok := strings.CutSuffix(rest, ": Too many authentication failures"); ok {
-		// Counted by "maximum authentication attempts exceeded" already.
-		_, a, ok := addrPortTail(head, false)
-		return withAddr("", a, ok)(0)
-	}
 	return sshdResult{}, false
 }
 
-// authTail parses "[invalid user ]USER from ADDR port N ssh2[: KEYINFO]" and
-// returns the user part.
+// authTail parses "[invalid user ]USER from ADDR port N ssh2[: INFO]" and
+// returns the user part. USER and INFO (key comments, hostbased client
+// names) are the client's, so " from ADDR port N ssh2" may occur in either.
+// A candidate is a " from " followed by an address, a port, the protocol
+// and then the end of the line or ": ". Methods that log no INFO
+// (password, none, keyboard-interactive) take the candidate that ends the
+// line; otherwise the candidate must be unique, and an ambiguous line is not
+// counted.
 func authTail(rest, method string) (string, netip.Addr, bool) {
-	if i := strings.LastIndex(rest, " ssh2: "); i >= 0 && (method == "publickey" || method == "hostbased") {
-		rest = rest[:i+5]
+	var eolUser, infoUser string
+	var eolAddr, infoAddr netip.Addr
+	eol, info := 0, 0
+	for i := 0; ; {
+		j := strings.Index(rest[i:], " from ")
+		if j < 0 {
+			break
+		}
+		j += i
+		i = j + 1
+		tail := rest[j+6:]
+		sp := strings.IndexByte(tail, ' ')
+		if sp < 0 {
+			continue
+		}
+		a, ok := parseAddr(tail[:sp])
+		if !ok {
+			continue
+		}
+		// The port is required: without it a client text ending in
+		// " from ADDR" would look like sshd's tail.
+		tail, ok = strings.CutPrefix(tail[sp:], " port ")
+		if !ok {
+			continue
+		}
+		k := 0
+		for k < len(tail) && tail[k] >= '0' && tail[k] <= '9' {
+			k++
+		}
+		if k == 0 {
+			continue
+		}
+		tail = tail[k:]
+		for _, p := range [...]string{" ssh2", " ssh1"} {
+			if t, ok := strings.CutPrefix(tail, p); ok {
+				tail = t
+				break
+			}
+		}
+		switch {
+		case tail == "":
+			eol++
+			eolUser, eolAddr = rest[:j], a
+		case strings.HasPrefix(tail, ": "):
+			if info == 0 || infoAddr != a {
+				info++
+			}
+			infoUser, infoAddr = rest[:j], a
+		}
 	}
-	rest = trimSSH2(rest)
-	return fromTail(rest, false)
+	noInfo := method == "password" || method == "none" || strings.HasPrefix(method, "keyboard-interactive")
+	switch {
+	case eol == 1 && (noInfo || info == 0):
+		return eolUser, eolAddr, true
+	case eol == 0 && info == 1:
+		return infoUser, infoAddr, true
+	}
+	return "", netip.Addr{}, false
+}
+
+// authFailure strips "[aA]uthentication (failure|error|failed) for ".
+func authFailure(m string) (string, bool) {
+	if len(m) < 16 || (m[0] != 'a' && m[0] != 'A') || m[1:15] != "uthentication " {
+		return "", false
+	}
+	for _, w := range [...]string{"failure for ", "error for ", "failed for "} {
+		if r, ok := strings.CutPrefix(m[15:], w); ok {
+			return r, true
+		}
+	}
+	return "", false
 }
 
 func trimSSH2(s string) string {
@@ -517,11 +635,11 @@ func withAddr(_ string, a netip.Addr, ok bool) func(fail uint8) (sshdResult, boo
 	}
 }
 
-func onceDDoS(a netip.Addr, ok bool) (sshdResult, bool) {
+func ddos(a netip.Addr, ok bool) (sshdResult, bool) {
 	if !ok {
 		return sshdResult{}, false
 	}
-	return sshdResult{addr: a, hasAddr: true, fail: modeDDoS, once: true}, true
+	return sshdResult{addr: a, hasAddr: true, fail: modeDDoS}, true
 }
 
 func cutPrefix2(s, p1, p2 string) (string, bool) {
@@ -537,8 +655,9 @@ func hasPrefix2(s, p1, p2 string) bool {
 
 // connState is what the filter remembers about one sshd connection (PID).
 type connState struct {
-	addr        netip.Addr
+	addr        netip.Addr // invalid until a line names it
 	onceCounted bool
+	pending     int // failures seen before the address
 }
 
 // connTable is a bounded PID → connection map; the oldest entries are
@@ -555,21 +674,33 @@ func newConnTable(n int) *connTable {
 
 func (t *connTable) get(pid int) *connState { return t.m[pid] }
 
-func (t *connTable) put(pid int, a netip.Addr) *connState {
+func (t *connTable) entry(pid int) *connState {
 	if c := t.m[pid]; c != nil {
-		if c.addr != a {
-			*c = connState{addr: a}
-		}
 		return c
 	}
 	if old := t.ring[t.next]; old != 0 {
 		delete(t.m, old) // the slot's previous connection, oldest first
 	}
-	c := &connState{addr: a}
+	c := &connState{}
 	t.m[pid] = c
 	t.ring[t.next] = pid
 	t.next = (t.next + 1) % len(t.ring)
 	return c
 }
+
+// put records the connection's address; a new address (PID reuse) starts
+// a fresh connection.
+func (t *connTable) put(pid int, a netip.Addr) *connState {
+	c := t.entry(pid)
+	if c.addr != a {
+		if c.addr.IsValid() {
+			*c = connState{}
+		}
+		c.addr = a
+	}
+	return c
+}
+
+func (t *connTable) pend(pid int) { t.entry(pid).pending++ }
 
 func (t *connTable) del(pid int) { delete(t.m, pid) }

@@ -63,7 +63,7 @@ func (p *Parser) Parse(text string) Line {
 	if year == 0 {
 		year = time.Now().In(loc).Year()
 	}
-	if len(text) >= 16 && text[3] == ' ' {
+	if len(text) >= 15 && text[3] == ' ' {
 		if mon, ok := monthOf(text[:3]); ok {
 			if p.Year == 0 {
 				p.Year = year
@@ -91,12 +91,12 @@ func ParseSyslog(text string, year int, loc *time.Location) (Line, bool) {
 	var l Line
 	var rest string
 	switch {
-	case len(text) >= 16 && text[3] == ' ':
-		t, ok := parse3164(text[:15], year, loc)
-		if !ok || text[15] != ' ' {
+	case len(text) >= 15 && text[3] == ' ':
+		t, n, ok := parse3164(text, year, loc)
+		if !ok || len(text) <= n || text[n] != ' ' {
 			return l, false
 		}
-		l.Time, rest = t, text[16:]
+		l.Time, rest = t, text[n+1:]
 	case len(text) >= 20 && text[4] == '-' && text[10] == 'T':
 		sp := strings.IndexByte(text, ' ')
 		if sp < 0 {
@@ -110,12 +110,16 @@ func ParseSyslog(text string, year int, loc *time.Location) (Line, bool) {
 	default:
 		return l, false
 	}
+	// [host] ident[pid]: msg — the host is absent when the first word is
+	// already the tag ("sshd[8148]: …", "[sshd]: …").
 	sp := strings.IndexByte(rest, ' ')
 	if sp <= 0 {
 		return l, false
 	}
-	l.Host, rest = rest[:sp], rest[sp+1:]
-	// ident[pid]: msg  or  ident: msg
+	if first := rest[:sp]; !strings.HasSuffix(first, ":") && first[0] != '[' {
+		l.Host, rest = first, rest[sp+1:]
+	}
+	// ident[pid]: msg  or  ident: msg  or  [ident]: msg
 	colon := strings.Index(rest, ": ")
 	if colon <= 0 {
 		if strings.HasSuffix(rest, ":") {
@@ -128,7 +132,9 @@ func ParseSyslog(text string, year int, loc *time.Location) (Line, bool) {
 	if strings.IndexByte(tag, ' ') >= 0 {
 		return l, false
 	}
-	if i := strings.IndexByte(tag, '['); i > 0 && tag[len(tag)-1] == ']' {
+	if len(tag) > 2 && tag[0] == '[' && tag[len(tag)-1] == ']' {
+		l.Ident = tag[1 : len(tag)-1]
+	} else if i := strings.IndexByte(tag, '['); i > 0 && tag[len(tag)-1] == ']' {
 		pid, ok := atoi(tag[i+1 : len(tag)-1])
 		if !ok {
 			return l, false
@@ -159,24 +165,32 @@ func monthOf(s string) (time.Month, bool) {
 	return 0, false
 }
 
-// parse3164 parses "Nov 14 07:15:17" / "Nov  4 07:15:17".
-func parse3164(s string, year int, loc *time.Location) (time.Time, bool) {
+// parse3164 parses the "Nov 14 07:15:17" / "Nov  4 07:15:17" / "Nov 4
+// 07:15:17" at the start of s and returns the time and its length.
+func parse3164(s string, year int, loc *time.Location) (time.Time, int, bool) {
 	mon, ok := monthOf(s[:3])
-	if !ok || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' {
-		return time.Time{}, false
+	if !ok || s[3] != ' ' {
+		return time.Time{}, 0, false
 	}
-	d1 := s[4]
-	if d1 == ' ' {
-		d1 = '0'
+	i := 4
+	if s[i] == ' ' {
+		i++
 	}
-	day, ok1 := num2(d1, s[5])
-	h, ok2 := num2(s[7], s[8])
-	m, ok3 := num2(s[10], s[11])
-	sec, ok4 := num2(s[13], s[14])
-	if !ok1 || !ok2 || !ok3 || !ok4 || day < 1 || day > 31 || h > 23 || m > 59 || sec > 60 {
-		return time.Time{}, false
+	day := 0
+	for n := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 2; n++ {
+		day = day*10 + int(s[i]-'0')
+		i++
 	}
-	return time.Date(year, mon, day, h, m, sec, 0, loc), true
+	if i+9 > len(s) || s[i] != ' ' || s[i+3] != ':' || s[i+6] != ':' {
+		return time.Time{}, 0, false
+	}
+	h, ok2 := num2(s[i+1], s[i+2])
+	m, ok3 := num2(s[i+4], s[i+5])
+	sec, ok4 := num2(s[i+7], s[i+8])
+	if !ok2 || !ok3 || !ok4 || day < 1 || day > 31 || h > 23 || m > 59 || sec > 60 {
+		return time.Time{}, 0, false
+	}
+	return time.Date(year, mon, day, h, m, sec, 0, loc), i + 9, true
 }
 
 // parseNginxTime finds the nginx access-log "[14/Nov/2025:07:15:17 +0000]"
