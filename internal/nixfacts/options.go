@@ -79,7 +79,21 @@ func (f Fact) Available(r Release) bool {
 	return (f.Since == 0 || r >= f.Since) && (f.Until == 0 || r < f.Until)
 }
 
-func (f Fact) segments() []string { return strings.Split(f.Path, ".") }
+func (f Fact) segments() []string {
+	if seg, ok := segmentCache[f.Path]; ok {
+		return seg
+	}
+	return strings.Split(f.Path, ".")
+}
+
+// segmentCache holds the split paths of the fact table.
+var segmentCache = func() map[string][]string {
+	m := make(map[string][]string, len(facts))
+	for _, f := range facts {
+		m[f.Path] = strings.Split(f.Path, ".")
+	}
+	return m
+}()
 
 // facts is the data. Absent paths are listed so that tests and the
 // renderer refuse them; present paths are every option rampart emits.
@@ -219,9 +233,9 @@ func Absent(r Release) []Fact {
 // the path must be a known option available in r, no absent fact may cover
 // it, and v must have the option's type. It is the renderer's gate.
 func Check(r Release, path []string, v nixexpr.Value) error {
-	name := nixexpr.KeyPath(path)
 	for _, f := range facts {
 		if !f.Available(r) && matches(f.segments(), path, true) {
+			name := nixexpr.KeyPath(path)
 			msg := fmt.Sprintf("%s is %s in NixOS %s", name, f.Kind, r)
 			if f.Kind == Option {
 				msg = fmt.Sprintf("%s does not exist in NixOS %s", name, r)
@@ -235,13 +249,14 @@ func Check(r Release, path []string, v nixexpr.Value) error {
 	for _, f := range facts {
 		if f.Available(r) && matches(f.segments(), path, f.Prefix) {
 			if !typeOK(f.Type, v) {
+				name := nixexpr.KeyPath(path)
 				s, _ := nixexpr.Render(v)
 				return fmt.Errorf("%s must be of type %s, not %s (%s)", name, f.Type, s, f.Source)
 			}
 			return nil
 		}
 	}
-	return fmt.Errorf("%s is not a known option for NixOS %s", name, r)
+	return fmt.Errorf("%s is not a known option for NixOS %s", nixexpr.KeyPath(path), r)
 }
 
 func typeOK(t string, v nixexpr.Value) bool {

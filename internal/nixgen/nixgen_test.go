@@ -337,3 +337,12 @@ func TestBadNames(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func BenchmarkRender(b *testing.B) {
+	p := profiles(b)["site"]
+	for b.Loop() {
+		if _, _, err := Render(p, Options{Release: nixfacts.R2605, Flake: true, Host: "web1"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

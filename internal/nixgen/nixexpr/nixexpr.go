@@ -2,7 +2,6 @@ package nixexpr
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -139,7 +138,19 @@ func Assign(path []string, v Value) (string, error) {
 	return w.b.String(), w.err
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)
+// ident reports whether s is a Nix identifier: [A-Za-z_][A-Za-z0-9_'-]*.
+func ident(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '\'' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 var keywords = map[string]bool{
 	"if": true, "then": true, "else": true, "assert": true, "with": true, "let": true,
@@ -148,7 +159,7 @@ var keywords = map[string]bool{
 
 // Key writes one attribute name, quoting it unless it is a plain identifier.
 func Key(s string) string {
-	if identRE.MatchString(s) && !keywords[s] {
+	if ident(s) && !keywords[s] {
 		return s
 	}
 	return quote(s)
