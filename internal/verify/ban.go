@@ -75,6 +75,15 @@ func f2b(ctx context.Context, env *check.Env, args ...string) (*host.Output, str
 	return v.(*host.Output), c.String(), nil
 }
 
+// f2bGet runs `fail2ban-client get JAIL KEY`; a non-zero exit is an error.
+func f2bGet(ctx context.Context, env *check.Env, jail, key string) (*host.Output, string, error) {
+	o, cmd, err := f2b(ctx, env, "get", jail, key)
+	if err == nil && o.ExitCode != 0 {
+		err = fmt.Errorf("%s: exit status %d: %s", cmd, o.ExitCode, firstLine(o))
+	}
+	return o, cmd, err
+}
+
 func outEvidence(cmd string, o *host.Output) check.Evidence {
 	text := strings.TrimSpace(string(o.Stdout))
 	if e := strings.TrimSpace(string(o.Stderr)); e != "" {
@@ -370,12 +379,9 @@ func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(conte
 			return r
 		}
 		return perJail(ctx, env, "ban."+key, func(j policy.Jail) (string, check.Evidence, error) {
-			o, cmd, err := f2b(ctx, env, "get", j.Name, key)
+			o, cmd, err := f2bGet(ctx, env, j.Name, key)
 			if err != nil {
 				return "", check.Evidence{}, err
-			}
-			if o.ExitCode != 0 {
-				return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
 			}
 			got := strings.TrimSpace(string(o.Stdout))
 			w := want(j, env.Policy.Ban)
@@ -438,12 +444,9 @@ func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
 		}
 	}
 	return perJail(ctx, env, "ban.ignoreip", func(j policy.Jail) (string, check.Evidence, error) {
-		o, cmd, err := f2b(ctx, env, "get", j.Name, "ignoreip")
+		o, cmd, err := f2bGet(ctx, env, j.Name, "ignoreip")
 		if err != nil {
 			return "", check.Evidence{}, err
-		}
-		if o.ExitCode != 0 {
-			return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
 		}
 		live := parseIgnoreList(o.Stdout)
 		var livePfx []netip.Prefix
@@ -490,12 +493,9 @@ func evalBanActions(ctx context.Context, env *check.Env) check.Result {
 		return pass(fmt.Sprintf("rampart guard bans through the %s backend into table %s", b, d.Guard.Status.Table), d.Evidence...)
 	}
 	return perJail(ctx, env, "ban.actions", func(j policy.Jail) (string, check.Evidence, error) {
-		o, cmd, err := f2b(ctx, env, "get", j.Name, "actions")
+		o, cmd, err := f2bGet(ctx, env, j.Name, "actions")
 		if err != nil {
 			return "", check.Evidence{}, err
-		}
-		if o.ExitCode != 0 {
-			return "", check.Evidence{}, fmt.Errorf("%s: exit status %d", cmd, o.ExitCode)
 		}
 		lines := strings.Split(strings.TrimSpace(string(o.Stdout)), "\n")
 		var acts []string

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
 
@@ -45,21 +44,11 @@ func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, erro
 				return nil, fmt.Errorf("read %s: %w", p, err)
 			}
 		}
-		byName := map[string]string{}
-		for _, d := range journaldDropinDirs {
-			ps, err := env.Host.Glob(ctx, d+"/journald.conf.d/*.conf")
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range ps {
-				if _, dup := byName[path.Base(p)]; !dup {
-					byName[path.Base(p)] = p
-				}
-			}
+		dropins, err := overlay(ctx, env, journaldDropinDirs, "journald.conf.d/*.conf")
+		if err != nil {
+			return nil, err
 		}
-		for _, n := range sortedKeys(byName) {
-			files = append(files, byName[n])
-		}
+		files = append(files, dropins...)
 		c := &journaldConf{settings: map[string]journaldSetting{}}
 		for _, f := range files {
 			b, err := env.Host.ReadFile(ctx, f)

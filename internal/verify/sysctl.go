@@ -330,6 +330,30 @@ func evalSysctlKeys(ctx context.Context, env *check.Env, id string, keys []polic
 	return pass(strings.Join(want, ", ")+" in effect (every interface checked where the key has one)", evs...)
 }
 
+// overlay lists the files matching pattern under dirs the way systemd
+// (and procps) combine configuration directories: a file name in an earlier
+// directory hides the same name in later ones, and the survivors are
+// returned in file-name order, the order they apply in.
+func overlay(ctx context.Context, env *check.Env, dirs []string, pattern string) ([]string, error) {
+	byName := map[string]string{}
+	for _, d := range dirs {
+		ps, err := env.Host.Glob(ctx, d+"/"+pattern)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if _, dup := byName[path.Base(p)]; !dup {
+				byName[path.Base(p)] = p
+			}
+		}
+	}
+	out := make([]string, 0, len(byName))
+	for _, n := range sortedKeys(byName) {
+		out = append(out, byName[n])
+	}
+	return out, nil
+}
+
 // sysctlDirs are read by systemd-sysctl and `sysctl --system`; a file name
 // in an earlier directory hides the same name in later ones, and the
 // surviving files apply in file-name order, so the last assignment wins.
@@ -350,22 +374,9 @@ func sysctlPersisted(ctx context.Context, env *check.Env) (map[string]persistedS
 		evs []check.Evidence
 	}
 	v, err := env.Memo("verify.sysctl.d", func() (any, error) {
-		byName := map[string]string{}
-		for _, d := range sysctlDirs {
-			files, err := env.Host.Glob(ctx, d+"/*.conf")
-			if err != nil {
-				return nil, err
-			}
-			for _, f := range files {
-				if _, dup := byName[path.Base(f)]; !dup {
-					byName[path.Base(f)] = f
-				}
-			}
-		}
-		names := sortedKeys(byName)
-		files := make([]string, 0, len(names)+1)
-		for _, n := range names {
-			files = append(files, byName[n])
+		files, err := overlay(ctx, env, sysctlDirs, "*.conf")
+		if err != nil {
+			return nil, err
 		}
 		files = append(files, "/etc/sysctl.conf")
 		o := out{m: map[string]persistedSysctl{}}
