@@ -225,7 +225,8 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 }
 
 // ParseSince turns --since into a time: "today" and "yesterday" (local
-// midnight), a duration back from now ("2h", "30m", "7d"), a Unix time
+// midnight), ausearch's recent (10 minutes), this-hour, week-ago,
+// this-month and this-year, a duration back from now ("2h", "30m", "7d"), a Unix time
 // ("@1795593791"), or a timestamp ("2026-11-25", "2026-11-25 08:00",
 // "2026-11-25 08:00:00", RFC 3339).
 func ParseSince(s string, now time.Time) (time.Time, error) {
@@ -238,6 +239,17 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 		return midnight, nil
 	case "yesterday":
 		return midnight.AddDate(0, 0, -1), nil
+	// ausearch's other keywords, where they are not locale-dependent.
+	case "recent":
+		return now.Add(-10 * time.Minute), nil
+	case "this-hour":
+		return time.Date(now.Year(), now.Month(), now.Day(), now.Hour(), 0, 0, 0, now.Location()), nil
+	case "week-ago":
+		return midnight.AddDate(0, 0, -7), nil
+	case "this-month":
+		return midnight.AddDate(0, 0, 1-now.Day()), nil
+	case "this-year":
+		return time.Date(now.Year(), 1, 1, 0, 0, 0, 0, now.Location()), nil
 	}
 	if rest, ok := strings.CutPrefix(s, "@"); ok {
 		n, err := strconv.ParseInt(rest, 10, 64)
@@ -255,7 +267,7 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 			return now.Add(-d.D), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("--since %q: expected today, yesterday, a duration such as 2h or 7d, @UNIXTIME, or a time such as \"2026-11-25 08:00:00\"", s)
+	return time.Time{}, fmt.Errorf("--since %q: expected today, yesterday, recent, this-hour, week-ago, this-month, this-year, a duration such as 2h or 7d, @UNIXTIME, or a time such as \"2026-11-25 08:00:00\"", s)
 }
 
 // Safe returns s ready to print on a terminal: unchanged when it is plain
