@@ -147,14 +147,31 @@ func lockdownPolicy(env *Env, pf *PolicyFlags) (*policy.Policy, lockdown.Config,
 	return p, cfg, ExitOK
 }
 
-func lockdownPreflightOptions(env *Env, nixos bool) lockdown.PreflightOptions {
+// lockdownSSHConnection is $SSH_CONNECTION of the session rampart runs
+// in. sudo's env_reset drops it, so under sudo (SUDO_USER set) it is taken
+// from the nearest ancestor process that still has it, up to sshd.
+func lockdownSSHConnection(env *Env, h host.Host) string {
+	if v := strings.TrimSpace(env.Getenv("SSH_CONNECTION")); v != "" {
+		return v
+	}
+	if env.Getenv("SUDO_USER") == "" && env.Getenv("DOAS_USER") == "" {
+		return ""
+	}
+	v, err := lockdown.SessionFromAncestors(env.Ctx, h, os.Getppid())
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rampart lockdown: warning: cannot find the SSH session above sudo: %v\n", err)
+	}
+	return v
+}
+
+func lockdownPreflightOptions(env *Env, h host.Host, nixos bool) lockdown.PreflightOptions {
 	fallback := []string{"root"}
 	if u := env.Getenv("SUDO_USER"); u != "" {
 		fallback = append(fallback, u)
 	} else if u := env.Getenv("USER"); u != "" {
 		fallback = append(fallback, u)
 	}
-	return lockdown.PreflightOptions{SSHConnection: env.Getenv("SSH_CONNECTION"), FallbackUsers: fallback, NixOS: nixos}
+	return lockdown.PreflightOptions{SSHConnection: lockdownSSHConnection(env, h), FallbackUsers: fallback, NixOS: nixos}
 }
 
 func writeLockdownResults(env *Env, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
@@ -183,7 +200,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	h := lockdownHost()
 	nixos := *forceNix || lockdown.IsNixOS(env.Ctx, h)
 	start := time.Now()
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, nixos))
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, nixos))
 	if err := writeLockdownResults(env, *format, h, p, rs, start); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage
@@ -271,7 +288,7 @@ func runLockdownApply(env *Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "\nNothing was changed. Run the steps above, or: sudo rampart lockdown apply --nixos")
 		return ExitProblem
 	}
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, *nixos))
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, *nixos))
 	ready, why := lockdown.Ready(rs)
 	if !ready {
 		_ = writeLockdownResults(env, "text", h, p, rs, time.Now())
@@ -286,7 +303,7 @@ func runLockdownApply(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rampart %s: --force: applying although the pre-flight failed (%d problem(s))\n", path, len(why))
 	}
 	m := newLockdownManager(env, h, *dir)
-	opts := lockdown.ApplyOptions{Within: *within, SSHConnection: env.Getenv("SSH_CONNECTION")}
+	opts := lockdown.ApplyOptions{Within: *within, SSHConnection: lockdownSSHConnection(env, h)}
 	var st *lockdown.State
 	var err error
 	if *nixos {
@@ -379,8 +396,9 @@ func runLockdownConfirm(env *Env, args []string) int {
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("confirm"), path, args); !ok {
 		return code
 	}
-	m := newLockdownManager(env, lockdownHost(), *dir)
-	st, err := m.Confirm(env.Ctx, lockdown.ConfirmOptions{SSHConnection: env.Getenv("SSH_CONNECTION")})
+	h := lockdownHost()
+	m := newLockdownManager(env, h, *dir)
+	st, err := m.Confirm(env.Ctx, lockdown.ConfirmOptions{SSHConnection: lockdownSSHConnection(env, h)})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		if errors.Is(err, lockdown.ErrConfirmRefused) || errors.Is(err, lockdown.ErrNoState) {

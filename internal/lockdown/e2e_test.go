@@ -297,8 +297,11 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 		}
 	}
 
-	// Confirm through a real SSH session from the tailnet peer.
-	b, code := l.ssh(l.tnet, srvTS, l.bin, "lockdown", "confirm", "--state-dir", l.state)
+	// Confirm through a real SSH session from the tailnet peer, under a
+	// real sudo as the help shows (sudo drops SSH_CONNECTION; rampart finds
+	// the session above it).
+	testenv.RequireCommands(t, "sudo")
+	b, code := l.ssh(l.tnet, srvTS, "sudo", "-n", l.bin, "lockdown", "confirm", "--state-dir", l.state)
 	if code != 0 {
 		t.Fatalf("confirm over the tailnet: exit %d\n%s", code, b)
 	}

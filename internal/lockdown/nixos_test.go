@@ -62,8 +62,7 @@ func TestNixOSCommitConfirmed(t *testing.T) {
 
 	// An existing module is restored, not deleted.
 	m, _, n = nixManager(t, "# the old module\n")
-	st, err = m.ApplyNixOS(ctx, cfg, ApplyOptions{Within: time.Minute}, n)
-	if err != nil {
+	if _, err = m.ApplyNixOS(ctx, cfg, ApplyOptions{Within: time.Minute}, n); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Rollback(ctx, "", ""); err != nil {
@@ -75,8 +74,7 @@ func TestNixOSCommitConfirmed(t *testing.T) {
 
 	// A confirm over the tailnet makes it the boot default.
 	m, h, n = nixManager(t, "")
-	st, err = m.ApplyNixOS(ctx, cfg, ApplyOptions{Within: time.Minute}, n)
-	if err != nil {
+	if _, err = m.ApplyNixOS(ctx, cfg, ApplyOptions{Within: time.Minute}, n); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := m.Confirm(ctx, ConfirmOptions{SSHConnection: "100.64.0.2 50001 100.64.0.1 22"}); err != nil || got.Phase != PhaseConfirmed {
@@ -85,7 +83,6 @@ func TestNixOSCommitConfirmed(t *testing.T) {
 	if count(h.Ran(), "nixos-rebuild switch") != 1 || count(h.Ran(), prevSystem+"/bin/switch-to-configuration test") != 0 {
 		t.Errorf("ran %q", h.Ran())
 	}
-	_ = st
 }
 
 func TestNixOSRefusals(t *testing.T) {
