@@ -174,8 +174,8 @@ func lockdownPreflightOptions(env *Env, h host.Host, nixos bool) lockdown.Prefli
 	return lockdown.PreflightOptions{SSHConnection: lockdownSSHConnection(env, h), FallbackUsers: fallback, NixOS: nixos}
 }
 
-func writeLockdownResults(env *Env, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
-	m := report.Meta{Tool: "rampart lockdown plan", Version: version.String(), Host: h.Name(), Policy: p.Source,
+func writeLockdownResults(env *Env, tool, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
+	m := report.Meta{Tool: tool, Version: version.String(), Host: h.Name(), Policy: p.Source,
 		Started: start, Duration: time.Since(start)}
 	return report.Write(env.Stdout, format, m, rs, report.Options{Verbose: true})
 }
@@ -201,7 +201,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	nixos := *forceNix || lockdown.IsNixOS(env.Ctx, h)
 	start := time.Now()
 	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, nixos))
-	if err := writeLockdownResults(env, *format, h, p, rs, start); err != nil {
+	if err := writeLockdownResults(env, "rampart lockdown plan", *format, h, p, rs, start); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage
 	}
@@ -291,7 +291,7 @@ func runLockdownApply(env *Env, args []string) int {
 	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, *nixos))
 	ready, why := lockdown.Ready(rs)
 	if !ready {
-		_ = writeLockdownResults(env, "text", h, p, rs, time.Now())
+		_ = writeLockdownResults(env, "rampart lockdown apply: pre-flight", "text", h, p, rs, time.Now())
 		if !*force {
 			fmt.Fprintf(env.Stderr, "rampart %s: refusing: the pre-flight failed (the tailnet path is not proven):\n", path)
 			for _, w := range why {

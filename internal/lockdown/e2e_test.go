@@ -308,6 +308,7 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 	if err := apply.Wait(); err != nil || !strings.Contains(out.String(), "Confirmed from "+peerTS) {
 		t.Fatalf("apply: %v\n%s", err, out.String())
 	}
+	t.Logf("apply output:\n%s", out.String())
 	st := l.waitPhase(lockdown.PhaseConfirmed, time.Second)
 	if !strings.HasPrefix(st.ConfirmedFrom, peerTS+" ") {
 		t.Errorf("confirmed from %q", st.ConfirmedFrom)
@@ -329,6 +330,11 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 	}
 	var rep lockdown.Report
 	must(t, json.Unmarshal(sb, &rep))
+	if tb, err := l.rampart(nil, "lockdown", "status", "--state-dir", l.state).Output(); err != nil || !strings.Contains(string(tb), ": confirmed") {
+		t.Errorf("status text: %v\n%s", err, tb)
+	} else {
+		t.Logf("status:\n%s", tb)
+	}
 	if rep.State.Phase != lockdown.PhaseConfirmed || !rep.TablePresent || len(rep.Problems) > 0 {
 		t.Errorf("status: %s", sb)
 	}
