@@ -83,13 +83,15 @@ Examples:
   sudo rampart lockdown apply --confirm-within 5m -p /etc/rampart/policy.toml
   sudo rampart lockdown apply --nixos --module /etc/nixos/rampart.nix`},
 		{Name: "confirm", Summary: "keep the pending change (from a new SSH session over the tailnet)", Run: runLockdownConfirm,
-			Usage: "lockdown confirm [--state-dir DIR]",
+			Usage: "lockdown confirm [--state-dir DIR] [--persist FILE]",
 			Help: `Accepted only from an SSH session ($SSH_CONNECTION) whose client is routed through the tailnet
 interface (ip route get CLIENT shows tailscale0), that is not the session that applied, before the
-deadline, with the table still installed.
+deadline, with the table still installed. The table lives in the kernel: --persist FILE also writes it
+where /etc/nftables.conf includes it, so it survives a reboot (a reboot before the confirm drops it).
 
-Example:
-  ssh admin@100.101.102.103 sudo rampart lockdown confirm`},
+Examples:
+  ssh admin@100.101.102.103 sudo rampart lockdown confirm
+  ssh admin@100.101.102.103 sudo rampart lockdown confirm --persist /etc/nftables.d/rampart-lockdown.nft`},
 		{Name: "rollback", Summary: "undo the lockdown now", Run: runLockdownRollback,
 			Usage: "lockdown rollback [--state-dir DIR] [--reason TEXT]",
 			Help: `Removes table inet rampart-lockdown (on NixOS: re-activates the previous generation). Safe to repeat.
@@ -393,6 +395,7 @@ func runLockdownConfirm(env *Env, args []string) int {
 	const path = "lockdown confirm"
 	fs := NewFlags(path)
 	dir := lockdownStateDirFlag(fs)
+	persist := fs.String("persist", "", "also write the table to `FILE` (e.g. /etc/nftables.d/rampart-lockdown.nft) so it survives a reboot")
 	if _, code, ok := ParseFlags(env, fs, lockdownSub("confirm"), path, args); !ok {
 		return code
 	}
@@ -407,6 +410,22 @@ func runLockdownConfirm(env *Env, args []string) int {
 		return ExitUsage
 	}
 	fmt.Fprintf(env.Stdout, "Confirmed change %s from %s: SSH stays closed outside %s.\n", st.ID, st.ConfirmedFrom, strings.Join(st.Config.Trusted, ", "))
+	if st.Mode != lockdown.ModeNftables {
+		return ExitOK
+	}
+	if *persist == "" {
+		fmt.Fprintln(env.Stdout, "The table lives in the kernel until the next reboot; use --persist FILE (included by /etc/nftables.conf) to keep it.")
+		return ExitOK
+	}
+	script, err := st.Config.Script()
+	if err == nil {
+		err = os.WriteFile(*persist, []byte(script), 0o644)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rampart %s: confirmed, but could not persist the table: %v\n", path, err)
+		return ExitUsage
+	}
+	fmt.Fprintf(env.Stdout, "Wrote the table to %s; make sure /etc/nftables.conf includes it.\n", *persist)
 	return ExitOK
 }
 

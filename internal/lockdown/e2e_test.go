@@ -301,7 +301,8 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 	// real sudo as the help shows (sudo drops SSH_CONNECTION; rampart finds
 	// the session above it).
 	testenv.RequireCommands(t, "sudo")
-	b, code := l.ssh(l.tnet, srvTS, "sudo", "-n", l.bin, "lockdown", "confirm", "--state-dir", l.state)
+	persist := filepath.Join(l.dir, "rampart-lockdown.nft")
+	b, code := l.ssh(l.tnet, srvTS, "sudo", "-n", l.bin, "lockdown", "confirm", "--state-dir", l.state, "--persist", persist)
 	if code != 0 {
 		t.Fatalf("confirm over the tailnet: exit %d\n%s", code, b)
 	}
@@ -310,6 +311,9 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 	}
 	t.Logf("apply output:\n%s", out.String())
 	st := l.waitPhase(lockdown.PhaseConfirmed, time.Second)
+	if saved, err := os.ReadFile(persist); err != nil || !strings.Contains(string(saved), "table inet "+lockdown.DefaultTable+" {") {
+		t.Errorf("persisted table: %v\n%s", err, saved)
+	}
 	if !strings.HasPrefix(st.ConfirmedFrom, peerTS+" ") {
 		t.Errorf("confirmed from %q", st.ConfirmedFrom)
 	}
