@@ -398,3 +398,23 @@ func FuzzParseTracking(f *testing.F) {
 	f.Add([]byte("7F000001,127.0.0.1,9,1795594324.157157872,-0.000001337,0.000001049,0.000000544,-2.924,0.511,24.718,0.000004784,0.000002634,0.0,Normal"))
 	f.Fuzz(func(t *testing.T, b []byte) { _, _ = parseTracking(b) })
 }
+
+func TestPSTable(t *testing.T) {
+	h := fixture(t, []string{"ps"}, nil)
+	ps, err := psTable(context.Background(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sshd []sshdInstance
+	for _, p := range ps {
+		if strings.HasPrefix(p.Title, "[") {
+			t.Errorf("kernel thread kept: %+v", p)
+		}
+		if inst, ok := sshdFromProcess(p); ok {
+			sshd = append(sshd, inst)
+		}
+	}
+	if len(ps) != 2 || len(sshd) != 1 || sshd[0].Config != "/tmp/h3cap/hard.conf" || sshd[0].Binary != "/usr/sbin/sshd" {
+		t.Errorf("processes %+v, sshd %+v", ps, sshd)
+	}
+}
