@@ -152,6 +152,13 @@ func TestNoAbsentOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// Not even mentioned: the text holds no absent path.
+			text := string(render(t, r, p, false)[0].Data)
+			for _, f := range absent {
+				if !strings.Contains(f.Path, "*") && strings.Contains(text, f.Path) {
+					t.Errorf("%v %s: the module text mentions %s (%s in %v)", r, name, f.Path, f.Kind, r)
+				}
+			}
 			leaves := nixexpr.Flatten(mod)
 			if len(leaves) < 20 && name != "off" {
 				t.Fatalf("%v %s: only %d definitions", r, name, len(leaves))
