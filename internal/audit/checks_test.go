@@ -47,7 +47,7 @@ func TestCheckEnabled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := hosttest.New()
+			f := hosttest.New().SetFile("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro audit=1 audit_backlog_limit=8192\n")
 			if tt.missing {
 				f.Missing["auditctl"] = true
 			} else {
@@ -62,9 +62,13 @@ func TestCheckEnabled(t *testing.T) {
 			}
 		})
 	}
+	// Booted without audit=1.
+	f := hosttest.New().SetCmd(CmdStatus, running, 0).SetFile("/proc/cmdline", "console=ttyS0 reboot=k panic=1 pci=off\n")
+	if r := runCheck(t, "audit.enabled", f, policy.MustDefault(""), ""); r.Status != check.Warn || !strings.Contains(r.Message, "without audit=1") || len(r.Evidence) != 2 {
+		t.Errorf("no audit=1: %s %q", r.Status, r.Message)
+	}
 	p := policy.MustDefault("")
 	p.Audit.BacklogLimit = 8192
-	f := hosttest.New().SetCmd(CmdStatus, running, 0)
 	if r := runCheck(t, "audit.enabled", f, p, ""); r.Status != check.Warn || !strings.Contains(r.Message, "below the policy's 8192") {
 		t.Errorf("backlog: %s %q", r.Status, r.Message)
 	}
