@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -152,6 +153,10 @@ func printGuardReport(w io.Writer, eng *engine.Engine, rep *engine.Report, summa
 		fmt.Fprintf(w, "Jail %s: filter %s, %d matched, %d failures, %d bans (maxretry %d within %s, bantime %s)\n",
 			cfg.Name, r.Filter.Name(), r.Stats.Matched, r.Stats.Failures, r.Stats.Bans,
 			cfg.Maxretry, policy.FormatDuration(cfg.Findtime), policy.FormatDuration(cfg.Bantime))
+		if a, ok := r.Filter.(interface{ Approximations() []string }); ok && len(a.Approximations()) > 0 {
+			fmt.Fprintf(w, "  note: %s was translated from Python to RE2 with approximations (it may match more than fail2ban would): %s\n",
+				r.Filter.Name(), strings.Join(a.Approximations(), "; "))
+		}
 	}
 	fmt.Fprintf(w, "Addresses with failures: %d\nBans: %d\n", len(rep.IPs), len(rep.Bans))
 	if summary {
