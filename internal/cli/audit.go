@@ -267,7 +267,7 @@ func runAuditApply(env *Env, args []string) int {
 		fmt.Fprintf(env.Stdout, "added %d, removed %d, kept %d\n", len(plan.Add), len(plan.Remove), len(plan.Keep))
 	}
 	if st, err := audit.ReadStatus(env.Ctx, auditHost); err == nil && st.Enabled == 0 {
-		fmt.Fprintln(env.Stdout, "note: kernel auditing is off (enabled 0): the rules are loaded but record nothing until auditd starts (or auditctl -e 1)")
+		fmt.Fprintln(env.Stdout, "note: kernel auditing is off (enabled 0): loaded rules record nothing until auditd starts (or auditctl -e 1)")
 	}
 	return ExitOK
 }
@@ -374,8 +374,11 @@ func runAuditReport(env *Env, args []string) int {
 	rep, err := audit.Build(env.Ctx, auditHost, opt, audit.ReadUsers(env.Ctx, auditHost))
 	if rep == nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
-		if !auditHost.IsRoot(env.Ctx) {
+		switch {
+		case !auditHost.IsRoot(env.Ctx):
 			fmt.Fprintln(env.Stderr, "the audit log is readable by root only: run with sudo, or pass --log FILE")
+		case host.IsNotExist(err):
+			fmt.Fprintln(env.Stderr, "no audit log there: is auditd running (log_file in /etc/audit/auditd.conf)? Or pass --log FILE")
 		}
 		return ExitUsage
 	}
