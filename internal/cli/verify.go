@@ -40,7 +40,8 @@ Flags:
   --host [USER@]HOST[:PORT]
                          verify a remote host over SSH (known_hosts enforced;
                          agent or ~/.ssh keys; sudo -n when not root)
-  --release R            NixOS release for remediation text (e.g. 25.05)
+  --release R            NixOS release for remediation text (default: the
+                         newest stable one, e.g. 25.05)
   --format F             text (default), json (schema rampart.verify/v1),
                          junit or sarif (2.1.0)
   --only IDS             comma list of check IDs or areas to run (ssh,time.synchronised)
@@ -109,10 +110,10 @@ func runVerify(env *Env, args []string) int {
 	if !valid {
 		return usage("unknown --format %q (expected %s)", *format, strings.Join(report.Formats, ", "))
 	}
-	if *release != "" {
-		if _, err := nixfacts.ParseRelease(*release); err != nil {
-			return usage("--release: %v", err)
-		}
+	if *release == "" {
+		*release = nixfacts.Newest().String()
+	} else if _, err := nixfacts.ParseRelease(*release); err != nil {
+		return usage("--release: %v", err)
 	}
 	checks, err := verify.Select(check.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
 	if err != nil {

@@ -298,7 +298,26 @@ func matrixAddrs(env *check.Env) []string {
 			break
 		}
 	}
-	return []string{peer, publicPeer}
+	addrs := []string{peer, publicPeer}
+	// Networks the policy trusts (ban.ignore, e.g. the admin LAN) are
+	// where Match Address blocks usually point: one address from each of
+	// the first two non-loopback IPv4 ones.
+	if env.Policy != nil {
+		extra := 0
+		for _, s := range env.Policy.Ban.Ignore {
+			pfx, ok := toPrefix(s)
+			if !ok || !pfx.Addr().Is4() || pfx.Addr().IsLoopback() || pfx.Bits() == 0 || extra == 2 {
+				continue
+			}
+			a := pfx.Addr()
+			if pfx.Bits() < 32 {
+				a = a.Next()
+			}
+			addrs = append(addrs, a.String())
+			extra++
+		}
+	}
+	return addrs
 }
 
 // listens turns listenaddress values ("0.0.0.0:22", "[::]:2222",

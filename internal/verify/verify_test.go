@@ -16,7 +16,7 @@ import (
 
 // fixture merges testdata txtar files (captured real outputs) and extra
 // files into one host.
-func fixture(t *testing.T, names []string, files map[string]string) *hosttest.Fixture {
+func fixture(t testing.TB, names []string, files map[string]string) *hosttest.Fixture {
 	t.Helper()
 	f := hosttest.New()
 	for _, n := range names {
@@ -416,5 +416,23 @@ func TestPSTable(t *testing.T) {
 	}
 	if len(ps) != 2 || len(sshd) != 1 || sshd[0].Config != "/tmp/h3cap/hard.conf" || sshd[0].Binary != "/usr/sbin/sshd" {
 		t.Errorf("processes %+v, sshd %+v", ps, sshd)
+	}
+}
+
+func TestMatrixAddrs(t *testing.T) {
+	p := policy.MustDefault("tailnet")
+	p.Ban.Ignore = []string{"127.0.0.1/8", "::1", "192.168.1.0/24", "0.0.0.0/0", "198.51.100.9", "10.0.0.0/8", "172.16.0.0/12"}
+	got := matrixAddrs(check.NewEnv(nil, p, ""))
+	want := []string{"100.101.102.103", "203.0.113.7", "192.168.1.1", "198.51.100.9"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("matrix addresses (-want +got):\n%s", d)
+	}
+	p.Tailnet.Addresses = []string{"fd7a:115c:a1e0::/48", "100.96.0.0/12"}
+	if got := matrixAddrs(check.NewEnv(nil, p, "")); got[0] != "100.101.102.103" {
+		t.Errorf("tailnet peer %s", got[0])
+	}
+	p.Tailnet.Addresses = []string{"100.64.0.0/16"}
+	if got := matrixAddrs(check.NewEnv(nil, p, "")); got[0] != "100.64.0.1" {
+		t.Errorf("tailnet peer %s, want one inside 100.64.0.0/16", got[0])
 	}
 }
