@@ -34,7 +34,7 @@ func TestE2ECLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logFile := audit.StartAuditd(t, logDir, "RAW")
+	logFile, _ := audit.StartAuditd(t, logDir, "RAW")
 	pol := filepath.Join(dir, "policy.toml")
 	body := "[audit]\nenabled = true\n[[audit.watches]]\npath = \"" + work + "/passwd\"\nperms = \"aw\"\nkey = \"rampart-cli-id\"\n"
 	if err := os.WriteFile(pol, []byte(body), 0o600); err != nil {

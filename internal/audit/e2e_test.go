@@ -83,7 +83,7 @@ func kernelAudit(t *testing.T) {
 // startAuditd runs Debian's auditd in the foreground with a temporary
 // configuration writing to dir/audit.log, waits until the kernel has it
 // registered, and stops it at cleanup.
-func startAuditd(t *testing.T, dir, format string) string {
+func startAuditd(t *testing.T, dir, format string) (string, *os.Process) {
 	t.Helper()
 	logFile := filepath.Join(dir, "audit.log")
 	plugins := filepath.Join(dir, "plugins.d")
@@ -130,7 +130,7 @@ func startAuditd(t *testing.T, dir, format string) string {
 		st, err := ReadStatus(context.Background(), &host.Local{})
 		if err == nil && st.PID == int64(cmd.Process.Pid) && st.Enabled == 1 {
 			if b, _ := os.ReadFile(logFile); bytes.Contains(b, []byte("DAEMON_START")) {
-				return logFile
+				return logFile, cmd.Process
 			}
 		}
 		select {
@@ -245,7 +245,7 @@ func TestE2EReport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logFile := startAuditd(t, logDir, "ENRICHED")
+	logFile, auditd := startAuditd(t, logDir, "ENRICHED")
 
 	keyID, keySSH, keyDir := "rampart-e2e-id", "rampart-e2e-ssh", "rampart-e2e-dir"
 	pol := policy.MustDefault("")
@@ -350,6 +350,50 @@ func TestE2EReport(t *testing.T) {
 	}
 	if !strings.Contains(text.String(), `/evil name\n\x1b[31mred\"q" (create)`) || bytes.ContainsAny(text.Bytes(), "\x1b\r") {
 		t.Errorf("hostile name not shown safely:\n%s", text.String())
+	}
+
+	// auditd rotates on SIGUSR1: audit.log becomes audit.log.1. A new
+	// event lands in the new audit.log, and reading the rotations in
+	// order finds the old events first, then the new one.
+	if err := auditd.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		if _, err := os.Stat(logFile + ".1"); err == nil {
+			if b, _ := os.ReadFile(logFile); len(b) > 0 {
+				break
+			}
+		}
+		if i == 100 {
+			t.Fatal("auditd did not rotate its log on SIGUSR1")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	appendTo(filepath.Join(work, "group"))
+	var srcs []string
+	for i := 0; ; i++ {
+		files, err := LogFiles(ctx, h, logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Build(ctx, h, ReportOptions{Files: files, Since: start, Keys: []string{keyID}}, Users{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = nil
+		for _, e := range keyEvents(rep, keyID) {
+			if e.Kind == "syscall" {
+				srcs = append(srcs, filepath.Base(strings.Split(e.Source, ":")[0])+" "+e.Syscall+" "+filepath.Base(strings.Join(e.Targets(), ",")))
+			}
+		}
+		if len(srcs) == 4 || i == 100 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Same-stamp events may sort either way; the last one is the newest.
+	if len(srcs) != 4 || srcs[3] != "audit.log openat group" || strings.Count(strings.Join(srcs[:3], "\n"), "audit.log.1 ") != 3 {
+		t.Errorf("events across the rotation: %q", srcs)
 	}
 
 	// verify's checks on the same live state: enabled with our daemon,
