@@ -178,9 +178,13 @@ type specGroup struct {
 	shown string
 	ok    bool
 	inst  string
+	total int // connection specs evaluated for this instance
 	cmds  []string
 	specs []string
 }
+
+// all reports whether every spec of the instance gave this value.
+func (g *specGroup) all() bool { return len(g.specs) == g.total }
 
 func groupSpecs(m *sshdMatrix, eval func(sshdConfig) (string, bool)) []*specGroup {
 	var out []*specGroup
@@ -197,13 +201,23 @@ func groupSpecs(m *sshdMatrix, eval func(sshdConfig) (string, bool)) []*specGrou
 		g.cmds = append(g.cmds, e.Cmd)
 		g.specs = append(g.specs, e.Spec.String())
 	}
+	totals := map[string]int{}
+	for _, e := range m.Evals {
+		totals[e.Inst.label()]++
+	}
+	for _, g := range out {
+		g.total = totals[g.inst]
+	}
 	return out
 }
 
 func (g *specGroup) evidence() check.Evidence {
 	src := g.cmds[0]
 	if len(g.cmds) > 1 {
-		src += fmt.Sprintf(" (and %d more connection specs)", len(g.cmds)-1)
+		src += " (and " + plural(len(g.cmds)-1, "more connection spec", "more connection specs") + ")"
+	}
+	if g.all() {
+		return evf(src, "%s\nfor all %d connection specs of %s", g.shown, g.total, g.inst)
 	}
 	return evf(src, "%s\nfor %s: %s", g.shown, g.inst, strings.Join(g.specs, "; "))
 }
@@ -241,8 +255,12 @@ func evalSSHRule(ctx context.Context, env *check.Env, r *sshRule) check.Result {
 	}
 	switch {
 	case len(bad) > 0:
-		res := fail(fmt.Sprintf("%s for %d of %d connection specs (%s: %s); the policy wants %s%s",
-			bad[0].shown, nbad, len(m.Evals), bad[0].inst, bad[0].specs[0], r.want(p), note), evs...)
+		where := fmt.Sprintf("%s: %s", bad[0].inst, bad[0].specs[0])
+		if bad[0].all() {
+			where = "every connection to " + bad[0].inst
+		}
+		res := fail(fmt.Sprintf("%s for %d of %d connection specs (%s); the policy wants %s%s",
+			bad[0].shown, nbad, len(m.Evals), where, r.want(p), note), evs...)
 		res.Remediation = remedy(env, r.id)
 		return res
 	case m.Err != nil:
