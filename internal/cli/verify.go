@@ -40,6 +40,10 @@ Flags:
   --host [USER@]HOST[:PORT]
                          verify a remote host over SSH (known_hosts enforced;
                          agent or ~/.ssh keys; sudo -n when not root)
+  -i, --identity FILE    private key for --host (repeatable; default: the
+                         agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
+  --known-hosts FILE     known_hosts for --host (repeatable; default:
+                         ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)
   --release R            NixOS release for remediation text (default: the
                          newest stable one, e.g. 25.05)
   --format F             text (default), json (schema rampart.verify/v1),
@@ -91,6 +95,10 @@ func runVerify(env *Env, args []string) int {
 	sshdCfg := fs.String("sshd-config", "", "only running sshd instances with these -f `PATHS`")
 	chrony := fs.String("chrony-socket", "", "chronyd command `SOCKET`")
 	f2bSock := fs.String("fail2ban-socket", "", "fail2ban `SOCKET`")
+	var identities, knownHosts repeated
+	fs.Var(&identities, "i", "private key `FILE` for --host (repeatable)")
+	fs.Var(&identities, "identity", "private key `FILE` for --host (repeatable)")
+	fs.Var(&knownHosts, "known-hosts", "known_hosts `FILE` for --host (repeatable)")
 	pos, code, ok := ParseFlags(env, fs, verifyCmd, path, args)
 	if !ok {
 		return code
@@ -135,7 +143,7 @@ func runVerify(env *Env, args []string) int {
 	defer cancel()
 	var h host.Host = &host.Local{}
 	if *target != "" {
-		rh, err := sshhost.Dial(ctx, *target, sshhost.Options{Getenv: env.Getenv})
+		rh, err := sshhost.Dial(ctx, *target, sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
 			return ExitUsage
@@ -164,6 +172,17 @@ func runVerify(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "rampart verify: %d check(s) could not be evaluated (unknown); run as root or see their messages\n", sum.Unknown)
 	}
 	return verifyExit(sum)
+}
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string { return strings.Join(*r, ",") }
+
+// Set implements flag.Value.
+func (r *repeated) Set(s string) error {
+	*r = append(*r, s)
+	return nil
 }
 
 // verifyExit maps a summary to the exit status documented in the help.
