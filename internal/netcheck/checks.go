@@ -1,0 +1,345 @@
+package netcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/nftrules"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/tailscale"
+)
+
+func init() {
+	check.Register(
+		&check.Check{ID: "firewall.active", Title: "A default-deny firewall filters incoming traffic (IPv4 and IPv6)",
+			Severity: check.High, Applies: firewallEnabled, Eval: evalActive},
+		&check.Check{ID: "firewall.tailnet-trusted", Title: "The tailnet interface is trusted by the firewall",
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalTrusted},
+		&check.Check{ID: "firewall.ssh-exposure", Title: "SSH accepts no new connections on interfaces that are not trusted",
+			Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure},
+		&check.Check{ID: "firewall.sshd-bindings", Title: "sshd listens where the policy needs it",
+			Severity: check.Medium, Applies: sshEnabled, Eval: evalBindings},
+		&check.Check{ID: "tailnet.running", Title: "Tailscale is running and logged in",
+			Severity: check.Critical, Applies: tailnetEnabled, Eval: evalRunning},
+		&check.Check{ID: "tailnet.key-expiry-disabled", Title: "This node's tailnet key never expires",
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalKeyExpiry},
+		&check.Check{ID: "tailnet.interface-address", Title: "The tailnet interface is up with a tailnet address",
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalInterface},
+	)
+}
+
+func firewallEnabled(p *policy.Policy) (bool, string) {
+	return p.Firewall.Enabled, "firewall.enabled is false in the policy"
+}
+
+func tailnetEnabled(p *policy.Policy) (bool, string) {
+	return p.Tailnet.Enabled, "tailnet.enabled is false in the policy (profile " + p.Profile + ")"
+}
+
+func sshEnabled(p *policy.Policy) (bool, string) {
+	return p.SSH.Enabled, "ssh.enabled is false in the policy"
+}
+
+// maxEvidence bounds one piece of evidence text.
+const maxEvidence = 4000
+
+func ev(source string, text string) check.Evidence {
+	text = strings.TrimSpace(text)
+	if len(text) > maxEvidence {
+		text = text[:maxEvidence] + "\n… (truncated)"
+	}
+	return check.Evidence{Source: source, Text: sshhost.SafeText(text)}
+}
+
+// unknown turns a collector error into an unknown result.
+func unknown(what string, err error, fix check.Remediation) check.Result {
+	msg := fmt.Sprintf("could not read %s: %v", what, err)
+	if errors.Is(err, host.ErrNotFound) {
+		msg = fmt.Sprintf("could not read %s: %v (is it installed?)", what, err)
+	}
+	return check.Result{Status: check.Unknown, Message: sshhost.SafeText(msg), Remediation: fix}
+}
+
+// nix returns the option lines of a nixfacts topic for the env's release.
+func nix(env *check.Env, topics ...string) string {
+	if env.Policy == nil {
+		return ""
+	}
+	rel := nixfacts.Newest()
+	if env.Release != "" {
+		r, err := nixfacts.ParseRelease(env.Release)
+		if err != nil {
+			return ""
+		}
+		rel = r
+	}
+	var lines []string
+	for _, t := range topics {
+		if s := strings.TrimSpace(nixfacts.Remediation(rel, t, env.Policy)); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func fixActive(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS: strings.TrimSpace(nix(env, "firewall.enabled") + "\nnetworking.nftables.enable = true;"),
+		Generic: "load a default-deny input chain for both families, e.g. in /etc/nftables.conf: " +
+			"table inet filter { chain input { type filter hook input priority 0; policy drop; " +
+			"iifname \"lo\" accept; ct state established,related accept; } } and enable nftables.service",
+	}
+}
+
+func evalActive(ctx context.Context, env *check.Env) check.Result {
+	fix := fixActive(env)
+	r, err := readRuleset(ctx, env)
+	if err != nil {
+		return unknown("the nftables ruleset", err, fix)
+	}
+	f := r.rs.InputFiltering()
+	res := check.Result{Evidence: []check.Evidence{ev(nftCmd.String(), f.Summary())}, Remediation: fix}
+	if f.Active() {
+		res.Status = check.Pass
+		res.Message = "default deny on input: " + strings.Join(dedupe(append(f.IPv4, f.IPv6...)), "; ")
+		return res
+	}
+	res.Status = check.Fail
+	switch {
+	case len(f.Chains) == 0:
+		res.Message = fmt.Sprintf("no nftables chain filters incoming traffic (%d rules loaded in total)", r.rs.NumRules())
+	case len(f.IPv4) == 0 && len(f.IPv6) == 0:
+		res.Message = "incoming traffic is filtered, but nothing is dropped by default (every input chain has policy accept)"
+	case len(f.IPv4) == 0:
+		res.Message = "IPv4 has no default-deny input chain"
+	default:
+		res.Message = "IPv6 has no default-deny input chain (an ip-family table does not cover IPv6)"
+	}
+	return res
+}
+
+func fixTrusted(env *check.Env) check.Remediation {
+	ifc := "tailscale0"
+	if env.Policy != nil && env.Policy.Tailnet.Interface != "" {
+		ifc = env.Policy.Tailnet.Interface
+	}
+	return check.Remediation{
+		NixOS:   nix(env, "firewall.trusted_interfaces"),
+		Generic: fmt.Sprintf("accept everything arriving on %s before any drop: nft insert rule inet filter input iifname %q accept", ifc, ifc),
+	}
+}
+
+func evalTrusted(ctx context.Context, env *check.Env) check.Result {
+	fix := fixTrusted(env)
+	r, err := readRuleset(ctx, env)
+	if err != nil {
+		return unknown("the nftables ruleset", err, fix)
+	}
+	ifc := env.Policy.Tailnet.Interface
+	ok, d := r.rs.Trusted(ifc)
+	res := check.Result{Evidence: []check.Evidence{ev(nftCmd.String(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
+	switch {
+	case ok:
+		res.Status, res.Message = check.Pass, ifc+" is trusted: "+d.Reason
+	case d.State == nftrules.Unknown:
+		res.Status, res.Message = check.Unknown, "cannot tell whether "+ifc+" is trusted: "+d.Reason
+	default:
+		res.Status, res.Message = check.Fail, ifc+" is not trusted: "+d.Reason
+	}
+	return res
+}
+
+func sshPorts(p *policy.Policy) []int {
+	if len(p.SSH.Ports) == 0 {
+		return []int{22}
+	}
+	return p.SSH.Ports
+}
+
+func fixExposure(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS: strings.TrimSpace(nix(env, "ssh.tailnet_only") + "\n# and no SSH port in networking.firewall.allowedTCPPorts or networking.firewall.interfaces.<if>.allowedTCPPorts"),
+		Generic: "drop new connections to the SSH port(s) on every interface except lo and the tailnet's " +
+			"(rampart lockdown apply does this with an automatic rollback)",
+	}
+}
+
+func evalExposure(ctx context.Context, env *check.Env) check.Result {
+	p := env.Policy
+	fix := fixExposure(env)
+	r, err := readRuleset(ctx, env)
+	if err != nil {
+		return unknown("the nftables ruleset", err, fix)
+	}
+	ls, err := readLinks(ctx, env)
+	if err != nil {
+		return unknown("the network interfaces", err, fix)
+	}
+	trusted := map[string]bool{"lo": true}
+	for _, t := range p.TrustedInterfaces() {
+		trusted[t] = true
+	}
+	var lines, open, unk, closedTailnet []string
+	checked := 0
+	for _, ifc := range ls.ifs {
+		for _, port := range sshPorts(p) {
+			x := r.rs.Exposure("tcp", port, ifc.Name)
+			if trusted[ifc.Name] {
+				if p.Tailnet.Enabled && ifc.Name == p.Tailnet.Interface && x.State == nftrules.Closed {
+					closedTailnet = append(closedTailnet, fmt.Sprintf("%s tcp/%d", ifc.Name, port))
+				}
+				continue
+			}
+			checked++
+			lines = append(lines, fmt.Sprintf("%s tcp/%d: %s — %s", ifc.Name, port, x.State, x.Reason()))
+			switch x.State {
+			case nftrules.Open, nftrules.Limited:
+				open = append(open, fmt.Sprintf("%s tcp/%d (%s)", ifc.Name, port, x.State))
+			case nftrules.Unknown:
+				unk = append(unk, fmt.Sprintf("%s tcp/%d", ifc.Name, port))
+			}
+		}
+	}
+	res := check.Result{Remediation: fix, Evidence: []check.Evidence{
+		ev(nftCmd.String(), strings.Join(lines, "\n")),
+		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")),
+	}}
+	if checked == 0 {
+		res.Evidence[0] = ev(nftCmd.String(), "no interface besides the trusted ones")
+	}
+	switch {
+	case !p.SSH.TailnetOnly:
+		res.Status = check.Pass
+		if len(open) > 0 {
+			res.Message = "SSH is reachable on " + strings.Join(open, ", ") + " (allowed: ssh.tailnet_only is off)"
+		} else {
+			res.Message = "SSH is not reachable on any untrusted interface"
+		}
+	case len(open) > 0:
+		res.Status = check.Fail
+		res.Message = "SSH accepts new connections on " + strings.Join(open, ", ") + " although ssh.tailnet_only is set"
+	case len(unk) > 0:
+		res.Status = check.Unknown
+		res.Message = "cannot show SSH closed on " + strings.Join(unk, ", ") + " (rules the analysis does not understand)"
+	case len(closedTailnet) > 0:
+		res.Status = check.Fail
+		res.Message = "SSH is closed on the tailnet too (" + strings.Join(closedTailnet, ", ") + "): nobody could log in"
+	default:
+		res.Status = check.Pass
+		res.Message = fmt.Sprintf("SSH is closed on every untrusted interface (%d interface/port pairs)", checked)
+	}
+	return res
+}
+
+func ifaceNames(ifs []tailscale.Interface) string {
+	var n []string
+	for _, i := range ifs {
+		n = append(n, i.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func dedupe(l []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range l {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func evalBindings(ctx context.Context, env *check.Env) check.Result {
+	p := env.Policy
+	fix := check.Remediation{
+		NixOS:   "services.openssh.enable = true; # sshd listens on all addresses by default; services.openssh.listenAddresses pins them (mind boot order with tailscale0)",
+		Generic: "start sshd with ListenAddress covering the tailnet address (or all addresses behind the firewall)",
+	}
+	out, err := host.RunOK(ctx, env.Host, ssCmd)
+	if err != nil {
+		return unknown("the listening sockets", err, fix)
+	}
+	ls, err := parseSS(out)
+	if err != nil {
+		return unknown("the listening sockets", err, fix)
+	}
+	ports := map[int]bool{}
+	for _, port := range sshPorts(p) {
+		ports[port] = true
+	}
+	var ssh []listener
+	for _, l := range ls {
+		if l.Process == "sshd" || (l.Process == "" && ports[l.Port]) {
+			ssh = append(ssh, l)
+		}
+	}
+	var lines []string
+	for _, l := range ssh {
+		lines = append(lines, l.Line)
+	}
+	res := check.Result{Remediation: fix, Evidence: []check.Evidence{ev(ssCmd.String(), strings.Join(lines, "\n"))}}
+	if len(ssh) == 0 {
+		res.Evidence = []check.Evidence{ev(ssCmd.String(), string(out))}
+		res.Status, res.Message = check.Fail, "no sshd is listening (ports "+joinInts(sshPorts(p))+")"
+		return res
+	}
+	var where []string
+	wildcard, tailnetBound, publicBound := false, false, false
+	ranges, _ := tailscale.ParseRanges(p.Tailnet.Addresses)
+	for _, l := range ssh {
+		switch {
+		case l.Any:
+			wildcard = true
+			where = append(where, "all addresses:"+strconv.Itoa(l.Port))
+		case l.Addr.IsLoopback():
+			where = append(where, netip.AddrPortFrom(l.Addr, uint16(l.Port)).String())
+		case tailscale.IsTailnetAddr(l.Addr, ranges):
+			tailnetBound = true
+			where = append(where, netip.AddrPortFrom(l.Addr, uint16(l.Port)).String()+" (tailnet)")
+		default:
+			publicBound = true
+			where = append(where, netip.AddrPortFrom(l.Addr, uint16(l.Port)).String())
+		}
+	}
+	res.Status = check.Pass
+	res.Message = "sshd listens on " + strings.Join(where, ", ")
+	switch {
+	case p.SSH.TailnetOnly && !wildcard && !tailnetBound:
+		res.Status = check.Fail
+		res.Message += ": not on the tailnet, so SSH only over the tailnet cannot work"
+	case p.SSH.TailnetOnly && (wildcard || publicBound):
+		res.Message += "; only the firewall keeps it off the public interfaces (see firewall.ssh-exposure)"
+	}
+	return res
+}
+
+func joinInts(l []int) string {
+	var s []string
+	for _, n := range l {
+		s = append(s, strconv.Itoa(n))
+	}
+	return strings.Join(s, ", ")
+}

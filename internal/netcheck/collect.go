@@ -1,0 +1,151 @@
+package netcheck
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nftrules"
+	"github.com/rampart-sec/rampart/internal/tailscale"
+)
+
+// nftCmd reads the live ruleset; it needs CAP_NET_ADMIN.
+var nftCmd = host.Cmd{Name: "nft", Args: []string{"-j", "list", "ruleset"}, Sudo: true}
+
+type ruleset struct {
+	rs  *nftrules.Ruleset
+	raw []byte
+}
+
+// readRuleset is shared by the firewall checks through env.Memo.
+func readRuleset(ctx context.Context, env *check.Env) (*ruleset, error) {
+	v, err := env.Memo("netcheck.nft", func() (any, error) {
+		out, err := host.RunOK(ctx, env.Host, nftCmd)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := nftrules.Parse(out)
+		if err != nil {
+			return nil, err
+		}
+		return &ruleset{rs: rs, raw: out}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*ruleset), nil
+}
+
+var ipAddrCmd = host.C("ip", "-j", "addr")
+
+type links struct {
+	ifs []tailscale.Interface
+	raw []byte
+}
+
+func readLinks(ctx context.Context, env *check.Env) (*links, error) {
+	v, err := env.Memo("netcheck.ip-addr", func() (any, error) {
+		out, err := host.RunOK(ctx, env.Host, ipAddrCmd)
+		if err != nil {
+			return nil, err
+		}
+		ifs, err := tailscale.ParseInterfaces(out)
+		if err != nil {
+			return nil, err
+		}
+		return &links{ifs: ifs, raw: out}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*links), nil
+}
+
+type status struct {
+	st  *tailscale.Status
+	raw []byte
+}
+
+func readStatus(ctx context.Context, env *check.Env) (*status, error) {
+	v, err := env.Memo("netcheck.tailscale-status", func() (any, error) {
+		st, raw, err := tailscale.ReadStatus(ctx, env.Host)
+		if err != nil {
+			return nil, err
+		}
+		return &status{st: st, raw: raw}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*status), nil
+}
+
+// ssCmd lists listening TCP sockets with their processes (root sees
+// every process name).
+var ssCmd = host.Cmd{Name: "ss", Args: []string{"-Htlnp"}, Sudo: true}
+
+// listener is one listening TCP socket.
+type listener struct {
+	Addr    netip.Addr // unspecified for a wildcard
+	Any     bool       // 0.0.0.0, [::] or *
+	Port    int
+	Process string // "sshd" or "" when ss could not tell
+	Line    string
+}
+
+// parseSS reads `ss -Htlnp`: State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=N))].
+func parseSS(data []byte) ([]listener, error) {
+	var out []listener
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			return nil, fmt.Errorf("ss -Htlnp: line %d: %d fields, expected State Recv-Q Send-Q Local Peer [Process]", n, len(f))
+		}
+		local := f[3]
+		i := strings.LastIndex(local, ":")
+		if i < 0 {
+			return nil, fmt.Errorf("ss -Htlnp: line %d: local address %q has no port", n, local)
+		}
+		port, err := strconv.Atoi(local[i+1:])
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("ss -Htlnp: line %d: port %q is not a number from 0 to 65535", n, local[i+1:])
+		}
+		l := listener{Port: port, Line: line}
+		a := strings.Trim(local[:i], "[]")
+		if pct := strings.IndexByte(a, '%'); pct >= 0 {
+			a = a[:pct] // 0.0.0.0%eth0 binds to a device
+		}
+		switch a {
+		case "*", "0.0.0.0", "::":
+			l.Any = true
+		default:
+			addr, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("ss -Htlnp: line %d: local address %q: expected an IP address", n, local)
+			}
+			l.Addr = addr
+		}
+		if j := strings.Index(line, `users:(("`); j >= 0 {
+			rest := line[j+len(`users:(("`):]
+			if k := strings.IndexByte(rest, '"'); k >= 0 {
+				l.Process = rest[:k]
+			}
+		}
+		out = append(out, l)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,164 @@
+package netcheck
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/tailscale"
+)
+
+// Every fixture is a captured real output: nft rulesets from
+// ../nftrules/testdata (loaded into a namespace and listed with nft -j),
+// ip -j addr and tailscale status from ../tailscale/testdata, ss -Htlnp
+// from testdata here (sshd in a namespace; see testdata/README.md).
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type setup struct {
+	nft    string // nftrules fixture name, "" = nft missing
+	ss     string // testdata/ss-*.txt name
+	status string // tailscale fixture name, "" = tailscale missing, "down" = daemon down
+	noTS0  bool   // tailscale0 does not exist
+}
+
+func fixture(t *testing.T, s setup) *hosttest.Fixture {
+	t.Helper()
+	f := hosttest.New()
+	if s.nft == "" {
+		f.Missing["nft"] = true
+	} else {
+		f.SetCmd(nftCmd, read(t, filepath.Join("..", "nftrules", "testdata", s.nft+".json")), 0)
+	}
+	addrs := read(t, filepath.Join("..", "tailscale", "testdata", "ip-addr-netns.json"))
+	f.SetCmd(ipAddrCmd, addrs, 0)
+	var ifs []map[string]any
+	if err := json.Unmarshal([]byte(addrs), &ifs); err != nil {
+		t.Fatal(err)
+	}
+	for _, ifc := range ifs {
+		name := ifc["ifname"].(string)
+		one, _ := json.Marshal([]any{ifc})
+		f.SetCmd(host.C("ip", "-j", "addr", "show", "dev", name), string(one), 0)
+	}
+	if s.noTS0 {
+		c := host.C("ip", "-j", "addr", "show", "dev", "tailscale0").String()
+		f.Cmds[c] = &host.Output{Stderr: []byte("Device \"tailscale0\" does not exist.\n"), ExitCode: 1}
+	}
+	if s.ss != "" {
+		f.SetCmd(ssCmd, read(t, filepath.Join("testdata", "ss-"+s.ss+".txt")), 0)
+	}
+	switch s.status {
+	case "":
+		f.Missing["tailscale"] = true
+	case "down":
+		c := tailscale.StatusCmd.String()
+		f.Cmds[c] = &host.Output{Stderr: []byte(read(t, filepath.Join("..", "tailscale", "testdata", "daemon-down.stderr"))), ExitCode: 1}
+	default:
+		f.SetCmd(tailscale.StatusCmd, read(t, filepath.Join("..", "tailscale", "testdata", "status-"+s.status+".json")), 0)
+	}
+	return f
+}
+
+func TestChecks(t *testing.T) {
+	tailnet := policy.MustDefault("tailnet")
+	baseline := policy.MustDefault("")
+	tests := []struct {
+		id     string
+		p      *policy.Policy
+		s      setup
+		want   check.Status
+		substr string
+	}{
+		{"firewall.active", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "inet nixos-fw input: policy drop"},
+		{"firewall.active", tailnet, setup{nft: "empty-accept"}, check.Fail, "nothing is dropped by default"},
+		{"firewall.active", tailnet, setup{nft: "ip-only-v6-open"}, check.Fail, "IPv6 has no default-deny"},
+		{"firewall.active", tailnet, setup{}, check.Unknown, "is it installed"},
+
+		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "tailscale0 is trusted"},
+		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-iface-port"}, check.Fail, "tailscale0 is not trusted: tcp/1"},
+		{"firewall.tailnet-trusted", baseline, setup{nft: "nixos-tailnet"}, check.Skip, "tailnet.enabled is false"},
+
+		{"firewall.ssh-exposure", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "closed on every untrusted interface"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "nixos-openfirewall"}, check.Fail, "eth0 tcp/22 (open)"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "saddr-allowlist"}, check.Fail, "eth0 tcp/22 (limited)"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "ip-only-v6-open"}, check.Fail, "eth0 tcp/22 (open)"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "unknown-expr"}, check.Unknown, "cannot show SSH closed on eth0"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "lockdown-table"}, check.Pass, "closed on every untrusted"},
+		{"firewall.ssh-exposure", baseline, setup{nft: "nixos-openfirewall"}, check.Pass, "tailnet_only is off"},
+
+		{"firewall.sshd-bindings", tailnet, setup{ss: "wildcard"}, check.Pass, "only the firewall keeps it off"},
+		{"firewall.sshd-bindings", tailnet, setup{ss: "tailnet"}, check.Pass, "100.64.0.1:22 (tailnet)"},
+		{"firewall.sshd-bindings", tailnet, setup{ss: "public"}, check.Fail, "not on the tailnet"},
+		{"firewall.sshd-bindings", baseline, setup{ss: "public"}, check.Pass, "203.0.113.1:22"},
+		{"firewall.sshd-bindings", tailnet, setup{ss: "none"}, check.Fail, "no sshd is listening"},
+
+		{"tailnet.running", tailnet, setup{status: "running-tagged"}, check.Pass, "Running"},
+		{"tailnet.running", tailnet, setup{status: "needslogin"}, check.Fail, "NeedsLogin, not Running"},
+		{"tailnet.running", tailnet, setup{status: "expired"}, check.Fail, "expired"},
+		{"tailnet.running", tailnet, setup{status: "down"}, check.Fail, "does not answer"},
+		{"tailnet.running", tailnet, setup{}, check.Fail, "not installed"},
+		{"tailnet.running", baseline, setup{}, check.Skip, "tailnet.enabled is false"},
+
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "running-tagged"}, check.Pass, "disabled"},
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "running-user-expiry"}, check.Fail, "expires on 20"},
+		{"tailnet.key-expiry-disabled", tailnet, setup{}, check.Unknown, "could not read tailscale status"},
+
+		{"tailnet.interface-address", tailnet, setup{}, check.Pass, "tailscale0 is up with [100.64.0.1"},
+		{"tailnet.interface-address", tailnet, setup{noTS0: true}, check.Fail, "does not exist"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.id+"/"+tc.s.nft+tc.s.ss+tc.s.status+string(tc.want), func(t *testing.T) {
+			c, ok := check.Lookup(tc.id)
+			if !ok {
+				t.Fatalf("%s not registered", tc.id)
+			}
+			env := check.NewEnv(fixture(t, tc.s), tc.p, "")
+			r := check.Run(context.Background(), env, []*check.Check{c})[0]
+			if r.Status != tc.want || !strings.Contains(r.Message, tc.substr) {
+				t.Errorf("%s = %s %q, want %s containing %q\nevidence: %+v", tc.id, r.Status, r.Message, tc.want, tc.substr, r.Evidence)
+			}
+			if r.Status == check.Fail && r.Remediation.Generic == "" {
+				t.Errorf("%s: a failure without a generic remediation", tc.id)
+			}
+			if r.Status != check.Skip && r.Status != check.Unknown && len(r.Evidence) == 0 {
+				t.Errorf("%s: no evidence", tc.id)
+			}
+		})
+	}
+}
+
+func TestNixRemediation(t *testing.T) {
+	env := check.NewEnv(fixture(t, setup{nft: "nixos-openfirewall"}), policy.MustDefault("tailnet"), "")
+	c, _ := check.Lookup("firewall.ssh-exposure")
+	r := check.Run(context.Background(), env, []*check.Check{c})[0]
+	if !strings.Contains(r.Remediation.NixOS, "services.openssh.openFirewall = false;") ||
+		!strings.Contains(r.Remediation.NixOS, "trustedInterfaces") {
+		t.Errorf("NixOS remediation: %q", r.Remediation.NixOS)
+	}
+}
+
+func TestParseSS(t *testing.T) {
+	ls, err := parseSS([]byte(read(t, "testdata/ss-wildcard.txt")))
+	if err != nil || len(ls) != 2 || !ls[0].Any || !ls[1].Any || ls[0].Process != "sshd" || ls[1].Port != 22 {
+		t.Fatalf("%+v %v", ls, err)
+	}
+	for _, bad := range []string{"LISTEN 0 128", "LISTEN 0 128 1.2.3.4 x", "LISTEN 0 128 1.2.3.4:99999 x", "LISTEN 0 128 \x1b[2J:22 x"} {
+		if _, err := parseSS([]byte(bad)); err == nil {
+			t.Errorf("parseSS(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,137 @@
+package netcheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/tailscale"
+)
+
+func statusEvidence(s *status) check.Evidence {
+	st := s.st
+	var b strings.Builder
+	fmt.Fprintf(&b, "BackendState %s", st.BackendState)
+	if st.Self != nil {
+		fmt.Fprintf(&b, "; Self %s online=%v tags=%v", st.Self.HostName, st.Self.Online, st.Self.Tags)
+		if st.Self.KeyExpiry != nil {
+			fmt.Fprintf(&b, " KeyExpiry=%s", st.Self.KeyExpiry.UTC().Format(time.RFC3339))
+		} else {
+			b.WriteString(" KeyExpiry absent (expiry disabled)")
+		}
+		if st.Self.Expired {
+			b.WriteString(" Expired=true")
+		}
+	}
+	if ips := st.SelfIPs(); len(ips) > 0 {
+		fmt.Fprintf(&b, "; TailscaleIPs %v", ips)
+	}
+	if len(st.Health) > 0 {
+		fmt.Fprintf(&b, "; Health %q", st.Health)
+	}
+	return ev(tailscale.StatusCmd.String(), b.String())
+}
+
+func evalRunning(ctx context.Context, env *check.Env) check.Result {
+	fix := check.Remediation{
+		NixOS:   nix(env, "tailnet.enabled", "tailnet.auth_key_file"),
+		Generic: "install tailscale, start tailscaled (systemctl enable --now tailscaled) and join with a tagged auth key: tailscale up --auth-key file:/run/secrets/tailscale-authkey",
+	}
+	s, err := readStatus(ctx, env)
+	switch {
+	case errors.Is(err, host.ErrNotFound):
+		return check.Result{Status: check.Fail, Message: "tailscale is not installed",
+			Evidence: []check.Evidence{ev(tailscale.StatusCmd.String(), err.Error())}, Remediation: fix}
+	case err != nil && strings.Contains(err.Error(), "exit status"):
+		// The client ran but could not reach tailscaled: it is down.
+		return check.Result{Status: check.Fail, Message: "tailscaled does not answer: " + err.Error(),
+			Evidence: []check.Evidence{ev(tailscale.StatusCmd.String(), err.Error())}, Remediation: fix}
+	case err != nil:
+		return unknown("tailscale status", err, fix)
+	}
+	res := check.Result{Evidence: []check.Evidence{statusEvidence(s)}, Remediation: fix}
+	switch {
+	case !s.st.Running():
+		res.Status, res.Message = check.Fail, "tailscale is "+s.st.BackendState+", not Running"
+		if s.st.Self != nil && s.st.Self.Expired {
+			res.Message += ": the node key has expired (re-authenticate, then disable key expiry)"
+		} else if s.st.AuthURL != "" || s.st.BackendState == tailscale.StateNeedsLogin {
+			res.Message += " (it waits for a login)"
+		}
+	case s.st.Self != nil && s.st.Self.Expired:
+		res.Status, res.Message = check.Fail, "tailscale runs but this node's key has expired: the tailnet path is down"
+	default:
+		res.Status, res.Message = check.Pass, "tailscale is Running"
+		if s.st.Self != nil && !s.st.Self.Online {
+			res.Status, res.Message = check.Warn, "tailscale is Running but the coordination server reports this node offline"
+		}
+	}
+	return res
+}
+
+func evalKeyExpiry(ctx context.Context, env *check.Env) check.Result {
+	fix := check.Remediation{
+		NixOS: strings.TrimSpace(nix(env, "tailnet.auth_key_file") +
+			"\n# key expiry is not a NixOS option: authenticate with a tagged auth key, or disable key expiry for this machine in the admin console"),
+		Generic: "disable key expiry for this node (admin console: Machines → … → Disable key expiry; or API POST /api/v2/device/{id}/key {\"keyExpiryDisabled\": true}), or re-join with a tagged auth key",
+	}
+	s, err := readStatus(ctx, env)
+	if err != nil {
+		return unknown("tailscale status", err, fix)
+	}
+	res := check.Result{Evidence: []check.Evidence{statusEvidence(s)}, Remediation: fix}
+	self := s.st.Self
+	switch {
+	case self == nil:
+		res.Status, res.Message = check.Unknown, "tailscale status has no Self node (not logged in?)"
+	case self.KeyExpiryDisabled():
+		res.Status, res.Message = check.Pass, "key expiry is disabled for this node"
+		if self.Tagged() {
+			res.Message += " (tagged: " + strings.Join(self.Tags, ", ") + ")"
+		}
+	default:
+		res.Status = check.Fail
+		res.Message = "the node key expires on " + self.KeyExpiry.UTC().Format(time.RFC3339) + "; after that the tailnet path, and with ssh.tailnet_only all SSH, is gone"
+	}
+	return res
+}
+
+func evalInterface(ctx context.Context, env *check.Env) check.Result {
+	p := env.Policy
+	fix := check.Remediation{
+		NixOS:   strings.TrimSpace(nix(env, "tailnet.enabled", "tailnet.interface")),
+		Generic: "bring tailscale up (tailscale up) so that " + p.Tailnet.Interface + " exists with its 100.x address",
+	}
+	ranges, err := tailscale.ParseRanges(p.Tailnet.Addresses)
+	if err != nil {
+		return unknown("the policy's tailnet.addresses", err, fix)
+	}
+	ifc, src, raw, err := tailscale.ReadInterface(ctx, env.Host, p.Tailnet.Interface)
+	if errors.Is(err, tailscale.ErrNoInterface) {
+		return check.Result{Status: check.Fail, Message: "interface " + p.Tailnet.Interface + " does not exist",
+			Evidence: []check.Evidence{ev(src, string(raw))}, Remediation: fix}
+	}
+	if err != nil {
+		return unknown("interface "+p.Tailnet.Interface, err, fix)
+	}
+	addrs := ifc.TailnetAddrs(ranges)
+	var all []string
+	for _, a := range ifc.Addrs {
+		all = append(all, a.String())
+	}
+	res := check.Result{Remediation: fix, Evidence: []check.Evidence{ev(src,
+		fmt.Sprintf("%s flags %v operstate %s addresses %v", ifc.Name, ifc.Flags, ifc.OperState, all))}}
+	switch {
+	case !ifc.Up():
+		res.Status, res.Message = check.Fail, ifc.Name+" is down"
+	case len(addrs) == 0:
+		res.Status, res.Message = check.Fail, fmt.Sprintf("%s has no address in %s", ifc.Name, strings.Join(p.Tailnet.Addresses, ", "))
+	default:
+		res.Status, res.Message = check.Pass, fmt.Sprintf("%s is up with %v", ifc.Name, addrs)
+	}
+	return res
+}
