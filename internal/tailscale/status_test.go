@@ -41,10 +41,10 @@ func TestParseStatusFixtures(t *testing.T) {
 		{file: "status-needslogin-loginerror.json", state: StateNeedsLogin, expiryOff: true, health: "fetch control key"},
 		{file: "status-running-tagged.json", state: StateRunning, running: true, selfIPs: []string{"100.64.0.1", "fd7a:115c:a1e0::1"},
 			tagged: true, expiryOff: true, online: true, peers: 1},
-		{file: "status-running-user-expiry.json", state: StateRunning, running: true, selfIPs: []string{"100.64.0.1", "fd7a:115c:a1e0::1"},
+		{file: "status-running-user-expiry.json", state: StateRunning, running: true, selfIPs: []string{"100.64.0.2", "fd7a:115c:a1e0::2"},
 			online: true, keyExpiry: "2026-12-07T09:12:44Z", peers: 1},
-		{file: "status-expired.json", state: StateNeedsLogin, selfIPs: []string{"100.64.0.1", "fd7a:115c:a1e0::1"},
-			expired: true, keyExpiry: "2026-11-20T09:12:44Z", health: "node key expired", peers: 1},
+		{file: "status-expired.json", state: StateNeedsLogin, selfIPs: []string{"100.64.0.2", "fd7a:115c:a1e0::2"},
+			expired: true, online: true, keyExpiry: "2026-11-25T08:25:27Z", health: "relay server", peers: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
