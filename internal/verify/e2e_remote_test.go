@@ -26,7 +26,14 @@ func TestE2ERemote(t *testing.T) {
 		testenv.Missing(t, "cannot create /run/sshd: %v", err)
 	}
 	srv := sshtest.Start(t, ns, sshtest.Config{Password: true})
-	ns.Exec(t, "sysctl", "-qw", "net.ipv4.tcp_synack_retries=2")
+	// The seed's sysctls written to conf.all only, after eth0 existed:
+	// the kernel keeps accepting and sending redirects on eth0 (OR), while
+	// rp_filter holds through max(all, iface).
+	ns.Exec(t, "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	for _, kv := range []string{"net.ipv4.tcp_synack_retries=2", "net.ipv4.conf.all.accept_redirects=0",
+		"net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.all.rp_filter=1", "net.ipv4.ip_forward=0"} {
+		ns.Exec(t, "sysctl", "-qw", kv)
+	}
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	writeFile(t, kh, srv.KnownHostsLine()+"\n", 0o600)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -38,18 +45,23 @@ func TestE2ERemote(t *testing.T) {
 	}
 	defer h.Close()
 	checks, err := Select(check.All(), []string{"ssh.sshd-discovered", "ssh.password-authentication",
-		"ssh.kbd-interactive-authentication", "ssh.permit-root-login", "sysctl.tcp-synack-retries"}, nil)
+		"ssh.kbd-interactive-authentication", "ssh.permit-root-login", "sysctl.tcp-synack-retries",
+		"sysctl.accept-redirects", "sysctl.send-redirects", "sysctl.rp-filter", "sysctl.ip-forward"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := check.NewEnv(h, policy.MustDefault(""), "")
 	rs := Run(ctx, env, Options{SSHDConfigs: []string{filepath.Join(srv.Dir, "sshd_config")}}, checks)
 	want := map[string]check.Status{"ssh.sshd-discovered": check.Pass, "ssh.password-authentication": check.Fail,
-		"ssh.kbd-interactive-authentication": check.Fail, "ssh.permit-root-login": check.Pass, "sysctl.tcp-synack-retries": check.Pass}
+		"ssh.kbd-interactive-authentication": check.Fail, "ssh.permit-root-login": check.Pass, "sysctl.tcp-synack-retries": check.Pass,
+		"sysctl.accept-redirects": check.Fail, "sysctl.send-redirects": check.Fail, "sysctl.rp-filter": check.Pass, "sysctl.ip-forward": check.Pass}
 	for _, r := range rs {
 		t.Logf("%s %s in %s", r.ID, r.Status, r.Duration)
 		if r.Status != want[r.ID] {
 			t.Errorf("%s = %s, want %s: %s", r.ID, r.Status, want[r.ID], r.Message)
+		}
+		if r.ID == "sysctl.accept-redirects" && !strings.Contains(r.Message, "eth0 effectively 1") {
+			t.Errorf("%s: %s does not name eth0", r.ID, r.Message)
 		}
 		if !strings.HasPrefix(r.Host, "root@") {
 			t.Errorf("%s: host %q is not the remote one", r.ID, r.Host)

@@ -3,12 +3,15 @@ package verify
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -68,9 +71,18 @@ func procSysPath(key string) string {
 func readSysctl(ctx context.Context, env *check.Env, key string) (int64, string, error) {
 	p := procSysPath(key)
 	v, err := env.Memo("verify.sysctl:"+p, func() (any, error) {
-		b, err := env.Host.ReadFile(ctx, p)
-		if err != nil {
-			return nil, err
+		var b []byte
+		if bulk := sysctlBulk(ctx, env); bulk != nil {
+			s, ok := bulk[p]
+			if !ok {
+				return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
+			}
+			b = []byte(s)
+		} else {
+			var err error
+			if b, err = env.Host.ReadFile(ctx, p); err != nil {
+				return nil, err
+			}
 		}
 		s := strings.TrimSpace(string(b))
 		n, err := strconv.ParseInt(strings.Fields(s + " 0")[0], 10, 64)
@@ -85,15 +97,51 @@ func readSysctl(ctx context.Context, env *check.Env, key string) (int64, string,
 	return v.(int64), p, nil
 }
 
+// sysctlBulk reads every net.ipv4 and net.ipv6 conf value of a remote
+// host with one command (a round trip per file would take seconds); nil
+// for local hosts, which read /proc/sys directly.
+func sysctlBulk(ctx context.Context, env *check.Env) map[string]string {
+	if _, remote := env.Host.(*sshhost.Host); !remote {
+		return nil
+	}
+	v, _ := env.Memo("verify.sysctl.bulk", func() (any, error) {
+		o, err := env.Host.Run(ctx, host.C("grep", "-rs", "^", "/proc/sys/net/ipv4", "/proc/sys/net/ipv6/conf"))
+		if err != nil || len(o.Stdout) == 0 {
+			return map[string]string(nil), nil
+		}
+		m := map[string]string{}
+		for _, line := range strings.Split(string(o.Stdout), "\n") {
+			if p, val, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(p, "/proc/sys/") {
+				if _, dup := m[p]; !dup { // multi-line values keep their first line
+					m[p] = val
+				}
+			}
+		}
+		return m, nil
+	})
+	m, _ := v.(map[string]string)
+	return m
+}
+
 // interfaces lists the conf/ directories of a family other than all and
 // default.
 func interfaces(ctx context.Context, env *check.Env, family string) ([]string, error) {
 	v, err := env.Memo("verify.ifaces:"+family, func() (any, error) {
 		// Every interface directory has a forwarding entry; globbing the
 		// entry (not the directory) works on every host implementation.
-		ps, err := env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
-		if err != nil {
-			return nil, err
+		var ps []string
+		if bulk := sysctlBulk(ctx, env); bulk != nil {
+			for p := range bulk {
+				if ok, _ := path.Match("/proc/sys/net/"+family+"/conf/*/forwarding", p); ok {
+					ps = append(ps, p)
+				}
+			}
+			sort.Strings(ps)
+		} else {
+			var err error
+			if ps, err = env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding"); err != nil {
+				return nil, err
+			}
 		}
 		var out []string
 		for _, p := range ps {
