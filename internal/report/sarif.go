@@ -3,6 +3,9 @@ package report
 import (
 	"encoding/json"
 	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -72,7 +75,16 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+// sarifPhysical points at the policy file, the artifact a fix changes
+// (code-scanning services only show results that have one).
+type sarifPhysical struct {
+	ArtifactLocation struct {
+		URI string `json:"uri"`
+	} `json:"artifactLocation"`
 }
 
 type sarifLogical struct {
@@ -103,7 +115,8 @@ func severityLevel(s check.Severity) string {
 
 // SARIF writes a SARIF 2.1.0 log: one rule per check, one result per
 // check with kind fail/pass/open(unknown)/notApplicable(skip), located
-// at the host as a logical location.
+// at the host as a logical location and at the policy file (when one was
+// given) as the physical one.
 func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{Name: "rampart", Version: m.Version,
@@ -117,6 +130,11 @@ func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 	}
 	run.Invocations = []sarifInvocation{inv}
 	run.Properties = map[string]string{"host": m.Host, "policy": m.Policy, "release": m.Release}
+	var phys *sarifPhysical
+	if m.Policy != "" && !strings.HasPrefix(m.Policy, "(") {
+		phys = &sarifPhysical{}
+		phys.ArtifactLocation.URI = (&url.URL{Path: filepath.ToSlash(m.Policy)}).String()
+	}
 	index := map[string]int{}
 	for _, r := range rs {
 		if _, ok := index[r.ID]; !ok {
@@ -150,7 +168,7 @@ func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 		}
 		run.Results = append(run.Results, sarifResult{RuleID: r.ID, RuleIndex: index[r.ID], Kind: kind, Level: level,
 			Message:    sarifText{msg},
-			Locations:  []sarifLocation{{LogicalLocations: []sarifLogical{{Name: r.ID, FullyQualifiedName: m.Host + "/" + r.ID, Kind: "resource"}}}},
+			Locations:  []sarifLocation{{PhysicalLocation: phys, LogicalLocations: []sarifLogical{{Name: r.ID, FullyQualifiedName: m.Host + "/" + r.ID, Kind: "resource"}}}},
 			Properties: sarifResultProps{Status: r.Status, Evidence: ev}})
 	}
 	doc := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}

@@ -47,8 +47,9 @@ func unknown(what string, err error, evidence ...check.Evidence) check.Result {
 	switch {
 	case errors.Is(err, host.ErrNotFound):
 		msg += " (install it, or run where it is on PATH)"
-	case errors.Is(err, fs.ErrPermission), strings.Contains(err.Error(), "ermission denied"):
-		msg += " (run as root)"
+	case errors.Is(err, fs.ErrPermission), strings.Contains(err.Error(), "ermission denied"),
+		strings.Contains(err.Error(), "password is required"), strings.Contains(err.Error(), "Unable to load host key"):
+		msg += " (run as root, or give the remote user passwordless sudo)"
 	}
 	return result(check.Unknown, msg, evidence...)
 }

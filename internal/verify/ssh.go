@@ -154,6 +154,9 @@ func evalSSHDDiscovered(ctx context.Context, env *check.Env) check.Result {
 	}
 	fix := remedy(env, "ssh.sshd-discovered")
 	if m.running() == 0 {
+		if !env.Host.IsRoot(ctx) {
+			return result(check.Unknown, "no sshd listener visible, but not running as root: /proc may hide other users' processes (hidepid); run as root")
+		}
 		r := fail("no running sshd listener found in the process table", ev("/proc/*/cmdline", "no sshd listener"))
 		if o := optionsOf(env); len(o.SSHDConfigs)+len(o.SSHDPIDs) > 0 {
 			r.Message += fmt.Sprintf(" (discovery restricted to configs %v, pids %v)", o.SSHDConfigs, o.SSHDPIDs)
