@@ -86,6 +86,11 @@ func ReadRules(ctx context.Context, h host.Host) ([]Rule, []byte, error) {
 	if err != nil {
 		return nil, out, fmt.Errorf("parse loaded audit rules: %w", err)
 	}
+	if localKernel(ctx, h) {
+		if heads, err := kernelHeads(); err == nil {
+			correctHeads(rs.Rules, heads)
+		}
+	}
 	return rs.Rules, out, nil
 }
 
@@ -111,6 +116,22 @@ func (p *Plan) Commands() []host.Cmd {
 		out = append(out, host.Cmd{Name: "auditctl", Args: r.DeleteArgs(), Sudo: true})
 	}
 	return out
+}
+
+// deleteRule tries r's DeleteCandidates until one succeeds and returns
+// the first failure otherwise.
+func deleteRule(ctx context.Context, h host.Host, r Rule) error {
+	var first error
+	for _, args := range r.DeleteCandidates() {
+		_, err := host.RunOK(ctx, h, host.Cmd{Name: "auditctl", Args: args, Sudo: true})
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // MakePlan compares want with the loaded rules.
@@ -161,8 +182,13 @@ func Apply(ctx context.Context, h host.Host, want []Rule, opt ApplyOptions) (*Pl
 		return plan, ErrImmutable
 	}
 	var errs []error
-	for _, c := range plan.Commands() {
-		if _, err := host.RunOK(ctx, h, c); err != nil {
+	for _, r := range plan.Add {
+		if _, err := host.RunOK(ctx, h, host.Cmd{Name: "auditctl", Args: r.FormatArgs(), Sudo: true}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, r := range plan.Remove {
+		if err := deleteRule(ctx, h, r); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -212,15 +212,15 @@ func evalWatches(ctx context.Context, env *check.Env, ws []policy.Watch) check.R
 		broader  []string
 	)
 	for _, r := range d.Present {
-		evidence = append(evidence, strings.Join(r.Args, " "))
+		evidence = append(evidence, r.Listed())
 	}
 	for _, w := range d.Missing {
 		found := false
 		for _, h := range l.rules {
 			if h.Covers(w) {
 				found = true
-				broader = append(broader, fmt.Sprintf("%s (as %s)", w, strings.Join(h.Args, " ")))
-				evidence = append(evidence, strings.Join(h.Args, " "))
+				broader = append(broader, fmt.Sprintf("%s (as %s)", w, h.Listed()))
+				evidence = append(evidence, h.Listed())
 				break
 			}
 		}
@@ -251,10 +251,35 @@ func evalWatches(ctx context.Context, env *check.Env, ws []policy.Watch) check.R
 		r.Status = check.Pass
 		r.Message = fmt.Sprintf("all %d watch(es) loaded", len(want))
 	}
+	if r.Status == check.Pass {
+		if sup := suppressed(l.rules, want); len(sup) > 0 {
+			r.Status = check.Warn
+			r.Message += "; but a never rule listed before suppresses the records of: " + strings.Join(sup, "; ")
+		}
+	}
 	if note := nixosSymlinkNote(ctx, env, want); note != "" {
 		r.Message += "; " + note
 	}
 	return r
+}
+
+// suppressed lists the wanted watches that a "never" exit rule on the
+// same path precedes: the kernel stops at the first matching rule, so
+// the watch records nothing.
+func suppressed(loaded []Rule, want []Rule) []string {
+	var out []string
+	for _, w := range want {
+		for _, h := range loaded {
+			if h.Canon() == w.Canon() || h.Covers(w) {
+				break // the watch comes first
+			}
+			if h.Action == "never" && h.List == "exit" && h.Watch == w.Watch {
+				out = append(out, fmt.Sprintf("%s (by %s)", w, h))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // nixosSymlinkNote warns that on NixOS /etc/ssh/sshd_config is a link
@@ -283,7 +308,7 @@ func relatedLines(l *listed, want []Rule) string {
 	for _, h := range l.rules {
 		for _, w := range want {
 			if h.Watch == w.Watch {
-				out = append(out, strings.Join(h.Args, " "))
+				out = append(out, h.Listed())
 				break
 			}
 		}

@@ -99,6 +99,10 @@ func TestCheckWatches(t *testing.T) {
 		{"directory listed as dir=", "audit.watch-systemd",
 			"-a always,exit -F dir=/etc/systemd -F perm=wa -F key=systemd\n", check.Pass, "all 1 watch(es) loaded"},
 		{"no rules", "audit.watch-cron", "No rules\n", check.Fail, "-w /etc/crontab -p wa -k cron"},
+		{"never rule first", "audit.watch-cron",
+			"-a never,exit -F arch=b64 -S all -F path=/etc/crontab -F perm=wa\n-w /etc/crontab -p wa -k cron\n", check.Warn, "never rule listed before suppresses"},
+		{"never rule after", "audit.watch-cron",
+			"-w /etc/crontab -p wa -k cron\n-a never,exit -F arch=b64 -S all -F path=/etc/crontab -F perm=wa\n", check.Pass, "all 1 watch(es) loaded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

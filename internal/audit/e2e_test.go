@@ -61,8 +61,8 @@ func kernelAudit(t *testing.T) {
 		}
 		d := Compare(saved, now)
 		for _, r := range d.Extra { // ours: remove exactly these
-			if out, err := exec.Command("auditctl", r.DeleteArgs()...).CombinedOutput(); err != nil {
-				t.Errorf("restore: auditctl %s: %v: %s", strings.Join(r.DeleteArgs(), " "), err, out)
+			if err := deleteRule(ctx, h, r); err != nil {
+				t.Errorf("restore: %v", err)
 			}
 		}
 		for _, r := range d.Missing { // a saved rule the test removed
@@ -412,6 +412,73 @@ func TestE2EReport(t *testing.T) {
 		bootWarn := r.Status == check.Warn && strings.Contains(r.Message, "without audit=1")
 		if r.Status != check.Pass && !bootWarn {
 			t.Errorf("%s: %s: %s (evidence %v)", r.ID, r.Status, r.Message, r.Evidence)
+		}
+	}
+}
+
+// TestE2EKernelSpellings loads rules in many spellings into the real
+// kernel, reads each back from auditctl -l (which may print it another
+// way), checks that the listed rule has the same Canon as the loaded
+// one, and deletes it again with DeleteArgs.
+func TestE2EKernelSpellings(t *testing.T) {
+	kernelAudit(t)
+	ctx := context.Background()
+	h := &host.Local{}
+	d := t.TempDir()
+	if err := os.Mkdir(filepath.Join(d, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spellings := []string{
+		"-w D/a -p wa -k k",
+		"-w D/a -p aw -k k",
+		"-a always,exit -F path=D/a -F perm=aw -F key=k",
+		"-a exit,always -F key=k -F perm=wa -F path=D/a",
+		"-w D/dir/ -p wa -k k",
+		"-a always,exit -F dir=D/dir -F perm=wa -F key=k",
+		"-w D/a -p rwxa -k k1 -k k2",
+		"-w D/a",
+		"-w D/with space -p wa -k spaced key",
+		"-a always,exit -F arch=b64 -F path=D/a -F perm=wa -F key=k",
+		"-a always,exit -F arch=b64 -S openat,open -F dir=D/dir -F key=k",
+		"-a always,exit -F arch=b64 -S openat -F auid>=1000 -F auid!=4294967295 -k k",
+		"-a always,exit -F arch=b32 -S all -F exit=-EACCES -F key=k",
+		"-a never,exit -F path=D/a -F perm=r",
+		// perm before path: auditctl -l prints " -p wa-w PATH -k k".
+		"-a always,exit -F perm=wa -F path=D/a -F key=k",
+		"-a always,exit -F perm=w -F dir=D/dir -F key=k",
+		"-a always,exit -F key=k -F perm=r -F path=D/a",
+		"-a always,exit -F dir=D/dir -F key=k -F perm=wa",
+	}
+	for _, sp := range spellings {
+		line := strings.ReplaceAll(sp, "D/", d+"/")
+		want := mustRule(t, line)
+		before, _, err := ReadRules(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("auditctl", want.Args...).CombinedOutput(); err != nil {
+			t.Errorf("load %q: %v: %s", line, err, out)
+			continue
+		}
+		after, text, err := ReadRules(ctx, h)
+		if err != nil {
+			t.Fatalf("after loading %q: %v\n%s", line, err, text)
+		}
+		diff := Compare(before, after)
+		if len(diff.Extra) != 1 || len(diff.Missing) != 0 {
+			t.Errorf("load %q: %d new rules", line, len(diff.Extra))
+			continue
+		}
+		got := diff.Extra[0]
+		if got.Canon() != want.Canon() {
+			t.Errorf("loaded  %q\nlisted  %q\nnot the same rule", line, strings.Join(got.Args, " "))
+		}
+		if out, err := exec.Command("auditctl", got.DeleteArgs()...).CombinedOutput(); err != nil {
+			// The listing may not tell path= from dir=: the other
+			// candidates must then work.
+			if err2 := deleteRule(ctx, h, got); err2 != nil {
+				t.Errorf("delete %q: %v: %s; candidates: %v", strings.Join(got.DeleteArgs(), " "), err, out, err2)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -37,6 +38,10 @@ type Rule struct {
 	// rule to delete field by field in its stored order, so deletion
 	// reuses the listed spelling.
 	Args []string `json:"-"`
+	// relisted is set when the kernel's netlink listing corrected the
+	// list or action auditctl -l printed (see netlink.go): Args then no
+	// longer describe the rule.
+	relisted bool
 }
 
 // Field is one -F NAME OP VALUE (or -C NAME OP NAME, with Name "C:NAME").
@@ -106,6 +111,18 @@ func (r Rule) FormatArgs() []string {
 // String is the canonical spelling as one line.
 func (r Rule) String() string { return strings.Join(r.FormatArgs(), " ") }
 
+// Listed is the rule as auditctl -l printed it, or, when the kernel's
+// netlink listing corrected it, the corrected rule with a note.
+func (r Rule) Listed() string {
+	if len(r.Args) == 0 {
+		return r.String()
+	}
+	if r.relisted {
+		return r.String() + "  (auditctl -l prints: " + strings.Join(r.Args, " ") + ")"
+	}
+	return strings.Join(r.Args, " ")
+}
+
 // Canon is the rule's identity for comparison: field order, perm order,
 // key order, -S order, -k vs -F key=, -w vs -F path= and path vs dir do
 // not matter.
@@ -118,10 +135,12 @@ func (r Rule) Canon() string {
 }
 
 // DeleteArgs returns auditctl arguments that remove r: the listed
-// spelling with -a turned into -d and -w into -W.
+// spelling with -a turned into -d and -w into -W. The kernel matches a
+// rule to delete field by field in its stored order (auditctl always
+// stores the key last), so the listed order is kept.
 func (r Rule) DeleteArgs() []string {
 	a := append([]string(nil), r.Args...)
-	if len(a) == 0 {
+	if len(a) == 0 || r.relisted {
 		a = r.FormatArgs()
 	}
 	switch a[0] {
@@ -131,6 +150,43 @@ func (r Rule) DeleteArgs() []string {
 		a[0] = "-W"
 	}
 	return a
+}
+
+// DeleteCandidates are argument lists that may delete r, most likely
+// first. The listing does not say whether a watch was loaded as a file
+// (-F path=) or a directory (-F dir=), and a rule loaded with perm before
+// path is listed in a garbled form, so the other field type is tried too.
+func (r Rule) DeleteCandidates() [][]string {
+	first := r.DeleteArgs()
+	out := [][]string{first}
+	alt := append([]string(nil), first...)
+	changed := false
+	for i := 1; i < len(alt); i++ {
+		if alt[i-1] != "-F" {
+			continue
+		}
+		if v, ok := strings.CutPrefix(alt[i], "path="); ok {
+			alt[i], changed = "dir="+v, true
+		} else if v, ok := strings.CutPrefix(alt[i], "dir="); ok {
+			alt[i], changed = "path="+v, true
+		}
+	}
+	if changed {
+		out = append(out, alt)
+	}
+	if first[0] == "-W" && r.IsWatch() {
+		// -W decides file or directory by stat; if the directory is
+		// gone, only the explicit dir= form matches.
+		args := []string{"-d", "always,exit", "-F", "dir=" + r.Watch}
+		if r.Perm != "" {
+			args = append(args, "-F", "perm="+r.Perm)
+		}
+		for _, k := range r.Keys {
+			args = append(args, "-F", "key="+k)
+		}
+		out = append(out, args)
+	}
+	return out
 }
 
 // Covers reports whether the loaded rule have records at least what want
@@ -193,7 +249,7 @@ func ParseRules(name string, data []byte) (*RuleSet, error) {
 		if trimmed == "" || strings.HasPrefix(trimmed, "#") || trimmed == "No rules" {
 			continue
 		}
-		r, err := ParseRule(line)
+		r, err := ParseRule(ungarble(line))
 		var pe *PosError
 		switch {
 		case errors.Is(err, errControl):
@@ -211,6 +267,21 @@ func ParseRules(name string, data []byte) (*RuleSet, error) {
 }
 
 var errControl = errors.New("control line")
+
+// garbledRE matches how auditctl -l (audit 3.0.9) prints a watch whose
+// perm field was loaded before its path ("-a always,exit -F perm=wa
+// -F path=/x -F key=k"): " -p wa-w /x -k k".
+var garbledRE = regexp.MustCompile(`^\s*-p ([rwxa]+)-w (/.*)$`)
+
+// ungarble rewrites such a line into the -a form with the fields in the
+// kernel's order (perm, then path), so that it parses and can be deleted.
+func ungarble(line string) string {
+	m := garbledRE.FindStringSubmatch(line)
+	if m == nil {
+		return line
+	}
+	return "-a always,exit -F perm=" + m[1] + " -F path=" + m[2]
+}
 
 type token struct {
 	s   string

@@ -234,16 +234,16 @@ func runAuditApply(env *Env, args []string) int {
 	}
 	verb := map[bool]string{true: "would ", false: ""}[*dry]
 	for _, r := range plan.Keep {
-		fmt.Fprintf(env.Stdout, "keep     %s\n", auditLine(r.Args))
+		fmt.Fprintf(env.Stdout, "keep     %s\n", r.Listed())
 	}
 	for _, r := range plan.Add {
 		fmt.Fprintf(env.Stdout, "%sadd  %s\n", verb, r)
 	}
 	for _, r := range plan.Remove {
-		fmt.Fprintf(env.Stdout, "%sremove %s\n", verb, auditLine(r.Args))
+		fmt.Fprintf(env.Stdout, "%sremove %s\n", verb, r.Listed())
 	}
 	for _, r := range plan.Foreign {
-		fmt.Fprintf(env.Stdout, "foreign  %s (not in the policy; kept, --exact removes it)\n", auditLine(r.Args))
+		fmt.Fprintf(env.Stdout, "foreign  %s (not in the policy; kept, --exact removes it)\n", r.Listed())
 	}
 	if *dry {
 		for _, c := range plan.Commands() {
@@ -309,7 +309,7 @@ func writeAuditDiffText(w io.Writer, d audit.Diff) {
 	if len(d.Extra) > 0 {
 		fmt.Fprintln(w, "extra (loaded, not in the policy):")
 		for _, r := range d.Extra {
-			fmt.Fprintf(w, "  %s\n", auditLine(r.Args))
+			fmt.Fprintf(w, "  %s\n", r.Listed())
 		}
 	}
 	fmt.Fprintf(w, "%d missing, %d extra, %d loaded as the policy wants\n", len(d.Missing), len(d.Extra), len(d.Present))
@@ -320,7 +320,7 @@ func writeAuditDiffJSON(w io.Writer, d audit.Diff) {
 		out := []string{}
 		for _, r := range rs {
 			if listed && len(r.Args) > 0 {
-				out = append(out, auditLine(r.Args))
+				out = append(out, r.Listed())
 			} else {
 				out = append(out, r.String())
 			}
