@@ -306,3 +306,42 @@ func TestParseStatus(t *testing.T) {
 		t.Error("no enabled line must fail")
 	}
 }
+
+// testdata/auditctl-l-order.txt is auditctl -l on this VM after loading
+// rules with their fields in unusual orders; a perm field before the
+// path makes auditctl print " -p wa-w PATH".
+func TestGarbledListing(t *testing.T) {
+	b, err := os.ReadFile("testdata/auditctl-l-order.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := ParseRules("auditctl-l-order.txt", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ same, del string }{
+		{"-w /tmp/h7d/a -p wa -k k1", "-d always,exit -F perm=wa -F path=/tmp/h7d/a -k k1"},
+		{"-w /tmp/h7d/a -p wa -k k2", "-W /tmp/h7d/a -p wa -k k2"},
+		{"-a always,exit -F dir=/tmp/h7d/dir -F perm=w -F key=k3", "-d always,exit -F perm=w -F path=/tmp/h7d/dir -k k3"},
+		{"-a always,exit -F key=k4 -F arch=b64 -S openat -F auid=0", "-d always,exit -F arch=b64 -S openat -F auid=0 -F key=k4"},
+		{"-w /tmp/h7d/a -p r", "-d always,exit -F perm=r -F path=/tmp/h7d/a"},
+		{"-w /tmp/h7d/a -p x -k k7 -k k6", "-W /tmp/h7d/a -p x -k k6 -k k7"},
+	}
+	if len(rs.Rules) != len(want) {
+		t.Fatalf("%d rules", len(rs.Rules))
+	}
+	for i, w := range want {
+		r := rs.Rules[i]
+		if r.Canon() != mustRule(t, w.same).Canon() {
+			t.Errorf("line %d: %s is not %s", i+1, r, w.same)
+		}
+		if got := strings.Join(r.DeleteArgs(), " "); got != w.del {
+			t.Errorf("line %d: DeleteArgs %s, want %s", i+1, got, w.del)
+		}
+	}
+	// A directory loaded with perm first is listed as a path: the dir=
+	// form is the second deletion candidate.
+	if c := rs.Rules[2].DeleteCandidates(); len(c) < 2 || strings.Join(c[1], " ") != "-d always,exit -F perm=w -F dir=/tmp/h7d/dir -k k3" {
+		t.Errorf("candidates %q", c)
+	}
+}
