@@ -327,7 +327,11 @@ func listens(cfg sshdConfig) []connSpec {
 	var out []connSpec
 	seen := map[connSpec]bool{}
 	for _, la := range cfg["listenaddress"] {
-		ap, err := netip.ParseAddrPort(strings.Fields(la + " ")[0])
+		f := strings.Fields(la) // "127.0.0.1:22" or "0.0.0.0:22 rdomain X"
+		if len(f) == 0 {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(f[0])
 		if err != nil {
 			continue
 		}

@@ -439,3 +439,14 @@ func TestMatrixAddrs(t *testing.T) {
 		t.Errorf("tailnet peer %s, want one inside 100.64.0.0/16", got[0])
 	}
 }
+
+func FuzzSSHDFromProcess(f *testing.F) {
+	f.Add([]byte("sshd: /usr/sbin/sshd -D -f /etc/ssh/sshd_config [listener] 0 of 10-100 startups\x00"))
+	f.Add([]byte("/usr/sbin/sshd\x00-D\x00-f\x00/tmp/x\x00-o\x00A=b\x00-p"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := process{PID: 1, Argv: parseCmdline(b), Title: strings.ReplaceAll(string(b), "\x00", " ")}
+		if inst, ok := sshdFromProcess(p); ok && inst.Config == "" && inst.Binary == "" {
+			t.Errorf("listener without binary or config: %+v", inst)
+		}
+	})
+}
