@@ -62,7 +62,7 @@ Exit codes: 0 ok / confirmed; 1 pre-flight failed, change refused or rolled back
 func init() {
 	lockdownCmd.Subcommands = []*Command{
 		{Name: "plan", Summary: "run the pre-flight checks and print the change", Run: runLockdownPlan,
-			Usage: "lockdown plan [-p POLICY] [--format text|json] [--nixos]",
+			Usage: "lockdown plan [-p POLICY] [--format text|json] [--nixos] [--sshd-config FILE]",
 			Help: `Runs the pre-flight checks, each with status and evidence, then prints the nftables table apply would
 install (and on NixOS, or with --nixos, the commit-confirmed nixos-rebuild flow).
 
@@ -72,7 +72,7 @@ Examples:
   rampart lockdown plan
   rampart lockdown plan -p policy.toml --format json`},
 		{Name: "apply", Summary: "install the lockdown and wait for a confirm (rolled back without one)", Run: runLockdownApply,
-			Usage: "lockdown apply [-p POLICY] [--confirm-within 2m] [--force] [--no-wait] [--nixos [--release R] [--module FILE]] [--state-dir DIR]",
+			Usage: "lockdown apply [-p POLICY] [--confirm-within 2m] [--force] [--no-wait] [--nixos [--release R] [--module FILE]] [--sshd-config FILE] [--state-dir DIR]",
 			Help: `Refuses after a failed pre-flight unless --force. Then installs table inet rampart-lockdown in one nft
 transaction, starts the rollback watchdog (and a systemd timer when systemd runs) and waits until
 'rampart lockdown confirm' runs from a new SSH session over the tailnet. Ctrl-C or the deadline rolls
@@ -166,14 +166,14 @@ func lockdownSSHConnection(env *Env, h host.Host) string {
 	return v
 }
 
-func lockdownPreflightOptions(env *Env, h host.Host, nixos bool) lockdown.PreflightOptions {
+func lockdownPreflightOptions(env *Env, h host.Host, nixos bool, sshdConfig string) lockdown.PreflightOptions {
 	fallback := []string{"root"}
 	if u := env.Getenv("SUDO_USER"); u != "" {
 		fallback = append(fallback, u)
 	} else if u := env.Getenv("USER"); u != "" {
 		fallback = append(fallback, u)
 	}
-	return lockdown.PreflightOptions{SSHConnection: lockdownSSHConnection(env, h), FallbackUsers: fallback, NixOS: nixos}
+	return lockdown.PreflightOptions{SSHConnection: lockdownSSHConnection(env, h), FallbackUsers: fallback, NixOS: nixos, SSHDConfig: sshdConfig}
 }
 
 func writeLockdownResults(env *Env, tool, format string, h host.Host, p *policy.Policy, rs []check.Result, start time.Time) error {
@@ -189,6 +189,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	pf := AddPolicyFlags(fs)
 	format := fs.String("format", "text", "output `FORMAT`: text or json")
 	forceNix := fs.Bool("nixos", false, "show the NixOS flow even when this host is not NixOS")
+	sshdConfig := fs.String("sshd-config", "", "sshd's config `FILE` when not the default (for sshd -T: where admin keys live)")
 	if _, code, ok := ParseFlags(env, fs, c, path, args); !ok {
 		return code
 	} else if *format != "text" && *format != "json" {
@@ -202,7 +203,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	h := lockdownHost()
 	nixos := *forceNix || lockdown.IsNixOS(env.Ctx, h)
 	start := time.Now()
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, nixos))
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, nixos, *sshdConfig))
 	if err := writeLockdownResults(env, "rampart lockdown plan", *format, h, p, rs, start); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage
@@ -271,6 +272,7 @@ func runLockdownApply(env *Env, args []string) int {
 	modulePath := fs.String("module-path", lockdown.DefaultModule, "NixOS: where the module is written (`PATH`)")
 	nixConfig := fs.String("nixos-config", lockdown.DefaultNixConfig, "NixOS: the configuration that imports the module (`PATH`)")
 	dir := lockdownStateDirFlag(fs)
+	sshdConfig := fs.String("sshd-config", "", "sshd's config `FILE` when not the default (for sshd -T: where admin keys live)")
 	if _, code, ok := ParseFlags(env, fs, c, path, args); !ok {
 		return code
 	}
@@ -290,7 +292,7 @@ func runLockdownApply(env *Env, args []string) int {
 		fmt.Fprintln(env.Stdout, "\nNothing was changed. Run the steps above, or: sudo rampart lockdown apply --nixos")
 		return ExitProblem
 	}
-	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, *nixos))
+	rs := lockdown.Preflight(env.Ctx, h, p, cfg, lockdownPreflightOptions(env, h, *nixos, *sshdConfig))
 	ready, why := lockdown.Ready(rs)
 	if !ready {
 		_ = writeLockdownResults(env, "rampart lockdown apply: pre-flight", "text", h, p, rs, time.Now())

@@ -25,6 +25,9 @@ type PreflightOptions struct {
 	// NixOS skips the nftables check (the change goes through
 	// nixos-rebuild).
 	NixOS bool
+	// SSHDConfig is sshd's configuration file when not the default; the
+	// authorized-key files are taken from `sshd -T` with it.
+	SSHDConfig string
 }
 
 // Check IDs of the pre-flight.
@@ -295,7 +298,9 @@ func (pf *preflight) adminKey(ctx context.Context, env *check.Env) check.Result 
 			ev = append(ev, check.Evidence{Source: "/etc/passwd", Text: fmt.Sprintf("no account %q", u.Name)})
 			continue
 		}
-		for _, f := range []string{path.Join(home, ".ssh/authorized_keys"), "/etc/ssh/authorized_keys.d/" + u.Name} {
+		files, src := pf.keyFiles(ctx, env, u.Name, home)
+		ev = append(ev, check.Evidence{Source: src, Text: "authorized keys files for " + u.Name + ": " + strings.Join(files, " ")})
+		for _, f := range files {
 			data, err := env.Host.ReadFile(ctx, f)
 			if err != nil {
 				if !host.IsNotExist(err) {
@@ -340,6 +345,46 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// defaultKeyFiles are where OpenSSH (and NixOS, which adds
+// /etc/ssh/authorized_keys.d/%u) look when sshd -T cannot be asked.
+var defaultKeyFiles = []string{"%h/.ssh/authorized_keys", "/etc/ssh/authorized_keys.d/%u"}
+
+// keyFiles returns the authorized-keys files sshd reads for user: its
+// effective AuthorizedKeysFile (`sshd -T -C user=…`), with %h, %u and %%
+// expanded and relative paths taken from the home directory. It returns
+// the source of the list for evidence.
+func (pf *preflight) keyFiles(ctx context.Context, env *check.Env, user, home string) ([]string, string) {
+	args := []string{"-T"}
+	if pf.opts.SSHDConfig != "" {
+		args = append(args, "-f", pf.opts.SSHDConfig)
+	}
+	args = append(args, "-C", "user="+user+",host=localhost,addr=127.0.0.1")
+	c := host.Cmd{Name: "sshd", Args: args, Sudo: true}
+	patterns := defaultKeyFiles
+	src := "(OpenSSH and NixOS defaults; " + c.String() + " failed)"
+	if out, err := host.RunOK(ctx, env.Host, c); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(line, "authorizedkeysfile "); ok {
+				patterns, src = strings.Fields(v), c.String()
+			}
+		}
+	}
+	var files []string
+	for _, p := range patterns {
+		if p == "none" {
+			continue
+		}
+		p = strings.NewReplacer("%%", "%", "%h", home, "%u", user).Replace(p)
+		if !strings.HasPrefix(p, "/") {
+			p = path.Join(home, p)
+		}
+		if !slices.Contains(files, p) {
+			files = append(files, p)
+		}
+	}
+	return files, src
 }
 
 // parsePasswd maps user names to home directories.

@@ -121,6 +121,20 @@ func TestPreflight(t *testing.T) {
 			f.SetFile("/etc/ssh/authorized_keys.d/admin", adminKey+"\n")
 			p.Admin.Users = []policy.AdminUser{{Name: "admin", AuthorizedKeys: []string{adminKey}}}
 		}, ready: true, want: map[string]check.Status{IDAdminKey: check.Pass}},
+		{name: "sshd -T default files", ready: true, mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
+			f.SetCmd(host.C("sshd", "-T", "-C", "user=root,host=localhost,addr=127.0.0.1"), fixture(t, "sshd-T-default.txt"), 0)
+		}, want: map[string]check.Status{IDAdminKey: check.Pass}},
+		{name: "sshd -T custom files", ready: true, mutate: func(f *hosttest.Fixture, p *policy.Policy, o *PreflightOptions) {
+			o.SSHDConfig = "/etc/ssh/sshd_config.lab"
+			f.SetCmd(host.C("sshd", "-T", "-f", "/etc/ssh/sshd_config.lab", "-C", "user=admin,host=localhost,addr=127.0.0.1"), fixture(t, "sshd-T-custom.txt"), 0)
+			f.SetFile("/etc/ssh/keys/admin", adminKey+"\n")
+			p.Admin.Users = []policy.AdminUser{{Name: "admin", AuthorizedKeys: []string{adminKey}}}
+		}, want: map[string]check.Status{IDAdminKey: check.Pass}},
+		{name: "sshd -T custom files, key elsewhere", mutate: func(f *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
+			f.SetCmd(host.C("sshd", "-T", "-C", "user=admin,host=localhost,addr=127.0.0.1"), fixture(t, "sshd-T-custom.txt"), 0)
+			f.SetFile("/etc/ssh/authorized_keys.d/admin", adminKey+"\n") // NixOS's place, but this sshd does not read it
+			p.Admin.Users = []policy.AdminUser{{Name: "admin", AuthorizedKeys: []string{adminKey}}}
+		}, want: map[string]check.Status{IDAdminKey: check.Fail}, msg: "no admin account has an authorized SSH key"},
 		{name: "no admin in policy, key for root on disk", mutate: func(_ *hosttest.Fixture, p *policy.Policy, o *PreflightOptions) {
 			p.Admin.Users = nil
 			o.FallbackUsers = []string{"root"}
