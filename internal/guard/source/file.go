@@ -31,7 +31,8 @@ import (
 type File struct {
 	Path string
 	// Poll is how often the file is checked for growth and rotation
-	// (250ms when 0).
+	// (250ms when 0). Changes in the file's directory also wake the
+	// tailer at once through inotify.
 	Poll time.Duration
 	// FromStart reads a file that exists at the first start (no saved
 	// cursor) from its beginning instead of its end.
@@ -119,6 +120,8 @@ func (f *File) Run(ctx context.Context, c Cursor, out chan<- Record) error {
 			t.f.Close()
 		}
 	}()
+	w := newWake(f.Path)
+	defer w.Close()
 	first := true
 	for {
 		if t == nil {
@@ -153,6 +156,7 @@ func (f *File) Run(ctx context.Context, c Cursor, out chan<- Record) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-w.wakeC():
 		case <-time.After(poll):
 		}
 	}

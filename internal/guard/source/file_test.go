@@ -270,3 +270,18 @@ func TestReader(t *testing.T) {
 		t.Fatalf("got %q", texts(got))
 	}
 }
+
+// TestFileInotifyWake: with a poll of an hour, appended lines and a
+// rotation still arrive at once, woken by inotify.
+func TestFileInotifyWake(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "auth.log")
+	appendTo(t, p, "")
+	fl := follow(t, &File{Path: p, Poll: time.Hour}, Cursor{})
+	appendTo(t, p, lines("w", 0, 2))
+	wantLines(t, fl.want(2), "w", 0, 2)
+	if err := os.Rename(p, p+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, lines("w", 2, 4))
+	wantLines(t, fl.want(2), "w", 2, 4)
+}
