@@ -46,6 +46,10 @@ func LoadPolicy(env *Env, path, profile string) (*policy.Policy, int) {
 	return loadPolicy(env, path, policy.Options{Profile: profile})
 }
 
+// maxPrinted bounds the problems printed for one file; a mangled file can
+// have thousands and the first ones say what is wrong.
+const maxPrinted = 100
+
 func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
 	if o.Profile != "" && o.Profile != policy.ProfileBaseline && o.Profile != policy.ProfileTailnet {
 		fmt.Fprintf(env.Stderr, "rampart: unknown profile %q (expected %q or %q)\n", o.Profile, policy.ProfileBaseline, policy.ProfileTailnet)
@@ -57,7 +61,11 @@ func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
 	}
 	var errs policy.Errors
 	if errors.As(err, &errs) {
-		for _, e := range errs {
+		for i, e := range errs {
+			if i == maxPrinted {
+				fmt.Fprintf(env.Stderr, "%s: ... and %d more\n", path, len(errs)-i)
+				break
+			}
 			fmt.Fprintln(env.Stderr, e.Error())
 		}
 		n := "1 problem"

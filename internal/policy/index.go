@@ -139,7 +139,16 @@ func (s *scanner) skipLine() {
 	}
 }
 
+// maxDepth bounds the paths the index records: nothing in a policy is
+// nested deeper, and deeper values (fuzzers nest arrays thousands deep) are
+// still skipped correctly but recorded at their ancestor, keeping the scan
+// linear.
+const maxDepth = 12
+
 func (s *scanner) note(parent []string, name string, p Pos) []string {
+	if len(parent) >= maxDepth {
+		return parent
+	}
 	path := append(append([]string(nil), parent...), name)
 	k := joinPath(path)
 	if _, ok := s.ix.key[k]; !ok {
@@ -343,7 +352,13 @@ func (s *scanner) value(path []string) {
 	case s.peek() == '\'':
 		s.simpleKey()
 	case s.peek() == '[':
-		s.items(']', func(i int) { s.value(with(path, elem(i))) })
+		s.items(']', func(i int) {
+			if len(path) < maxDepth {
+				s.value(with(path, elem(i)))
+			} else {
+				s.value(path)
+			}
+		})
 	case s.peek() == '{':
 		s.items('}', func(int) { s.keyValue(path) })
 	default:

@@ -76,3 +76,17 @@ func TestInitGolden(t *testing.T) {
 		golden(t, "init-"+profile+".toml", src)
 	}
 }
+
+// BenchmarkParse measures loading the full commented init output.
+func BenchmarkParse(b *testing.B) {
+	src, err := InitTOML(ProfileTailnet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		if _, err := Parse("bench.toml", src); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
