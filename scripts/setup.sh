@@ -24,7 +24,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates git iproute2 procps util-linux psmisc python3 \
-  nftables openssh-server openssh-client sshpass \
+  nftables iptables openssh-server openssh-client sshpass \
   auditd chrony systemd systemd-journal-remote nix-bin \
   fail2ban sshguard lynis ssh-audit sudo >/dev/null
 
