@@ -106,7 +106,7 @@ func evalActive(ctx context.Context, env *check.Env) check.Result {
 		return unknown("the nftables ruleset", err, fix)
 	}
 	f := r.rs.InputFiltering()
-	res := check.Result{Evidence: []check.Evidence{ev(nftCmd.String(), f.Summary())}, Remediation: fix}
+	res := check.Result{Evidence: []check.Evidence{ev(r.source(), f.Summary())}, Remediation: fix}
 	if f.Active() {
 		res.Status = check.Pass
 		res.Message = "default deny on input: " + strings.Join(dedupe(append(f.IPv4, f.IPv6...)), "; ")
@@ -145,7 +145,7 @@ func evalTrusted(ctx context.Context, env *check.Env) check.Result {
 	}
 	ifc := env.Policy.Tailnet.Interface
 	ok, d := r.rs.Trusted(ifc)
-	res := check.Result{Evidence: []check.Evidence{ev(nftCmd.String(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
+	res := check.Result{Evidence: []check.Evidence{ev(r.source(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
 	switch {
 	case ok:
 		res.Status, res.Message = check.Pass, ifc+" is trusted: "+d.Reason
@@ -209,11 +209,11 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 		}
 	}
 	res := check.Result{Remediation: fix, Evidence: []check.Evidence{
-		ev(nftCmd.String(), strings.Join(lines, "\n")),
+		ev(r.source(), strings.Join(lines, "\n")),
 		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")),
 	}}
 	if checked == 0 {
-		res.Evidence[0] = ev(nftCmd.String(), "no interface besides the trusted ones")
+		res.Evidence[0] = ev(r.source(), "no interface besides the trusted ones")
 	}
 	switch {
 	case !p.SSH.TailnetOnly:

@@ -33,6 +33,9 @@ type setup struct {
 	ss     string // testdata/ss-*.txt name
 	status string // tailscale fixture name, "" = tailscale missing, "down" = daemon down
 	noTS0  bool   // tailscale0 does not exist
+	// ipt is the prefix of iptables-save/ip6tables-save captures in
+	// ../nftrules/testdata ("ipt-nixos-tailnet.legacy").
+	ipt string
 }
 
 func fixture(t *testing.T, s setup) *hosttest.Fixture {
@@ -57,6 +60,10 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 	if s.noTS0 {
 		c := host.C("ip", "-j", "addr", "show", "dev", "tailscale0").String()
 		f.Cmds[c] = &host.Output{Stderr: []byte("Device \"tailscale0\" does not exist.\n"), ExitCode: 1}
+	}
+	if s.ipt != "" {
+		f.SetCmd(host.C("iptables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save4")), 0)
+		f.SetCmd(host.C("ip6tables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save6")), 0)
 	}
 	if s.ss != "" {
 		f.SetCmd(ssCmd, read(t, filepath.Join("testdata", "ss-"+s.ss+".txt")), 0)
@@ -87,6 +94,8 @@ func TestChecks(t *testing.T) {
 		{"firewall.active", tailnet, setup{nft: "empty-accept"}, check.Fail, "nothing is dropped by default"},
 		{"firewall.active", tailnet, setup{nft: "ip-only-v6-open"}, check.Fail, "IPv6 has no default-deny"},
 		{"firewall.active", tailnet, setup{}, check.Unknown, "is it installed"},
+		{"firewall.active", tailnet, setup{nft: "empty", ipt: "ipt-nixos-tailnet.legacy"}, check.Pass, "unopened ports dropped by"},
+		{"firewall.active", tailnet, setup{nft: "empty"}, check.Fail, "no nftables chain filters"},
 
 		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "tailscale0 is trusted"},
 		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-iface-port"}, check.Fail, "tailscale0 is not trusted: tcp/1"},
@@ -98,6 +107,10 @@ func TestChecks(t *testing.T) {
 		{"firewall.ssh-exposure", tailnet, setup{nft: "ip-only-v6-open"}, check.Fail, "eth0 tcp/22 (open)"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "unknown-expr"}, check.Unknown, "cannot show SSH closed on eth0"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "lockdown-table"}, check.Pass, "closed on every untrusted"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "empty", ipt: "ipt-nixos-tailnet.legacy"}, check.Pass, "closed on every untrusted"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "empty", ipt: "ipt-nixos-open.legacy"}, check.Fail, "eth0 tcp/22 (open)"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "ipt-nixos-tailnet.nft", ipt: "ipt-nixos-tailnet.nft"}, check.Pass, "closed on every untrusted"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "ipt-nixos-tailnet.nft"}, check.Unknown, "cannot show SSH closed"},
 		{"firewall.ssh-exposure", baseline, setup{nft: "nixos-openfirewall"}, check.Pass, "tailnet_only is off"},
 
 		{"firewall.sshd-bindings", tailnet, setup{ss: "wildcard"}, check.Pass, "only the firewall keeps it off"},
@@ -121,7 +134,7 @@ func TestChecks(t *testing.T) {
 		{"tailnet.interface-address", tailnet, setup{noTS0: true}, check.Fail, "does not exist"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.id+"/"+tc.s.nft+tc.s.ss+tc.s.status+string(tc.want), func(t *testing.T) {
+		t.Run(tc.id+"/"+tc.s.nft+tc.s.ipt+tc.s.ss+tc.s.status+string(tc.want), func(t *testing.T) {
 			c, ok := check.Lookup(tc.id)
 			if !ok {
 				t.Fatalf("%s not registered", tc.id)

@@ -70,7 +70,39 @@ func (rs *Ruleset) InputFiltering() Filtering {
 		}
 	}
 	sort.Strings(f.Chains)
+	// A chain may accept by policy and still drop everything not allowed
+	// (NixOS's iptables firewall ends INPUT with a jump to a refusing
+	// chain): ask the evaluator about ports nobody opens.
+	for _, fam := range []struct {
+		name string
+		list *[]string
+	}{{"ipv4", &f.IPv4}, {"ipv6", &f.IPv6}} {
+		if len(*fam.list) > 0 {
+			continue
+		}
+		if how, ok := rs.dropsUnopened(fam.name); ok {
+			*fam.list = append(*fam.list, how)
+		}
+	}
 	return f
+}
+
+// dropsUnopened reports whether new connections to ports that nothing
+// opens are dropped for family, on an interface no rule names.
+func (rs *Ruleset) dropsUnopened(family string) (string, bool) {
+	var how string
+	for _, p := range []Packet{
+		{Family: family, Iface: "rampart-probe0", Proto: "tcp", Port: 1},
+		{Family: family, Iface: "rampart-probe0", Proto: "udp", Port: 1},
+		{Family: family, Iface: "rampart-probe0", Proto: "tcp", Port: 64999},
+	} {
+		d := rs.Decide(p)
+		if d.State != Closed {
+			return "", false
+		}
+		how = d.Reason
+	}
+	return "unopened ports " + how, true
 }
 
 // finalDrop reports a rule made only of counters/logs and drop or reject.

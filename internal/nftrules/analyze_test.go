@@ -166,3 +166,78 @@ func TestComplexityBounds(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// NixOS's iptables firewall (the default without networking.nftables):
+// with the nf_tables backend nft -j shows opaque xt matches, so nft alone
+// cannot decide; with iptables-save the answer is exact. With the legacy
+// backend nft shows nothing and only iptables-save can tell.
+func TestIptables(t *testing.T) {
+	empty := []byte(`{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}`)
+	tests := []struct {
+		name, iface string
+		nft         []byte
+		save4       string
+		save6       string
+		want        State
+		active      bool
+	}{
+		{"nft-only", "eth0", readFile(t, "ipt-nixos-tailnet.nft.json"), "", "", Unknown, false},
+		{"nft+save tailnet", "eth0", readFile(t, "ipt-nixos-tailnet.nft.json"), "ipt-nixos-tailnet.nft-save4", "ipt-nixos-tailnet.nft-save6", Closed, true},
+		{"nft+save tailnet ts0", "tailscale0", readFile(t, "ipt-nixos-tailnet.nft.json"), "ipt-nixos-tailnet.nft-save4", "ipt-nixos-tailnet.nft-save6", Open, true},
+		{"nft+save open", "eth0", readFile(t, "ipt-nixos-open.nft.json"), "ipt-nixos-open.nft-save4", "ipt-nixos-open.nft-save6", Open, true},
+		{"legacy tailnet", "eth0", empty, "ipt-nixos-tailnet.legacy-save4", "ipt-nixos-tailnet.legacy-save6", Closed, true},
+		{"legacy open", "eth0", empty, "ipt-nixos-open.legacy-save4", "ipt-nixos-open.legacy-save6", Open, true},
+		{"legacy v4 only", "eth0", empty, "ipt-nixos-tailnet.legacy-save4", "", Open, false},
+		{"nothing", "eth0", empty, "", "", Open, false},
+	}
+	for _, tc := range tests {
+		rs, err := Parse(tc.nft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.save4 != "" {
+			if err := rs.AddIptables(readFile(t, tc.save4), "ip"); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+		if tc.save6 != "" {
+			if err := rs.AddIptables(readFile(t, tc.save6), "ip6"); err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+		}
+		x := rs.Exposure("tcp", 22, tc.iface)
+		if x.State != tc.want {
+			t.Errorf("%s: %s tcp/22 = %s (%s), want %s", tc.name, tc.iface, x.State, x.Reason(), tc.want)
+		}
+		if f := rs.InputFiltering(); f.Active() != tc.active {
+			t.Errorf("%s: active = %v (%s), want %v", tc.name, f.Active(), f.Summary(), tc.active)
+		}
+	}
+}
+
+func TestIptablesErrors(t *testing.T) {
+	rs, _ := Parse([]byte(`{"nftables":[]}`))
+	for _, tc := range []struct{ in, want string }{
+		{"-A INPUT -j ACCEPT\n", "line 1: rule outside a table"},
+		{"*filter\n:INPUT ACCEPT [0:0]\n-A OTHER -j DROP\n", "line 3: rule for undeclared chain \"OTHER\""},
+		{"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p tcp --dport 99999 -j DROP\n", "line 3: port \"99999\""},
+		{"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"open -j ACCEPT\n", "unterminated quote"},
+		{"*filter\nbogus\n", "line 2: unexpected line \"bogus\""},
+	} {
+		if err := rs.AddIptables([]byte(tc.in), "ip"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("AddIptables(%q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	if err := rs.AddIptables(nil, "inet"); err == nil {
+		t.Error("family inet accepted")
+	}
+}
