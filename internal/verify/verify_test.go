@@ -450,3 +450,36 @@ func FuzzSSHDFromProcess(f *testing.F) {
 		}
 	})
 }
+
+// TestBanBatch checks that jail values come from one interactive client,
+// and from one client per query when the interactive answer is unusable.
+func TestBanBatch(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Ban.Jails = p.Ban.Jails[:1]
+	for _, tc := range []struct {
+		name   string
+		drop   bool
+		source string
+	}{{"batch", false, "fail2ban-client -i: get sshd bantime"}, {"fallback", true, "fail2ban-client get sshd bantime"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fixture(t, []string{"ban_running"}, nil)
+			if tc.drop {
+				delete(h.Cmds, "fail2ban-client -i")
+			}
+			rs := Run(context.Background(), check.NewEnv(h, p, ""), Options{}, areaChecks(t, "ban"))
+			r := byID(rs, "ban.bantime")
+			if r.Status != check.Pass || len(r.Evidence) == 0 || r.Evidence[0].Source != tc.source {
+				t.Errorf("ban.bantime = %s %+v, want pass read from %q", r.Status, r.Evidence, tc.source)
+			}
+			n := 0
+			for _, c := range h.Ran() {
+				if strings.HasPrefix(c, "fail2ban-client") {
+					n++
+				}
+			}
+			if want := map[bool]int{false: 2, true: 7}[tc.drop]; n != want {
+				t.Errorf("%d fail2ban-client runs, want %d: %v", n, want, h.Ran())
+			}
+		})
+	}
+}

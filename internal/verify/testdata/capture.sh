@@ -184,10 +184,14 @@ banfix() { # name comment
 		echo "Captured by capture.sh from a real fail2ban-server ($(fail2ban-client --version)) in a scratch namespace."
 		echo "-- file /var/run/fail2ban/fail2ban.sock --"
 		echo "-- file /etc/fail2ban/jail.conf --"
-		for c in ping status "get sshd bantime" "get sshd findtime" "get sshd maxretry" "get sshd ignoreip" "get sshd actions"; do
+		for c in status "get sshd bantime" "get sshd findtime" "get sshd maxretry" "get sshd ignoreip" "get sshd actions"; do
 			echo "-- exec fail2ban-client $c --"
 			fail2ban-client $S $c 2>&1 | sed '/WARNING/d' || true
 		done
+		# What verify sends: every value of the active policy jail, in one client.
+		echo "-- exec fail2ban-client -i --"
+		printf 'get sshd bantime\nget sshd findtime\nget sshd maxretry\nget sshd ignoreip\nget sshd actions\n' |
+			fail2ban-client $S -i 2>/dev/null || true
 	} >"$here/ban_$1.txtar"
 }
 f2bstart nftables-multiport ""
@@ -203,11 +207,11 @@ sleep 0.5
 	echo "The socket is left in place (as after a crash), so the client is asked."
 	echo "-- file /var/run/fail2ban/fail2ban.sock --"
 	echo "-- file /etc/fail2ban/jail.conf --"
-	echo "-- exec fail2ban-client ping --"
-	echo "-- exec.stderr fail2ban-client ping --"
-	fail2ban-client -s "$tmp/f2b.sock" ping 2>&1 | sed "s#$tmp/f2b.sock#/var/run/fail2ban/fail2ban.sock#" || true
-	echo "-- exec.exit fail2ban-client ping --"
-	fail2ban-client -s "$tmp/f2b.sock" ping >/dev/null 2>&1 && echo 0 || echo $?
+	echo "-- exec fail2ban-client status --"
+	echo "-- exec.stderr fail2ban-client status --"
+	fail2ban-client -s "$tmp/f2b.sock" status 2>&1 | sed "s#$tmp/f2b.sock#/var/run/fail2ban/fail2ban.sock#" || true
+	echo "-- exec.exit fail2ban-client status --"
+	fail2ban-client -s "$tmp/f2b.sock" status >/dev/null 2>&1 && echo 0 || echo $?
 	echo "-- exec systemctl is-enabled fail2ban --"
 	systemctl is-enabled fail2ban || true
 } >"$here/ban_stopped.txtar"
