@@ -583,10 +583,25 @@ func cleanWatch(p string) (string, error) {
 		return "", fmt.Errorf("watch path %q contains a NUL or newline", p)
 	}
 	c := path.Clean(p)
-	if strings.HasSuffix(c, " ") {
-		return "", fmt.Errorf("watch path %q ends with a space, which auditctl syntax cannot express", p)
+	if strings.HasSuffix(c, " ") || ambiguous(c) {
+		return "", fmt.Errorf("watch path %q ends with a space or contains an auditctl option as a word, which auditctl syntax cannot express", p)
 	}
 	return c, nil
+}
+
+// ambiguous reports whether a value with spaces has a word that reads
+// as an auditctl option ("/srv/a -k b"): printed in a rule it would
+// split into two options.
+func ambiguous(s string) bool {
+	if !strings.Contains(s, " ") {
+		return false
+	}
+	for _, w := range strings.Split(s, " ") {
+		if isOpt(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxKeyLen is the kernel's AUDIT_MAX_KEY_LEN.
@@ -600,6 +615,8 @@ func checkKey(k string) error {
 		return fmt.Errorf("key is %d bytes long; the kernel allows at most %d", len(k), maxKeyLen)
 	case strings.ContainsAny(k, "\x00\x01\n"):
 		return fmt.Errorf("key %q contains a control character", k)
+	case strings.HasSuffix(k, " ") || ambiguous(k):
+		return fmt.Errorf("key %q ends with a space or contains an auditctl option as a word", k)
 	}
 	return nil
 }
