@@ -241,3 +241,16 @@ func TestIptablesErrors(t *testing.T) {
 		t.Error("family inet accepted")
 	}
 }
+
+func TestBackend(t *testing.T) {
+	for name, want := range map[string]string{
+		"ipt-nixos-open.nft-save4": "nf_tables", "ipt-nixos-open.legacy-save6": "legacy",
+	} {
+		if got := Backend(readFile(t, name)); got != want {
+			t.Errorf("Backend(%s) = %s, want %s", name, got, want)
+		}
+	}
+	if got := Backend(nil); got != "no tables" {
+		t.Errorf("Backend(empty) = %s", got)
+	}
+}
