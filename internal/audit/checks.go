@@ -133,9 +133,44 @@ func unknownResult(env *check.Env, what string, err error) check.Result {
 	return check.Result{Status: check.Unknown, Message: msg, Remediation: enableRemediation(env)}
 }
 
+// cmdDetectContainer tells whether the host is a container, where the
+// kernel's audit belongs to the machine outside (NixOS containers do not
+// load rules on purpose).
+var cmdDetectContainer = host.C("systemd-detect-virt", "-c")
+
+// inContainer returns the container type, or "" (also when it cannot
+// tell). It only turns "could not read" into "not applicable": a
+// container that can read the kernel's audit state (this test VM says
+// "docker" yet has its own kernel) is checked like any host.
+func inContainer(ctx context.Context, env *check.Env) string {
+	v, _ := env.Memo("audit.detect-container", func() (any, error) {
+		out, err := env.Host.Run(ctx, cmdDetectContainer)
+		if err != nil || out.ExitCode != 0 {
+			return "", nil
+		}
+		kind := strings.TrimSpace(string(out.Stdout))
+		if kind == "none" || strings.ContainsAny(kind, " \n") {
+			return "", nil
+		}
+		return kind, nil
+	})
+	s, _ := v.(string)
+	return s
+}
+
+func containerSkip(ctx context.Context, env *check.Env) (check.Result, bool) {
+	if kind := inContainer(ctx, env); kind != "" {
+		return check.Result{Status: check.Skip, Message: fmt.Sprintf("running in a container (%s) that cannot read the kernel's audit state: it belongs to the host outside", Safe(kind))}, true
+	}
+	return check.Result{}, false
+}
+
 func evalEnabled(ctx context.Context, env *check.Env) check.Result {
 	sr, err := readStatusMemo(ctx, env)
 	if err != nil {
+		if r, skip := containerSkip(ctx, env); skip {
+			return r
+		}
 		return unknownResult(env, "the audit status", err)
 	}
 	st := sr.st
@@ -195,6 +230,9 @@ func excerptStatus(b []byte) string {
 func evalWatches(ctx context.Context, env *check.Env, ws []policy.Watch) check.Result {
 	l, err := loadedRules(ctx, env)
 	if err != nil {
+		if r, skip := containerSkip(ctx, env); skip {
+			return r
+		}
 		return unknownResult(env, "the loaded audit rules", err)
 	}
 	var want []Rule

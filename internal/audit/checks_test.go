@@ -161,6 +161,27 @@ func TestCheckNixOSSymlinkNote(t *testing.T) {
 	}
 }
 
+func TestCheckContainer(t *testing.T) {
+	// auditctl fails (nspawn drops CAP_AUDIT_CONTROL) inside a container.
+	f := hosttest.New().SetCmd(cmdDetectContainer, "systemd-nspawn\n", 0).SetCmd(CmdList, "", 1).SetCmd(CmdStatus, "", 1)
+	for _, id := range []string{"audit.enabled", "audit.watch-identity"} {
+		if r := runCheck(t, id, f, policy.MustDefault(""), ""); r.Status != check.Skip || !strings.Contains(r.Message, "container (systemd-nspawn)") {
+			t.Errorf("%s in a container: %s %q", id, r.Status, r.Message)
+		}
+	}
+	// A container that reads the audit state is checked as usual.
+	f.SetCmd(CmdList, "No rules\n", 0)
+	if r := runCheck(t, "audit.watch-identity", f, policy.MustDefault(""), ""); r.Status != check.Fail {
+		t.Errorf("readable in a container: %s", r.Status)
+	}
+	// "none" (exit 1, as systemd-detect-virt prints on a VM) is not a
+	// container: unreadable stays unknown.
+	f = hosttest.New().SetCmd(cmdDetectContainer, "none\n", 1).SetCmd(CmdList, "", 1)
+	if r := runCheck(t, "audit.watch-identity", f, policy.MustDefault(""), ""); r.Status != check.Unknown {
+		t.Errorf("not a container: %s", r.Status)
+	}
+}
+
 func TestRemediationPerRelease(t *testing.T) {
 	f := hosttest.New().SetCmd(CmdStatus, readFile(t, "testdata/auditctl-s-off.txt"), 0)
 	old := runCheck(t, "audit.enabled", f, policy.MustDefault(""), "24.11")
