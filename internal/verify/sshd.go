@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,9 +35,13 @@ type sshdInstance struct {
 	Config string   // -f path
 	Extra  []string // -o and -p options from its command line, passed on to -T
 	Origin string   // where it was found, for evidence
+	Socket bool     // systemd holds the listening socket and starts sshd per connection
 }
 
 func (s sshdInstance) label() string {
+	if s.Socket {
+		return s.Config + " (socket-activated)"
+	}
 	if s.PID == 0 {
 		return s.Config + " (not running)"
 	}
@@ -70,7 +75,19 @@ func sshdFromProcess(p process) (sshdInstance, bool) {
 	if p.Name() != "sshd" && !strings.HasSuffix(argv[0], "/sshd") && argv[0] != "sshd" {
 		return sshdInstance{}, false
 	}
-	inst := sshdInstance{PID: p.PID, Binary: argv[0], Config: DefaultSSHDConfig, Origin: fmt.Sprintf("/proc/%d/cmdline: %s", p.PID, p.Title)}
+	inst, ok := parseSSHDArgs(argv, false)
+	if !ok {
+		return sshdInstance{}, false
+	}
+	inst.PID, inst.Origin = p.PID, fmt.Sprintf("/proc/%d/cmdline: %s", p.PID, p.Title)
+	return inst, true
+}
+
+// parseSSHDArgs reads sshd's command line: its binary, -f config and the
+// -o/-p overrides. Children (-R), test runs (-T, -t, -G) and, unless
+// inetd is set, per-connection servers (-i) are not listeners.
+func parseSSHDArgs(argv []string, inetd bool) (sshdInstance, bool) {
+	inst := sshdInstance{Binary: argv[0], Config: DefaultSSHDConfig}
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
 		if len(a) < 2 || a[0] != '-' {
@@ -80,8 +97,8 @@ func sshdFromProcess(p process) (sshdInstance, bool) {
 		for j := 1; j < len(a); j++ {
 			f := a[j]
 			if !strings.ContainsRune("cCEfghkopu", rune(f)) {
-				if f == 'R' || f == 'i' || f == 'T' || f == 't' || f == 'G' {
-					return sshdInstance{}, false // a child or a test run, not a listener
+				if f == 'R' || f == 'T' || f == 't' || f == 'G' || (f == 'i' && !inetd) {
+					return sshdInstance{}, false
 				}
 				continue
 			}
@@ -100,6 +117,107 @@ func sshdFromProcess(p process) (sshdInstance, bool) {
 		}
 	}
 	return inst, true
+}
+
+// unitDirs are systemd's unit search path, first match wins.
+var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
+
+// unitValues returns the values of key= in a unit file's text.
+func unitValues(text, key string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), key+"="); ok {
+			out = append(out, strings.TrimSpace(v))
+		}
+	}
+	return out
+}
+
+// listening returns the TCP ports in LISTEN state from /proc/net/tcp and
+// tcp6 (the kernel's view: a socket systemd holds counts too), with the
+// table line for evidence.
+func listening(ctx context.Context, env *check.Env) map[int]check.Evidence {
+	out := map[int]check.Evidence{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := env.Host.ReadFile(ctx, f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			fs := strings.Fields(line)
+			if len(fs) < 4 || fs[3] != "0A" {
+				continue
+			}
+			i := strings.LastIndexByte(fs[1], ':')
+			port, err := strconv.ParseUint(fs[1][i+1:], 16, 16)
+			if i < 0 || err != nil {
+				continue
+			}
+			if _, dup := out[int(port)]; !dup {
+				out[int(port)] = ev(f, strings.TrimSpace(line)+fmt.Sprintf("\n(local %s = port %d, state 0A = LISTEN)", fs[1], port))
+			}
+		}
+	}
+	return out
+}
+
+// socketActivated finds an sshd that systemd starts on demand (NixOS
+// services.openssh.startWhenNeeded, Debian's ssh.socket): an enabled ssh
+// socket unit whose port the kernel shows listening. The config comes
+// from the ExecStart of the service the socket starts.
+func socketActivated(ctx context.Context, env *check.Env) (sshdInstance, []check.Evidence, bool) {
+	units, _ := env.Host.Glob(ctx, "/etc/systemd/system/sockets.target.wants/ssh*.socket")
+	for _, u := range units {
+		b, err := env.Host.ReadFile(ctx, u)
+		if err != nil {
+			continue
+		}
+		text := string(b)
+		listen := listening(ctx, env)
+		var hit []check.Evidence
+		for _, ls := range unitValues(text, "ListenStream") {
+			port, err := strconv.Atoi(ls[strings.LastIndexByte(ls, ':')+1:])
+			if e, ok := listen[port]; err == nil && ok {
+				hit = append(hit, e)
+			}
+		}
+		if len(hit) == 0 {
+			continue
+		}
+		name := strings.TrimSuffix(path.Base(u), ".socket")
+		svc := name + ".service"
+		if accept := unitValues(text, "Accept"); len(accept) > 0 && (accept[len(accept)-1] == "yes" || accept[len(accept)-1] == "true") {
+			svc = name + "@.service"
+		}
+		inst := sshdInstance{Binary: "sshd", Config: DefaultSSHDConfig, Socket: true}
+		evs := append([]check.Evidence{ev(u, text)}, hit...)
+		for _, d := range unitDirs {
+			sb, err := env.Host.ReadFile(ctx, d+"/"+svc)
+			if err != nil {
+				continue
+			}
+			if execs := unitValues(string(sb), "ExecStart"); len(execs) > 0 {
+				var argv []string
+				for _, a := range strings.Fields(execs[len(execs)-1]) {
+					if !strings.HasPrefix(a, "$") { // $SSHD_OPTS from an EnvironmentFile
+						argv = append(argv, a)
+					}
+				}
+				if len(argv) > 0 {
+					argv[0] = strings.TrimLeft(argv[0], "-@+!:")
+					if parsed, ok := parseSSHDArgs(argv, true); ok {
+						parsed.Socket = true
+						inst = parsed
+					}
+				}
+				evs = append(evs, evf(d+"/"+svc, "ExecStart=%s", execs[len(execs)-1]))
+			}
+			break
+		}
+		inst.Origin = fmt.Sprintf("socket-activated by %s (%s)", path.Base(u), svc)
+		return inst, evs, true
+	}
+	return sshdInstance{}, nil, false
 }
 
 // sshdInstances finds the running sshd listeners (deduplicated by config
@@ -132,7 +250,10 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 			out.evs = append(out.evs, ev(fmt.Sprintf("/proc/%d/cmdline", inst.PID), p.Title))
 		}
 		if len(out.insts) == 0 && len(o.SSHDConfigs) == 0 && len(o.SSHDPIDs) == 0 {
-			if _, err := env.Host.ReadFile(ctx, DefaultSSHDConfig); err == nil {
+			if inst, evs, ok := socketActivated(ctx, env); ok {
+				out.insts = append(out.insts, inst)
+				out.evs = append(out.evs, evs...)
+			} else if _, err := env.Host.ReadFile(ctx, DefaultSSHDConfig); err == nil {
 				out.insts = append(out.insts, sshdInstance{Binary: "sshd", Config: DefaultSSHDConfig, Origin: "no sshd running; evaluating " + DefaultSSHDConfig})
 			}
 		}
@@ -245,7 +366,7 @@ type sshdMatrix struct {
 func (m *sshdMatrix) running() int {
 	n := 0
 	for _, i := range m.Instances {
-		if i.PID != 0 {
+		if i.PID != 0 || i.Socket {
 			n++
 		}
 	}

@@ -173,6 +173,27 @@ func TestSSH(t *testing.T) {
 	})
 }
 
+// TestSSHSocketActivated: no sshd process, but an enabled ssh.socket
+// whose port the kernel shows listening; the -T answers are the hardened
+// ones (same binary and config as Debian's ssh.service).
+func TestSSHSocketActivated(t *testing.T) {
+	h := fixture(t, []string{"ssh_hardened", "ssh_socket"}, nil)
+	delete(h.Files, "/proc/812/cmdline")
+	rs := Run(context.Background(), check.NewEnv(h, policy.MustDefault(""), ""), Options{}, areaChecks(t, "ssh"))
+	if d := cmp.Diff(all(t, "ssh", P, nil), statuses(rs)); d != "" {
+		t.Errorf("statuses (-want +got):\n%s", d)
+	}
+	if m := byID(rs, "ssh.sshd-discovered").Message; !strings.Contains(m, "/etc/ssh/sshd_config (socket-activated)") {
+		t.Errorf("discovery: %s", m)
+	}
+	// The same host with nothing listening on 22: not running.
+	h.SetFile("/proc/net/tcp", "  sl  local_address rem_address   st\n")
+	rs = Run(context.Background(), check.NewEnv(h, policy.MustDefault(""), ""), Options{}, areaChecks(t, "ssh"))
+	if r := byID(rs, "ssh.sshd-discovered"); r.Status != check.Fail {
+		t.Errorf("socket unit without a listening port: %s %s", r.Status, r.Message)
+	}
+}
+
 func TestTime(t *testing.T) {
 	init := map[string]string{"/proc/1/cmdline": "/sbin/init", "/proc/77/cmdline": "/usr/sbin/chronyd -F 1"}
 	withTimesyncd := map[string]string{"/proc/1/cmdline": "/sbin/init", "/proc/90/cmdline": "/lib/systemd/systemd-timesyncd"}
