@@ -443,6 +443,7 @@ func TestE2EKernelSpellings(t *testing.T) {
 		"-a always,exit -F arch=b64 -S openat -F auid>=1000 -F auid!=4294967295 -k k",
 		"-a always,exit -F arch=b32 -S all -F exit=-EACCES -F key=k",
 		"-a never,exit -F path=D/a -F perm=r",
+		"-a always,exit -F path=D/a -F key=k",
 		// perm before path: auditctl -l prints " -p wa-w PATH -k k".
 		"-a always,exit -F perm=wa -F path=D/a -F key=k",
 		"-a always,exit -F perm=w -F dir=D/dir -F key=k",

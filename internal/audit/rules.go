@@ -54,9 +54,10 @@ type Field struct {
 func (f Field) String() string { return f.Name + f.Op + f.Value }
 
 // IsWatch reports whether r is a plain file watch (what `-w` writes):
-// the exit list, always, every system call, no conditions but the path.
+// the exit list, always, every system call, a perm, no conditions but
+// the path.
 func (r Rule) IsWatch() bool {
-	return r.Watch != "" && r.List == "exit" && r.Action == "always" && len(r.Syscalls) == 0 && len(r.Fields) == 0
+	return r.Watch != "" && r.Perm != "" && r.List == "exit" && r.Action == "always" && len(r.Syscalls) == 0 && len(r.Fields) == 0
 }
 
 // FormatArgs returns the rule as auditctl arguments in rampart's

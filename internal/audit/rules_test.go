@@ -98,6 +98,7 @@ func TestSemanticEquality(t *testing.T) {
 		{"-w /etc/passwd -p wa -k identity", "-a never,exit -F path=/etc/passwd -F perm=wa -F key=identity", false},
 		{"-a always,exit -F auid>=1000", "-a always,exit -F auid>1000", false},
 		{"-a always,exit -S open", "-a always,exit -S openat", false},
+		{"-a always,exit -F path=/x", "-w /x", false}, // no perm: any system call on /x
 	}
 	for _, tt := range tests {
 		a, b := mustRule(t, tt.a), mustRule(t, tt.b)
