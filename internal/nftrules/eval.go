@@ -738,30 +738,21 @@ func (e *evaluator) payload(b map[string]any) val {
 			}
 		}
 		return val{kind: kSymbolic}
-	case "ip":
-		if p.Family != "ipv4" {
+	case "ip", "ip6":
+		fam, protoField, version := "ipv4", "protocol", int64(4)
+		if proto == "ip6" {
+			fam, protoField, version = "ipv6", "nexthdr", 6
+		}
+		if p.Family != fam {
 			return val{kind: kAbsent}
 		}
 		switch field {
-		case "protocol":
+		case protoField:
 			return val{v: p.Proto}
 		case "saddr", "daddr":
 			return val{kind: kSymbolic, restricting: true}
 		case "version":
-			return val{v: int64(4)}
-		}
-		return val{kind: kSymbolic}
-	case "ip6":
-		if p.Family != "ipv6" {
-			return val{kind: kAbsent}
-		}
-		switch field {
-		case "nexthdr":
-			return val{v: p.Proto}
-		case "saddr", "daddr":
-			return val{kind: kSymbolic, restricting: true}
-		case "version":
-			return val{v: int64(6)}
+			return val{v: version}
 		}
 		return val{kind: kSymbolic}
 	case "icmp", "icmpv6", "igmp", "esp", "ah", "comp", "gre":

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -119,6 +122,15 @@ func TestProbeE2E(t *testing.T) {
 			t.Errorf("sshd %s: expected the preauth close of user root:\n%s", s.Addr, log)
 		}
 	}
+	rootLog := weak.Log() + strong.Log()
+	// fail2ban itself agrees: its sshd filter finds no failure in normal
+	// mode, and does in aggressive mode (documented in probe's help).
+	if ips := fail2banIPs(t, rootLog, "sshd"); len(ips) != 0 {
+		t.Errorf("fail2ban sshd (normal) counts failures from a root probe: %q", ips)
+	}
+	if ips := fail2banIPs(t, rootLog, "sshd[mode=aggressive]"); !slices.Contains(ips, "192.0.2.2") {
+		t.Errorf("fail2ban sshd (aggressive) should count the preauth close: %q", ips)
+	}
 	// A made-up user name would have been counted.
 	Probe(context.Background(), []string{"nosuchuser@192.0.2.1:2222"}, opts)
 	deadline := time.Now().Add(2 * time.Second)
@@ -128,11 +140,59 @@ func TestProbeE2E(t *testing.T) {
 	if !strings.Contains(strong.Log(), "Invalid user nosuchuser from 192.0.2.2") {
 		t.Errorf("expected an Invalid user line for a made-up user:\n%s", strong.Log())
 	}
+	if ips := fail2banIPs(t, strong.Log(), "sshd"); !slices.Contains(ips, "192.0.2.2") {
+		t.Errorf("fail2ban sshd (normal) should count the invalid user: %q", ips)
+	}
 
 	// Expecting the port closed turns an open key-only port into a fail.
 	opts.ExpectClosed = true
 	rs = Probe(context.Background(), []string{"192.0.2.1:2222", "192.0.2.1:2323"}, opts)
 	if rs[0].Verdict != Fail || rs[1].Verdict != Pass {
 		t.Errorf("expect-closed: %s %s", rs[0].Verdict, rs[1].Verdict)
+	}
+}
+
+// fail2banIPs runs the installed fail2ban's own filter over sshd's log
+// lines (given a syslog prefix) and returns the addresses it counts as
+// failures.
+func fail2banIPs(t *testing.T, log, filter string) []string {
+	t.Helper()
+	f2b := testenv.RequireCommands(t, "fail2ban-regex")[0]
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
+		if line != "" {
+			b.WriteString("Nov 25 08:00:00 srv sshd[4242]: " + line + "\n")
+		}
+	}
+	file := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(f2b, "-o", "ip", file, filter).Output()
+	if err != nil {
+		t.Fatalf("fail2ban-regex %s: %v", filter, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// A name resolving to two addresses gives a result per address, in
+// order; a port in the target wins over Options.Port. Loopback only.
+func TestResolvedAddresses(t *testing.T) {
+	rs := Probe(context.Background(), []string{"admin@multi.test:1"}, Options{
+		Port: 2222,
+		Resolve: func(_ context.Context, h string) ([]string, error) {
+			if h != "multi.test" {
+				return nil, errors.New("unexpected " + h)
+			}
+			return []string{"127.0.0.2", "127.0.0.1", "127.0.0.2"}, nil
+		},
+	})
+	if len(rs) != 2 || rs[0].Address != "127.0.0.1:1" || rs[1].Address != "127.0.0.2:1" {
+		t.Fatalf("got %+v", rs)
+	}
+	for _, r := range rs {
+		if r.State != Refused || r.Verdict != Pass || r.Target != "admin@multi.test:1" {
+			t.Errorf("%s: %s %s", r.Address, r.State, r.Verdict)
+		}
 	}
 }
