@@ -236,6 +236,17 @@ func tomlFields(t reflect.Type) ([]string, map[string]int) {
 	return names, idx
 }
 
+// topLevel holds the keys of the file's top level, for the hint on a
+// top-level key written below a table header.
+var topLevel = func() map[string]bool {
+	names, _ := tomlFields(reflect.TypeFor[Policy]())
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}()
+
 // orderedKeys returns m's keys in document order (any the index missed
 // follow, sorted).
 func (d *decoder) orderedKeys(m map[string]any, path []string) []string {
@@ -262,7 +273,11 @@ func (d *decoder) structFields(v reflect.Value, m map[string]any, path []string)
 	for _, k := range d.orderedKeys(m, path) {
 		i, ok := idx[k]
 		if !ok {
-			d.add(with(path, k), true, false, "unknown key%s", didYouMean(k, names))
+			hint := didYouMean(k, names)
+			if len(path) > 0 && topLevel[k] {
+				hint = fmt.Sprintf(" (%q is a top-level key: keys after a [table] header belong to that table, so move it above the first header)", k)
+			}
+			d.add(with(path, k), true, false, "unknown key%s", hint)
 			continue
 		}
 		d.value(v.Field(i), m[k], with(path, k))
