@@ -36,10 +36,14 @@ type ReportOptions struct {
 	MaxEvents int
 }
 
+// ReportSchema names the JSON layout of Report.
+const ReportSchema = "rampart.audit.report/v1"
+
 // Report is the per-key summary of audit events.
 type Report struct {
-	Files []string   `json:"files"`
-	Since *time.Time `json:"since,omitempty"`
+	Schema string     `json:"schema"`
+	Files  []string   `json:"files"`
+	Since  *time.Time `json:"since,omitempty"`
 	// Records and Events count everything read after the Since filter.
 	Records int `json:"records"`
 	Events  int `json:"events"`
@@ -147,7 +151,7 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 	if max <= 0 {
 		max = 100000
 	}
-	rep := &Report{Files: []string{}, Keys: []*KeyReport{}, Notes: []Note{}}
+	rep := &Report{Schema: ReportSchema, Files: []string{}, Keys: []*KeyReport{}, Notes: []Note{}}
 	if !opt.Since.IsZero() {
 		s := opt.Since
 		rep.Since = &s
