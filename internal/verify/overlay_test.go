@@ -74,12 +74,12 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 	}
 	for _, tc := range []map[string]string{
 		{
-			"/etc/systemd/journald.conf":                            "[Journal]\nStorage=persistent\n",
-			"/usr/lib/systemd/journald.conf.d/20-vendor.conf":       "[Journal]\nSystemMaxFiles=3\n",
-			"/etc/systemd/journald.conf.d/20-vendor.conf":           "# mask\n",
-			"/run/systemd/journald.conf.d/10-override.conf":         "[Journal]\nMaxRetentionSec=2d\n",
-			"/usr/lib/systemd/journald.conf.d/90-late.conf":         "[Journal]\nMaxRetentionSec=1month\n",
-			"/usr/local/lib/systemd/journald.conf.d/50-local.conf":  "[Journal]\nSystemMaxFiles=10\n",
+			"/etc/systemd/journald.conf":                           "[Journal]\nStorage=persistent\n",
+			"/usr/lib/systemd/journald.conf.d/20-vendor.conf":      "[Journal]\nSystemMaxFiles=3\n",
+			"/etc/systemd/journald.conf.d/20-vendor.conf":          "# mask\n",
+			"/run/systemd/journald.conf.d/10-override.conf":        "[Journal]\nMaxRetentionSec=2d\n",
+			"/usr/lib/systemd/journald.conf.d/90-late.conf":        "[Journal]\nMaxRetentionSec=1month\n",
+			"/usr/local/lib/systemd/journald.conf.d/50-local.conf": "[Journal]\nSystemMaxFiles=10\n",
 			"/usr/lib/systemd/journald.conf.d/not-a-conf.conf.bak": "[Journal]\nStorage=none\n",
 		},
 		{
