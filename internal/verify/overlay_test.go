@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,6 +99,32 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 		}
 		if d := cmp.Diff(systemdOrder(t, tool, root, "systemd/journald.conf"), got); d != "" {
 			t.Errorf("journald.conf order (-systemd +ours):\n%s", d)
+		}
+	}
+}
+
+// TestTimespansMatchSystemd: the journald check parses MaxRetentionSec
+// with policy.ParseDuration; systemd-analyze timespan is the reference.
+func TestTimespansMatchSystemd(t *testing.T) {
+	tool := testenv.RequireCommands(t, "systemd-analyze")[0]
+	for _, s := range []string{"1month", "2d", "1h 30min", "1y", "30s", "1w", "1M", "5min", "1000ms", "3weeks", "12h"} {
+		out, err := exec.Command(tool, "timespan", s).CombinedOutput()
+		if err != nil {
+			t.Fatalf("systemd-analyze timespan %q: %v\n%s", s, err, out)
+		}
+		var us string
+		for _, line := range strings.Split(string(out), "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "μs:"); ok {
+				us = strings.TrimSpace(v)
+			}
+		}
+		d, err := policy.ParseDuration(s)
+		if err != nil {
+			t.Errorf("ParseDuration(%q): %v (systemd: %s µs)", s, err, us)
+			continue
+		}
+		if got := strconv.FormatInt(d.D.Microseconds(), 10); got != us {
+			t.Errorf("%q: rampart %s µs, systemd %s µs", s, got, us)
 		}
 	}
 }
