@@ -104,10 +104,7 @@ func runGuardCtl(env *Env, op string, args []string) int {
 	if !ok {
 		return code
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "rampart %s: "+format+"\nUsage: rampart %s\n", append(append([]any{path}, a...), c.Usage)...)
-		return ExitUsage
-	}
+	usage := guardUsage(env, path, c)
 	req := control.Request{Op: op, Jail: jailName, For: dur}
 	switch op {
 	case "status":
@@ -215,4 +212,3 @@ func printGuardBans(w io.Writer, bans []control.BanInfo, now time.Time) {
 	}
 	tw.Flush()
 }
-

@@ -52,6 +52,15 @@ Exit codes: 0 stopped cleanly, 1 the daemon failed while running,
 	})
 }
 
+// guardUsage returns a reporter of bad arguments for command c at path:
+// the message, the synopsis, exit code 2.
+func guardUsage(env *Env, path string, c *Command) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "rampart %s: %s\nUsage: rampart %s\n", path, fmt.Sprintf(format, a...), c.Usage)
+		return ExitUsage
+	}
+}
+
 // guardSub returns the registered guard subcommand name (for usage text).
 func guardSub(name string) *Command {
 	for _, s := range guardCmd.Subcommands {
@@ -81,10 +90,7 @@ func runGuardRun(env *Env, args []string) int {
 	if !ok {
 		return code
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "rampart %s: "+format+"\nUsage: rampart %s\n", append(append([]any{path}, a...), c.Usage)...)
-		return ExitUsage
-	}
+	usage := guardUsage(env, path, c)
 	if len(pos) != 0 {
 		return usage("unexpected argument %q", pos[0])
 	}

@@ -139,13 +139,25 @@ func rangeToPrefix(start, end netip.Addr) (netip.Prefix, bool) {
 	return p, true
 }
 
+// validBans checks every ban's prefix.
+func validBans(bans []Ban) error {
+	for _, b := range bans {
+		if err := ValidPrefix(b.Prefix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ComparePrefix orders prefixes by address, then by length.
+func ComparePrefix(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
 // SortElements orders elements by prefix for stable output.
 func SortElements(es []Element) {
-	sort.Slice(es, func(i, j int) bool {
-		a, b := es[i].Prefix, es[j].Prefix
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c < 0
-		}
-		return a.Bits() < b.Bits()
-	})
+	sort.Slice(es, func(i, j int) bool { return ComparePrefix(es[i].Prefix, es[j].Prefix) < 0 })
 }

@@ -51,10 +51,8 @@ func (f *Fake) Close() error { return nil }
 
 // Sync implements Backend.
 func (f *Fake) Sync(_ context.Context, bans []Ban, now time.Time) error {
-	for _, b := range bans {
-		if err := ValidPrefix(b.Prefix); err != nil {
-			return fmt.Errorf("fake sync: %w", err)
-		}
+	if err := validBans(bans); err != nil {
+		return fmt.Errorf("fake sync: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -78,10 +76,8 @@ func (f *Fake) expire() {
 
 // Apply implements Backend.
 func (f *Fake) Apply(_ context.Context, add []Ban, del []netip.Prefix, now time.Time) error {
-	for _, b := range add {
-		if err := ValidPrefix(b.Prefix); err != nil {
-			return fmt.Errorf("fake apply: %w", err)
-		}
+	if err := validBans(add); err != nil {
+		return fmt.Errorf("fake apply: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

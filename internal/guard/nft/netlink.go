@@ -178,16 +178,19 @@ func addChunked(c *nftables.Conn, s *nftables.Set, es []nftables.SetElement, del
 	return nil
 }
 
+// begin validates the bans of an operation and opens its connection.
+func (n *Netlink) begin(op string, bans []Ban) (*nftables.Conn, error) {
+	if err := validBans(bans); err != nil {
+		return nil, fmt.Errorf("nftables %s: %w", op, err)
+	}
+	return n.conn()
+}
+
 // Sync implements Backend: "add table; delete table; add table, sets,
 // chains, rules, elements" in one batch, so the result is the same whether
 // the table existed, was flushed, or never was.
 func (n *Netlink) Sync(_ context.Context, bans []Ban, now time.Time) error {
-	for _, b := range bans {
-		if err := ValidPrefix(b.Prefix); err != nil {
-			return fmt.Errorf("nftables sync: %w", err)
-		}
-	}
-	c, err := n.conn()
+	c, err := n.begin("sync", bans)
 	if err != nil {
 		return err
 	}
@@ -223,12 +226,7 @@ func (n *Netlink) Apply(_ context.Context, add []Ban, del []netip.Prefix, now ti
 	if len(add) == 0 && len(del) == 0 {
 		return nil
 	}
-	for _, b := range add {
-		if err := ValidPrefix(b.Prefix); err != nil {
-			return fmt.Errorf("nftables apply: %w", err)
-		}
-	}
-	c, err := n.conn()
+	c, err := n.begin("apply", add)
 	if err != nil {
 		return err
 	}

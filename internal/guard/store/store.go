@@ -12,6 +12,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/guard/nft"
 	"github.com/rampart-sec/rampart/internal/guard/source"
 )
 
@@ -129,13 +130,7 @@ func lineCol(data []byte, off int64) (int, int) {
 
 // SortBans orders bans by prefix.
 func SortBans(bs []Ban) {
-	sort.Slice(bs, func(i, j int) bool {
-		a, b := bs[i].Prefix, bs[j].Prefix
-		if c := a.Addr().Compare(b.Addr()); c != 0 {
-			return c < 0
-		}
-		return a.Bits() < b.Bits()
-	})
+	sort.Slice(bs, func(i, j int) bool { return nft.ComparePrefix(bs[i].Prefix, bs[j].Prefix) < 0 })
 }
 
 // Save replaces the snapshot atomically and durably.
