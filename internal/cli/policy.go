@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/rampart-sec/rampart/internal/policy"
 )
@@ -31,8 +33,8 @@ func (pf *PolicyFlags) Load(env *Env) (*policy.Policy, int) {
 	return LoadPolicy(env, pf.Path, pf.Profile)
 }
 
-// LoadPolicy loads the policy file at path, or the embedded default of
-// profile when path is "". On failure it prints every problem to
+// LoadPolicy loads the policy file at path ("-" reads standard input), or
+// the embedded default of profile when path is "". On failure it prints every problem to
 // env.Stderr (one "FILE:LINE:COL: field: message" line each) and returns a
 // nil policy with the exit code to return: ExitProblem for an invalid
 // policy, ExitUsage for an unreadable file or an unknown profile. Lock-out
@@ -46,6 +48,12 @@ func LoadPolicy(env *Env, path, profile string) (*policy.Policy, int) {
 	return loadPolicy(env, path, policy.Options{Profile: profile})
 }
 
+// stdinName names a policy read from standard input (-p -) in messages.
+const stdinName = "<stdin>"
+
+// maxPolicySize bounds a policy read from standard input.
+const maxPolicySize = 4 << 20
+
 // maxPrinted bounds the problems printed for one file; a mangled file can
 // have thousands and the first ones say what is wrong.
 const maxPrinted = 100
@@ -55,7 +63,22 @@ func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
 		fmt.Fprintf(env.Stderr, "rampart: unknown profile %q (expected %q or %q)\n", o.Profile, policy.ProfileBaseline, policy.ProfileTailnet)
 		return nil, ExitUsage
 	}
-	p, err := policy.LoadOptions(path, o)
+	var p *policy.Policy
+	var err error
+	if path == "-" {
+		in := env.Stdin
+		if in == nil {
+			in = strings.NewReader("")
+		}
+		var data []byte
+		if data, err = io.ReadAll(io.LimitReader(in, maxPolicySize)); err == nil {
+			p, err = policy.ParseOptions(stdinName, data, o)
+		} else {
+			err = fmt.Errorf("read policy from stdin: %w", err)
+		}
+	} else {
+		p, err = policy.LoadOptions(path, o)
+	}
 	if err == nil {
 		return p, ExitOK
 	}
@@ -63,7 +86,7 @@ func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
 	if errors.As(err, &errs) {
 		for i, e := range errs {
 			if i == maxPrinted {
-				fmt.Fprintf(env.Stderr, "%s: ... and %d more\n", path, len(errs)-i)
+				fmt.Fprintf(env.Stderr, "%s: ... and %d more\n", e.File, len(errs)-i)
 				break
 			}
 			fmt.Fprintln(env.Stderr, e.Error())
@@ -72,7 +95,7 @@ func loadPolicy(env *Env, path string, o policy.Options) (*policy.Policy, int) {
 		if len(errs) != 1 {
 			n = fmt.Sprintf("%d problems", len(errs))
 		}
-		fmt.Fprintf(env.Stderr, "rampart: %s: invalid policy (%s)\n", path, n)
+		fmt.Fprintf(env.Stderr, "rampart: %s: invalid policy (%s)\n", errs[0].File, n)
 		return nil, ExitProblem
 	}
 	fmt.Fprintf(env.Stderr, "rampart: %v\n", err)
@@ -128,6 +151,7 @@ site-specific). Warnings about conflicting settings are printed in both cases.
 Examples:
   rampart policy check rampart.toml
   rampart policy check -p rampart.toml
+  rampart policy init | rampart policy check -     # "-" reads standard input
   rampart policy check --profile tailnet
 
 Exit codes: 0 valid, 1 problems found, 2 file unreadable or bad arguments.`,
