@@ -80,6 +80,9 @@ func buildIndex(src string) *index {
 		ix:         &index{key: map[string]Pos{}, val: map[string]Pos{}, order: map[string][]string{}},
 		arrayCount: map[string]int{},
 	}
+	if strings.HasPrefix(src, "\uFEFF") { // a byte-order mark is not a column
+		s.off = len("\uFEFF")
+	}
 	s.document()
 	return s.ix
 }

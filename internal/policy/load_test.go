@@ -30,6 +30,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key no hint", "[time]\nzzz = 1\n", false, []string{`p.toml:2:1: time.zzz: unknown key (expected one of chrony, servers, max_offset)`}},
 		{"unknown dotted key", "ssh.prots = [22]\n", false, []string{`p.toml:1:5: ssh.prots: unknown key (did you mean "ports"?)`}},
 		{"unknown inline key", "ssh = { enabled = true, x11 = false }\n", false, []string{`p.toml:1:25: ssh.x11: unknown key (expected one of enabled, ports, password_authentication, kbd_interactive_authentication, permit_root_login, max_auth_tries, client_alive_interval, client_alive_count_max, allow_tcp_forwarding, x11_forwarding, tailnet_only)`}},
+		{"byte-order mark", "\uFEFF[ssh]\nports = [0]\n", false, []string{`p.toml:2:10: ssh.ports[0]: port 0 is out of range (1 to 65535)`}},
 		{"top-level key under a table", "[firewall]\nenabled = true\nprofile = \"tailnet\"\n", false, []string{`p.toml:3:1: firewall.profile: unknown key ("profile" is a top-level key: keys after a [table] header belong to that table, so move it above the first header)`}},
 		{"jail name is the key", "[ban.jails.sshd]\nname = \"x\"\n", false, []string{`p.toml:2:1: ban.jails.sshd.name: unknown key (a jail is named by its table key, [ban.jails.NAME])`}},
 		// Types.
