@@ -57,11 +57,42 @@ type Report struct {
 
 // KeyReport is every event of one key.
 type KeyReport struct {
-	Key    string    `json:"key"`
-	Count  int       `json:"count"`
-	First  time.Time `json:"first"`
-	Last   time.Time `json:"last"`
-	Events []*Event  `json:"events"`
+	Key   string    `json:"key"`
+	Count int       `json:"count"`
+	First time.Time `json:"first"`
+	Last  time.Time `json:"last"`
+	// Who counts events per login user ("alice", "unset"), Failed the
+	// system calls that failed (denied attempts stand out).
+	Who    map[string]int `json:"who"`
+	Failed int            `json:"failed"`
+	Events []*Event       `json:"events"`
+}
+
+// topWho is "alice 3, root 2, unset 1": most events first, at most five.
+func (kr *KeyReport) topWho() string {
+	type nc struct {
+		n string
+		c int
+	}
+	var l []nc
+	for n, c := range kr.Who {
+		l = append(l, nc{n, c})
+	}
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].c != l[j].c {
+			return l[i].c > l[j].c
+		}
+		return l[i].n < l[j].n
+	})
+	var parts []string
+	for i, x := range l {
+		if i == 5 {
+			parts = append(parts, fmt.Sprintf("%d more", len(l)-5))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", Safe(x.n), x.c))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // LogFiles returns base and its rotations (base.1, base.2 …), oldest
@@ -175,10 +206,20 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 			}
 			kr := byKey[k]
 			if kr == nil {
-				kr = &KeyReport{Key: k, First: e.Time, Last: e.Time}
+				kr = &KeyReport{Key: k, First: e.Time, Last: e.Time, Who: map[string]int{}}
 				byKey[k] = kr
 			}
 			kr.Count++
+			who := e.AUIDName
+			if who == "" {
+				who = "-"
+			}
+			if len(kr.Who) < 1000 || kr.Who[who] > 0 {
+				kr.Who[who]++
+			}
+			if e.Success == "no" {
+				kr.Failed++
+			}
 			if e.Time.Before(kr.First) {
 				kr.First = e.Time
 			}
@@ -331,8 +372,8 @@ func (r *Report) WriteText(w io.Writer, loc *time.Location) error {
 		fmt.Fprintln(ew, "no keyed events (are the watches loaded? see 'rampart audit diff')")
 	}
 	for _, kr := range r.Keys {
-		fmt.Fprintf(ew, "\nkey %s: %d event(s), %s .. %s\n", Safe(kr.Key), kr.Count,
-			kr.First.In(loc).Format("2006-01-02 15:04:05"), kr.Last.In(loc).Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(ew, "\nkey %s: %d event(s), %s .. %s; by login user: %s; %d failed\n", Safe(kr.Key), kr.Count,
+			kr.First.In(loc).Format("2006-01-02 15:04:05"), kr.Last.In(loc).Format("2006-01-02 15:04:05"), kr.topWho(), kr.Failed)
 		tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TIME\tWHO (AUID/UID)\tWHAT\tRESULT\tPROGRAM\tPATH")
 		for _, e := range kr.Events {
