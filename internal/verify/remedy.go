@@ -29,6 +29,9 @@ func remedy(env *check.Env, topic string) check.Remediation {
 				lines = append(lines, fmt.Sprintf("boot.kernel.sysctl.%q = %d; # new interfaces inherit default, not all", "net.ipv4.conf.default."+base, v))
 			}
 		}
+		if strings.Contains(keys, "forward") && env.Policy.Tailnet.Enabled {
+			lines = append(lines, `services.tailscale.useRoutingFeatures = "none"; # "server"/"both" force forwarding on at mkOverride 97`)
+		}
 		if nix := strings.TrimSpace(strings.Join(lines, "\n")); nix != "" && !strings.HasPrefix(nix, "boot.kernel.sysctl.\"net.ipv4.conf.default") {
 			fix.NixOS = nix
 		}
@@ -87,11 +90,7 @@ func localRemedy(env *check.Env, topic string) check.Remediation {
 	if p == nil {
 		p = policy.MustDefault("")
 	}
-	oldSSH := releaseBefore(env.Release, 22, 11) // services.openssh.settings arrived in 22.11
-	sshOpt := func(setting, old, val string) string {
-		if oldSSH && old != "" {
-			return fmt.Sprintf("services.openssh.%s = %s;", old, val)
-		}
+	sshOpt := func(setting, val string) string {
 		return fmt.Sprintf("services.openssh.settings.%s = %s;", setting, val)
 	}
 	boolNix := func(b bool) string { return strconv.FormatBool(b) }
@@ -107,34 +106,34 @@ func localRemedy(env *check.Env, topic string) check.Remediation {
 		return check.Remediation{NixOS: "services.openssh.enable = true;",
 			Generic: "start the OpenSSH server (systemctl enable --now ssh) with the hardened sshd_config"}
 	case "ssh.password-authentication":
-		return check.Remediation{NixOS: sshOpt("PasswordAuthentication", "passwordAuthentication", boolNix(s.PasswordAuthentication)),
+		return check.Remediation{NixOS: sshOpt("PasswordAuthentication", boolNix(s.PasswordAuthentication)),
 			Generic: fmt.Sprintf("set \"PasswordAuthentication %s\" in sshd_config, remove it from every Match block, and reload sshd", yesno(s.PasswordAuthentication))}
 	case "ssh.kbd-interactive-authentication":
-		return check.Remediation{NixOS: sshOpt("KbdInteractiveAuthentication", "kbdInteractiveAuthentication", boolNix(s.KbdInteractiveAuthentication)),
+		return check.Remediation{NixOS: sshOpt("KbdInteractiveAuthentication", boolNix(s.KbdInteractiveAuthentication)),
 			Generic: fmt.Sprintf("set \"KbdInteractiveAuthentication %s\" in sshd_config (PAM answers keyboard-interactive with a password), and reload sshd", yesno(s.KbdInteractiveAuthentication))}
 	case "ssh.permit-root-login":
-		return check.Remediation{NixOS: sshOpt("PermitRootLogin", "permitRootLogin", strconv.Quote(s.PermitRootLogin)),
+		return check.Remediation{NixOS: sshOpt("PermitRootLogin", strconv.Quote(s.PermitRootLogin)),
 			Generic: fmt.Sprintf("set \"PermitRootLogin %s\" in sshd_config and in every Match block", s.PermitRootLogin)}
 	case "ssh.max-auth-tries":
-		return check.Remediation{NixOS: sshOpt("MaxAuthTries", "", strconv.Itoa(s.MaxAuthTries)),
+		return check.Remediation{NixOS: sshOpt("MaxAuthTries", strconv.Itoa(s.MaxAuthTries)),
 			Generic: fmt.Sprintf("set \"MaxAuthTries %d\" in sshd_config", s.MaxAuthTries)}
 	case "ssh.client-alive-interval":
-		return check.Remediation{NixOS: sshOpt("ClientAliveInterval", "", strconv.FormatInt(s.ClientAliveInterval.Seconds(), 10)),
+		return check.Remediation{NixOS: sshOpt("ClientAliveInterval", strconv.FormatInt(s.ClientAliveInterval.Seconds(), 10)),
 			Generic: fmt.Sprintf("set \"ClientAliveInterval %d\" in sshd_config", s.ClientAliveInterval.Seconds())}
 	case "ssh.client-alive-count-max":
-		return check.Remediation{NixOS: sshOpt("ClientAliveCountMax", "", strconv.Itoa(s.ClientAliveCountMax)),
+		return check.Remediation{NixOS: sshOpt("ClientAliveCountMax", strconv.Itoa(s.ClientAliveCountMax)),
 			Generic: fmt.Sprintf("set \"ClientAliveCountMax %d\" in sshd_config", s.ClientAliveCountMax)}
 	case "ssh.tcp-forwarding":
-		return check.Remediation{NixOS: sshOpt("AllowTcpForwarding", "", boolNix(s.AllowTCPForwarding)),
+		return check.Remediation{NixOS: sshOpt("AllowTcpForwarding", boolNix(s.AllowTCPForwarding)),
 			Generic: fmt.Sprintf("set \"AllowTcpForwarding %s\" in sshd_config", yesno(s.AllowTCPForwarding))}
 	case "ssh.x11-forwarding":
-		return check.Remediation{NixOS: sshOpt("X11Forwarding", "forwardX11", boolNix(s.X11Forwarding)),
+		return check.Remediation{NixOS: sshOpt("X11Forwarding", boolNix(s.X11Forwarding)),
 			Generic: fmt.Sprintf("set \"X11Forwarding %s\" in sshd_config", yesno(s.X11Forwarding))}
 	case "ssh.pubkey-authentication":
-		return check.Remediation{NixOS: sshOpt("PubkeyAuthentication", "", "true") + " (the default; remove any override)",
+		return check.Remediation{NixOS: sshOpt("PubkeyAuthentication", "true") + " (the default; remove any override)",
 			Generic: "set \"PubkeyAuthentication yes\" and leave AuthenticationMethods at any or publickey"}
 	case "ssh.permit-empty-passwords":
-		return check.Remediation{NixOS: sshOpt("PermitEmptyPasswords", "", "false"),
+		return check.Remediation{NixOS: sshOpt("PermitEmptyPasswords", "false"),
 			Generic: "set \"PermitEmptyPasswords no\" in sshd_config"}
 	case "ssh.match-consistency":
 		return check.Remediation{NixOS: "remove the weakening Match block from services.openssh.extraConfig",
@@ -227,19 +226,4 @@ func nixList(items []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return "[ " + strings.Join(q, " ") + " ]"
-}
-
-// releaseBefore reports whether a NixOS release "YY.MM" is older than
-// major.minor; an empty or unparsable release (unstable) is not.
-func releaseBefore(release string, major, minor int) bool {
-	a, b, ok := strings.Cut(release, ".")
-	if !ok {
-		return false
-	}
-	y, err1 := strconv.Atoi(a)
-	m, err2 := strconv.Atoi(b)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return y < major || (y == major && m < minor)
 }

@@ -56,7 +56,7 @@ func whenPositive(get func(policy.SSH) int64, what string) func(policy.SSH) (boo
 	}
 }
 
-// between returns an evaluator for a number that must be in 1..max.
+// atMost returns an evaluator for a number that must be in 1..max.
 func atMost(get func(policy.SSH) int64, key string) func(policy.SSH, sshdConfig) (string, bool) {
 	return keyIs(func(p policy.SSH, v string) bool {
 		n, err := strconv.ParseInt(v, 10, 64)

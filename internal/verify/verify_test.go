@@ -504,3 +504,31 @@ func TestBanBatch(t *testing.T) {
 		})
 	}
 }
+
+func TestRemedy(t *testing.T) {
+	p := policy.MustDefault("tailnet")
+	for _, tc := range []struct {
+		release, topic, nixos, generic string
+	}{
+		{"", "ssh.password-authentication", "services.openssh.settings.PasswordAuthentication = false;", "PasswordAuthentication no"},
+		{"24.11", "ssh.permit-root-login", `services.openssh.settings.PermitRootLogin = "prohibit-password";`, "PermitRootLogin prohibit-password"},
+		{"", "sysctl:net.ipv4.conf.all.rp_filter", `boot.kernel.sysctl."net.ipv4.conf.default.rp_filter" = 1;`, "each existing interface"},
+		{"", "sysctl:net.ipv4.ip_forward", `useRoutingFeatures = "none"`, "net.ipv4.ip_forward = 0"},
+		{"", "journald.max-retention", "MaxRetentionSec", "journald.conf.d"},
+		{"", "ban.daemon-running", "services.fail2ban.enable = true;", "enabled unit that is not running"},
+		{"unstable", "time.chrony-running", "services.chrony.enable = true;", "chrony"},
+	} {
+		fix := remedy(check.NewEnv(nil, p, tc.release), tc.topic)
+		if !strings.Contains(fix.NixOS, tc.nixos) || !strings.Contains(fix.Generic, tc.generic) {
+			t.Errorf("%s (%q): %+v, want NixOS containing %q and generic containing %q", tc.topic, tc.release, fix, tc.nixos, tc.generic)
+		}
+	}
+	for _, c := range areaChecks(t, "ssh", "sysctl", "time", "journald", "ban") {
+		if c.ID == "sysctl.other" || strings.HasPrefix(c.ID, "sysctl.") && c.ID != "sysctl.persisted" {
+			continue // per-key remediation, covered above
+		}
+		if fix := remedy(check.NewEnv(nil, p, ""), c.ID); fix.Generic == "" {
+			t.Errorf("%s has no generic remediation", c.ID)
+		}
+	}
+}
