@@ -241,7 +241,7 @@ func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, er
 		return nil, &host.NotFoundError{Name: c.Name}
 	}
 	if sudo && out.ExitCode == 1 && bytes.Contains(out.Stderr, []byte("sudo:")) &&
-		(bytes.Contains(out.Stderr, []byte("password is required")) || bytes.Contains(out.Stderr, []byte("not allowed")) || bytes.Contains(out.Stderr, []byte("not in the sudoers"))) {
+		sudoRefused(out.Stderr) {
 		return out, fmt.Errorf("ssh %s: %s needs root and sudo -n was refused: %s: %w", h.name, c.String(),
 			firstLine(out.Stderr), fs.ErrPermission)
 	}
@@ -312,7 +312,12 @@ func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := h.Run(ctx, host.Cmd{Name: "sh", Args: []string{"-c", script}, Sudo: true})
+	c := host.Cmd{Name: "sh", Args: []string{"-c", script}, Sudo: true}
+	out, err := h.Run(ctx, c)
+	if errors.Is(err, fs.ErrPermission) {
+		// No sudo: list what the user can see.
+		out, err = h.run(ctx, c, false)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -418,4 +423,15 @@ func authMethods(opts Options, getenv func(string) string, home string) ([]ssh.A
 			strings.Join(files, ", "))
 	}
 	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeFn, strings.Join(notes, "; "), nil
+}
+
+// sudoRefused recognises sudo's refusals (no NOPASSWD rule, not in
+// sudoers).
+func sudoRefused(stderr []byte) bool {
+	for _, m := range []string{"password is required", "not allowed", "not in the sudoers", "may not run sudo"} {
+		if bytes.Contains(stderr, []byte(m)) {
+			return true
+		}
+	}
+	return false
 }

@@ -281,3 +281,58 @@ func TestHostKeyRefused(t *testing.T) {
 		t.Errorf("wrong identity: %v", err)
 	}
 }
+
+// TestSudo logs in as users that exist only in the namespace: one with
+// passwordless sudo, one without. Privileged reads go through sudo -n for
+// the first and are reported as permission denied for the second.
+func TestSudo(t *testing.T) {
+	testenv.RequireCommands(t, "sudo")
+	ns := testenv.NewNetns(t, "nt")
+	srv := sshtest.Start(t, ns, sshtest.Config{Addr: "127.0.0.1:22", Users: []sshtest.User{
+		{Name: "rh4sudo", UID: 42424, Sudo: true}, {Name: "rh4plain", UID: 42425}}})
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dial := func(user string) *Host {
+		h, err := Dial(ctx, user+"@127.0.0.1", Options{KnownHosts: []string{kh}, Identities: []string{srv.ClientKey},
+			NoAgent: true, Dial: sshtest.DialIn(ns), Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatalf("dial %s: %v\n%s", user, err, srv.Log())
+		}
+		t.Cleanup(func() { h.Close() })
+		return h
+	}
+	secret := filepath.Join(srv.Dir, "sshd_config") // root-only (0600 in a 0700 directory)
+
+	h := dial("rh4sudo")
+	if h.IsRoot(ctx) {
+		t.Fatal("rh4sudo reported as root")
+	}
+	out, err := h.Run(ctx, host.Cmd{Name: "id", Args: []string{"-u"}, Sudo: true})
+	if err != nil || strings.TrimSpace(string(out.Stdout)) != "0" {
+		t.Errorf("sudo id -u: %v %q %q", err, out.Stdout, out.Stderr)
+	}
+	out, err = h.Run(ctx, host.C("id", "-u"))
+	if err != nil || strings.TrimSpace(string(out.Stdout)) != "42424" {
+		t.Errorf("id -u without Sudo: %v %q", err, out.Stdout)
+	}
+	if b, err := h.ReadFile(ctx, secret); err != nil || !strings.Contains(string(b), "LogLevel VERBOSE") {
+		t.Errorf("ReadFile through sudo: %v", err)
+	}
+	if got, err := h.Glob(ctx, srv.Dir+"/*_config"); err != nil || len(got) != 1 {
+		t.Errorf("Glob through sudo: %q %v", got, err)
+	}
+
+	p := dial("rh4plain")
+	if _, err := p.ReadFile(ctx, secret); !errors.Is(err, os.ErrPermission) {
+		t.Errorf("ReadFile without sudo rights: %v, want permission denied", err)
+	}
+	if _, err := p.Run(ctx, host.Cmd{Name: "id", Sudo: true}); !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "sudo -n was refused") {
+		t.Errorf("Run with Sudo without sudo rights: %v", err)
+	}
+	if got, err := p.Glob(ctx, srv.Dir+"/*_config"); err != nil || len(got) != 0 {
+		t.Errorf("Glob without sudo rights: %q %v (want nothing visible, no error)", got, err)
+	}
+}

@@ -35,6 +35,20 @@ type Config struct {
 	Password bool
 	// Extra lines for sshd_config.
 	Extra []string
+	// Users are extra accounts that exist only inside the namespace
+	// (through ip netns exec's /etc/netns/NAME bind mounts), so tests can
+	// log in as someone other than root without touching this machine's
+	// /etc.
+	Users []User
+}
+
+// User is a throwaway account for Config.Users.
+type User struct {
+	Name string
+	UID  int
+	// Sudo grants "ALL=(ALL) NOPASSWD: ALL" in the namespace's sudoers;
+	// without it the user is not in sudoers at all.
+	Sudo bool
 }
 
 // Server is a running sshd.
@@ -106,8 +120,22 @@ func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
 	s := &Server{Dir: dir, ClientKey: filepath.Join(dir, "client_ed25519")}
 	s.HostKey = NewKey(t, filepath.Join(dir, "host_ed25519"))
 	clientPub := NewKey(t, s.ClientKey)
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(clientPub), 0o600); err != nil {
+	// sshd reads authorized_keys as the user, so it lives in a directory
+	// everyone can read.
+	keysDir, err := os.MkdirTemp("", "sshtest-keys")
+	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(keysDir) })
+	if err := os.Chmod(keysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keysFile := filepath.Join(keysDir, "authorized_keys")
+	if err := os.WriteFile(keysFile, ssh.MarshalAuthorizedKey(clientPub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Users) > 0 {
+		nsEtc(t, ns, c.Users)
 	}
 	addr := c.Addr
 	if addr == "" {
@@ -127,7 +155,7 @@ func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
 		"ListenAddress " + net.JoinHostPort(host, port),
 		"HostKey " + filepath.Join(dir, "host_ed25519"),
 		"PidFile none",
-		"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+		"AuthorizedKeysFile " + keysFile,
 		"StrictModes no",
 		"UsePAM " + yn,
 		"PasswordAuthentication " + yn,
@@ -218,4 +246,48 @@ func (s *Server) Port() int {
 	_, p, _ := net.SplitHostPort(s.Addr)
 	n, _ := strconv.Atoi(p)
 	return n
+}
+
+// nsEtc writes /etc/netns/NAME/{passwd,group,shadow,sudoers}: this
+// machine's files plus the users, seen only by processes that ip netns
+// exec starts in the namespace.
+func nsEtc(t testing.TB, ns *testenv.Netns, users []User) {
+	t.Helper()
+	if _, err := os.Stat("/etc/netns"); os.IsNotExist(err) {
+		// Ours: remove it again once empty (runs after the cleanup below).
+		t.Cleanup(func() { _ = os.Remove("/etc/netns") })
+	}
+	dir := filepath.Join("/etc/netns", ns.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		testenv.Missing(t, "cannot create %s: %v", dir, err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sudoers := "Defaults env_reset\nroot ALL=(ALL:ALL) ALL\n"
+	add := map[string]string{}
+	for _, u := range users {
+		add["passwd"] += fmt.Sprintf("%s:x:%d:%d::/nonexistent:/bin/sh\n", u.Name, u.UID, u.UID)
+		add["group"] += fmt.Sprintf("%s:x:%d:\n", u.Name, u.UID)
+		add["shadow"] += fmt.Sprintf("%s:*:19000:0:99999:7:::\n", u.Name)
+		if u.Sudo {
+			sudoers += u.Name + " ALL=(ALL) NOPASSWD: ALL\n"
+		}
+	}
+	for _, f := range []string{"passwd", "group", "shadow"} {
+		base, err := os.ReadFile(filepath.Join("/etc", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if f == "shadow" {
+			mode = 0o600
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), append(base, add[f]...), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat("/etc/sudoers"); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "sudoers"), []byte(sudoers), 0o440); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
