@@ -73,9 +73,10 @@ const (
 // unsetID is the kernel's "no login uid" ((uid_t)-1).
 const unsetID = "4294967295"
 
-func (e *Event) add(r *Record, source string) {
+func (e *Event) add(r *Record, file string, line int) {
 	if e.ID == "" {
-		e.ID, e.Time, e.Serial, e.Node, e.Source = r.ID, r.Time, r.Serial, r.Node, source
+		e.ID, e.Time, e.Serial, e.Node = r.ID, r.Time, r.Serial, r.Node
+		e.Source = file + ":" + strconv.Itoa(line)
 	}
 	if len(e.Types) < maxTypes {
 		e.Types = append(e.Types, r.Type)
@@ -190,7 +191,7 @@ func newAssembler(window int, emit func(*Event)) *assembler {
 	return &assembler{open: map[string]*Event{}, window: window, emit: emit}
 }
 
-func (a *assembler) add(r *Record, source string) {
+func (a *assembler) add(r *Record, file string, line int) {
 	id := r.Node + "\x00" + r.ID
 	e := a.open[id]
 	if e == nil {
@@ -205,7 +206,7 @@ func (a *assembler) add(r *Record, source string) {
 		a.finish(id)
 		return
 	}
-	e.add(r, source)
+	e.add(r, file, line)
 }
 
 func (a *assembler) finish(id string) {

@@ -63,24 +63,17 @@ const (
 	maxFields = 512
 )
 
-// hexFields may hold an "untrusted string": auditd writes it quoted when
-// it is plain, and as upper-case hex when it contains a space, a quote,
-// a control character or a byte above 0x7e.
-var hexFields = map[string]bool{
-	"name": true, "comm": true, "exe": true, "cwd": true, "path": true, "proctitle": true,
-	"key": true, "data": true, "cmd": true, "acct": true, "dir": true, "file": true,
-	"watch": true, "new": true, "old": true, "root_dir": true, "ocomm": true, "vm": true,
-}
-
+// isHexField reports whether a field may hold an "untrusted string":
+// auditd writes it quoted when it is plain, and as upper-case hex when it
+// contains a space, a quote, a control character or a byte above 0x7e.
 func isHexField(name string) bool {
-	if hexFields[name] {
+	switch name {
+	case "name", "comm", "exe", "cwd", "path", "proctitle", "key", "data", "cmd", "acct",
+		"dir", "file", "watch", "new", "old", "root_dir", "ocomm", "vm":
 		return true
 	}
 	// EXECVE arguments: a0, a1 … and a0[0] … for long ones.
-	if len(name) >= 2 && name[0] == 'a' && name[1] >= '0' && name[1] <= '9' {
-		return true
-	}
-	return false
+	return len(name) >= 2 && name[0] == 'a' && name[1] >= '0' && name[1] <= '9'
 }
 
 // ParseRecord parses one line (without its newline). Errors are

@@ -247,7 +247,7 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 		rep.Files = append(rep.Files, f)
 		notes := ScanLog(f, data, func(r Record, line int) {
 			rep.Records++
-			asm.add(&r, f+":"+strconv.Itoa(line))
+			asm.add(&r, f, line)
 		})
 		rep.Notes = append(rep.Notes, notes...)
 	}
