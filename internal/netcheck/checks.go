@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,10 +188,20 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	for _, t := range p.TrustedInterfaces() {
 		trusted[t] = true
 	}
+	ports := sshPorts(p)
+	portNote := "ports from the policy"
+	if lst, _, err := readListeners(ctx, env); err == nil {
+		for _, l := range lst {
+			if l.Process == "sshd" && !slices.Contains(ports, l.Port) {
+				ports = append(ports, l.Port)
+				portNote = "ports from the policy and from sshd's listening sockets"
+			}
+		}
+	}
 	var lines, open, unk, closedTailnet []string
 	checked := 0
 	for _, ifc := range ls.ifs {
-		for _, port := range sshPorts(p) {
+		for _, port := range ports {
 			x := r.rs.Exposure("tcp", port, ifc.Name)
 			if trusted[ifc.Name] {
 				if p.Tailnet.Enabled && ifc.Name == p.Tailnet.Interface && x.State == nftrules.Closed {
@@ -210,7 +221,8 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	}
 	res := check.Result{Remediation: fix, Evidence: []check.Evidence{
 		ev(r.source(), strings.Join(lines, "\n")),
-		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")),
+		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")+
+			"; SSH ports "+joinInts(ports)+" ("+portNote+")"),
 	}}
 	if checked == 0 {
 		res.Evidence[0] = ev(r.source(), "no interface besides the trusted ones")
@@ -278,11 +290,7 @@ func evalBindings(ctx context.Context, env *check.Env) check.Result {
 		NixOS:   "services.openssh.enable = true; # sshd listens on all addresses by default; services.openssh.listenAddresses pins them (mind boot order with tailscale0)",
 		Generic: "start sshd with ListenAddress covering the tailnet address (or all addresses behind the firewall)",
 	}
-	out, err := host.RunOK(ctx, env.Host, ssCmd)
-	if err != nil {
-		return unknown("the listening sockets", err, fix)
-	}
-	ls, err := parseSS(out)
+	ls, out, err := readListeners(ctx, env)
 	if err != nil {
 		return unknown("the listening sockets", err, fix)
 	}

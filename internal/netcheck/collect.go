@@ -138,6 +138,30 @@ func readStatus(ctx context.Context, env *check.Env) (*status, error) {
 // every process name).
 var ssCmd = host.Cmd{Name: "ss", Args: []string{"-Htlnp"}, Sudo: true}
 
+// readListeners runs ss once per env.
+func readListeners(ctx context.Context, env *check.Env) ([]listener, []byte, error) {
+	type result struct {
+		ls  []listener
+		raw []byte
+	}
+	v, err := env.Memo("netcheck.ss", func() (any, error) {
+		out, err := host.RunOK(ctx, env.Host, ssCmd)
+		if err != nil {
+			return nil, err
+		}
+		ls, err := parseSS(out)
+		if err != nil {
+			return nil, err
+		}
+		return &result{ls, out}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	r := v.(*result)
+	return r.ls, r.raw, nil
+}
+
 // listener is one listening TCP socket.
 type listener struct {
 	Addr    netip.Addr // unspecified for a wildcard

@@ -111,6 +111,8 @@ func TestChecks(t *testing.T) {
 		{"firewall.ssh-exposure", tailnet, setup{nft: "empty", ipt: "ipt-nixos-open.legacy"}, check.Fail, "eth0 tcp/22 (open)"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "ipt-nixos-tailnet.nft", ipt: "ipt-nixos-tailnet.nft"}, check.Pass, "closed on every untrusted"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "ipt-nixos-tailnet.nft"}, check.Unknown, "cannot show SSH closed"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "reject-drop-before", ss: "port2222"}, check.Fail, "eth0 tcp/2222 (open)"},
+		{"firewall.ssh-exposure", tailnet, setup{nft: "lockdown-table", ss: "port2222"}, check.Pass, "(2 interface/port pairs)"},
 		{"firewall.ssh-exposure", baseline, setup{nft: "nixos-openfirewall"}, check.Pass, "tailnet_only is off"},
 
 		{"firewall.sshd-bindings", tailnet, setup{ss: "wildcard"}, check.Pass, "only the firewall keeps it off"},
@@ -131,6 +133,8 @@ func TestChecks(t *testing.T) {
 		{"tailnet.key-expiry-disabled", tailnet, setup{}, check.Unknown, "could not read tailscale status"},
 
 		{"tailnet.interface-address", tailnet, setup{}, check.Pass, "tailscale0 is up with [100.64.0.1"},
+		{"tailnet.interface-address", tailnet, setup{status: "running-tagged"}, check.Pass, "tailscale0 is up with [100.64.0.1"},
+		{"tailnet.interface-address", tailnet, setup{status: "running-user-expiry"}, check.Warn, "but tailscale reports its addresses as"},
 		{"tailnet.interface-address", tailnet, setup{noTS0: true}, check.Fail, "does not exist"},
 	}
 	for _, tc := range tests {

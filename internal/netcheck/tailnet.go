@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,6 +133,18 @@ func evalInterface(ctx context.Context, env *check.Env) check.Result {
 		res.Status, res.Message = check.Fail, fmt.Sprintf("%s has no address in %s", ifc.Name, strings.Join(p.Tailnet.Addresses, ", "))
 	default:
 		res.Status, res.Message = check.Pass, fmt.Sprintf("%s is up with %v", ifc.Name, addrs)
+		// Cross-check with what tailscale says its addresses are.
+		if st, err := readStatus(ctx, env); err == nil && len(st.st.SelfIPs()) > 0 {
+			res.Evidence = append(res.Evidence, statusEvidence(st))
+			match := false
+			for _, a := range st.st.SelfIPs() {
+				match = match || slices.Contains(addrs, a)
+			}
+			if !match {
+				res.Status = check.Warn
+				res.Message += fmt.Sprintf(", but tailscale reports its addresses as %v", st.st.SelfIPs())
+			}
+		}
 	}
 	return res
 }
