@@ -64,6 +64,8 @@ func TestProbeE2E(t *testing.T) {
 	testenv.Link(t, srv, "eth0", "192.0.2.1/24", peer, "eth0", "192.0.2.2/24")
 	weak := sshtest.Start(t, srv, sshtest.Config{Addr: "192.0.2.1:22", Password: true})
 	strong := sshtest.Start(t, srv, sshtest.Config{Addr: "192.0.2.1:2222"})
+	srv.Exec(t, "ip", "-6", "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+	peer.Exec(t, "ip", "-6", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
 	srv.Exec(t, "nft", "add table inet nttest; add chain inet nttest input { type filter hook input priority 0; policy accept; }; add rule inet nttest input tcp dport 2323 drop")
 
 	opts := Options{Timeout: 1500 * time.Millisecond, Dial: sshtest.DialIn(peer)}
@@ -142,6 +144,12 @@ func TestProbeE2E(t *testing.T) {
 	}
 	if ips := fail2banIPs(t, strong.Log(), "sshd"); !slices.Contains(ips, "192.0.2.2") {
 		t.Errorf("fail2ban sshd (normal) should count the invalid user: %q", ips)
+	}
+
+	// IPv6: the inet table filters it too.
+	rs = Probe(context.Background(), []string{"[2001:db8::1]:2323", "[2001:db8::1]:2424"}, opts)
+	if rs[0].State != Filtered || rs[1].State != Refused || rs[0].Address != "[2001:db8::1]:2323" {
+		t.Errorf("IPv6: %s %s, %s %s", rs[0].Address, rs[0].State, rs[1].Address, rs[1].State)
 	}
 
 	// Expecting the port closed turns an open key-only port into a fail.
