@@ -443,6 +443,14 @@ func TestPSTable(t *testing.T) {
 	}
 }
 
+func TestMatrixUsers(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Admin.Users = []policy.AdminUser{{Name: "alice"}, {Name: "root"}, {Name: "bob"}}
+	if d := cmp.Diff([]string{"root", "alice", "bob", "nobody"}, matrixUsers(check.NewEnv(nil, p, ""))); d != "" {
+		t.Errorf("matrix users (-want +got):\n%s", d)
+	}
+}
+
 func TestMatrixAddrs(t *testing.T) {
 	p := policy.MustDefault("tailnet")
 	p.Ban.Ignore = []string{"127.0.0.1/8", "::1", "192.168.1.0/24", "0.0.0.0/0", "198.51.100.9", "10.0.0.0/8", "172.16.0.0/12"}
