@@ -93,6 +93,7 @@ var keyDocs = map[string]string{
 	"journald.storage":                   `"persistent", "volatile", "auto" or "none"`,
 	"tailnet":                            "Tailscale.",
 	"tailnet.open_firewall":              "open Tailscale's UDP port",
+	"tailnet.port":                       "UDP port of tailscaled (0 = chosen by tailscaled)",
 	"tailnet.use_routing_features":       `"none", "client", "server" or "both" (server/both need IP forwarding)`,
 	"tailnet.addresses":                  "ranges tailnet peers connect from",
 	"firewall":                           "Host firewall.",

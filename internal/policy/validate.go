@@ -481,7 +481,7 @@ func (v *validator) tailnet() {
 	tp := func(k ...string) []string { return with([]string{"tailnet"}, k...) }
 	v.iface(tp("interface"), t.Interface)
 	v.absPath(tp("auth_key_file"), t.AuthKeyFile, true)
-	v.intRange(tp("port"), int64(t.Port), 1, 65535)
+	v.intRange(tp("port"), int64(t.Port), 0, 65535) // 0: tailscaled picks one
 	v.enum(tp("use_routing_features"), t.UseRoutingFeatures, "none", "client", "server", "both")
 	for i, s := range t.Addresses {
 		if _, err := netip.ParsePrefix(s); err != nil {
