@@ -159,9 +159,76 @@ func (rs *Ruleset) Decide(p Packet) Decision {
 		return Decision{State: Open, Reason: "no nftables base chain filters the input path for " + p.Family,
 			Rules: []string{"(no input or prerouting filter chain for " + p.Family + ")"}}
 	}
+	// A notrack in a prerouting chain changes what ct state the later
+	// chains see; when some paths take it and others do not, both are
+	// followed and the more exposed answer wins.
+	never, always := rs.notrack(chains, p)
+	if !never && !always {
+		a, b := rs.decideChains(chains, p, false), rs.decideChains(chains, p, true)
+		if rank(b.State) > rank(a.State) {
+			return b
+		}
+		return a
+	}
+	return rs.decideChains(chains, p, always)
+}
+
+// notrack reports whether no accepting path (never) or every accepting
+// path (always) through the prerouting chains takes a notrack statement.
+func (rs *Ruleset) notrack(chains []*Chain, p Packet) (never, always bool) {
+	never, always = true, true
+	seen := false
+	for _, c := range chains {
+		if c.Hook == "input" || !hasNotrack(rs, c, 0) {
+			continue
+		}
+		e := &evaluator{rs: rs, pkt: p}
+		for _, o := range e.chainOutcomes(c, nil, 0) {
+			if o.verdict == "drop" || (o.verdict == "return" && c.Policy == "drop") {
+				continue
+			}
+			seen = true
+			if _, ok := assumed(o.conds, notrackMark); ok {
+				never = false
+			} else {
+				always = false
+			}
+		}
+	}
+	if !seen {
+		return true, false
+	}
+	return never, always
+}
+
+// hasNotrack reports whether c, or a chain it jumps to, has a notrack.
+func hasNotrack(rs *Ruleset, c *Chain, depth int) bool {
+	if depth > maxDepth {
+		return true
+	}
+	for _, r := range c.Rules {
+		for _, st := range r.Expr {
+			if _, ok := st["notrack"]; ok {
+				return true
+			}
+			for _, k := range []string{"jump", "goto"} {
+				if m, ok := st[k].(map[string]any); ok {
+					if t, _ := m["target"].(string); t != "" {
+						if sub := rs.chain(c.Family, c.Table, t); sub != nil && hasNotrack(rs, sub, depth+1) {
+							return true
+						}
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (rs *Ruleset) decideChains(chains []*Chain, p Packet, untracked bool) Decision {
 	var ds []Decision
 	for _, c := range chains {
-		ds = append(ds, rs.decideChain(c, p))
+		ds = append(ds, rs.decideChain(c, p, untracked))
 	}
 	// Closed if any chain always drops; otherwise the weakest link.
 	for _, d := range ds {
@@ -185,8 +252,8 @@ func (rs *Ruleset) Decide(p Packet) Decision {
 	return Decision{State: best, Reason: strings.Join(dedupe(reasons), "; "), Rules: dedupe(rules)}
 }
 
-func (rs *Ruleset) decideChain(c *Chain, p Packet) Decision {
-	e := &evaluator{rs: rs, pkt: p}
+func (rs *Ruleset) decideChain(c *Chain, p Packet, untracked bool) Decision {
+	e := &evaluator{rs: rs, pkt: p, untracked: untracked}
 	outs := e.chainOutcomes(c, nil, 0)
 	var open, limited, unknown, drops []outcome
 	for _, o := range outs {
@@ -256,7 +323,7 @@ func unknownWhy(o outcome) string {
 func condText(cs []cond, onlyRestricting bool) string {
 	var parts []string
 	for _, c := range cs {
-		if onlyRestricting && !(c.restricting && c.holds) {
+		if c.text == notrackMark || (onlyRestricting && !(c.restricting && c.holds)) {
 			continue
 		}
 		if c.holds {

@@ -56,6 +56,8 @@ func TestExposure(t *testing.T) {
 		{"reject-drop-before", "eth0", 22, Closed, Closed, Closed, "tcp dport vmap { 22 : drop, 80 : accept }"},
 		{"reject-drop-before", "eth0", 80, Open, Open, Open, "policy accept"},
 		{"reject-drop-before", "eth1", 22, Open, Open, Open, "policy accept"},
+		{"notrack", "eth0", 22, Open, Open, Open, "ct state untracked accept"},
+		{"notrack", "eth0", 23, Closed, Closed, Closed, "policy drop"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture+"/"+tc.iface, func(t *testing.T) {

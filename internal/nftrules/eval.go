@@ -61,7 +61,13 @@ type evaluator struct {
 	pkt   Packet
 	paths int
 	over  bool
+	// untracked: an earlier chain exempted the packet from connection
+	// tracking (notrack), so ct state is "untracked", not "new".
+	untracked bool
 }
+
+// notrackMark is the path marker a notrack statement leaves.
+const notrackMark = "\x00notrack"
 
 func (e *evaluator) chainOutcomes(c *Chain, conds []cond, depth int) []outcome {
 	if depth > maxDepth {
@@ -138,7 +144,7 @@ func hasVerdict(r *Rule) bool {
 	for _, st := range r.Expr {
 		for k := range st {
 			switch k {
-			case "accept", "drop", "reject", "jump", "goto", "return", "queue", "vmap", "xt", "synproxy":
+			case "accept", "drop", "reject", "jump", "goto", "return", "queue", "vmap", "xt", "synproxy", "notrack":
 				return true
 			}
 		}
@@ -199,7 +205,9 @@ func (e *evaluator) stmts(r *Rule, stmts []map[string]any, conds []cond) []branc
 			return []branch{{conds: conds}}
 		case "vmap":
 			return e.vmap(r, body, conds)
-		case "counter", "log", "comment", "mangle", "notrack", "set", "map", "meta", "ct helper", "ct timeout",
+		case "notrack":
+			return e.stmts(r, rest, withCond(conds, cond{text: notrackMark, holds: true}))
+		case "counter", "log", "comment", "mangle", "set", "map", "meta", "ct helper", "ct timeout",
 			"ct expectation", "snat", "dnat", "masquerade", "redirect", "tproxy", "dup", "fwd", "flow", "secmark",
 			"ct count", "xt_target_none":
 			// Statements without a verdict for this packet.
@@ -608,6 +616,9 @@ func (e *evaluator) value(c *Chain, x any) val {
 		case "ct":
 			switch b["key"] {
 			case "state":
+				if e.untracked {
+					return val{v: []string{"untracked"}}
+				}
 				return val{v: []string{"new"}}
 			case "direction":
 				return val{v: "original"}

@@ -289,7 +289,15 @@ func iptRule(family string, args []string) ([]map[string]any, error) {
 				out = append(out, map[string]any{"reject": nil})
 			case "RETURN":
 				out = append(out, map[string]any{"return": nil})
-			case "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "CT", "NOTRACK", "TRACE", "AUDIT", "CHECKSUM", "TOS", "DSCP", "TTL", "HL", "TCPMSS":
+			case "NOTRACK":
+				out = append(out, map[string]any{"notrack": nil})
+			case "CT":
+				if strings.Contains(strings.Join(args, " "), "--notrack") {
+					out = append(out, map[string]any{"notrack": nil})
+				} else {
+					out = append(out, map[string]any{"log": nil})
+				}
+			case "LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "AUDIT", "CHECKSUM", "TOS", "DSCP", "TTL", "HL", "TCPMSS":
 				out = append(out, map[string]any{"log": nil})
 			default:
 				if strings.ToUpper(v) == v {
