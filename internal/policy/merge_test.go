@@ -111,6 +111,8 @@ func TestConflicts(t *testing.T) {
 		`sysctl."net.ipv4.ip_forward": 0 disables the forwarding that tailnet.use_routing_features = "both" needs (subnet router / exit node)`,
 		`sysctl."net.ipv4.conf.all.rp_filter": strict (1) reverse-path filtering drops replies through a tailnet exit node; use 2 (loose)`,
 	}
+	p.Firewall.AllowedTCPPorts = []int{80, 22}
+	want = append(want, "firewall.allowed_tcp_ports: 22 opens SSH on every interface, which defeats ssh.tailnet_only")
 	if d := cmp.Diff(want, p.Conflicts()); d != "" {
 		t.Errorf("conflicts (-want +got):\n%s", d)
 	}

@@ -57,6 +57,15 @@ func (p *Policy) Conflicts() []string {
 			out = append(out, `sysctl."net.ipv4.conf.all.rp_filter": strict (1) reverse-path filtering drops replies through a tailnet exit node; use 2 (loose)`)
 		}
 	}
+	if p.SSH.Enabled && p.SSH.TailnetOnly && p.Firewall.Enabled {
+		for _, port := range p.SSH.Ports {
+			for _, open := range p.Firewall.AllowedTCPPorts {
+				if port == open {
+					out = append(out, fmt.Sprintf("firewall.allowed_tcp_ports: %d opens SSH on every interface, which defeats ssh.tailnet_only", port))
+				}
+			}
+		}
+	}
 	return out
 }
 
