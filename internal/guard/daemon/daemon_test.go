@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -54,6 +56,25 @@ type harness struct {
 	clk    *clock
 	cancel context.CancelFunc
 	done   chan error
+	logs   syncBuffer
+}
+
+// syncBuffer collects the daemon's log for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func start(t *testing.T, dir string, fake *nft.Fake, clk *clock) *harness {
@@ -62,7 +83,8 @@ func start(t *testing.T, dir string, fake *nft.Fake, clk *clock) *harness {
 	ready := make(chan struct{})
 	d, err := New(Options{
 		Policy: testPolicy(h.log), Backend: fake, StateDir: filepath.Join(dir, "state"), Socket: h.sock,
-		Poll: 5 * time.Millisecond, Reconcile: 20 * time.Millisecond, Clock: clk.now, Ready: ready,
+		FromStart: true, Poll: 5 * time.Millisecond, Reconcile: 20 * time.Millisecond, Clock: clk.now, Ready: ready,
+		Log: slog.New(slog.NewTextHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +134,8 @@ func (h *harness) eventually(what string, cond func() bool) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
+			log, _ := os.ReadFile(h.log)
+			h.t.Fatalf("timed out waiting for %s\ndaemon log:\n%s\nauth.log:\n%s", what, h.logs.String(), log)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -125,7 +148,6 @@ func TestBanPersistReconcile(t *testing.T) {
 	clk := &clock{}
 	fake := nft.NewFake(clk.now)
 	h := start(t, dir, fake, clk)
-	os.WriteFile(h.log, nil, 0o644)
 
 	h.fail("192.0.2.7", 2)
 	h.fail("203.0.113.5", 5) // ignore-listed
@@ -177,6 +199,16 @@ func TestBanPersistReconcile(t *testing.T) {
 	if len(r.Bans) != 2 {
 		t.Errorf("list: %+v", r.Bans)
 	}
+
+	// Metrics (the loop copies counters every tick).
+	h.eventually("metrics", func() bool {
+		var b strings.Builder
+		h.d.m.reg.WriteText(&b)
+		m := b.String()
+		return strings.Contains(m, `rampart_guard_bans_total{jail="sshd"} 1`) && strings.Contains(m, `rampart_guard_failures_total{jail="sshd"} 3`) &&
+			strings.Contains(m, `rampart_guard_active_bans 2`) && strings.Contains(m, `rampart_guard_ban_latency_seconds_count{jail="sshd"} 1`) &&
+			strings.Contains(m, `rampart_guard_lines_total{source="file:`+h.log+`"} 8`)
+	})
 
 	// The table vanishes; the reconcile puts it back.
 	fake.Drop()
