@@ -79,6 +79,12 @@ const matchOnly = hardenedSSHD + `Match Address 100.64.0.0/10
     PasswordAuthentication yes
 `
 
+// matchUser re-enables passwords for one admin: only the user dimension
+// of the matrix sees it.
+const matchUser = hardenedSSHD + `Match User alice
+    PasswordAuthentication yes
+`
+
 // TestE2ESSHD starts real sshd processes in a namespace and evaluates the
 // ssh checks against this machine's process table, restricted to each
 // instance's -f path or pid so other tests' sshd processes do not count.
@@ -108,10 +114,12 @@ func TestE2ESSHD(t *testing.T) {
 	}{
 		{"hardened", hardenedSSHD, false, fails(), nil},
 		{"weak", weakSSHD, true, fails("ssh.password-authentication", "ssh.permit-root-login"),
-			map[string]string{"ssh.permit-root-login": "permitrootlogin yes for 4 of 4"}},
+			map[string]string{"ssh.permit-root-login": "permitrootlogin yes for 6 of 6"}},
 		{"match", matchOnly, false, fails("ssh.password-authentication", "ssh.match-consistency"),
-			map[string]string{"ssh.password-authentication": "passwordauthentication yes for 2 of 4 connection specs",
+			map[string]string{"ssh.password-authentication": "passwordauthentication yes for 3 of 6 connection specs",
 				"ssh.match-consistency": "a Match block weakens the policy"}},
+		{"matchuser", matchUser, false, fails("ssh.password-authentication", "ssh.match-consistency"),
+			map[string]string{"ssh.password-authentication": "passwordauthentication yes for 2 of 6 connection specs (" + "%CFG% (pid %PID%): user=alice,"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := testenv.NewNetns(t, "vf")
@@ -123,7 +131,9 @@ func TestE2ESSHD(t *testing.T) {
 			if tc.byPID {
 				opts = Options{SSHDPIDs: []int{cmd.Process.Pid}}
 			}
-			env := check.NewEnv(&host.Local{}, policy.MustDefault(""), "")
+			p := policy.MustDefault("")
+			p.Admin.Users = []policy.AdminUser{{Name: "alice", Sudo: true}}
+			env := check.NewEnv(&host.Local{}, p, "")
 			rs := Run(context.Background(), env, opts, areaChecks(t, "ssh"))
 			got := statuses(rs)
 			for id, want := range tc.want {
@@ -135,6 +145,7 @@ func TestE2ESSHD(t *testing.T) {
 				t.Errorf("discovery found the wrong instance: %s", m)
 			}
 			for id, sub := range tc.contains {
+				sub = strings.NewReplacer("%CFG%", cfg, "%PID%", fmt.Sprint(cmd.Process.Pid)).Replace(sub)
 				if m := byID(rs, id).Message; !strings.Contains(m, sub) {
 					t.Errorf("%s: %q does not contain %q", id, m, sub)
 				}
