@@ -147,7 +147,12 @@ func evalTrusted(ctx context.Context, env *check.Env) check.Result {
 	ifc := env.Policy.Tailnet.Interface
 	ok, d := r.rs.Trusted(ifc)
 	res := check.Result{Evidence: []check.Evidence{ev(r.source(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
+	f := r.rs.InputFiltering()
 	switch {
+	case ok && !f.Active():
+		res.Status = check.Fail
+		res.Message = ifc + " accepts everything only because no default-deny firewall is loaded (see firewall.active); trust it explicitly"
+		res.Evidence = append(res.Evidence, ev(r.source(), f.Summary()))
 	case ok:
 		res.Status, res.Message = check.Pass, ifc+" is trusted: "+d.Reason
 	case d.State == nftrules.Unknown:

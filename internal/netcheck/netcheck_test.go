@@ -99,6 +99,7 @@ func TestChecks(t *testing.T) {
 
 		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "tailscale0 is trusted"},
 		{"firewall.tailnet-trusted", tailnet, setup{nft: "nixos-iface-port"}, check.Fail, "tailscale0 is not trusted: tcp/1"},
+		{"firewall.tailnet-trusted", tailnet, setup{nft: "empty-accept"}, check.Fail, "only because no default-deny firewall"},
 		{"firewall.tailnet-trusted", baseline, setup{nft: "nixos-tailnet"}, check.Skip, "tailnet.enabled is false"},
 
 		{"firewall.ssh-exposure", tailnet, setup{nft: "nixos-tailnet"}, check.Pass, "closed on every untrusted interface"},
