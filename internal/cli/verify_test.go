@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/testenv"
+)
+
+func TestVerifyExit(t *testing.T) {
+	for _, tc := range []struct {
+		s    check.Summary
+		want int
+	}{
+		{check.Summary{Total: 3, Pass: 3}, ExitOK},
+		{check.Summary{Total: 3, Pass: 1, Warn: 1, Skip: 1}, ExitOK},
+		{check.Summary{Total: 3, Pass: 2, Fail: 1}, ExitProblem},
+		{check.Summary{Total: 3, Fail: 1, Unknown: 2}, ExitProblem},
+		{check.Summary{Total: 3, Pass: 2, Unknown: 1}, ExitUsage},
+		{check.Summary{Total: 2, Skip: 2}, ExitUsage},
+		{check.Summary{}, ExitUsage},
+	} {
+		if got := verifyExit(tc.s); got != tc.want {
+			t.Errorf("verifyExit(%+v) = %d, want %d", tc.s, got, tc.want)
+		}
+	}
+}
+
+// TestVerifyExitCodes runs the command for the documented exit codes.
+func TestVerifyExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	nossh := filepath.Join(dir, "nossh.toml")
+	if err := os.WriteFile(nossh, []byte("[ssh]\nenabled = false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(&Env{Stdout: &out, Stderr: &errb}, append([]string{"verify"}, args...))
+		return code, out.String(), errb.String()
+	}
+	for _, tc := range []struct {
+		args   []string
+		code   int
+		stderr string
+	}{
+		{[]string{"--only", "sssh"}, ExitUsage, `no check or area named "sssh"`},
+		{[]string{"--format", "yaml"}, ExitUsage, "unknown --format"},
+		{[]string{"-p", nossh, "--only", "ssh"}, ExitUsage, "nothing was evaluated"},
+		{[]string{"--list"}, ExitOK, ""},
+	} {
+		code, _, stderr := run(tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("verify %v: exit %d, stderr %q; want %d with %q", tc.args, code, stderr, tc.code, tc.stderr)
+		}
+	}
+	// A check that fails for sure: chronyd asked where nothing listens.
+	testenv.RequireRoot(t)
+	testenv.RequireCommands(t, "chronyc")
+	code, out, _ := run("--only", "time.chrony-running", "--chrony-socket", filepath.Join(dir, "none.sock"), "--format", "json")
+	if code != ExitProblem || !strings.Contains(out, `"status": "fail"`) {
+		t.Errorf("failing check: exit %d, output %s", code, out)
+	}
+}
