@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,5 +203,46 @@ func TestResolvedAddresses(t *testing.T) {
 		if r.State != Refused || r.Verdict != Pass || r.Target != "admin@multi.test:1" {
 			t.Errorf("%s: %s %s", r.Address, r.State, r.Verdict)
 		}
+	}
+}
+
+// A server that is not SSH, or sends a hostile banner, is reported (warn),
+// and nothing it sent reaches the terminal raw. Loopback only.
+func TestHostileServer(t *testing.T) {
+	for _, tc := range []struct {
+		name, send, banner, detail string
+	}{
+		{"http", "HTTP/1.1 400 Bad Request\r\n\r\n", "", "no SSH version banner"},
+		{"escape", "SSH-2.0-evil\x1b[2J\x1b]0;owned\x07\r\nthen garbage\r\n", `SSH-2.0-evil\x1b[2J\x1b]0;owned\x07`, "ssh:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					_, _ = c.Write([]byte(tc.send))
+					time.Sleep(50 * time.Millisecond)
+					c.Close()
+				}
+			}()
+			rs := Probe(context.Background(), []string{l.Addr().String()}, Options{Timeout: 2 * time.Second})
+			r := rs[0]
+			if r.State != Open || r.Verdict != Warn || r.SSH == nil {
+				t.Fatalf("%+v", r)
+			}
+			if r.SSH.Banner != tc.banner || !strings.Contains(r.SSH.Error, tc.detail) {
+				t.Errorf("banner %q error %q", r.SSH.Banner, r.SSH.Error)
+			}
+			if strings.ContainsAny(r.SSH.Banner+r.SSH.Error, "\x1b\x07") {
+				t.Errorf("control characters passed through: %q %q", r.SSH.Banner, r.SSH.Error)
+			}
+		})
 	}
 }
