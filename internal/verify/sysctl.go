@@ -58,10 +58,13 @@ func (c combine) explain(key string) string {
 	case combineRedirects:
 		return "the kernel accepts redirects on a non-forwarding interface if conf/all OR conf/IFACE is 1 (AND when it forwards), so conf.all=0 alone leaves existing interfaces accepting them"
 	}
-	return fmt.Sprintf("%s is per interface: setting conf/all changes only interfaces created later via default, not existing ones", key)
+	if key == "forwarding" {
+		return "forwarding is per interface: writing conf/all (or ip_forward) sets every existing interface, but a later per-interface write turns routing back on for that one"
+	}
+	return fmt.Sprintf("%s is read per interface: conf/all does not override existing interfaces, and new ones start from default", key)
 }
 
-// sysctlPath turns "net.ipv4.tcp_syncookies" into its /proc/sys path.
+// procSysPath turns "net.ipv4.tcp_syncookies" into its /proc/sys path.
 // Interface names may contain dots; in the dotted form sysctl(8) writes
 // them as slashes, which is undone here.
 func procSysPath(key string) string {
