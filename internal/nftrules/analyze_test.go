@@ -57,6 +57,10 @@ func TestExposure(t *testing.T) {
 		{"reject-drop-before", "eth0", 80, Open, Open, Open, "policy accept"},
 		{"reject-drop-before", "eth1", 22, Open, Open, Open, "policy accept"},
 		{"notrack", "eth0", 22, Open, Open, Open, "ct state untracked accept"},
+		{"named-maps", "eth0", 22, Limited, Limited, Closed, "ip saddr @admins"},
+		{"named-maps", "eth0", 80, Open, Open, Open, "tcp dport vmap @portverdict"},
+		{"named-maps", "eth0", 443, Open, Open, Open, "policy accept"},
+		{"named-maps", "wg0", 22, Open, Open, Open, `iifname wg* accept`},
 		{"notrack", "eth0", 23, Closed, Closed, Closed, "policy drop"},
 	}
 	for _, tc := range tests {
