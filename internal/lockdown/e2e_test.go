@@ -72,6 +72,10 @@ type lab struct {
 	dir, state, bin string
 	srv, tnet, pub  *testenv.Netns
 	key             string
+	// env is added to every rampart run; applyArgs replace the default
+	// "--force" of startApply (the fake-tailnet lab has no tailscale).
+	env       []string
+	applyArgs []string
 }
 
 func newLab(t *testing.T) *lab {
@@ -88,7 +92,19 @@ func newLab(t *testing.T) *lab {
 	testenv.Link(t, l.srv, "tailscale0", srvTS+"/24", l.tnet, "ts-peer", peerTS+"/24")
 	testenv.Link(t, l.srv, "eth0", srvPub+"/24", l.pub, "eth0", peerPb+"/24")
 
-	// A real sshd in the server namespace, key-only, its files in dir.
+	l.startSSHD(sshd)
+	testenv.WaitTCP(t, l.tnet, srvTS+":22", 10*time.Second)
+	testenv.WaitTCP(t, l.pub, srvPub+":22", 10*time.Second)
+	// Whatever happens, leave no table and no watchdog behind (the
+	// namespace cleanup kills processes inside it too).
+	t.Cleanup(func() { _ = l.srv.Cmd("nft", "delete", "table", "inet", lockdown.DefaultTable).Run() })
+	return l
+}
+
+// startSSHD runs a real, key-only sshd in the server namespace with its
+// files in l.dir (sshd_config there, for --sshd-config).
+func (l *lab) startSSHD(sshd string) {
+	t := l.t
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // privilege-separation directory
 		t.Fatal(err)
 	}
@@ -124,12 +140,6 @@ LogLevel ERROR
 			t.Logf("sshd log:\n%s", log.String())
 		}
 	})
-	testenv.WaitTCP(t, l.tnet, srvTS+":22", 10*time.Second)
-	testenv.WaitTCP(t, l.pub, srvPub+":22", 10*time.Second)
-	// Whatever happens, leave no table and no watchdog behind (the
-	// namespace cleanup kills processes inside it too).
-	t.Cleanup(func() { _ = l.srv.Cmd("nft", "delete", "table", "inet", lockdown.DefaultTable).Run() })
-	return l
 }
 
 func must(t *testing.T, err error) {
@@ -166,7 +176,7 @@ func (l *lab) canSSH(ns *testenv.Netns, addr string) bool {
 // rampart runs the binary in the server namespace.
 func (l *lab) rampart(env []string, args ...string) *exec.Cmd {
 	c := l.srv.Cmd(l.bin, args...)
-	c.Env = append(os.Environ(), env...)
+	c.Env = append(append(os.Environ(), l.env...), env...)
 	return c
 }
 
@@ -182,7 +192,12 @@ func (l *lab) loadState() *lockdown.State {
 // until the change is pending with its table installed.
 func (l *lab) startApply(within string) (*exec.Cmd, *bytes.Buffer) {
 	l.t.Helper()
-	c := l.rampart([]string{"SSH_CONNECTION="}, "lockdown", "apply", "--force", "--confirm-within", within, "--state-dir", l.state)
+	extra := l.applyArgs
+	if extra == nil {
+		extra = []string{"--force"}
+	}
+	args := append([]string{"lockdown", "apply", "--confirm-within", within, "--state-dir", l.state}, extra...)
+	c := l.rampart([]string{"SSH_CONNECTION="}, args...)
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	must(l.t, c.Start())
