@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
 )
@@ -65,6 +66,47 @@ func FuzzParse(f *testing.F) {
 		}
 		if d := cmp.Diff(p, again, ignoreSource); d != "" {
 			t.Fatalf("round trip differs (-first +second):\n%s\n--- input\n%s", d, data)
+		}
+	})
+}
+
+// FuzzIndex checks the position scanner against BurntSushi/toml: every key
+// the decoder saw must have a recorded position (array-of-table indexes
+// aside, which MetaData.Keys leaves out).
+func FuzzIndex(f *testing.F) {
+	f.Add([]byte("a.b = 1\n[t]\nx = { y = [1, { z = 2 }] }\n[[u]]\nv = 1\n[[u]]\n[u.w]\n'q.r' = \"s\"\n"))
+	seeds, _ := filepath.Glob("testdata/*.toml")
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		md, err := toml.Decode(string(data), &v)
+		if err != nil {
+			return
+		}
+		ix := buildIndex(string(data))
+		have := map[string]bool{}
+		for k := range ix.key {
+			var parts []string
+			for _, s := range strings.Split(k, pathSep) {
+				if !strings.HasPrefix(s, "[") {
+					parts = append(parts, s)
+				}
+			}
+			have[joinPath(parts)] = true
+		}
+		for _, k := range md.Keys() {
+			if len(k) > maxDepth {
+				continue
+			}
+			if !have[joinPath(k)] {
+				t.Fatalf("no position for key %q in\n%s", k.String(), data)
+			}
 		}
 	})
 }
