@@ -68,16 +68,7 @@ func TestReplayTruth(t *testing.T) {
 	for _, daemon := range []string{"sshd", "sshd-session"} {
 		t.Run(daemon, func(t *testing.T) {
 			path, truth := corpus(t, 20000, "--daemon", daemon)
-			e, err := New(testPolicy(t, "1000h", "1000h"), Options{Jails: []string{"sshd"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, _ := os.Open(path)
-			defer f.Close()
-			rep, err := e.Replay(f, ReplayOptions{Year: 2025, Loc: time.UTC})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := replaySSHD(t, testPolicy(t, "1000h", "1000h"), path)
 			got := map[string]int{}
 			for _, ip := range rep.IPs {
 				got[ip.IP] = ip.Failures
@@ -126,16 +117,7 @@ func TestReplayTruth(t *testing.T) {
 // no address below maxretry ever is.
 func TestReplayWindow(t *testing.T) {
 	path, truth := corpus(t, 20000)
-	e, err := New(testPolicy(t, "10m", "1h"), Options{Jails: []string{"sshd"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, _ := os.Open(path)
-	defer f.Close()
-	rep, err := e.Replay(f, ReplayOptions{Year: 2025, Loc: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := replaySSHD(t, testPolicy(t, "10m", "1h"), path)
 	spans := truthSpans(t, path+".truth.tsv")
 	banned := map[string]bool{}
 	for _, b := range rep.Bans {
@@ -152,6 +134,25 @@ func TestReplayWindow(t *testing.T) {
 			t.Errorf("%s: %d failures within %s, not banned", ip, n, spans[ip])
 		}
 	}
+}
+
+// replaySSHD replays the file at path through p's sshd jail.
+func replaySSHD(t *testing.T, p *policy.Policy, path string) *Report {
+	t.Helper()
+	e, err := New(p, Options{Jails: []string{"sshd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := e.Replay(f, ReplayOptions{Year: 2025, Loc: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
 
 func truthSpans(t *testing.T, path string) map[string]time.Duration {
@@ -270,8 +271,13 @@ func TestReplayLongLines(t *testing.T) {
 	}
 }
 
+// BenchmarkReplay replays a 100k-line generated corpus (or the file named by
+// RAMPART_BENCH_LOG) through the default sshd jail.
 func BenchmarkReplay(b *testing.B) {
-	path, _ := corpus(b, 100000)
+	path := os.Getenv("RAMPART_BENCH_LOG")
+	if path == "" {
+		path, _ = corpus(b, 100000)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
@@ -285,5 +291,5 @@ func BenchmarkReplay(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(100000*b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(strings.Count(string(data), "\n")*b.N)/b.Elapsed().Seconds(), "lines/s")
 }

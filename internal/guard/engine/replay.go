@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/rampart-sec/rampart/internal/guard/logline"
 )
@@ -129,6 +130,9 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 	return rep, nil
 }
 
+// trimEOL returns the line without its end of line as a string sharing b's
+// memory: the line is processed before the reader reuses its buffer, and
+// filters do not keep strings of a line (filter.Filter's contract).
 func trimEOL(b []byte) string {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
 		b = b[:n-1]
@@ -136,5 +140,8 @@ func trimEOL(b []byte) string {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
 	}
-	return string(b)
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

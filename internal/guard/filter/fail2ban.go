@@ -380,6 +380,7 @@ func (t *mlfTable) entry(id string) *mlfEntry {
 		if old := t.ring[t.next]; old != "" {
 			delete(t.m, old)
 		}
+		id = strings.Clone(id) // the line's memory is not ours to keep
 		t.ring[t.next] = id
 		t.next = (t.next + 1) % len(t.ring)
 		e = &mlfEntry{}
@@ -388,5 +389,5 @@ func (t *mlfTable) entry(id string) *mlfEntry {
 	return e
 }
 
-func (t *mlfTable) put(id, host string) { *t.entry(id) = mlfEntry{host: host} }
+func (t *mlfTable) put(id, host string) { *t.entry(id) = mlfEntry{host: strings.Clone(host)} }
 func (t *mlfTable) pend(id string)      { t.entry(id).pending++ }

@@ -26,7 +26,8 @@ type Filter interface {
 	// "fail2ban:apache-auth").
 	Name() string
 	// Match reports the hit for l, ok false when the line is not for this
-	// filter.
+	// filter. It must not keep any string of l after it returns: callers
+	// may reuse the line's memory (Replay does).
 	Match(l *logline.Line) (Hit, bool)
 }
 
