@@ -15,7 +15,9 @@ import (
 // earlier directory hides it in later ones; the survivors apply in
 // file-name order after the main file, last assignment wins).
 var (
-	journaldMainDirs   = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd", "/lib/systemd"}
+	// systemd's CONF_PATHS: /lib is not searched on merged-/usr builds
+	// (checked against systemd-analyze cat-config in overlay_test.go).
+	journaldMainDirs   = []string{"/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd"}
 	journaldDropinDirs = journaldMainDirs
 )
 

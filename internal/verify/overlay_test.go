@@ -62,6 +62,9 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 		{
 			"/etc/sysctl.d/99-x.conf": "x=1\n", "/run/sysctl.d/99-x.conf": "x=2\n", "/usr/lib/sysctl.d/00-y.conf": "y=1\n",
 		},
+		{
+			"/lib/sysctl.d/40-only-lib.conf": "z=1\n", "/usr/lib/sysctl.d/41-usr.conf": "w=1\n",
+		},
 	} {
 		root := writeTree(t, tc)
 		env := check.NewEnv(&host.Local{Root: root}, policy.MustDefault(""), "")
@@ -85,6 +88,16 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 		},
 		{
 			"/usr/lib/systemd/journald.conf.d/60-only.conf": "[Journal]\nStorage=volatile\n",
+		},
+		{
+			"/usr/lib/systemd/journald.conf": "[Journal]\nStorage=auto\n",
+			"/etc/systemd/journald.conf":     "[Journal]\nStorage=persistent\n",
+			"/run/systemd/journald.conf":     "[Journal]\nStorage=volatile\n",
+		},
+		{
+			"/usr/lib/systemd/journald.conf":                "[Journal]\nStorage=auto\n",
+			"/lib/systemd/journald.conf.d/10-legacy.conf":   "[Journal]\nSystemMaxFiles=5\n",
+			"/usr/local/lib/systemd/journald.conf.d/x.conf": "[Journal]\nSystemMaxFiles=6\n",
 		},
 	} {
 		root := writeTree(t, tc)
