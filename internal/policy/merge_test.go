@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -111,6 +112,11 @@ func TestConflicts(t *testing.T) {
 		`sysctl."net.ipv4.ip_forward": 0 disables the forwarding that tailnet.use_routing_features = "both" needs (subnet router / exit node)`,
 		`sysctl."net.ipv4.conf.all.rp_filter": strict (1) reverse-path filtering drops replies through a tailnet exit node; use 2 (loose)`,
 	}
+	p.SSH.Ports = []int{22, 2222}
+	want = append(want, "ban.jails.sshd.ports: [22] differ from ssh.ports [22 2222] (the NixOS fail2ban jail would watch the wrong ports)")
+	p.SSH.PermitRootLogin = "yes"
+	p.SSH.KbdInteractiveAuthentication = true
+	want = slices.Insert(want, 2, `ssh.permit_root_login: "yes" with password logins on lets bots guess root's password; use "prohibit-password"`)
 	p.Firewall.AllowedTCPPorts = []int{80, 22}
 	want = append(want, "firewall.allowed_tcp_ports: 22 opens SSH on every interface, which defeats ssh.tailnet_only")
 	if d := cmp.Diff(want, p.Conflicts()); d != "" {

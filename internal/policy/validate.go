@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,12 @@ func (p *Policy) Conflicts() []string {
 		if v, ok := p.Sysctl.Get("net.ipv4.conf.all.rp_filter"); ok && v == 1 {
 			out = append(out, `sysctl."net.ipv4.conf.all.rp_filter": strict (1) reverse-path filtering drops replies through a tailnet exit node; use 2 (loose)`)
 		}
+	}
+	if p.SSH.Enabled && p.SSH.PermitRootLogin == "yes" && (p.SSH.PasswordAuthentication || p.SSH.KbdInteractiveAuthentication) {
+		out = append(out, `ssh.permit_root_login: "yes" with password logins on lets bots guess root's password; use "prohibit-password"`)
+	}
+	if j, ok := p.Ban.Jail("sshd"); ok && j.Enabled && p.SSH.Enabled && j.Filter == "sshd" && !slices.Equal(j.Ports, p.SSH.Ports) {
+		out = append(out, fmt.Sprintf("ban.jails.sshd.ports: %v differ from ssh.ports %v (the NixOS fail2ban jail would watch the wrong ports)", j.Ports, p.SSH.Ports))
 	}
 	if p.SSH.Enabled && p.SSH.TailnetOnly && p.Firewall.Enabled {
 		for _, port := range p.SSH.Ports {
