@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -267,25 +268,10 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 }
 
 func wanted(inst sshdInstance, o Options) bool {
-	if len(o.SSHDPIDs) > 0 {
-		ok := false
-		for _, pid := range o.SSHDPIDs {
-			ok = ok || pid == inst.PID
-		}
-		if !ok {
-			return false
-		}
+	if len(o.SSHDPIDs) > 0 && !slices.Contains(o.SSHDPIDs, inst.PID) {
+		return false
 	}
-	if len(o.SSHDConfigs) > 0 {
-		ok := false
-		for _, c := range o.SSHDConfigs {
-			ok = ok || c == inst.Config
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return len(o.SSHDConfigs) == 0 || slices.Contains(o.SSHDConfigs, inst.Config)
 }
 
 // sshdConfig is one `sshd -T` answer: lower-case keywords to their values
