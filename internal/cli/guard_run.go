@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,7 +39,8 @@ metrics are served at that address. Logs are JSON lines on stderr.
 
 Flags override the policy: --state-dir (ban.state_dir), --socket
 (ban.socket), --metrics (ban.metrics). --dry-run changes no firewall: it
-logs what it would do (and needs no root).
+logs what it would do (and needs no root); its state goes to
+STATE_DIR/dry-run unless --state-dir is given, never to the real store.
 
 Examples:
   sudo rampart guard run
@@ -109,6 +111,11 @@ func runGuardRun(env *Env, args []string) int {
 	b := p.Ban
 	if stateDir == "" {
 		stateDir = b.StateDir
+		if *dry {
+			// A dry run never writes the real store: its bans would be
+			// restored into the firewall by the next real start.
+			stateDir = filepath.Join(stateDir, "dry-run")
+		}
 	}
 	if socket == "" {
 		socket = b.Socket

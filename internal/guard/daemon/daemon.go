@@ -99,6 +99,8 @@ type Daemon struct {
 	mu     sync.Mutex // guards srcErr
 	srcErr map[string]string
 
+	metricsAddr string // set before Ready
+
 	reqs chan func()
 	recs chan source.Record
 	m    *meters
@@ -212,6 +214,10 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 
 func (d *Daemon) now() time.Time { return d.o.Clock() }
 
+// MetricsAddr is the metrics endpoint's listen address once Ready is
+// closed ("" without one); useful with a ":0" port.
+func (d *Daemon) MetricsAddr() string { return d.metricsAddr }
+
 // Run restores the bans, starts sources and listeners, and processes
 // until ctx is cancelled (SIGTERM). It returns after a final commit.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -251,7 +257,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			<-lctx.Done()
 			_ = hs.Close()
 		}()
-		d.log.Info("metrics endpoint", "addr", ln.Addr().String())
+		d.metricsAddr = ln.Addr().String()
+		d.log.Info("metrics endpoint", "addr", d.metricsAddr)
 	}
 	sctx, stopSources := context.WithCancel(ctx)
 	defer stopSources()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -82,7 +84,7 @@ func start(t *testing.T, dir string, fake *nft.Fake, clk *clock) *harness {
 	h := &harness{t: t, fake: fake, dir: dir, log: filepath.Join(dir, "auth.log"), sock: filepath.Join(dir, "run", "guard.sock"), clk: clk}
 	ready := make(chan struct{})
 	d, err := New(Options{
-		Policy: testPolicy(h.log), Backend: fake, StateDir: filepath.Join(dir, "state"), Socket: h.sock,
+		Policy: testPolicy(h.log), Backend: fake, StateDir: filepath.Join(dir, "state"), Socket: h.sock, Metrics: "127.0.0.1:0",
 		FromStart: true, Poll: 5 * time.Millisecond, Reconcile: 20 * time.Millisecond, Clock: clk.now, Ready: ready,
 		Log: slog.New(slog.NewTextHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -209,6 +211,16 @@ func TestBanPersistReconcile(t *testing.T) {
 			strings.Contains(m, `rampart_guard_active_bans 2`) && strings.Contains(m, `rampart_guard_ban_latency_seconds_count{jail="sshd"} 1`) &&
 			strings.Contains(m, `rampart_guard_lines_total{source="file:`+h.log+`"} 8`)
 	})
+
+	resp, err := http.Get("http://" + h.d.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("# TYPE rampart_guard_ban_latency_seconds histogram")) {
+		t.Errorf("GET /metrics: %d\n%s", resp.StatusCode, body)
+	}
 
 	// The table vanishes; the reconcile puts it back.
 	fake.Drop()
