@@ -144,6 +144,9 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 		if !stopped {
 			return nil, fmt.Errorf("ssh %s: handshake timed out after %s", t, opts.Timeout)
 		}
+		if strings.Contains(err.Error(), "Too many authentication failures") {
+			return nil, fmt.Errorf("ssh %s: authentication as %q failed (%s): the server stopped after too many keys; pass --identity FILE to offer only that key: %w", t, t.User, authNote, err)
+		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			return nil, fmt.Errorf("ssh %s: authentication as %q failed (%s): %w", t, t.User, authNote, err)
 		}
@@ -371,23 +374,16 @@ func (st *stream) Close() error {
 	return st.s.Close()
 }
 
-// authMethods builds key-only authentication: agent signers first, then
-// key files. Passphrase-protected files are skipped (use the agent).
+// authMethods builds key-only authentication. By default the agent's keys
+// come first, then the default key files. With explicit identities only
+// those keys are offered (from the file, or from the agent when the file
+// is passphrase-protected), so an agent full of other keys cannot use up
+// the server's MaxAuthTries. Passphrase-protected files are never
+// prompted for.
 func authMethods(opts Options, getenv func(string) string, home string) ([]ssh.AuthMethod, func(), string, error) {
-	var signers []ssh.Signer
+	var fileSigners []ssh.Signer
 	var notes []string
-	closeFn := func() {}
-	if sock := getenv("SSH_AUTH_SOCK"); sock != "" && !opts.NoAgent {
-		if conn, err := net.Dial("unix", sock); err == nil {
-			closeFn = func() { conn.Close() }
-			if ss, err := agent.NewClient(conn).Signers(); err == nil {
-				signers = append(signers, ss...)
-				notes = append(notes, fmt.Sprintf("agent: %d keys", len(ss)))
-			}
-		} else {
-			notes = append(notes, "agent unreachable")
-		}
-	}
+	wanted := map[string]bool{} // explicit identities' public keys
 	files := opts.Identities
 	explicit := len(files) > 0
 	if !explicit && home != "" {
@@ -399,7 +395,6 @@ func authMethods(opts Options, getenv func(string) string, home string) ([]ssh.A
 		data, err := os.ReadFile(f)
 		if err != nil {
 			if explicit {
-				closeFn()
 				return nil, func() {}, "", fmt.Errorf("identity %s: %w", f, err)
 			}
 			continue
@@ -408,21 +403,60 @@ func authMethods(opts Options, getenv func(string) string, home string) ([]ssh.A
 		var pm *ssh.PassphraseMissingError
 		switch {
 		case errors.As(err, &pm):
-			notes = append(notes, f+": passphrase-protected, skipped (load it into ssh-agent)")
+			notes = append(notes, f+": passphrase-protected, used only through ssh-agent")
+			if pm.PublicKey != nil {
+				wanted[string(pm.PublicKey.Marshal())] = true
+			}
 			continue
 		case err != nil:
-			closeFn()
 			return nil, func() {}, "", fmt.Errorf("identity %s: %w", f, err)
 		}
-		signers = append(signers, s)
+		fileSigners = append(fileSigners, s)
+		wanted[string(s.PublicKey().Marshal())] = true
 		notes = append(notes, "key "+f)
 	}
+	var signers []ssh.Signer
+	closeFn := func() {}
+	if sock := getenv("SSH_AUTH_SOCK"); sock != "" && !opts.NoAgent {
+		if conn, err := net.Dial("unix", sock); err == nil {
+			closeFn = func() { conn.Close() }
+			if ss, err := agent.NewClient(conn).Signers(); err == nil {
+				n := 0
+				for _, s := range ss {
+					if explicit && !wanted[string(s.PublicKey().Marshal())] {
+						continue
+					}
+					if !explicit || !hasKey(fileSigners, s) {
+						signers = append(signers, s)
+						n++
+					}
+				}
+				notes = append(notes, fmt.Sprintf("agent: %d of %d keys", n, len(ss)))
+			}
+		} else {
+			notes = append(notes, "agent unreachable")
+		}
+	}
+	signers = append(signers, fileSigners...)
 	if len(signers) == 0 {
 		closeFn()
-		return nil, func() {}, "", fmt.Errorf("no SSH key to authenticate with: start ssh-agent (SSH_AUTH_SOCK) or pass --identity FILE (tried %s)",
-			strings.Join(files, ", "))
+		why := ""
+		if len(notes) > 0 {
+			why = "; " + strings.Join(notes, "; ")
+		}
+		return nil, func() {}, "", fmt.Errorf("no SSH key to authenticate with: start ssh-agent (SSH_AUTH_SOCK) or pass --identity FILE (tried %s%s)",
+			strings.Join(files, ", "), why)
 	}
 	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeFn, strings.Join(notes, "; "), nil
+}
+
+func hasKey(l []ssh.Signer, s ssh.Signer) bool {
+	for _, x := range l {
+		if bytes.Equal(x.PublicKey().Marshal(), s.PublicKey().Marshal()) {
+			return true
+		}
+	}
+	return false
 }
 
 // sudoRefused recognises sudo's refusals (no NOPASSWD rule, not in

@@ -2,13 +2,20 @@ package sshhost
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
@@ -334,5 +341,86 @@ func TestSudo(t *testing.T) {
 	}
 	if got, err := p.Glob(ctx, srv.Dir+"/*_config"); err != nil || len(got) != 0 {
 		t.Errorf("Glob without sudo rights: %q %v (want nothing visible, no error)", got, err)
+	}
+}
+
+// TestAgent serves a real ssh-agent protocol keyring on a socket. With
+// MaxAuthTries 3 (the seed's value), an agent holding four other keys
+// would exhaust the tries; an explicit identity is offered alone, and a
+// passphrase-protected identity is used through the agent.
+func TestAgent(t *testing.T) {
+	ns := testenv.NewNetns(t, "nt")
+	srv := sshtest.Start(t, ns, sshtest.Config{Addr: "127.0.0.1:22", Extra: []string{"MaxAuthTries 3"}})
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte(srv.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	for i := 0; i < 4; i++ {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sock := filepath.Join(dir, "agent.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = agent.ServeAgent(keyring, c); c.Close() }()
+		}
+	}()
+	ctx := context.Background()
+	dial := func(ids ...string) error {
+		h, err := Dial(ctx, "root@127.0.0.1", Options{KnownHosts: []string{kh}, Identities: ids, Dial: sshtest.DialIn(ns),
+			Getenv: func(k string) string {
+				if k == "SSH_AUTH_SOCK" {
+					return sock
+				}
+				return ""
+			}})
+		if err == nil {
+			h.Close()
+		}
+		return err
+	}
+	if err := dial(); err == nil || !strings.Contains(err.Error(), "agent: 4 of 4 keys") {
+		t.Errorf("agent with only other keys: %v", err)
+	}
+	if err := dial(srv.ClientKey); err != nil {
+		t.Errorf("explicit identity next to a full agent: %v", err)
+	}
+	raw, err := os.ReadFile(srv.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ssh.ParseRawPrivateKey(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := filepath.Join(dir, "locked")
+	if err := os.WriteFile(locked, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(locked); err == nil || !strings.Contains(err.Error(), "passphrase-protected") {
+		t.Errorf("locked identity not in the agent: %v", err)
+	}
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dial(locked); err != nil {
+		t.Errorf("locked identity through the agent: %v", err)
 	}
 }
