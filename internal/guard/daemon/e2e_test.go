@@ -52,7 +52,14 @@ const (
 	bantime  = 10 * time.Second
 )
 
-func newWorld(t *testing.T) *world {
+// IPv6 addresses: the attacker's /64 is not the server's.
+const (
+	srv6      = "2001:db8:1::1"
+	attacker6 = "2001:db8:1:a::10"
+	sibling6  = "2001:db8:1:a::11" // same /64 as attacker6
+)
+
+func newWorld(t *testing.T, extraBan ...string) *world {
 	t.Helper()
 	testenv.RequireNetns(t)
 	paths := testenv.RequireCommands(t, "sshd", "ssh", "ssh-keygen", "sshpass", "nft")
@@ -70,6 +77,9 @@ func newWorld(t *testing.T) *world {
 	w.admin = testenv.NewNetns(t, "gda")
 	testenv.Link(t, w.srv, "eth0", srvInet+"/24", w.inet, "eth0", w.attacker+"/24")
 	w.inet.Exec(t, "ip", "addr", "add", w.friendly+"/24", "dev", "eth0", "nodad")
+	w.srv.Exec(t, "ip", "-6", "addr", "add", srv6+"/48", "dev", "eth0", "nodad")
+	w.inet.Exec(t, "ip", "-6", "addr", "add", attacker6+"/48", "dev", "eth0", "nodad")
+	w.inet.Exec(t, "ip", "-6", "addr", "add", sibling6+"/48", "dev", "eth0", "nodad")
 	testenv.Link(t, w.srv, "eth1", srvAdmin+"/24", w.admin, "eth0", "192.0.2.10/24")
 
 	// sshd: host key, root by key only (the admin), passwords allowed for
@@ -84,6 +94,7 @@ func newWorld(t *testing.T) *world {
 	cfg := filepath.Join(w.dir, "sshd_config")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`Port 22
 ListenAddress 0.0.0.0
+ListenAddress ::
 HostKey %s
 PidFile none
 LogLevel VERBOSE
@@ -109,6 +120,7 @@ bantime = "%ds"
 findtime = "10m"
 maxretry = 3
 ignore = ["127.0.0.1/8", "::1", "%s"]
+%s
 
 [ban.jails.sshd]
 enabled = true
@@ -119,7 +131,7 @@ paths = [%q]
 
 [ban.jails.nginx-noscript]
 enabled = false
-`, int(bantime/time.Second), w.friendly, w.log)), 0o600)
+`, int(bantime/time.Second), w.friendly, strings.Join(extraBan, "\n"), w.log)), 0o600)
 	return w
 }
 
@@ -167,9 +179,14 @@ func (w *world) eventually(what string, limit time.Duration, cond func() bool) {
 // password makes one failed password login from src as user.
 func (w *world) password(src, user string) {
 	w.t.Helper()
+	w.passwordTo(src, srvInet, user)
+}
+
+func (w *world) passwordTo(src, dst, user string) {
+	w.t.Helper()
 	out, _ := w.inet.Cmd(w.sshpass, "-p", "wrong-password", "ssh", "-b", src, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no", "-o", "NumberOfPasswordPrompts=1", "-o", "ConnectTimeout=2",
-		"-l", user, srvInet, "true").CombinedOutput()
+		"-l", user, dst, "true").CombinedOutput()
 	if !bytes.Contains(out, []byte("Permission denied")) {
 		w.t.Fatalf("password attempt from %s as %q: want Permission denied, got:\n%s", src, user, out)
 	}
@@ -183,9 +200,14 @@ func reach(ns *testenv.Netns, src, dst string) bool {
 	return bytes.Contains(out, []byte("Permission denied"))
 }
 
-// elements returns the server's banned4 set as nft prints it.
-func (w *world) elements() string {
-	out, err := w.srv.Cmd("nft", "list", "set", "inet", "rampart", "banned4").CombinedOutput()
+// elements returns the server's banned4 set (or the named one) as nft
+// prints it.
+func (w *world) elements(set ...string) string {
+	name := "banned4"
+	if len(set) > 0 {
+		name = set[0]
+	}
+	out, err := w.srv.Cmd("nft", "list", "set", "inet", "rampart", name).CombinedOutput()
 	if err != nil {
 		return ""
 	}
@@ -319,6 +341,31 @@ time.sleep(0.3)`
 		t.Errorf("daemon exit after SIGTERM: %v\n%s", err, b)
 	}
 	w.daemon = nil
+}
+
+// TestE2EIPv6Prefix: with ban.ipv6_prefix = 64, three failures from one
+// IPv6 address ban its /64 in the kernel: another address of that /64 is
+// cut off too, while the server's own /64 and IPv4 are untouched.
+func TestE2EIPv6Prefix(t *testing.T) {
+	w := newWorld(t, "ipv6_prefix = 64")
+	testenv.WaitTCP(t, w.inet, "["+srv6+"]:22", 5*time.Second)
+	w.startDaemon()
+	if !reach(w.inet, sibling6, srv6) {
+		t.Fatal("no SSH answer over IPv6 before the ban")
+	}
+	for range 3 {
+		w.passwordTo(attacker6, srv6, "root")
+	}
+	w.eventually("the /64 ban", 5*time.Second, func() bool { return strings.Contains(w.elements("banned6"), "2001:db8:1:a::/64") })
+	if reach(w.inet, sibling6, srv6) {
+		t.Error("another address of the banned /64 still gets an SSH answer")
+	}
+	if !reach(w.inet, w.attacker, srvInet) {
+		t.Error("IPv4 from the same namespace was cut off")
+	}
+	if set := w.elements("banned6"); strings.Contains(set, "2001:db8:1::/64") || strings.Count(set, "/64") != 1 {
+		t.Errorf("banned6:\n%s", set)
+	}
 }
 
 func python3(t *testing.T) string {
