@@ -112,7 +112,7 @@ func TestE2ESSHD(t *testing.T) {
 		want       map[string]check.Status
 		contains   map[string]string
 	}{
-		{"hardened", hardenedSSHD, false, fails(), nil},
+		{"hardened with spaces", hardenedSSHD, false, fails(), nil},
 		{"weak", weakSSHD, true, fails("ssh.password-authentication", "ssh.permit-root-login"),
 			map[string]string{"ssh.permit-root-login": "permitrootlogin yes for 6 of 6"}},
 		{"match", matchOnly, false, fails("ssh.password-authentication", "ssh.match-consistency"),

@@ -22,6 +22,9 @@ type process struct {
 	Argv []string
 	// Title is the raw command line with NULs shown as spaces.
 	Title string
+	// Spaced is set when Argv was split on spaces (a retitled process, or
+	// ps output), so an argument may have been cut at its spaces.
+	Spaced bool
 }
 
 // Name is the program's base name ("sshd", "chronyd").
@@ -69,7 +72,8 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 				continue // gone, or a kernel thread
 			}
 			argv := parseCmdline(b)
-			out = append(out, process{PID: pid, Argv: argv, Title: strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))})
+			out = append(out, process{PID: pid, Argv: argv, Title: strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")),
+				Spaced: bytes.IndexByte(bytes.TrimRight(b, "\x00"), 0) < 0})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
 		return out, nil
@@ -101,7 +105,7 @@ func psTable(ctx context.Context, h host.Host) ([]process, error) {
 		if strings.HasPrefix(title, "[") && strings.HasSuffix(title, "]") {
 			continue // kernel thread
 		}
-		ps = append(ps, process{PID: pid, Argv: f[1:], Title: title})
+		ps = append(ps, process{PID: pid, Argv: f[1:], Title: title, Spaced: true})
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].PID < ps[j].PID })
 	return ps, nil

@@ -76,7 +76,7 @@ func sshdFromProcess(p process) (sshdInstance, bool) {
 	if p.Name() != "sshd" && !strings.HasSuffix(argv[0], "/sshd") && argv[0] != "sshd" {
 		return sshdInstance{}, false
 	}
-	inst, ok := parseSSHDArgs(argv, false)
+	inst, ok := parseSSHDArgs(argv, false, p.Spaced)
 	if !ok {
 		return sshdInstance{}, false
 	}
@@ -86,8 +86,11 @@ func sshdFromProcess(p process) (sshdInstance, bool) {
 
 // parseSSHDArgs reads sshd's command line: its binary, -f config and the
 // -o/-p overrides. Children (-R), test runs (-T, -t, -G) and, unless
-// inetd is set, per-connection servers (-i) are not listeners.
-func parseSSHDArgs(argv []string, inetd bool) (sshdInstance, bool) {
+// inetd is set, per-connection servers (-i) are not listeners. When argv
+// was split on spaces, a word that is not a flag continues the previous
+// value: sshd takes no positional arguments, so "-f /srv/my dir/c" is
+// one path.
+func parseSSHDArgs(argv []string, inetd, spaced bool) (sshdInstance, bool) {
 	inst := sshdInstance{Binary: argv[0], Config: DefaultSSHDConfig}
 	for i := 1; i < len(argv); i++ {
 		a := argv[i]
@@ -107,6 +110,10 @@ func parseSSHDArgs(argv []string, inetd bool) (sshdInstance, bool) {
 			if val == "" && i+1 < len(argv) {
 				i++
 				val = argv[i]
+			}
+			for spaced && i+1 < len(argv) && !strings.HasPrefix(argv[i+1], "-") {
+				i++
+				val += " " + argv[i]
 			}
 			switch f {
 			case 'f':
@@ -206,7 +213,7 @@ func socketActivated(ctx context.Context, env *check.Env) (sshdInstance, []check
 				}
 				if len(argv) > 0 {
 					argv[0] = strings.TrimLeft(argv[0], "-@+!:")
-					if parsed, ok := parseSSHDArgs(argv, true); ok {
+					if parsed, ok := parseSSHDArgs(argv, true, true); ok {
 						parsed.Socket = true
 						inst = parsed
 					}

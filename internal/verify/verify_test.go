@@ -361,6 +361,9 @@ func TestSSHDFromProcess(t *testing.T) {
 			sshdInstance{Binary: "/nix/store/abc-openssh-9.8p1/bin/sshd", Config: "/etc/ssh/sshd_config"}},
 		{"/usr/sbin/sshd\x00-D\x00-e\x00-f/tmp/x.conf\x00-o\x00PasswordAuthentication=yes\x00-p\x002222\x00", true,
 			sshdInstance{Binary: "/usr/sbin/sshd", Config: "/tmp/x.conf", Extra: []string{"-o", "PasswordAuthentication=yes", "-p", "2222"}}},
+		{"sshd: /usr/sbin/sshd -D -e -f /srv/my dir/sshd config [listener] 0 of 10-100 startups", true,
+			sshdInstance{Binary: "/usr/sbin/sshd", Config: "/srv/my dir/sshd config"}},
+		{"/usr/sbin/sshd\x00-f\x00/srv/a\x00b\x00", true, sshdInstance{Binary: "/usr/sbin/sshd", Config: "/srv/a"}},
 		{"sshd: root@pts/0", false, sshdInstance{}},
 		{"sshd: admin [priv]", false, sshdInstance{}},
 		{"/usr/sbin/sshd\x00-R\x00", false, sshdInstance{}},
@@ -368,7 +371,8 @@ func TestSSHDFromProcess(t *testing.T) {
 		{"/usr/sbin/sshd-session\x00-R\x00", false, sshdInstance{}},
 		{"/usr/bin/notsshd\x00", false, sshdInstance{}},
 	} {
-		p := process{PID: 7, Argv: parseCmdline([]byte(tc.cmdline)), Title: strings.ReplaceAll(tc.cmdline, "\x00", " ")}
+		p := process{PID: 7, Argv: parseCmdline([]byte(tc.cmdline)), Title: strings.ReplaceAll(tc.cmdline, "\x00", " "),
+			Spaced: !strings.Contains(strings.TrimRight(tc.cmdline, "\x00"), "\x00")}
 		got, ok := sshdFromProcess(p)
 		if ok != tc.ok {
 			t.Errorf("%q: ok = %v", tc.cmdline, ok)
