@@ -48,8 +48,9 @@ Examples:
   rampart guard run --dry-run --state-dir /tmp/g --socket /tmp/g/guard.sock
   sudo rampart guard run --jail sshd --metrics 127.0.0.1:9109
 
-Exit codes: 0 stopped cleanly, 1 the daemon failed while running,
-2 could not start (bad policy or flags, no privilege, socket in use).`,
+Exit codes: 0 stopped cleanly, 1 invalid policy or the daemon failed while
+running, 2 could not start (bad flags, unknown jail, no privilege, socket
+in use, nftables refused the table).`,
 		Run: runGuardRun,
 	})
 }
