@@ -56,9 +56,15 @@ func rampartBin(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "rampart")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/rampart-sec/rampart/cmd/rampart").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		// Once more on failure: parallel go commands sharing the build
+		// cache (other packages' tests) occasionally trip each other.
+		for try := 0; try < 2; try++ {
+			out, err := exec.Command("go", "build", "-o", binPath, "github.com/rampart-sec/rampart/cmd/rampart").CombinedOutput()
+			if buildErr = nil; err != nil {
+				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+				continue
+			}
+			break
 		}
 	})
 	if buildErr != nil {
@@ -130,7 +136,7 @@ LogLevel ERROR
 `, l.dir)
 	must(t, os.WriteFile(filepath.Join(l.dir, "sshd_config"), []byte(conf), 0o600))
 	cmd := l.srv.Cmd(sshd, "-D", "-e", "-f", filepath.Join(l.dir, "sshd_config"))
-	var log bytes.Buffer
+	var log syncBuf
 	cmd.Stderr = &log
 	must(t, cmd.Start())
 	t.Cleanup(func() {
@@ -141,6 +147,15 @@ LogLevel ERROR
 		}
 	})
 }
+
+// syncBuf is a bytes.Buffer safe to read while a process writes to it.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -190,7 +205,7 @@ func (l *lab) loadState() *lockdown.State {
 
 // startApply runs `rampart lockdown apply` in the background and waits
 // until the change is pending with its table installed.
-func (l *lab) startApply(within string) (*exec.Cmd, *bytes.Buffer) {
+func (l *lab) startApply(within string) (*exec.Cmd, *syncBuf) {
 	l.t.Helper()
 	extra := l.applyArgs
 	if extra == nil {
@@ -198,7 +213,7 @@ func (l *lab) startApply(within string) (*exec.Cmd, *bytes.Buffer) {
 	}
 	args := append([]string{"lockdown", "apply", "--confirm-within", within, "--state-dir", l.state}, extra...)
 	c := l.rampart([]string{"SSH_CONNECTION="}, args...)
-	var out bytes.Buffer
+	var out syncBuf
 	c.Stdout, c.Stderr = &out, &out
 	must(l.t, c.Start())
 	l.t.Cleanup(func() {
@@ -247,7 +262,7 @@ func TestE2ENoConfirmRollsBack(t *testing.T) {
 	// A session from the public side that is open across the change.
 	long := l.pub.Cmd("ssh", "-i", l.key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
 		"-o", "LogLevel=ERROR", "root@"+srvPub, "echo opened; sleep 2; echo survived")
-	var longOut bytes.Buffer
+	var longOut syncBuf
 	long.Stdout = &longOut
 	must(t, long.Start())
 	for i := 0; i < 100 && !strings.Contains(longOut.String(), "opened"); i++ {

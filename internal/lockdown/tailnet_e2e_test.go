@@ -1,7 +1,6 @@
 package lockdown_test
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -290,7 +289,7 @@ func TestE2ERealTailnet(t *testing.T) {
 	if err := apply.Wait(); err != nil || !strings.Contains(out.String(), "Confirmed from 100.64.0.2 ") {
 		t.Fatalf("apply: %v\n%s", err, out.String())
 	}
-	if !bytes.Contains(out.Bytes(), []byte("eth0")) {
+	if !strings.Contains(out.String(), "eth0") {
 		t.Errorf("apply did not show the exposure per interface:\n%s", out.String())
 	}
 	if l.canSSH(l.pub, srvPub) || !l.canSSH(l.tnet, "100.64.0.1") {
