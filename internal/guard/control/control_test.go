@@ -212,3 +212,27 @@ print(s.recv(4096).decode())`
 		t.Errorf("0666 socket as nobody: %s", got)
 	}
 }
+
+// FuzzValidate: a request that validates has a usable op and, for ban
+// and unban, a valid masked prefix.
+func FuzzValidate(f *testing.F) {
+	f.Add("ban", "192.0.2.7", "sshd", "1h")
+	f.Add("unban", "2001:db8::/64", "", "")
+	f.Add("status", "", "sshd", "")
+	f.Add("ban", "::ffff:192.0.2.7", "", "-1s")
+	f.Fuzz(func(t *testing.T, op, ip, jail, dur string) {
+		v, err := Validate(Request{Op: op, IP: ip, Jail: jail, For: dur})
+		if err != nil {
+			return
+		}
+		switch v.Op {
+		case OpStatus, OpList:
+		case OpBan, OpUnban:
+			if !v.Prefix.IsValid() || v.Prefix.Masked() != v.Prefix || v.Prefix.Addr().Is4In6() || v.For < 0 {
+				t.Fatalf("validated %+v", v)
+			}
+		default:
+			t.Fatalf("op %q validated", v.Op)
+		}
+	})
+}

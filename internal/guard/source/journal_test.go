@@ -202,3 +202,20 @@ func TestJournalFollowRestart(t *testing.T) {
 		t.Errorf("journalctl runs:\n%s", args)
 	}
 }
+
+// FuzzParseJSONEntry: attacker-written journal fields never panic the
+// decoder, and a decoded entry keeps its journal source.
+func FuzzParseJSONEntry(f *testing.F) {
+	data, _ := os.ReadFile("testdata/journalctl-json.txt")
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"MESSAGE":[[[1]]]}`))
+	f.Add([]byte(`{"MESSAGE":["a",[1,2]],"_PID":["1","2"]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseJSONEntry(b)
+		if err == nil && r.Source != "journal" {
+			t.Fatalf("source %q", r.Source)
+		}
+	})
+}

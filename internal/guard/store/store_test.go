@@ -91,3 +91,25 @@ func TestQuarantine(t *testing.T) {
 		t.Fatal(st, err)
 	}
 }
+
+// FuzzDecode: a damaged snapshot is an error, never a panic, and what
+// decodes holds only valid, unexpired, unique prefixes.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"version":1,"bans":[{"prefix":"192.0.2.7/32","jail":"sshd","until":"2099-01-01T00:00:00Z"}],"cursors":{"journal":{"journal":"s=1"}}}`))
+	f.Add([]byte(`{"version":1,"bans":[{"prefix":"2001:db8::/64","until":"2099-01-01T00:00:00Z"},{"prefix":"2001:db8::/64","until":"2098-01-01T00:00:00Z"}]}`))
+	f.Add([]byte("{\n"))
+	now := time.Unix(1_700_000_000, 0)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := Decode("f", b, now)
+		if err != nil {
+			return
+		}
+		seen := map[netip.Prefix]bool{}
+		for _, x := range st.Bans {
+			if !x.Prefix.IsValid() || x.Prefix.Masked() != x.Prefix || !x.Until.After(now) || seen[x.Prefix] {
+				t.Fatalf("bad ban %+v", x)
+			}
+			seen[x.Prefix] = true
+		}
+	})
+}
