@@ -425,15 +425,42 @@ func perJail(ctx context.Context, env *check.Env, id string, fn func(j policy.Ja
 	return pass(fmt.Sprintf("every active policy jail (%d) matches the policy%s", checked, note), evs...)
 }
 
-// guardOwnsValues skips a value check under rampart guard, which takes
-// bantime, findtime, maxretry and the ignore list from the policy file
-// itself; its status does not report them.
+// guardOwnsValues answers a value check under rampart guard, which takes
+// bantime, findtime, maxretry and the ignore list from the policy file it
+// runs with (its status does not report them): pass when the running
+// `rampart guard run` uses the same policy file as this verify run, warn
+// when it uses another, skip when its process is not visible.
 func guardOwnsValues(ctx context.Context, env *check.Env) (check.Result, bool) {
 	d, err := findBanDaemon(ctx, env)
 	if err != nil || d.Guard == nil {
 		return check.Result{}, false
 	}
-	return skip("rampart guard applies this value from the policy it runs with; its status does not report it"), true
+	ps, err := running(ctx, env, "rampart")
+	if err != nil {
+		return skip("rampart guard applies this value from the policy it runs with; its process is not visible"), true
+	}
+	for _, p := range ps {
+		if len(p.Argv) < 3 || p.Argv[1] != "guard" || p.Argv[2] != "run" {
+			continue
+		}
+		file := "(default)" // policy.Default's Source
+		for i := 3; i < len(p.Argv); i++ {
+			a := p.Argv[i]
+			if v, ok := strings.CutPrefix(a, "--policy="); ok {
+				file = v
+			} else if v, ok := strings.CutPrefix(a, "-p="); ok {
+				file = v
+			} else if (a == "-p" || a == "--policy") && i+1 < len(p.Argv) {
+				file = p.Argv[i+1]
+			}
+		}
+		e := ev(fmt.Sprintf("/proc/%d/cmdline", p.PID), p.Title)
+		if file == env.Policy.Source {
+			return pass("rampart guard runs with this policy ("+file+"), so it applies the policy's value", e), true
+		}
+		return result(check.Warn, fmt.Sprintf("rampart guard runs with policy %s, this check used %s: its values may differ", file, env.Policy.Source), e), true
+	}
+	return skip("rampart guard applies this value from the policy it runs with; its process is not visible"), true
 }
 
 func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(context.Context, *check.Env) check.Result {

@@ -225,6 +225,9 @@ if [ -n "${RAMPART:-}" ]; then
 	{
 		echo "rampart guard running (captured from 'rampart guard run --dry-run --jail sshd' then"
 		echo "'rampart guard status --json'; socket path relabelled to the policy default)."
+		echo "-- file /proc/4242/cmdline --"
+		cat "/proc/$gpid/cmdline"
+		echo
 		echo "-- file /run/rampart/guard.sock --"
 		echo "-- exec rampart guard status --json --socket /run/rampart/guard.sock --"
 		"$RAMPART" guard status --json --socket "$tmp/guard/guard.sock"
