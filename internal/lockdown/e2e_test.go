@@ -327,6 +327,17 @@ func TestE2EConfirmFromTailnetKeeps(t *testing.T) {
 		}
 	}
 
+	// rampart probe confirms it from outside: filtered from the public
+	// side (--expect-closed passes), open over the tailnet.
+	pb, err := l.pub.Cmd(l.bin, "probe", "--expect-closed", "--timeout", "1s", srvPub).CombinedOutput()
+	if err != nil || !strings.Contains(string(pb), "filtered") {
+		t.Errorf("probe from the public side: %v\n%s", err, pb)
+	}
+	pb, err = l.tnet.Cmd(l.bin, "probe", "--timeout", "2s", srvTS).CombinedOutput()
+	if err != nil || !strings.Contains(string(pb), "open") {
+		t.Errorf("probe over the tailnet: %v\n%s", err, pb)
+	}
+
 	// Confirm through a real SSH session from the tailnet peer, under a
 	// real sudo as the help shows (sudo drops SSH_CONNECTION; rampart finds
 	// the session above it).
