@@ -42,7 +42,9 @@ aggressive modes only); probe from an ignored address if you use those.
 
 Flags:
   --port N          SSH port when HOST names none (default 22)
-  --timeout D       connect and handshake timeout per address (default 3s)
+  --timeout D       TCP connect timeout per address (default 3s): no answer
+                    within it is "filtered"; an open port then gets at
+                    least 5s for the SSH exchange
   --user U          user name for the "none" request (default root)
   --expect-closed   an open port is a failure (check a tailnet-only host
                     from the public side)

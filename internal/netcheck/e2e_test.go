@@ -83,11 +83,11 @@ func TestE2ETailnetFirewall(t *testing.T) {
 				}
 			}
 
-			rs := probe.Probe(ctx, []string{"192.0.2.1"}, probe.Options{Timeout: time.Second, Dial: sshtest.DialIn(pub)})
+			rs := probe.Probe(ctx, []string{"192.0.2.1"}, probe.Options{Timeout: 2 * time.Second, Dial: sshtest.DialIn(pub)})
 			if rs[0].State != tc.public {
 				t.Errorf("public peer sees %s, want %s (%s)", rs[0].State, tc.public, rs[0].Detail)
 			}
-			rs = probe.Probe(ctx, []string{"100.64.0.1"}, probe.Options{Timeout: time.Second, Dial: sshtest.DialIn(tsp)})
+			rs = probe.Probe(ctx, []string{"100.64.0.1"}, probe.Options{Timeout: 2 * time.Second, Dial: sshtest.DialIn(tsp)})
 			if rs[0].State != probe.Open || rs[0].Verdict != probe.Pass {
 				t.Errorf("tailnet peer sees %s %s, want open pass", rs[0].State, rs[0].Verdict)
 			}

@@ -34,10 +34,14 @@ const (
 	Warn = "warn"
 )
 
+// HandshakeTimeout is the least time given to the SSH exchange once the
+// port is open (Options.Timeout when that is longer).
+const HandshakeTimeout = 5 * time.Second
+
 // Options configure a probe.
 type Options struct {
 	Port    int           // default 22; a port in the target wins
-	Timeout time.Duration // per connection and handshake; default 3s
+	Timeout time.Duration // TCP connect (the filtered verdict); default 3s
 	User    string        // user name for the "none" request; default root
 	// ExpectClosed makes an open port a failure (seed 003: public SSH
 	// must hang).
@@ -197,7 +201,11 @@ func probeOne(ctx context.Context, j job, opts Options) Result {
 		return r
 	}
 	r.State = Open
-	r.SSH = sshInfo(dctx, conn, j, opts)
+	// The SSH exchange gets its own budget: a loaded server may answer
+	// the handshake slower than it completes a TCP connect.
+	hctx, hcancel := context.WithTimeout(ctx, max(opts.Timeout, HandshakeTimeout))
+	defer hcancel()
+	r.SSH = sshInfo(hctx, conn, j, opts)
 	r.Verdict = Pass
 	if opts.ExpectClosed {
 		r.Problems = append(r.Problems, "port is open from this vantage point; expected it closed (filtered or refused)")
@@ -262,7 +270,6 @@ func sshInfo(ctx context.Context, conn net.Conn, j job, opts Options) *SSHInfo {
 			sawList = true
 			return nil, errStop
 		},
-		Timeout: opts.Timeout,
 	}
 	c, chans, reqs, err := ssh.NewClientConn(rec, j.addr, cfg)
 	info.Banner = rec.banner()

@@ -69,7 +69,7 @@ func TestProbeE2E(t *testing.T) {
 	peer.Exec(t, "ip", "-6", "addr", "add", "2001:db8::2/64", "dev", "eth0", "nodad")
 	srv.Exec(t, "nft", "add table inet nttest; add chain inet nttest input { type filter hook input priority 0; policy accept; }; add rule inet nttest input tcp dport 2323 drop")
 
-	opts := Options{Timeout: 1500 * time.Millisecond, Dial: sshtest.DialIn(peer)}
+	opts := Options{Timeout: 2500 * time.Millisecond, Dial: sshtest.DialIn(peer)}
 	rs := Probe(context.Background(), []string{"192.0.2.1", "192.0.2.1:2222", "192.0.2.1:2323", "192.0.2.1:2424"}, opts)
 	if len(rs) != 4 {
 		t.Fatalf("%d results", len(rs))
