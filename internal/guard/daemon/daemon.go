@@ -575,7 +575,9 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		have := make(map[netip.Prefix]bool, len(els))
 		for _, e := range els {
 			have[e.Prefix] = true
-			if _, ok := d.bans[e.Prefix]; !ok {
+			// An element about to time out may outlive its ban by the
+			// timeout's rounding (MinTimeout, whole milliseconds).
+			if _, ok := d.bans[e.Prefix]; !ok && e.Expires > 2*time.Second {
 				reason = fmt.Sprintf("unexpected element %v", e.Prefix)
 			}
 		}
