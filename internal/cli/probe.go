@@ -16,7 +16,7 @@ import (
 var probeCmd = &Command{
 	Name:    "probe",
 	Summary: "outside view of SSH: open/refused/filtered, and whether passwords are offered",
-	Usage:   "probe [--port N] [--timeout D] [--user U] [--expect-closed] [--format text|json] HOST...",
+	Usage:   "probe [--port N] [--timeout D] [--user U[,U...]] [--expect-closed] [--format text|json] HOST...",
 	Help: `rampart probe connects to the SSH port of each address of each HOST, from
 where it runs, and reports what an attacker there sees:
 
@@ -45,7 +45,10 @@ Flags:
   --timeout D       TCP connect timeout per address (default 3s): no answer
                     within it is "filtered"; an open port then gets at
                     least 5s for the SSH exchange
-  --user U          user name for the "none" request (default root)
+  --user U[,U...]   user names for the "none" request (default root); with
+                    more than one, each open port is asked once per user,
+                    so a Match User block that offers passwords to one
+                    account only is found
   --expect-closed   an open port is a failure (check a tailnet-only host
                     from the public side)
   --format F        text (default) or json
@@ -57,6 +60,7 @@ name that does not resolve).
 Examples:
   rampart probe 203.0.113.5
   rampart probe admin@server.example.org:2222 --format json
+  rampart probe --user root,deploy 203.0.113.5
   rampart probe --expect-closed --timeout 5s 203.0.113.5 2001:db8::5`,
 }
 
@@ -91,7 +95,13 @@ func runProbe(env *Env, args []string) int {
 	case *format != "text" && *format != "json":
 		return usage(fmt.Sprintf("--format %q: expected text or json", *format))
 	}
-	rs := probe.Probe(env.Ctx, hosts, probe.Options{Port: *port, Timeout: *timeout, User: *user, ExpectClosed: *expectClosed})
+	users := strings.Split(*user, ",")
+	for _, u := range users {
+		if u == "" || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return usage(fmt.Sprintf("--user %q: expected user names separated by commas, without spaces or control characters", *user))
+		}
+	}
+	rs := probe.Probe(env.Ctx, hosts, probe.Options{Port: *port, Timeout: *timeout, User: users[0], MoreUsers: users[1:], ExpectClosed: *expectClosed})
 	sum := summarize(rs)
 	if *format == "json" {
 		enc := json.NewEncoder(env.Stdout)

@@ -43,6 +43,9 @@ type Options struct {
 	Port    int           // default 22; a port in the target wins
 	Timeout time.Duration // TCP connect (the filtered verdict); default 3s
 	User    string        // user name for the "none" request; default root
+	// MoreUsers are probed too, on each open port, one connection each:
+	// a Match User block can offer other methods to other users.
+	MoreUsers []string
 	// ExpectClosed makes an open port a failure (seed 003: public SSH
 	// must hang).
 	ExpectClosed bool
@@ -167,6 +170,22 @@ func Probe(ctx context.Context, targets []string, opts Options) []Result {
 		}()
 	}
 	wg.Wait()
+	if len(opts.MoreUsers) > 0 {
+		var more []Result
+		for _, r := range out {
+			more = append(more, r)
+			if r.State != Open {
+				continue
+			}
+			for _, u := range opts.MoreUsers {
+				if r.SSH != nil && u == r.SSH.User {
+					continue
+				}
+				more = append(more, probeOne(ctx, job{target: r.Target, addr: r.Address, user: u}, opts))
+			}
+		}
+		out = more
+	}
 	return append(results, out...)
 }
 

@@ -147,6 +147,20 @@ func TestProbeE2E(t *testing.T) {
 		t.Errorf("fail2ban sshd (normal) should count the invalid user: %q", ips)
 	}
 
+	// A Match User block offers passwords to one user only: probing root
+	// alone misses it, probing that user too finds it.
+	sshtest.Start(t, srv, sshtest.Config{Addr: "192.0.2.1:2525",
+		Extra: []string{"Match User daemon", "  PasswordAuthentication yes"}})
+	o2 := opts
+	o2.MoreUsers = []string{"daemon"}
+	rs = Probe(context.Background(), []string{"192.0.2.1:2525"}, o2)
+	if len(rs) != 2 || rs[0].SSH.User != "root" || rs[0].Verdict != Pass || rs[1].SSH.User != "daemon" || !rs[1].SSH.PasswordOffered || rs[1].Verdict != Fail {
+		for _, r := range rs {
+			t.Logf("%s %s %+v", r.Address, r.Verdict, r.SSH)
+		}
+		t.Errorf("Match User block not told apart")
+	}
+
 	// IPv6: the inet table filters it too.
 	rs = Probe(context.Background(), []string{"[2001:db8::1]:2323", "[2001:db8::1]:2424"}, opts)
 	if rs[0].State != Filtered || rs[1].State != Refused || rs[0].Address != "[2001:db8::1]:2323" {

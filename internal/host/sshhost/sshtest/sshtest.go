@@ -113,7 +113,9 @@ func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
 	t.Helper()
 	testenv.RequireRoot(t)
 	paths := testenv.RequireCommands(t, "sshd")
-	if _, err := os.Stat("/run/sshd"); err != nil {
+	// sshd needs its privilege separation directory; a package installed
+	// without starting the service (as scripts/setup.sh does) has none.
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		testenv.Missing(t, "sshd privilege separation directory /run/sshd: %v", err)
 	}
 	dir := t.TempDir()
