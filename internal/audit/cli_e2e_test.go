@@ -64,9 +64,7 @@ func TestE2ECLI(t *testing.T) {
 	if !clean && !hostRules {
 		t.Fatalf("diff after apply: exit %d\n%s", code, out)
 	}
-	if err := os.WriteFile(filepath.Join(work, "passwd"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	audit.AppendInChild(t, filepath.Join(work, "passwd"))
 	var events []string
 	for i := 0; i < 50; i++ {
 		out, errs, code = rampart(t, "audit", "report", "--log", logFile, "--key", "policy", "-p", pol, "--format", "json")

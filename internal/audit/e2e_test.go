@@ -265,24 +265,14 @@ func TestE2EReport(t *testing.T) {
 	}
 
 	hostile := "evil name\n\x1b[31mred\"q"
-	appendTo := func(p string) {
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.WriteString("x\n")
-		f.Close()
-	}
-	appendTo(filepath.Join(work, "passwd"))
-	appendTo(filepath.Join(work, "group"))
-	appendTo(filepath.Join(work, "sshd_config"))
-	appendTo(filepath.Join(work, "unwatched"))
-	if err := os.WriteFile(filepath.Join(sub, hostile), []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(filepath.Join(work, "passwd"), 0o600); err != nil { // attribute change: "a"
-		t.Fatal(err)
-	}
+	auditedChild(t,
+		childOp{"append", filepath.Join(work, "passwd")},
+		childOp{"append", filepath.Join(work, "group")},
+		childOp{"append", filepath.Join(work, "sshd_config")},
+		childOp{"append", filepath.Join(work, "unwatched")},
+		childOp{"create", filepath.Join(sub, hostile)},
+		childOp{"chmod", filepath.Join(work, "passwd")}, // attribute change: "a"
+	)
 
 	type seen struct{ key, syscall, target string }
 	want4 := []seen{
@@ -369,7 +359,7 @@ func TestE2EReport(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	appendTo(filepath.Join(work, "group"))
+	auditedChild(t, childOp{"append", filepath.Join(work, "group")})
 	var srcs []string
 	for i := 0; ; i++ {
 		files, err := LogFiles(ctx, h, logFile)
