@@ -72,7 +72,25 @@ for l in open(sys.argv[2]).read().splitlines()[1:]:
     f = l.split("\t"); truth[f[0]] = int(f[1])
 got = {x["ip"]: x["failures"] for x in rep["ips"]}
 same = sum(1 for ip in truth if got.get(ip) == truth[ip])
-print(f"{same}/{len(truth)} addresses with the truth's failure count, {len(set(got) - set(truth))} extra")
+tp = len(set(got) & set(truth))
+prec = tp / len(got) if got else 1.0
+rec = tp / len(truth) if truth else 1.0
+# Bans: an address with >= maxretry failures whose first and last failure
+# lie within findtime must be banned; one with fewer must not be (others
+# depend on the spacing of their failures, which the truth does not give).
+from datetime import datetime
+must, never, other = set(), set(), set()
+for l in open(sys.argv[2]).read().splitlines()[1:]:
+    f = l.split("\t")
+    span = (datetime.fromisoformat(f[3]) - datetime.fromisoformat(f[2])).total_seconds()
+    n = int(f[1])
+    (must if n >= 3 and span <= 600 else never if n < 3 else other).add(f[0])
+bans = {b["ip"] for b in rep["bans"]}
+bans = {b.split("/")[0] for b in bans}
+ok_must = len(must & bans); bad = len(bans & never); stray = len(bans - must - never - other)
+print(f"addresses with failures: precision {prec:.4f}, recall {rec:.4f}; {same}/{len(truth)} with the truth's failure count, "
+      f"{len(set(got) - set(truth))} extra; bans: {ok_must}/{len(must)} required, {bad} of {len(never)} below maxretry, "
+      f"{stray} not in the truth, {len(bans & other)}/{len(other)} spread wider than findtime")
 PY
 
 cat <<EOF2

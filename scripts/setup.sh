@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine to build rampart and run all its tests:
 # the system packages the tests use for real (OpenSSH, nftables, auditd,
-# chrony, journal files, nix-instantiate, the peers fail2ban and sshguard)
-# and a Go toolchain new enough for go.mod (fetched through the Go module
-# proxy when the machine's Go is too old). Must run as root. Idempotent.
+# chrony, journal files, nix-instantiate, the peers fail2ban and sshguard),
+# a Go toolchain new enough for go.mod (fetched through the Go module
+# proxy when the machine's Go is too old) and the tailnet test tools
+# (tailscale and headscale, built from the module proxy). Must run as
+# root. Idempotent. --no-tailnet-tools skips that build (enough to build
+# and run rampart; the real-tailnet E2E test then fails under RAMPART_E2E=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tailnet_tools=1
+for a in "$@"; do
+  case $a in
+    --no-tailnet-tools) tailnet_tools=0 ;;
+    *) echo "scripts/setup.sh: unknown argument $a (expected --no-tailnet-tools)" >&2; exit 2 ;;
+  esac
+done
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "scripts/setup.sh: run as root (sudo bash scripts/setup.sh)" >&2
@@ -56,4 +66,16 @@ if ! command -v go >/dev/null; then
 fi
 go version
 go mod download
+
+# The real-tailnet lockdown E2E needs tailscale, tailscaled and headscale,
+# which Debian 12 does not package: build the pinned versions from the Go
+# module proxy (about 9 minutes cold on 2 cores), once per script version.
+tn=/usr/local/lib/rampart/tailnet
+stamp=$(sha256sum internal/lockdown/testdata/build-tailnet-tools.sh | cut -d' ' -f1)
+if [ "$tailnet_tools" = 1 ] && { [ "$(cat "$tn/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -x "$tn/headscale" ]; }; then
+  echo "building tailscale, tailscaled and headscale into $tn"
+  bash internal/lockdown/testdata/build-tailnet-tools.sh "$tn" > /tmp/rampart-tailnet-build.log 2>&1 || {
+    tail -30 /tmp/rampart-tailnet-build.log >&2; exit 1; }
+  echo "$stamp" > "$tn/.stamp"
+fi
 echo "setup complete"

@@ -28,10 +28,11 @@ import (
 // an underlay veth (198.51.100.0/24). Every pre-flight check then reads
 // the real thing, and apply runs without --force.
 //
-// The programs are not Debian packages: build them from the module proxy
-// with testdata/build-tailnet-tools.sh and point RAMPART_TAILNET_BIN at the
-// directory. Without them the test skips; with RAMPART_TAILNET_E2E=1 a
-// missing program fails it (the testenv contract).
+// The programs are not Debian packages: scripts/setup.sh builds them from
+// the module proxy (testdata/build-tailnet-tools.sh) into
+// DefaultTailnetBin; RAMPART_TAILNET_BIN names another directory. Without
+// them the test skips, and under RAMPART_E2E=1 (or RAMPART_TAILNET_E2E=1)
+// a missing program fails it (the testenv contract).
 
 const (
 	underSrv  = "198.51.100.1"
@@ -39,19 +40,25 @@ const (
 	hsPort    = "443"
 )
 
+// DefaultTailnetBin is where scripts/setup.sh installs the tailnet tools.
+const DefaultTailnetBin = "/usr/local/lib/rampart/tailnet"
+
 func tailnetTools(t *testing.T) (tailscale, tailscaled, headscale string) {
 	t.Helper()
 	dir := os.Getenv("RAMPART_TAILNET_BIN")
+	if dir == "" {
+		dir = DefaultTailnetBin
+	}
 	var paths []string
 	for _, name := range []string{"tailscale", "tailscaled", "headscale"} {
 		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); dir == "" || err != nil || st.Mode()&0o111 == 0 {
+		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
 			var lerr error
 			if p, lerr = testenv.LookPath(name); lerr != nil {
-				if os.Getenv("RAMPART_TAILNET_E2E") == "1" {
-					testenv.Missing(t, "%s not found in RAMPART_TAILNET_BIN or PATH (testdata/build-tailnet-tools.sh builds it)", name)
+				if testenv.E2E() || os.Getenv("RAMPART_TAILNET_E2E") == "1" {
+					testenv.Missing(t, "%s not found in %s or PATH (scripts/setup.sh builds it with internal/lockdown/testdata/build-tailnet-tools.sh; RAMPART_TAILNET_BIN names another directory)", name, dir)
 				}
-				t.Skipf("skipping: %s not found; build the tailnet tools with internal/lockdown/testdata/build-tailnet-tools.sh and set RAMPART_TAILNET_BIN (RAMPART_TAILNET_E2E=1 makes this a failure)", name)
+				t.Skipf("skipping: %s not found in %s or PATH; build the tailnet tools with internal/lockdown/testdata/build-tailnet-tools.sh (scripts/setup.sh does)", name, dir)
 			}
 		}
 		paths = append(paths, p)

@@ -1,12 +1,11 @@
 #!/bin/bash
 # Builds the programs TestE2ERealTailnet needs (tailscale, tailscaled and
 # headscale, pinned) from the Go module proxy into DIR, default
-# $HOME/.cache/rampart-tailnet/bin. They are test tools: not in go.mod, not
-# in the repository. Then:
-#   RAMPART_TAILNET_BIN=DIR RAMPART_E2E=1 go test ./internal/lockdown -run RealTailnet
-# (add RAMPART_TAILNET_E2E=1 to make missing tools a failure, as CI should).
+# /usr/local/lib/rampart/tailnet (where the test looks; scripts/setup.sh
+# runs this). They are test tools: not in go.mod, not in the repository.
+# Another DIR: RAMPART_TAILNET_BIN=DIR go test ./internal/lockdown -run RealTailnet
 set -euo pipefail
-dir=${1:-$HOME/.cache/rampart-tailnet/bin}
+dir=${1:-/usr/local/lib/rampart/tailnet}
 TAILSCALE=v1.102.5 # needs go >= 1.26.6
 HEADSCALE=v0.28.0  # needs go >= 1.25.5
 mkdir -p "$dir"
