@@ -1,19 +1,18 @@
 package filter
 
 import (
-	"strconv"
-	"time"
-
 	"bufio"
 	"encoding/json"
-	"github.com/rampart-sec/rampart/internal/guard/logline"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rampart-sec/rampart/internal/guard/logline"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
