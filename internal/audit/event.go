@@ -192,7 +192,10 @@ func newAssembler(window int, emit func(*Event)) *assembler {
 }
 
 func (a *assembler) add(r *Record, file string, line int) {
-	id := r.Node + "\x00" + r.ID
+	id := r.ID
+	if r.Node != "" {
+		id = r.Node + "\x00" + r.ID
+	}
 	e := a.open[id]
 	if e == nil {
 		e = &Event{}

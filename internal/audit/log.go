@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -297,31 +300,62 @@ func (n Note) String() string {
 // last line without its newline is a record auditd was still writing (or
 // a torn file) and is always skipped with a note.
 func ScanLog(name string, data []byte, fn func(rec Record, line int)) []Note {
+	notes, _ := ScanLogReader(name, bytes.NewReader(data), fn)
+	return notes
+}
+
+// ScanLogReader is ScanLog over a reader, a line at a time, so a large
+// log is never held whole: each record's strings slice into its own line,
+// and only the lines of records somebody keeps stay in memory. The error
+// is a read error; what was read before it has been scanned.
+func ScanLogReader(name string, r io.Reader, fn func(rec Record, line int)) ([]Note, error) {
 	var notes []Note
-	text := string(data) // one copy; records slice into it
+	note := func(line, col int, msg string) {
+		notes = append(notes, Note{File: name, Line: line, Col: col, Msg: msg})
+	}
+	// One byte more than MaxLine, so a line of exactly MaxLine bytes and
+	// its newline fit.
+	br := bufio.NewReaderSize(r, MaxLine+1)
 	lineNo := 0
-	for len(text) > 0 {
-		lineNo++
-		nl := strings.IndexByte(text, '\n')
-		if nl < 0 {
-			notes = append(notes, Note{File: name, Line: lineNo, Msg: fmt.Sprintf("last line has no newline (%d bytes): a torn or still-written record, ignored", len(text))})
-			break
+	for {
+		b, err := br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			lineNo++
+			note(lineNo, MaxLine, fmt.Sprintf("line longer than %d bytes", MaxLine))
+			for err == bufio.ErrBufferFull {
+				_, err = br.ReadSlice('\n')
+			}
+			if err == io.EOF {
+				return notes, nil
+			}
+			if err != nil {
+				return notes, err
+			}
+			continue
+		case err == io.EOF:
+			if len(b) > 0 {
+				lineNo++
+				note(lineNo, 0, fmt.Sprintf("last line has no newline (%d bytes): a torn or still-written record, ignored", len(b)))
+			}
+			return notes, nil
+		case err != nil:
+			return notes, err
 		}
-		line := strings.TrimSuffix(text[:nl], "\r")
-		text = text[nl+1:]
+		lineNo++
+		line := strings.TrimSuffix(string(b[:len(b)-1]), "\r")
 		if len(line) == 0 {
 			continue
 		}
-		rec, err := parseRecord(line)
-		if err != nil {
-			n := Note{File: name, Line: lineNo, Msg: err.Error()}
-			if pe, ok := err.(*PosError); ok {
-				n.Col, n.Msg = pe.Col, pe.Msg
+		rec, perr := parseRecord(line)
+		if perr != nil {
+			if pe, ok := perr.(*PosError); ok {
+				note(lineNo, pe.Col, pe.Msg)
+			} else {
+				note(lineNo, 0, perr.Error())
 			}
-			notes = append(notes, n)
 			continue
 		}
 		fn(rec, lineNo)
 	}
-	return notes
 }

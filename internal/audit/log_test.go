@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
@@ -413,5 +415,50 @@ func BenchmarkBuild(b *testing.B) {
 		if _, err := Build(context.Background(), f, ReportOptions{Files: []string{"/l"}}, Users{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestScanLogReaderChunks reads every fixture (and a torn, an over-long and
+// a CRLF line) through a reader that yields one byte at a time, and
+// through ScanLog on the whole buffer: the records and notes must be the
+// same, with the same line numbers.
+func TestScanLogReaderChunks(t *testing.T) {
+	var data []byte
+	for _, file := range []string{"enriched.log", "raw.log", "hostile.log"} {
+		b, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, b...)
+	}
+	data = append(data, "type=EOE msg=audit(1795593900.000:9): \r\n"...)
+	data = append(data, "type=PATH msg=audit(1795593900.000:10): name=\""+strings.Repeat("b", 2*MaxLine)+"\"\n"...)
+	data = append(data, "not a record\n\ntype=EOE msg=audit(1795593900.000:11): \ntype=SYSCALL msg=audit(1.0"...)
+	collect := func(notes []Note, err error, recs []string) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(recs, "\n") + "\n--\n" + fmt.Sprint(notes)
+	}
+	var whole, bytewise []string
+	w := collect(ScanLog("f", data, func(r Record, line int) {
+		whole = append(whole, fmt.Sprint(line, " ", r.Type, " ", r.ID, " ", len(r.Fields)))
+	}), nil, nil)
+	notes, err := ScanLogReader("f", iotest.OneByteReader(bytes.NewReader(data)), func(r Record, line int) {
+		bytewise = append(bytewise, fmt.Sprint(line, " ", r.Type, " ", r.ID, " ", len(r.Fields)))
+	})
+	got := collect(notes, err, bytewise)
+	w = strings.Join(whole, "\n") + w
+	if got != w {
+		t.Errorf("one byte at a time:\n%s\nwhole:\n%s", got, w)
+	}
+	if len(whole) < 100 || !strings.Contains(w, "line longer than") || !strings.Contains(w, "last line has no newline") || !strings.Contains(w, "EOE 1795593900.000:9") {
+		t.Errorf("fixture not exercised: %d records, notes %s", len(whole), w[strings.LastIndex(w, "--"):])
+	}
+	// A read error is returned, with what came before it scanned.
+	n := 0
+	_, err = ScanLogReader("f", iotest.TimeoutReader(bytes.NewReader(data)), func(Record, int) { n++ })
+	if err == nil || n == 0 {
+		t.Errorf("read error: err %v after %d records", err, n)
 	}
 }

@@ -236,7 +236,7 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 	})
 	var readErrs []error
 	for _, f := range files {
-		data, err := h.ReadFile(ctx, f)
+		rc, err := host.OpenFile(ctx, h, f)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && len(files) > 1 && f != files[len(files)-1] {
 				continue
@@ -245,10 +245,14 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 			continue
 		}
 		rep.Files = append(rep.Files, f)
-		notes := ScanLog(f, data, func(r Record, line int) {
+		notes, err := ScanLogReader(f, rc, func(r Record, line int) {
 			rep.Records++
 			asm.add(&r, f, line)
 		})
+		rc.Close()
+		if err != nil {
+			readErrs = append(readErrs, fmt.Errorf("read %s: %w", f, err))
+		}
 		rep.Notes = append(rep.Notes, notes...)
 	}
 	asm.flush()

@@ -8,6 +8,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,26 @@ type Streamer interface {
 	// Stream starts c; the returned reader yields its stdout. Closing the
 	// reader, or cancelling ctx, stops the program.
 	Stream(ctx context.Context, c Cmd) (io.ReadCloser, error)
+}
+
+// Opener is implemented by hosts that can hand a file over as a stream,
+// for files too large to read whole (audit.log).
+type Opener interface {
+	// Open opens a file for reading (fs.ErrNotExist, fs.ErrPermission).
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+}
+
+// OpenFile streams a file from h: through Open where h has it, otherwise
+// from ReadFile.
+func OpenFile(ctx context.Context, h Host, path string) (io.ReadCloser, error) {
+	if o, ok := h.(Opener); ok {
+		return o.Open(ctx, path)
+	}
+	b, err := h.ReadFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
 // ErrNotFound reports that a program is not installed on the host.

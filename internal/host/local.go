@@ -128,6 +128,11 @@ func (l *Local) ReadFile(_ context.Context, path string) ([]byte, error) {
 	return os.ReadFile(l.path(path))
 }
 
+// Open implements Opener.
+func (l *Local) Open(_ context.Context, path string) (io.ReadCloser, error) {
+	return os.Open(l.path(path))
+}
+
 // Glob implements Host.
 func (l *Local) Glob(_ context.Context, pattern string) ([]string, error) {
 	m, err := filepath.Glob(l.path(pattern))
