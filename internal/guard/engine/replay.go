@@ -66,7 +66,7 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 	}
 	br := bufio.NewReaderSize(r, max)
 	p := logline.Parser{Year: o.Year, Loc: o.Loc, Source: o.Source}
-	rep := &Report{}
+	rep := &Report{Bans: []Ban{}} // "bans": [] in JSON when nothing is banned
 	counts := map[netip.Addr]int{}
 	skipping := false
 	for {
