@@ -236,7 +236,11 @@ func ModuleExpr(r nixfacts.Release, p *policy.Policy) (nixexpr.Func, error) {
 			s := g.single[0]
 			c := g.comment
 			if s.Value == nixexpr.Value(nixexpr.Bool(false)) && s.Path[len(s.Path)-1] == "enable" {
-				c, s.Comment = "Off in the policy.", ""
+				// A default, not a definition: a module of the user's that
+				// turns the service on must not fail evaluation with
+				// "conflicting definition values".
+				c, s.Comment = "Off in the policy (a default: another module may still turn it on).", ""
+				s.Value = nixexpr.Apply{Fn: "lib.mkDefault", Args: []nixexpr.Value{nixexpr.Bool(false)}}
 			}
 			if s.Comment != "" && c != "" {
 				c += "\n" + s.Comment

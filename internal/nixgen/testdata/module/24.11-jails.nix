@@ -108,8 +108,8 @@
     '';
   };
 
-  # Off in the policy.
-  services.tailscale.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.tailscale.enable = lib.mkDefault false;
 
   # Host firewall: default deny inbound; only the listed ports and trusted
   # interfaces are open.

@@ -3,24 +3,24 @@
 # render again rather than editing, and for another release.
 { config, lib, pkgs, ... }:
 {
-  # Off in the policy.
-  services.openssh.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.openssh.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  services.fail2ban.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.fail2ban.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  security.auditd.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  security.auditd.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  security.audit.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  security.audit.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  services.chrony.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.chrony.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  services.tailscale.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.tailscale.enable = lib.mkDefault false;
 
-  # Off in the policy.
-  networking.firewall.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  networking.firewall.enable = lib.mkDefault false;
 }

@@ -104,8 +104,8 @@
     SystemMaxFiles = 10;
   };
 
-  # Off in the policy.
-  services.tailscale.enable = false;
+  # Off in the policy (a default: another module may still turn it on).
+  services.tailscale.enable = lib.mkDefault false;
 
   # Host firewall: default deny inbound; only the listed ports and trusted
   # interfaces are open.
