@@ -302,4 +302,41 @@ func TestE2ERealTailnet(t *testing.T) {
 	if l.canSSH(l.pub, srvPub) || !l.canSSH(l.tnet, "100.64.0.1") {
 		t.Error("after the confirm: public must stay closed and the tailnet open")
 	}
+
+	// rampart verify's tailnet checks on the real node: all pass, until
+	// the server offers itself as an exit node, which the policy's
+	// use_routing_features "none" does not allow.
+	verifyTailnet := func() map[string]check.Result {
+		c := l.srv.Cmd(l.bin, "verify", "--profile", "tailnet", "--only", "tailnet", "--format", "json")
+		c.Env = append(os.Environ(), l.env...)
+		b, _ := c.Output()
+		var doc struct {
+			Checks []check.Result `json:"checks"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("verify --format json: %v\n%s", err, b)
+		}
+		m := map[string]check.Result{}
+		for _, r := range doc.Checks {
+			m[r.ID] = r
+		}
+		return m
+	}
+	all := verifyTailnet()
+	if len(all) != 4 {
+		t.Errorf("verify --only tailnet ran %d checks, want 4: %v", len(all), all)
+	}
+	for id, r := range all {
+		if r.Status != check.Pass {
+			t.Errorf("verify on the real tailnet node: %s = %s (%s)", id, r.Status, r.Message)
+		}
+	}
+	l.out(l.srv, tsBin, "--socket="+sock["server"], "set", "--advertise-exit-node")
+	if r := verifyTailnet()["tailnet.routing"]; r.Status != check.Fail || !strings.Contains(r.Message, "offers to be an exit node") {
+		t.Errorf("after --advertise-exit-node: tailnet.routing = %s (%s)", r.Status, r.Message)
+	}
+	l.out(l.srv, tsBin, "--socket="+sock["server"], "set", "--advertise-exit-node=false")
+	if r := verifyTailnet()["tailnet.routing"]; r.Status != check.Pass {
+		t.Errorf("after --advertise-exit-node=false: tailnet.routing = %s (%s)", r.Status, r.Message)
+	}
 }

@@ -34,6 +34,8 @@ func init() {
 			Severity: check.High, Applies: tailnetEnabled, Eval: evalKeyExpiry},
 		&check.Check{ID: "tailnet.interface-address", Title: "The tailnet interface is up with a tailnet address",
 			Severity: check.High, Applies: tailnetEnabled, Eval: evalInterface},
+		&check.Check{ID: "tailnet.routing", Title: "This node offers and uses tailnet routes only as the policy allows",
+			Severity: check.Medium, Applies: tailnetEnabled, Eval: evalRouting},
 	)
 }
 

@@ -32,6 +32,7 @@ type setup struct {
 	nft    string // nftrules fixture name, "" = nft missing
 	ss     string // testdata/ss-*.txt name
 	status string // tailscale fixture name, "" = tailscale missing, "down" = daemon down
+	prefs  string // tailscale debug prefs fixture name (../tailscale/testdata/prefs-NAME.json)
 	noTS0  bool   // tailscale0 does not exist
 	// ipt is the prefix of iptables-save/ip6tables-save captures in
 	// ../nftrules/testdata ("ipt-nixos-tailnet.legacy").
@@ -76,6 +77,9 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 		f.Cmds[c] = &host.Output{Stderr: []byte(read(t, filepath.Join("..", "tailscale", "testdata", "daemon-down.stderr"))), ExitCode: 1}
 	default:
 		f.SetCmd(tailscale.StatusCmd, read(t, filepath.Join("..", "tailscale", "testdata", "status-"+s.status+".json")), 0)
+	}
+	if s.prefs != "" {
+		f.SetCmd(tailscale.PrefsCmd, read(t, filepath.Join("..", "tailscale", "testdata", "prefs-"+s.prefs+".json")), 0)
 	}
 	return f
 }
@@ -137,9 +141,19 @@ func TestChecks(t *testing.T) {
 		{"tailnet.interface-address", tailnet, setup{status: "running-tagged"}, check.Pass, "tailscale0 is up with [100.64.0.1"},
 		{"tailnet.interface-address", tailnet, setup{status: "running-user-expiry"}, check.Warn, "but tailscale reports its addresses as"},
 		{"tailnet.interface-address", tailnet, setup{noTS0: true}, check.Fail, "does not exist"},
+
+		{"tailnet.routing", tailnet, setup{status: "running-tagged", prefs: "needslogin"}, check.Pass, "offers no routes and uses no exit node"},
+		{"tailnet.routing", tailnet, setup{status: "running-tagged", prefs: "advertise-exit-node"}, check.Fail, `offers to be an exit node and advertises subnet routes [192.0.2.0/24], but the policy's tailnet.use_routing_features is "none"`},
+		{"tailnet.routing", routing("server"), setup{status: "running-tagged", prefs: "advertise-exit-node"}, check.Pass, `as use_routing_features "server" allows`},
+		{"tailnet.routing", routing("server"), setup{status: "running-tagged", prefs: "client"}, check.Fail, "sends its traffic through exit node 100.64.0.9 and accepts other nodes' subnet routes"},
+		{"tailnet.routing", routing("client"), setup{status: "running-tagged", prefs: "client"}, check.Pass, "exit node 100.64.0.9"},
+		{"tailnet.routing", routing("client"), setup{status: "running-tagged", prefs: "advertise-exit-node"}, check.Fail, "offers to be an exit node"},
+		{"tailnet.routing", routing("both"), setup{status: "running-tagged", prefs: "advertise-exit-node"}, check.Pass, "allows"},
+		{"tailnet.routing", tailnet, setup{}, check.Unknown, "could not read tailscale debug prefs"},
+		{"tailnet.routing", baseline, setup{status: "running-tagged", prefs: "advertise-exit-node"}, check.Skip, "tailnet.enabled is false"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.id+"/"+tc.s.nft+tc.s.ipt+tc.s.ss+tc.s.status+string(tc.want), func(t *testing.T) {
+		t.Run(tc.id+"/"+tc.s.nft+tc.s.ipt+tc.s.ss+tc.s.status+tc.s.prefs+string(tc.want), func(t *testing.T) {
 			c, ok := check.Lookup(tc.id)
 			if !ok {
 				t.Fatalf("%s not registered", tc.id)
@@ -157,6 +171,13 @@ func TestChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// routing is the tailnet profile with another use_routing_features.
+func routing(mode string) *policy.Policy {
+	p := policy.MustDefault("tailnet")
+	p.Tailnet.UseRoutingFeatures = mode
+	return p
 }
 
 func TestNixRemediation(t *testing.T) {

@@ -148,3 +148,62 @@ func evalInterface(ctx context.Context, env *check.Env) check.Result {
 	}
 	return res
 }
+
+// evalRouting compares what this node routes over the tailnet with the
+// policy's use_routing_features: a node that offers itself as an exit
+// node or subnet router while the policy says none or client forwards
+// (or, with ip_forward = 0, silently drops) other nodes' traffic; one
+// that sends its own traffic through an exit node or accepts others'
+// routes while the policy says none or server breaks strict rp_filter.
+func evalRouting(ctx context.Context, env *check.Env) check.Result {
+	want := env.Policy.Tailnet.UseRoutingFeatures
+	fix := check.Remediation{
+		NixOS: strings.TrimSpace(nix(env, "tailnet.use_routing_features") +
+			"\n# routes and exit nodes are tailscale preferences, not NixOS options: tailscale set (below), or services.tailscale.extraSetFlags"),
+		Generic: "tailscale set --advertise-exit-node=false --advertise-routes= (stop offering routes), " +
+			"tailscale set --exit-node= --accept-routes=false (stop using them); or change tailnet.use_routing_features in the policy",
+	}
+	p, _, err := tailscale.ReadPrefs(ctx, env.Host)
+	if err != nil {
+		return unknown("tailscale debug prefs", err, fix)
+	}
+	var offers, uses []string
+	if p.AdvertisesExitNode() {
+		offers = append(offers, "offers to be an exit node")
+	}
+	if s := p.Subnets(); len(s) > 0 {
+		offers = append(offers, fmt.Sprintf("advertises subnet routes %v", s))
+	}
+	if p.UsesExitNode() {
+		n := p.ExitNodeIP
+		if n == "" {
+			n = p.ExitNodeID
+		}
+		uses = append(uses, "sends its traffic through exit node "+n)
+	}
+	if p.RouteAll {
+		uses = append(uses, "accepts other nodes' subnet routes")
+	}
+	evidence := fmt.Sprintf("AdvertiseRoutes %v; ExitNodeID %q ExitNodeIP %q; RouteAll %v", p.AdvertiseRoutes, p.ExitNodeID, p.ExitNodeIP, p.RouteAll)
+	res := check.Result{Evidence: []check.Evidence{ev(tailscale.PrefsCmd.String(), evidence)}, Remediation: fix}
+	server := want == "server" || want == "both"
+	client := want == "client" || want == "both"
+	var bad []string
+	if len(offers) > 0 && !server {
+		bad = append(bad, offers...)
+	}
+	if len(uses) > 0 && !client {
+		bad = append(bad, uses...)
+	}
+	switch {
+	case len(bad) > 0:
+		res.Status = check.Fail
+		res.Message = fmt.Sprintf("this node %s, but the policy's tailnet.use_routing_features is %q", strings.Join(bad, " and "), want)
+	case len(offers)+len(uses) == 0:
+		res.Status, res.Message = check.Pass, fmt.Sprintf("this node offers no routes and uses no exit node (use_routing_features %q)", want)
+	default:
+		res.Status = check.Pass
+		res.Message = fmt.Sprintf("this node %s, as use_routing_features %q allows", strings.Join(append(offers, uses...), " and "), want)
+	}
+	return res
+}

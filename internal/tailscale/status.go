@@ -171,12 +171,22 @@ var StatusCmd = host.C("tailscale", "status", "--json")
 // host.ErrNotFound; a daemon that does not answer ("failed to connect to
 // local tailscaled") is an error quoting tailscale's own message.
 func ReadStatus(ctx context.Context, h host.Host) (*Status, []byte, error) {
-	out, err := h.Run(ctx, StatusCmd)
+	out, err := runJSON(ctx, h, StatusCmd)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", StatusCmd.String(), err)
+		return nil, out, err
 	}
-	// tailscale prints the JSON even for NeedsLogin; a non-zero exit with no
-	// JSON means the daemon could not be asked.
+	s, err := ParseStatus(out)
+	return s, out, err
+}
+
+// runJSON runs a tailscale command that prints JSON. tailscale prints the
+// JSON even for NeedsLogin; a non-zero exit with no JSON means the daemon
+// could not be asked, reported with the first line of its message.
+func runJSON(ctx context.Context, h host.Host, c host.Cmd) ([]byte, error) {
+	out, err := h.Run(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.String(), err)
+	}
 	if out.ExitCode != 0 && !bytes.HasPrefix(bytes.TrimSpace(out.Stdout), []byte("{")) {
 		msg := strings.TrimSpace(string(out.Stderr))
 		if msg == "" {
@@ -185,8 +195,7 @@ func ReadStatus(ctx context.Context, h host.Host) (*Status, []byte, error) {
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
 		}
-		return nil, out.Stdout, fmt.Errorf("%s: exit status %d: %s", StatusCmd.String(), out.ExitCode, msg)
+		return out.Stdout, fmt.Errorf("%s: exit status %d: %s", c.String(), out.ExitCode, msg)
 	}
-	s, err := ParseStatus(out.Stdout)
-	return s, out.Stdout, err
+	return out.Stdout, nil
 }

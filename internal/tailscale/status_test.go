@@ -3,6 +3,7 @@ package tailscale
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -163,5 +164,41 @@ func TestIsTailnetAddr(t *testing.T) {
 	}
 	if _, err := ParseRanges([]string{"100.64.0.0/10", "nonsense"}); err == nil || !strings.Contains(err.Error(), "tailnet.addresses[1]") {
 		t.Errorf("ParseRanges error = %v", err)
+	}
+}
+
+func TestParsePrefs(t *testing.T) {
+	tests := []struct {
+		file                 string
+		exit, uses, routeAll bool
+		subnets              string
+		ssh                  bool
+	}{
+		{"prefs-needslogin.json", false, false, false, "[]", false},
+		{"prefs-advertise-exit-node.json", true, false, false, "[192.0.2.0/24]", false},
+		{"prefs-client.json", false, true, true, "[]", false},
+		{"prefs-tailscale-ssh.json", false, false, false, "[]", true},
+	}
+	for _, tc := range tests {
+		b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ParsePrefs(b)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		sub := fmt.Sprint(p.Subnets())
+		if sub == "[]" || sub == "<nil>" {
+			sub = "[]"
+		}
+		if p.AdvertisesExitNode() != tc.exit || p.UsesExitNode() != tc.uses || p.RouteAll != tc.routeAll || sub != tc.subnets || p.RunSSH != tc.ssh {
+			t.Errorf("%s: exit %v uses %v routeAll %v subnets %s ssh %v", tc.file, p.AdvertisesExitNode(), p.UsesExitNode(), p.RouteAll, sub, p.RunSSH)
+		}
+	}
+	for _, bad := range []string{"", "{", `{"AdvertiseRoutes": ["300.0.0.0/8"]}`, `{"RouteAll": "yes"}`} {
+		if _, err := ParsePrefs([]byte(bad)); err == nil {
+			t.Errorf("ParsePrefs(%q) accepted", bad)
+		}
 	}
 }
