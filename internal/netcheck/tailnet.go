@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
@@ -179,7 +180,8 @@ func evalRouting(ctx context.Context, env *check.Env) check.Result {
 		if n == "" {
 			n = p.ExitNodeID
 		}
-		uses = append(uses, "sends its traffic through exit node "+n)
+		// tailscale's own output: made safe like any evidence.
+		uses = append(uses, "sends its traffic through exit node "+sshhost.SafeText(n))
 	}
 	if p.RouteAll {
 		uses = append(uses, "accepts other nodes' subnet routes")
