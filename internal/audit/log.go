@@ -87,7 +87,11 @@ func ParseRecord(line []byte) (Record, error) {
 
 // parseRecord is ParseRecord on a string; the record's values are
 // substrings of s.
-func parseRecord(s string) (Record, error) {
+func parseRecord(s string) (Record, error) { return parseRecordInto(s, nil, nil) }
+
+// parseRecordInto is parseRecord with the field slices' storage given:
+// Fields and Enriched are appended to fields[:0] and enriched[:0].
+func parseRecordInto(s string, fields, enriched []KV) (Record, error) {
 	var r Record
 	bad := func(col int, format string, args ...any) (Record, error) {
 		return Record{}, &PosError{Col: col + 1, Msg: fmt.Sprintf(format, args...)}
@@ -137,14 +141,14 @@ func parseRecord(s string) (Record, error) {
 		return bad(pos, "expected ':' after msg=audit(%s)", stamp)
 	}
 	pos++
-	body, enriched, hasEnriched := strings.Cut(s[pos:], "\x1d")
-	fields, err := parseFields(body, pos, true)
+	body, etext, hasEnriched := strings.Cut(s[pos:], "\x1d")
+	fs, err := parseFields(fields, body, pos, true)
 	if err != nil {
 		return Record{}, err
 	}
-	r.Fields = fields
+	r.Fields = fs
 	if hasEnriched {
-		ef, err := parseFields(enriched, pos+len(body)+1, false)
+		ef, err := parseFields(enriched, etext, pos+len(body)+1, false)
 		if err != nil {
 			return Record{}, err
 		}
@@ -185,9 +189,13 @@ func parseStamp(s string) (time.Time, uint64, error) {
 // parseFields parses space-separated name=value pairs. Values may be
 // "double quoted", 'single quoted' (user-space records wrap their own
 // fields in msg='…', which are flattened), {braced} (enriched SADDR) or
-// bare. off is the column offset of s in the line, for errors.
-func parseFields(s string, off int, decode bool) ([]KV, error) {
-	out := make([]KV, 0, min(strings.Count(s, "="), maxFields))
+// bare. off is the column offset of s in the line, for errors. The
+// fields are appended to dst[:0].
+func parseFields(dst []KV, s string, off int, decode bool) ([]KV, error) {
+	out := dst[:0]
+	if out == nil {
+		out = make([]KV, 0, min(strings.Count(s, "="), maxFields))
+	}
 	i := 0
 	for i < len(s) {
 		if s[i] == ' ' {
@@ -222,7 +230,7 @@ func parseFields(s string, off int, decode bool) ([]KV, error) {
 			}
 			val = s[i+1 : i+1+j]
 			if q == '\'' && decode && strings.Contains(val, "=") {
-				inner, err := parseFields(val, off+i+1, true)
+				inner, err := parseFields(nil, val, off+i+1, true)
 				if err == nil {
 					out = append(out, KV{Name: name, Value: val})
 					for _, f := range inner {
@@ -296,7 +304,8 @@ func (n Note) String() string {
 }
 
 // ScanLog parses every line of an audit.log and calls fn for each
-// record. Lines that do not parse are skipped and returned as notes; a
+// record (whose field slices are reused after fn returns, see
+// ScanLogReader). Lines that do not parse are skipped and returned as notes; a
 // last line without its newline is a record auditd was still writing (or
 // a torn file) and is always skipped with a note.
 func ScanLog(name string, data []byte, fn func(rec Record, line int)) []Note {
@@ -308,8 +317,13 @@ func ScanLog(name string, data []byte, fn func(rec Record, line int)) []Note {
 // log is never held whole: each record's strings slice into its own line,
 // and only the lines of records somebody keeps stay in memory. The error
 // is a read error; what was read before it has been scanned.
+//
+// The slices rec.Fields and rec.Enriched are reused for the next record
+// once fn returns (the strings in them stay valid): fn copies what it
+// keeps, as Event.add does.
 func ScanLogReader(name string, r io.Reader, fn func(rec Record, line int)) ([]Note, error) {
 	var notes []Note
+	var fields, enriched []KV
 	note := func(line, col int, msg string) {
 		notes = append(notes, Note{File: name, Line: line, Col: col, Msg: msg})
 	}
@@ -347,7 +361,7 @@ func ScanLogReader(name string, r io.Reader, fn func(rec Record, line int)) ([]N
 		if len(line) == 0 {
 			continue
 		}
-		rec, perr := parseRecord(line)
+		rec, perr := parseRecordInto(line, fields, enriched)
 		if perr != nil {
 			if pe, ok := perr.(*PosError); ok {
 				note(lineNo, pe.Col, pe.Msg)
@@ -357,5 +371,6 @@ func ScanLogReader(name string, r io.Reader, fn func(rec Record, line int)) ([]N
 			continue
 		}
 		fn(rec, lineNo)
+		fields, enriched = rec.Fields, rec.Enriched
 	}
 }
