@@ -248,7 +248,15 @@ func (f *File) step(ctx context.Context, t *tail, out chan<- Record, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() < t.readOff || t.cur.Hash != 0 && firstLineHash(t.f) != t.cur.Hash {
+	truncated := st.Size() < t.readOff || t.cur.Hash != 0 && firstLineHash(t.f) != t.cur.Hash
+	if !truncated {
+		err := f.drain(ctx, t, out, false)
+		if err != nil && !errors.Is(err, errTruncated) {
+			return nil, err
+		}
+		truncated = err != nil
+	}
+	if truncated {
 		// copytruncate (the file shrank, or was truncated and has grown
 		// past our offset again with a different first line): the lines
 		// between our offset and the copy are in the rotated copy.
@@ -258,7 +266,7 @@ func (f *File) step(ctx context.Context, t *tail, out chan<- Record, log *slog.L
 			if ot, err := f.open(old, c.Off); err == nil {
 				err = f.drain(ctx, ot, out, true)
 				ot.f.Close()
-				if err != nil {
+				if err != nil && !errors.Is(err, errTruncated) {
 					return nil, err
 				}
 			}
@@ -273,9 +281,6 @@ func (f *File) step(ctx context.Context, t *tail, out chan<- Record, log *slog.L
 		}
 		return nt, err
 	}
-	if err := f.drain(ctx, t, out, false); err != nil {
-		return nil, err
-	}
 	fi, err := os.Stat(f.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return t, nil // renamed or deleted; wait for the new file
@@ -288,7 +293,7 @@ func (f *File) step(ctx context.Context, t *tail, out chan<- Record, log *slog.L
 		return t, nil
 	}
 	// rename+create or delete+recreate: finish the old file.
-	if err := f.drain(ctx, t, out, true); err != nil {
+	if err := f.drain(ctx, t, out, true); err != nil && !errors.Is(err, errTruncated) {
 		return nil, err
 	}
 	t.f.Close()
@@ -299,6 +304,10 @@ func (f *File) step(ctx context.Context, t *tail, out chan<- Record, log *slog.L
 	}
 	return nt, err
 }
+
+// errTruncated reports that the file was truncated and rewritten while
+// drain read it; nothing of that read was sent.
+var errTruncated = errors.New("log file truncated while reading")
 
 // drain reads t to its current end and sends every complete line. With
 // final, a last line without newline is sent too (the file is done).
@@ -318,6 +327,12 @@ func (f *File) drain(ctx context.Context, t *tail, out chan<- Record, final bool
 	}
 	for {
 		n, err := t.f.Read(buf)
+		if n > 0 && t.cur.Hash != 0 && firstLineHash(t.f) != t.cur.Hash {
+			// copytruncate between step's check and this read: these
+			// bytes may be the new file's, read at the old offset. Drop
+			// them; step reads the rest from the rotated copy.
+			return errTruncated
+		}
 		data := buf[:n]
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')

@@ -2,8 +2,10 @@ package source
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -284,4 +286,53 @@ func TestFileInotifyWake(t *testing.T) {
 	}
 	appendTo(t, p, lines("w", 2, 4))
 	wantLines(t, fl.want(2), "w", 2, 4)
+}
+
+// TestCopytruncateBetweenCheckAndRead replays the race the follower can
+// lose: step finds the file intact, then logrotate copies and truncates
+// it and the writer adds enough to pass the old offset, then the read
+// happens. drain must send nothing it read at the old offset; step then
+// takes the unread lines from the rotated copy and the new file from its
+// start: every line once, in order.
+func TestCopytruncateBetweenCheckAndRead(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "auth.log")
+	appendTo(t, p, lines("a", 0, 3))
+	f := &File{Path: p}
+	tl, err := f.open(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan Record, 100)
+	ctx := context.Background()
+	if err := f.drain(ctx, tl, out, false); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, lines("a", 3, 5))
+	copyFile(t, p, p+".1")
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, p, lines("a", 6, 10))
+	// The read that follows an intact check: nothing of it is sent.
+	before := len(out)
+	if err := f.drain(ctx, tl, out, false); !errors.Is(err, errTruncated) || len(out) != before {
+		t.Fatalf("drain after the rewrite: err %v, %d records sent", err, len(out)-before)
+	}
+	nt, err := f.step(ctx, tl, out, slog.New(slog.DiscardHandler))
+	if err != nil || nt == nil {
+		t.Fatalf("step: %v", err)
+	}
+	if _, err := f.step(ctx, nt, out, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	close(out)
+	var got []string
+	for r := range out {
+		got = append(got, r.Text)
+	}
+	want := strings.Split(strings.TrimSuffix(lines("a", 0, 5)+lines("a", 6, 10), "\n"), "\n")
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
 }
