@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -303,25 +302,18 @@ func (n Note) String() string {
 	return fmt.Sprintf("%s:%d: %s", n.File, n.Line, n.Msg)
 }
 
-// ScanLog parses every line of an audit.log and calls fn for each
-// record (whose field slices are reused after fn returns, see
-// ScanLogReader). Lines that do not parse are skipped and returned as notes; a
-// last line without its newline is a record auditd was still writing (or
-// a torn file) and is always skipped with a note.
-func ScanLog(name string, data []byte, fn func(rec Record, line int)) []Note {
-	notes, _ := ScanLogReader(name, bytes.NewReader(data), fn)
-	return notes
-}
-
-// ScanLogReader is ScanLog over a reader, a line at a time, so a large
-// log is never held whole: each record's strings slice into its own line,
-// and only the lines of records somebody keeps stay in memory. The error
-// is a read error; what was read before it has been scanned.
+// ScanLog parses every line of an audit.log from r, a line at a time, and
+// calls fn for each record. A large log is never held whole: each
+// record's strings slice into its own line, and only the lines of records
+// somebody keeps stay in memory. Lines that do not parse are skipped and
+// returned as notes; a last line without its newline is a record auditd
+// was still writing (or a torn file) and is always skipped with a note.
+// The error is a read error; what was read before it has been scanned.
 //
 // The slices rec.Fields and rec.Enriched are reused for the next record
 // once fn returns (the strings in them stay valid): fn copies what it
 // keeps, as Event.add does.
-func ScanLogReader(name string, r io.Reader, fn func(rec Record, line int)) ([]Note, error) {
+func ScanLog(name string, r io.Reader, fn func(rec Record, line int)) ([]Note, error) {
 	var notes []Note
 	var fields, enriched []KV
 	note := func(line, col int, msg string) {

@@ -221,7 +221,7 @@ func TestParseRecordUserMsg(t *testing.T) {
 func TestBoundsAndTorn(t *testing.T) {
 	long := "type=PATH msg=audit(1795593900.000:1): name=\"" + strings.Repeat("a", MaxLine) + "\"\n"
 	var n int
-	notes := ScanLog("x", []byte(long+"type=EOE msg=audit(1795593900.000:1): \n"), func(Record, int) { n++ })
+	notes, _ := ScanLog("x", strings.NewReader(long+"type=EOE msg=audit(1795593900.000:1): \n"), func(Record, int) { n++ })
 	if n != 1 || len(notes) != 1 || !strings.Contains(notes[0].String(), "x:1:") {
 		t.Errorf("long line: %d records, notes %v", n, notes)
 	}
@@ -231,7 +231,7 @@ func TestBoundsAndTorn(t *testing.T) {
 		t.Errorf("fields %d err %v", len(r.Fields), err)
 	}
 	// A file that is only a torn line.
-	if notes := ScanLog("y", []byte("type=SYSCALL msg=audit(1.0"), func(Record, int) { t.Error("torn line parsed") }); len(notes) != 1 {
+	if notes, _ := ScanLog("y", strings.NewReader("type=SYSCALL msg=audit(1.0"), func(Record, int) { t.Error("torn line parsed") }); len(notes) != 1 {
 		t.Errorf("notes %v", notes)
 	}
 }
@@ -418,11 +418,11 @@ func BenchmarkBuild(b *testing.B) {
 	}
 }
 
-// TestScanLogReaderChunks reads every fixture (and a torn, an over-long and
+// TestScanLogChunks reads every fixture (and a torn, an over-long and
 // a CRLF line) through a reader that yields one byte at a time, and
-// through ScanLog on the whole buffer: the records and notes must be the
+// through a reader that hands over the whole buffer at once: the records and notes must be the
 // same, with the same line numbers.
-func TestScanLogReaderChunks(t *testing.T) {
+func TestScanLogChunks(t *testing.T) {
 	var data []byte
 	for _, file := range []string{"enriched.log", "raw.log", "hostile.log"} {
 		b, err := os.ReadFile(filepath.Join("testdata", file))
@@ -441,10 +441,11 @@ func TestScanLogReaderChunks(t *testing.T) {
 		return strings.Join(recs, "\n") + "\n--\n" + fmt.Sprint(notes)
 	}
 	var whole, bytewise []string
-	w := collect(ScanLog("f", data, func(r Record, line int) {
+	wnotes, werr := ScanLog("f", bytes.NewReader(data), func(r Record, line int) {
 		whole = append(whole, fmt.Sprint(line, " ", r.Type, " ", r.ID, " ", len(r.Fields)))
-	}), nil, nil)
-	notes, err := ScanLogReader("f", iotest.OneByteReader(bytes.NewReader(data)), func(r Record, line int) {
+	})
+	w := collect(wnotes, werr, nil)
+	notes, err := ScanLog("f", iotest.OneByteReader(bytes.NewReader(data)), func(r Record, line int) {
 		bytewise = append(bytewise, fmt.Sprint(line, " ", r.Type, " ", r.ID, " ", len(r.Fields)))
 	})
 	got := collect(notes, err, bytewise)
@@ -457,7 +458,7 @@ func TestScanLogReaderChunks(t *testing.T) {
 	}
 	// A read error is returned, with what came before it scanned.
 	n := 0
-	_, err = ScanLogReader("f", iotest.TimeoutReader(bytes.NewReader(data)), func(Record, int) { n++ })
+	_, err = ScanLog("f", iotest.TimeoutReader(bytes.NewReader(data)), func(Record, int) { n++ })
 	if err == nil || n == 0 {
 		t.Errorf("read error: err %v after %d records", err, n)
 	}

@@ -245,7 +245,7 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 			continue
 		}
 		rep.Files = append(rep.Files, f)
-		notes, err := ScanLogReader(f, rc, func(r Record, line int) {
+		notes, err := ScanLog(f, rc, func(r Record, line int) {
 			rep.Records++
 			asm.add(&r, f, line)
 		})

@@ -157,7 +157,9 @@ func Probe(ctx context.Context, targets []string, opts Options) []Result {
 			jobs = append(jobs, job{target: tg, addr: net.JoinHostPort(a, strconv.Itoa(port)), user: user})
 		}
 	}
-	out := make([]Result, len(jobs))
+	// Each job's results: its address, then (when open) the same address
+	// asked as each of MoreUsers, in the job's own goroutine.
+	out := make([][]Result, len(jobs))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, opts.Concurrency)
 	for i, j := range jobs {
@@ -166,27 +168,23 @@ func Probe(ctx context.Context, targets []string, opts Options) []Result {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i] = probeOne(ctx, j, opts)
+			r := probeOne(ctx, j, opts)
+			out[i] = []Result{r}
+			if r.State != Open {
+				return
+			}
+			for _, u := range opts.MoreUsers {
+				if u != j.user {
+					out[i] = append(out[i], probeOne(ctx, job{target: j.target, addr: j.addr, user: u}, opts))
+				}
+			}
 		}()
 	}
 	wg.Wait()
-	if len(opts.MoreUsers) > 0 {
-		var more []Result
-		for _, r := range out {
-			more = append(more, r)
-			if r.State != Open {
-				continue
-			}
-			for _, u := range opts.MoreUsers {
-				if r.SSH != nil && u == r.SSH.User {
-					continue
-				}
-				more = append(more, probeOne(ctx, job{target: r.Target, addr: r.Address, user: u}, opts))
-			}
-		}
-		out = more
+	for _, rs := range out {
+		results = append(results, rs...)
 	}
-	return append(results, out...)
+	return results
 }
 
 // hasPort reports whether a target names its port.
