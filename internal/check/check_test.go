@@ -1,0 +1,195 @@
+package check
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/policy"
+)
+
+func ev(s string) []Evidence { return []Evidence{{Source: "test", Text: s}} }
+
+// The runner fills identity from the check, never from what Eval returns,
+// and enforces the rules every check shares.
+func TestRunnerRules(t *testing.T) {
+	h := hosttest.New()
+	h.HostName = "web1"
+	p := &policy.Policy{}
+	env := NewEnv(h, p, "25.11")
+	mk := func(id string, eval func(context.Context, *Env) Result) *Check {
+		return &Check{ID: id, Title: "title of " + id, Severity: High, Eval: eval}
+	}
+	tests := []struct {
+		name    string
+		check   *Check
+		status  Status
+		message string
+	}{
+		{"pass with evidence", mk("a.pass", func(context.Context, *Env) Result {
+			return Result{Status: Pass, Message: "ok", Evidence: ev("read")}
+		}), Pass, "ok"},
+		{"pass without evidence is unknown", mk("a.bare-pass", func(context.Context, *Env) Result {
+			return Result{Status: Pass, Message: "trust me"}
+		}), Unknown, "check reported pass without evidence: trust me"},
+		{"fail without evidence stays fail", mk("a.fail", func(context.Context, *Env) Result {
+			return Result{Status: Fail, Message: "bad"}
+		}), Fail, "bad"},
+		{"panic is unknown", mk("a.panic", func(context.Context, *Env) Result {
+			var m map[string]int
+			m["x"] = 1
+			return Result{Status: Pass}
+		}), Unknown, "internal error in check: assignment to entry in nil map"},
+		{"not applicable is skip", &Check{ID: "a.skip", Title: "t", Applies: func(*policy.Policy) (bool, string) { return false, "tailnet is off" },
+			Eval: func(context.Context, *Env) Result { t.Error("Eval ran for a check that does not apply"); return Result{} }}, Skip, "tailnet is off"},
+		{"eval cannot rename itself", mk("a.rename", func(context.Context, *Env) Result {
+			return Result{ID: "other.id", Title: "other", Area: "other", Status: Fail, Message: "m"}
+		}), Fail, "m"},
+	}
+	checks := make([]*Check, len(tests))
+	for i, tc := range tests {
+		checks[i] = tc.check
+	}
+	rs := Run(context.Background(), env, checks)
+	if len(rs) != len(tests) {
+		t.Fatalf("%d results for %d checks", len(rs), len(tests))
+	}
+	for i, tc := range tests {
+		r := rs[i]
+		t.Run(tc.name, func(t *testing.T) {
+			if r.ID != tc.check.ID || r.Title != tc.check.Title || r.Area != "a" || r.Severity != tc.check.Severity {
+				t.Errorf("identity = %q %q %q %q; want the check's (%q, area a)", r.ID, r.Title, r.Area, r.Severity, tc.check.ID)
+			}
+			if r.Status != tc.status || r.Message != tc.message {
+				t.Errorf("status, message = %s, %q; want %s, %q", r.Status, r.Message, tc.status, tc.message)
+			}
+			if r.Host != "web1" {
+				t.Errorf("host = %q, want web1", r.Host)
+			}
+			if r.Evidence == nil {
+				t.Error("evidence is nil; JSON must carry [] not null")
+			}
+		})
+	}
+}
+
+// Results come back in the order of the checks, whatever order they finish
+// in, and at most 16 run at once.
+func TestRunOrderAndBound(t *testing.T) {
+	var running, peak atomic.Int32
+	release := make(chan struct{})
+	var checks []*Check
+	const n = 40
+	for i := 0; i < n; i++ {
+		id := "order.c" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		checks = append(checks, &Check{ID: id, Title: id, Eval: func(ctx context.Context, env *Env) Result {
+			cur := running.Add(1)
+			for {
+				old := peak.Load()
+				if cur <= old || peak.CompareAndSwap(old, cur) {
+					break
+				}
+			}
+			<-release
+			running.Add(-1)
+			return Result{Status: Fail, Message: id}
+		}})
+	}
+	done := make(chan []Result)
+	go func() { done <- Run(context.Background(), NewEnv(nil, nil, ""), checks) }()
+	// Let the first wave block, then release everything.
+	deadline := time.Now().Add(30 * time.Second)
+	for running.Load() < 16 {
+		select {
+		case rs := <-done:
+			t.Fatalf("Run returned before checks were released: %d results", len(rs))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d checks started; the runner should run 16 at once", running.Load())
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	rs := <-done
+	for i, r := range rs {
+		if r.ID != checks[i].ID || r.Message != checks[i].ID {
+			t.Errorf("result %d is %s/%q, want %s", i, r.ID, r.Message, checks[i].ID)
+		}
+	}
+	if p := peak.Load(); p > 16 {
+		t.Errorf("%d checks ran at once, bound is 16", p)
+	}
+}
+
+// Memo runs a collector once per key however many checks ask at once.
+func TestMemo(t *testing.T) {
+	env := NewEnv(nil, nil, "")
+	var calls atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := env.Memo("sshd -T", func() (any, error) { calls.Add(1); return "cfg", nil })
+			if v != "cfg" || err != nil {
+				t.Errorf("Memo = %v, %v", v, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Errorf("collector ran %d times, want 1", calls.Load())
+	}
+	if v, _ := env.Memo("other", func() (any, error) { return 2, nil }); v != 2 {
+		t.Errorf("second key = %v", v)
+	}
+	if v, _ := NewEnv(nil, nil, "").Memo("sshd -T", func() (any, error) { return "fresh", nil }); v != "fresh" {
+		t.Errorf("memo leaked across Envs: %v", v)
+	}
+}
+
+func TestRegisterRejects(t *testing.T) {
+	ok := func(context.Context, *Env) Result { return Result{} }
+	for _, c := range []*Check{
+		{ID: "NoDot", Title: "t", Eval: ok},
+		{ID: "Upper.case", Title: "t", Eval: ok},
+		{ID: "area.", Title: "t", Eval: ok},
+		{ID: "zz-test.no-eval", Title: "t"},
+		{ID: "zz-test.no-title", Eval: ok},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Register(%q) accepted", c.ID)
+				}
+			}()
+			Register(c)
+		}()
+	}
+	Register(&Check{ID: "zz-test.once", Title: "t", Eval: ok})
+	if _, found := Lookup("zz-test.once"); !found {
+		t.Fatal("registered check not found")
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("duplicate ID accepted")
+		}
+	}()
+	Register(&Check{ID: "zz-test.once", Title: "t", Eval: ok})
+}
+
+func TestAreaAndSummary(t *testing.T) {
+	if a := (&Check{ID: "ssh.password-authentication"}).Area(); a != "ssh" {
+		t.Errorf("Area = %q", a)
+	}
+	s := Summarize([]Result{{Status: Pass}, {Status: Fail}, {Status: Fail}, {Status: Warn}, {Status: Unknown}, {Status: Skip}})
+	if s != (Summary{Total: 6, Pass: 1, Fail: 2, Warn: 1, Unknown: 1, Skip: 1}) {
+		t.Errorf("Summarize = %+v", s)
+	}
+}
