@@ -46,7 +46,10 @@ func TestRunnerRules(t *testing.T) {
 			return Result{Status: Pass}
 		}), Unknown, "internal error in check: assignment to entry in nil map"},
 		{"not applicable is skip", &Check{ID: "a.skip", Title: "t", Applies: func(*policy.Policy) (bool, string) { return false, "tailnet is off" },
-			Eval: func(context.Context, *Env) Result { t.Error("Eval ran for a check that does not apply"); return Result{} }}, Skip, "tailnet is off"},
+			Eval: func(context.Context, *Env) Result {
+				t.Error("Eval ran for a check that does not apply")
+				return Result{}
+			}}, Skip, "tailnet is off"},
 		{"eval cannot rename itself", mk("a.rename", func(context.Context, *Env) Result {
 			return Result{ID: "other.id", Title: "other", Area: "other", Status: Fail, Message: "m"}
 		}), Fail, "m"},
