@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/rampart-sec/rampart/internal/cli"
 	"github.com/rampart-sec/rampart/internal/testenv"
@@ -106,4 +108,39 @@ func condition(cond string) (bool, error) {
 		return false, fmt.Errorf("RAMPART_E2E=1 but %s is missing", what)
 	}
 	return have, nil
+}
+
+// A script may skip only through a condition that turns into a failure
+// under RAMPART_E2E=1 ([!can:X]) or that is false there ([!e2e]); a plain
+// [!exec:X] skip would quietly skip in CI too.
+func TestScriptSkipsFailUnderE2E(t *testing.T) {
+	files, err := filepath.Glob("testdata/script/*.txtar")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, f := range files {
+		ar, err := txtar.ParseFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(ar.Comment), "\n") {
+			fields := strings.Fields(line)
+			var conds []string
+			for len(fields) > 0 && strings.HasPrefix(fields[0], "[") {
+				conds, fields = append(conds, fields[0]), fields[1:]
+			}
+			if len(fields) == 0 || fields[0] != "skip" {
+				continue
+			}
+			ok := false
+			for _, c := range conds {
+				if strings.HasPrefix(c, "[!can:") || c == "[!e2e]" {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("%s:%d: %q skips under RAMPART_E2E=1 too; use [!can:PROG] or add [!e2e]", f, i+1, line)
+			}
+		}
+	}
 }
