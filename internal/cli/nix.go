@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen"
@@ -14,16 +17,19 @@ import (
 var nixCmd = &Command{
 	Name:    "nix",
 	Summary: "render the policy as a NixOS module (and optionally a flake) for a NixOS release",
-	Usage:   "nix [--release R] [-p FILE] [--profile P] [-o DIR] [--allow-lockout-risk] [--flake --host NAME [--disk DEV] [--system S]] [--facts]",
+	Usage:   "nix [--release R] [-p FILE] [--profile P] [-o DIR] [--allow-lockout-risk] [--flake --host NAME [--disk DEV] [--system S] [--force]] [--facts]",
 	Help: `Renders one NixOS module (rampart.nix) that implements the whole policy with
-options that exist in release R: 24.11, 25.05, 25.11, 26.05 or unstable
-(default: the newest stable, ` + nixfacts.Newest().String() + `). Without -o the module goes to stdout; with
+options that exist in release R: ` + strings.Join(nixfacts.Names(), ", ") + `
+(default: ` + nixfacts.Newest().String() + `). Choosing a release past its end of life
+renders it with a warning on stderr. Without -o the module goes to stdout; with
 -o DIR it is written to DIR/rampart.nix. The output is deterministic.
 
 With --flake --host NAME, -o DIR also gets flake.nix (nixpkgs pinned to the
 release branch, disko following it), configuration.nix (imports ./disko.nix
 and ./rampart.nix) and disko.nix (GPT disk layout on --disk, default
-/dev/sda). Then:
+/dev/sda). These three are written once: rendering again into the same DIR
+regenerates rampart.nix (and install.sh) and keeps them (configuration.nix is
+yours to edit, system.stateVersion must not move) unless --force. Then:
 
   nixos-anywhere --flake DIR#NAME root@ADDRESS                         install
   nixos-rebuild switch --flake DIR#NAME --target-host root@ADDRESS     update
@@ -35,7 +41,7 @@ renders it anyway. Known conflicts (ip_forward = 0 or a strict rp_filter
 against tailscale routing) are reported on stderr.
 
 Flags:
-  --release R            NixOS release: 24.11, 25.05, 25.11, 26.05, unstable
+  --release R            NixOS release: ` + strings.Join(nixfacts.Names(), ", ") + `
   -p, --policy FILE      policy file (default: the embedded default policy)
   --profile P            baseline or tailnet (without a file, or a file without "profile")
   -o DIR                 write DIR/rampart.nix (and the flake files) instead of stdout
@@ -44,6 +50,7 @@ Flags:
   --host NAME            nixosConfigurations name and host name for --flake
   --disk DEV             install disk for disko (default /dev/sda)
   --system S             flake system (default x86_64-linux)
+  --force                overwrite flake.nix, configuration.nix and disko.nix in DIR
   --facts                list the option paths that fail (or only warn) in release R and
                          what to write instead, then exit
 
@@ -75,6 +82,7 @@ func runNix(env *Env, args []string) int {
 	disk := fs.String("disk", "", "install disk `DEV`")
 	system := fs.String("system", "", "flake `system`")
 	facts := fs.Bool("facts", false, "list the option paths that do not work in the release, and what to use")
+	force := fs.Bool("force", false, "overwrite flake.nix, configuration.nix and disko.nix if they exist")
 	pos, code, ok := ParseFlags(env, fs, nixCmd, path, args)
 	if !ok {
 		return code
@@ -90,13 +98,16 @@ func runNix(env *Env, args []string) int {
 		printNixFacts(env, r)
 		return ExitOK
 	}
+	if w := r.EndOfLifeWarning(time.Now()); w != "" {
+		fmt.Fprintf(env.Stderr, "rampart nix: warning: %s\n", w)
+	}
 	switch {
 	case *flake && *out == "":
 		return usageErr(env, nixCmd, path, "--flake writes several files: give -o DIR")
 	case *flake && *host == "":
 		return usageErr(env, nixCmd, path, "--flake needs --host NAME")
-	case !*flake && (*host != "" || *disk != "" || *system != ""):
-		return usageErr(env, nixCmd, path, "--host, --disk and --system only apply with --flake")
+	case !*flake && (*host != "" || *disk != "" || *system != "" || *force):
+		return usageErr(env, nixCmd, path, "--host, --disk, --system and --force only apply with --flake")
 	}
 	p, code := pf.Load(env)
 	if p == nil {
@@ -134,7 +145,24 @@ func runNix(env *Env, args []string) int {
 	}
 	for _, f := range files {
 		dst := filepath.Join(*out, f.Name)
-		if err := writeFileAtomic(dst, f.Data); err != nil {
+		if f.Once && !*force {
+			if old, err := os.ReadFile(dst); err == nil {
+				fmt.Fprintf(env.Stdout, "kept %s (it exists; --force overwrites it)\n", dst)
+				if f.Name == "flake.nix" && !bytes.Contains(old, []byte(`"`+r.FlakeURL()+`"`)) {
+					fmt.Fprintf(env.Stderr, "rampart nix: warning: %s does not pin %s, the release rampart.nix was rendered for: "+
+						"change its nixpkgs input, or render again with --force\n", dst, r.FlakeURL())
+				}
+				continue
+			} else if !errors.Is(err, os.ErrNotExist) {
+				fmt.Fprintf(env.Stderr, "rampart nix: %v\n", err)
+				return ExitUsage
+			}
+		}
+		mode := os.FileMode(0o644)
+		if f.Mode != 0 {
+			mode = os.FileMode(f.Mode)
+		}
+		if err := writeFileAtomic(dst, f.Data, mode); err != nil {
 			fmt.Fprintf(env.Stderr, "rampart nix: %v\n", err)
 			return ExitUsage
 		}
@@ -170,7 +198,7 @@ func printNixFacts(env *Env, r nixfacts.Release) {
 
 // writeFileAtomic writes data to a temporary file next to dst and renames
 // it into place, so a reader never sees half a module.
-func writeFileAtomic(dst string, data []byte) error {
+func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
@@ -180,7 +208,7 @@ func writeFileAtomic(dst string, data []byte) error {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", dst, err)
 	}

@@ -1,6 +1,6 @@
 // Package nixfacts holds what rampart knows about NixOS options, per
-// release, as data: which option paths exist in 24.11, 25.05, 25.11, 26.05
-// and unstable, which were renamed, removed or never existed (the mistakes
+// release, as data: which option paths exist in each release of
+// Releases (24.11 to 26.11, and unstable), which were renamed, removed or never existed (the mistakes
 // of the seed guide), their types, and the nixpkgs file each fact comes
 // from (see /work/shared/research/nixos-options.md for the evidence).
 //

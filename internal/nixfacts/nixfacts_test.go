@@ -3,6 +3,7 @@ package nixfacts
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -22,7 +23,9 @@ func TestParseRelease(t *testing.T) {
 		{"nixos-unstable", Unstable, false},
 		{"24.05", 0, true},
 		{"", 0, true},
-		{"26.11", 0, true},
+		{"26.11", R2611, false},
+		{"nixos-26.11", R2611, false},
+		{"27.05", 0, true},
 	} {
 		got, err := ParseRelease(tc.in)
 		if (err != nil) != tc.err || got != tc.want {
@@ -37,6 +40,47 @@ func TestParseRelease(t *testing.T) {
 	}
 	if got := Unstable.FlakeURL(); got != "github:NixOS/nixpkgs/nixos-unstable" {
 		t.Errorf("FlakeURL = %q", got)
+	}
+}
+
+// TestEndOfLife pins the support end of every stable release (NixOS
+// supports YY.05 until 31 December and YY.11 until 30 June of the next
+// year) and which of them are past it on 2026-12-07.
+func TestEndOfLife(t *testing.T) {
+	on := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		r   Release
+		eol string
+		out bool
+	}{
+		{R2411, "2025-06-30", true},
+		{R2505, "2025-12-31", true},
+		{R2511, "2026-06-30", true},
+		{R2605, "2026-12-31", false},
+		{R2611, "2027-06-30", false},
+		{Unstable, "", false},
+	} {
+		got := ""
+		if e := tc.r.EndOfLife(); !e.IsZero() {
+			got = e.Format("2006-01-02")
+		}
+		if got != tc.eol || tc.r.EndOfLifeAt(on) != tc.out {
+			t.Errorf("%v: end of life %q (past on 2026-12-07: %v), want %q (%v)", tc.r, got, tc.r.EndOfLifeAt(on), tc.eol, tc.out)
+		}
+		if w := tc.r.EndOfLifeWarning(on); (w != "") != tc.out || (tc.out && !strings.Contains(w, tc.eol)) {
+			t.Errorf("%v: warning %q", tc.r, w)
+		}
+	}
+	// Supported through the last day, not after it.
+	last := time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC)
+	if R2605.EndOfLifeAt(last) || !R2605.EndOfLifeAt(last.Add(2*time.Minute)) {
+		t.Errorf("26.05 on its last day / the day after")
+	}
+	if got := strings.Join(Names(), " "); got != "24.11 25.05 25.11 26.05 26.11 unstable" {
+		t.Errorf("Names() = %s", got)
+	}
+	if R2611.StateVersion() != "26.11" || Unstable.StateVersion() != "27.05" {
+		t.Errorf("state versions %s %s", R2611.StateVersion(), Unstable.StateVersion())
 	}
 }
 

@@ -9,21 +9,22 @@ import (
 
 // nixpkgs files the facts come from (paths inside github.com/NixOS/nixpkgs).
 const (
-	srcFail2ban   = "nixos/modules/services/security/fail2ban.nix"
-	srcSSHD       = "nixos/modules/services/networking/ssh/sshd.nix"
-	srcAudit      = "nixos/modules/security/audit.nix"
-	srcAuditd     = "nixos/modules/security/auditd.nix"
-	srcJournald   = "nixos/modules/system/boot/systemd/journald.nix"
-	srcChrony     = "nixos/modules/services/networking/ntp/chrony.nix"
-	srcTailscale  = "nixos/modules/services/networking/tailscale.nix"
-	srcFirewall   = "nixos/modules/services/networking/firewall.nix"
-	srcSysctl     = "nixos/modules/config/sysctl.nix"
-	srcUsers      = "nixos/modules/config/users-groups.nix"
-	srcEtc        = "nixos/modules/system/etc/etc.nix"
-	srcHardened   = "nixos/modules/profiles/hardened.nix"
-	srcNetworking = "nixos/modules/tasks/network-interfaces.nix"
-	srcGrub       = "nixos/modules/system/boot/loader/grub/grub.nix"
-	srcVersion    = "nixos/modules/misc/version.nix"
+	srcFail2ban    = "nixos/modules/services/security/fail2ban.nix"
+	srcSSHD        = "nixos/modules/services/networking/ssh/sshd.nix"
+	srcAudit       = "nixos/modules/security/audit.nix"
+	srcAuditd      = "nixos/modules/security/auditd.nix"
+	srcJournald    = "nixos/modules/system/boot/systemd/journald.nix"
+	srcChrony      = "nixos/modules/services/networking/ntp/chrony.nix"
+	srcTailscale   = "nixos/modules/services/networking/tailscale.nix"
+	srcFirewall    = "nixos/modules/services/networking/firewall.nix"
+	srcSysctl      = "nixos/modules/config/sysctl.nix"
+	srcUsers       = "nixos/modules/config/users-groups.nix"
+	srcEtc         = "nixos/modules/system/etc/etc.nix"
+	srcHardened    = "nixos/modules/profiles/hardened.nix"
+	srcNetworking  = "nixos/modules/tasks/network-interfaces.nix"
+	srcGrub        = "nixos/modules/system/boot/loader/grub/grub.nix"
+	srcVersion     = "nixos/modules/misc/version.nix"
+	srcUnitOptions = "nixos/lib/systemd-unit-options.nix"
 )
 
 // Kind says what a path is in the releases where it is not available.
@@ -136,9 +137,10 @@ var facts = []Fact{
 	{Path: "services.fail2ban.bantime-increment.enable", Type: "bool", Source: srcFail2ban},
 	{Path: "services.fail2ban.bantime-increment.factor", Type: "str", Source: srcFail2ban},
 	{Path: "services.fail2ban.bantime-increment.maxtime", Type: "str", Source: srcFail2ban},
+	{Path: "services.fail2ban.bantime-increment.formula", Type: "str", Source: srcFail2ban, Note: "nullOr str, written as bantime.formula; fail2ban evaluates it with ban.Time, ban.Count and banFactor (fail2ban/server/jail.py setBanTimeExtra); exclusive with multipliers (assertion)"},
 	{Path: "services.fail2ban.jails.*.enabled", Type: "bool", Source: srcFail2ban},
 	{Path: "services.fail2ban.jails.*.settings", Type: "atom", Prefix: true, Source: srcFail2ban, Note: "any jail.conf key; the 24.x module replaced a top-level string filter with the jail name, so filter names go here"},
-	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: Unstable, Use: `environment.etc."fail2ban/filter.d/NAME.local".text`, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; in no stable release yet)"},
+	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: R2611, Use: `environment.etc."fail2ban/filter.d/NAME.local".text`, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; newest fail2ban.nix, which also has fail2ban.socket, a 26.11 release note)"},
 	{Path: "services.fail2ban.findtime", Kind: Undeclared, Use: "services.fail2ban.jails.DEFAULT.settings.findtime", Source: srcFail2ban},
 	{Path: "services.fail2ban.ignoreip", Kind: Undeclared, Use: "services.fail2ban.ignoreIP", Source: srcFail2ban},
 	{Path: "services.fail2ban.daemonConfig", Kind: Removed, Use: "services.fail2ban.daemonSettings", Source: srcFail2ban},
@@ -149,7 +151,15 @@ var facts = []Fact{
 
 	// Files under /etc (the nginx-noscript filter before services.fail2ban.filters).
 	{Path: "environment.etc.*.text", Type: "lines", Source: srcEtc},
-	{Path: "systemd.services.*.restartTriggers", Source: "nixos/lib/systemd-unit-options.nix", Note: "list merged with the module's own triggers"},
+	{Path: "systemd.tmpfiles.rules", Source: "nixos/modules/system/boot/systemd/tmpfiles.nix", Note: "list of tmpfiles.d lines, created at boot and on switch"},
+	{Path: "systemd.services.*.after", Type: "strs", Source: srcUnitOptions},
+	{Path: "systemd.services.*.wantedBy", Type: "strs", Source: srcUnitOptions},
+	{Path: "systemd.services.*.description", Type: "str", Source: srcUnitOptions},
+	{Path: "systemd.services.*.path", Source: srcUnitOptions, Note: "packages whose bin/ goes on PATH"},
+	{Path: "systemd.services.*.script", Type: "lines", Source: srcUnitOptions},
+	{Path: "systemd.services.*.serviceConfig", Type: "atom", Prefix: true, Source: srcUnitOptions},
+	{Path: "systemd.services.*.unitConfig", Type: "atom", Prefix: true, Source: srcUnitOptions},
+	{Path: "systemd.services.*.restartTriggers", Source: srcUnitOptions, Note: "list merged with the module's own triggers"},
 
 	// Audit.
 	{Path: "security.auditd.enable", Type: "bool", Source: srcAuditd},
@@ -169,11 +179,11 @@ var facts = []Fact{
 
 	// journald: extraConfig until 26.05, settings.Journal on unstable.
 	{Path: "systemd.journald", Prefix: true, Kind: Undeclared, Use: "services.journald", Source: srcJournald},
-	{Path: "services.journald.extraConfig", Type: "lines", Until: Unstable, Use: "services.journald.settings.Journal", Source: srcJournald, Note: "removed by nixpkgs PR #536538"},
-	{Path: "services.journald.storage", Type: "str", Until: Unstable, Use: "services.journald.settings.Journal.Storage (the old name only warns)", Source: srcJournald, Note: "renamed to settings.Journal.Storage by PR #536538"},
-	{Path: "services.journald.console", Until: Unstable, Use: "services.journald.settings.Journal.ForwardToConsole / TTYPath", Source: srcJournald},
-	{Path: "services.journald.audit", Since: R2505, Until: Unstable, Use: "services.journald.settings.Journal.Audit (unstable)", Source: srcJournald, Note: "added by PR #379629"},
-	{Path: "services.journald.settings.Journal", Type: "atom", Prefix: true, Since: Unstable, Use: "services.journald.extraConfig (up to 26.05)", Source: srcJournald, Note: "added by PR #536538"},
+	{Path: "services.journald.extraConfig", Type: "lines", Until: R2611, Use: "services.journald.settings.Journal", Source: srcJournald, Note: "removed by nixpkgs PR #536538"},
+	{Path: "services.journald.storage", Type: "str", Until: R2611, Use: "services.journald.settings.Journal.Storage (the old name only warns)", Source: srcJournald, Note: "renamed to settings.Journal.Storage by PR #536538"},
+	{Path: "services.journald.console", Until: R2611, Use: "services.journald.settings.Journal.ForwardToConsole / TTYPath", Source: srcJournald},
+	{Path: "services.journald.audit", Since: R2505, Until: R2611, Use: "services.journald.settings.Journal.Audit (26.11+)", Source: srcJournald, Note: "added by PR #379629"},
+	{Path: "services.journald.settings.Journal", Type: "atom", Prefix: true, Since: R2611, Use: "services.journald.extraConfig (up to 26.05)", Source: srcJournald, Note: "added by PR #536538 (release note in rl-2611.section.md)"},
 
 	// Tailscale.
 	{Path: "services.tailscale.enable", Type: "bool", Source: srcTailscale},

@@ -1,6 +1,7 @@
 package nixfacts
 
 import (
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -144,7 +145,11 @@ var topics = []topicDef{
 		base := at(f2b, "bantime-increment")
 		out := []Setting{set("repeat offenders get longer bans", nixexpr.Bool(true), at(base, "enable")...)}
 		if inc.Factor > 0 {
-			out = append(out, set("", nixexpr.Str(strconv.FormatFloat(inc.Factor, 'f', -1, 64)), at(base, "factor")...))
+			out = append(out,
+				set("", nixexpr.Str(strconv.FormatFloat(inc.Factor, 'f', -1, 64)), at(base, "factor")...),
+				set("the nth ban lasts bantime * factor^(n-1), as rampart guard computes it (fail2ban's\n"+
+					"default formula would double it once more: bantime * 2^(n-1) * factor)",
+					nixexpr.Str(BantimeFormula(p)), at(base, "formula")...))
 		}
 		if inc.Max.D > 0 {
 			out = append(out, set("", nixexpr.Str(F2BDuration(inc.Max.D)), at(base, "maxtime")...))
@@ -165,10 +170,30 @@ var topics = []topicDef{
 		return jailSettings(r, p, j)
 	}},
 
+	{name: "ban.log_files", gen: banSetting(func(r Release, p *policy.Policy) []Setting {
+		logs := nginxLogs(p)
+		if len(logs) == 0 {
+			return nil
+		}
+		// As the nginx module's own LogsDirectory (0750) and UMask 0027.
+		owner := " ${config.services.nginx.user} ${config.services.nginx.group} - -"
+		rules := nixexpr.List{nixexpr.Raw(quoteRaw("d " + nginxLogDir + " 0750" + owner))}
+		for _, l := range logs {
+			rules = append(rules, nixexpr.Raw(quoteRaw("f "+l+" 0640"+owner)))
+		}
+		return []Setting{
+			set("fail2ban exits when a file jail's log does not exist yet (and its unit does not\n"+
+				"restart), taking the sshd jail down with it: create nginx's logs at boot, with\n"+
+				"nginx's owner and modes", nixexpr.MkIf(nginxEnabled, rules), "systemd", "tmpfiles", "rules"),
+			set("read the nginx logs once nginx has opened them", nixexpr.MkIf(nginxEnabled, nixexpr.Strs("nginx.service")),
+				"systemd", "services", "fail2ban", "after"),
+		}
+	})},
+
 	{name: "audit.enabled", gen: func(r Release, p *policy.Policy, _ string) []Setting {
 		c := ""
 		if r >= R2511 {
-			c = "25.11+: rules load through audit-rules-nixos.service; on kernels >= 6.19 see nixpkgs issue #513202"
+			c = "25.11+: rules load through audit-rules-nixos.service (auditctl -R)"
 		}
 		return []Setting{
 			set("", nixexpr.Bool(p.Audit.Enabled), "security", "auditd", "enable"),
@@ -197,7 +222,11 @@ var topics = []topicDef{
 			rules = append(rules, rule)
 		}
 		c := "watches only: the module writes the -D/-b/-f/-e control lines itself"
-		return []Setting{set(c, nixexpr.Strs(rules...), "security", "audit", "rules")}
+		out := []Setting{set(c, nixexpr.Strs(rules...), "security", "audit", "rules")}
+		if r >= R2511 && len(p.Audit.Watches) > 0 {
+			out = append(out, auditWatchService(p)...)
+		}
+		return out
 	}},
 
 	{name: "sysctl.*", args: func(p *policy.Policy) []string {
@@ -329,14 +358,14 @@ func tailnet(gen func(*policy.Policy) []Setting) func(Release, *policy.Policy, s
 }
 
 // journald sets one [Journal] key: through extraConfig lines up to 26.05,
-// through settings.Journal on unstable (where extraConfig fails evaluation).
+// through settings.Journal from 26.11 (where extraConfig fails evaluation).
 func journald(key string, val func(*policy.Policy) (string, bool)) func(Release, *policy.Policy, string) []Setting {
 	return func(r Release, p *policy.Policy, _ string) []Setting {
 		v, ok := val(p)
 		if !ok {
 			return nil
 		}
-		if r >= Unstable {
+		if r >= R2611 {
 			var nv nixexpr.Value = nixexpr.Str(v)
 			if n, err := strconv.Atoi(v); err == nil && key == "SystemMaxFiles" {
 				nv = nixexpr.Int(n)
@@ -374,6 +403,91 @@ func F2BDuration(d time.Duration) string {
 		}
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+}
+
+// AuditWatchService is the unit that loads the policy's watches one by one
+// after audit-rules-nixos.service (25.11+).
+const AuditWatchService = "rampart-audit-watches"
+
+// auditWatchService works around nixpkgs issue #513202: on kernels >= 6.19
+// the -b line the 25.11+ module puts before the rules fails, and auditctl
+// -R stops at the first error, so audit-rules-nixos.service loads no rule
+// at all. The unit adds each watch with its own auditctl call (watches
+// still load on those kernels), skips the ones already loaded ("Rule
+// exists": the module's service worked) and fails if any other is missing,
+// so that systemctl --failed shows it.
+func auditWatchService(p *policy.Policy) []Setting {
+	script := nixexpr.Lines{
+		`case "$(auditctl -s)" in *"enabled 2"*) echo "audit rules are locked: nothing to add"; exit 0 ;; esac`,
+		"failed=0",
+		"add() {",
+		`  if out=$(auditctl "$@" 2>&1); then echo "added: $*"; return; fi`,
+		`  case "$out" in`,
+		`    *"Rule exists"*) echo "already loaded: $*" ;;`,
+		`    *) echo "auditctl $*: $out" >&2; failed=1 ;;`,
+		"  esac",
+		"}",
+	}
+	for _, w := range p.Audit.Watches {
+		line := "add -w " + shellQuote(w.Path)
+		if w.Perms != "" {
+			line += " -p " + shellQuote(w.Perms)
+		}
+		if w.Key != "" {
+			line += " -k " + shellQuote(w.Key)
+		}
+		script = append(script, line)
+	}
+	script = append(script, `exit "$failed"`)
+	base := []string{"systemd", "services", AuditWatchService}
+	return []Setting{
+		set("nixpkgs issue #513202: on kernels >= 6.19 audit-rules-nixos.service stops at the -b\n"+
+			"line and loads no rule; this unit loads each watch by itself after it (a no-op where\n"+
+			"the module's service worked)", nixexpr.Str("Load rampart's audit watches (nixpkgs issue #513202)"), at(base, "description")...),
+		set("", nixexpr.Strs("multi-user.target"), at(base, "wantedBy")...),
+		set("", nixexpr.Strs("audit-rules-nixos.service"), at(base, "after")...),
+		set("", nixexpr.List{nixexpr.Raw("config.security.audit.package")}, at(base, "path")...),
+		set("", nixexpr.Str("oneshot"), at(base, "serviceConfig", "Type")...),
+		set("", nixexpr.Bool(true), at(base, "serviceConfig", "RemainAfterExit")...),
+		set("", script, at(base, "script")...),
+	}
+}
+
+// shellQuote quotes s as one shell word.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// BantimeFormula is the bantime.formula that makes fail2ban lengthen bans
+// as the policy says (and rampart guard does): the nth ban of an address
+// lasts bantime * factor^(n-1), capped at ban.increment.max. fail2ban
+// evaluates it with ban.Count = n-1 (the bans of the address it has on
+// record), banFactor = bantime.factor, and takes min(result, maxtime).
+// The exponent stops growing once the smallest bantime has reached the cap,
+// so that a float power never overflows (fail2ban would then log an error
+// and keep the first bantime).
+func BantimeFormula(p *policy.Policy) string {
+	return fmt.Sprintf("ban.Time * banFactor**min(ban.Count, %d)", bantimeExponentCap(p))
+}
+
+func bantimeExponentCap(p *policy.Policy) int {
+	inc := p.Ban.Increment
+	smallest := p.Ban.Bantime.D
+	for _, j := range p.Ban.Jails {
+		if j.Bantime.D > 0 && (smallest <= 0 || j.Bantime.D < smallest) {
+			smallest = j.Bantime.D
+		}
+	}
+	const most = 60
+	if inc.Factor <= 1 || smallest <= 0 || inc.Max.D <= 0 {
+		if inc.Factor <= 1 {
+			return 0
+		}
+		return most
+	}
+	n := 0
+	for d := float64(smallest); d < float64(inc.Max.D) && n < most; n++ {
+		d *= inc.Factor
+	}
+	return n
 }
 
 // SysctlConflict explains why a policy sysctl is left out of the module, or
@@ -425,13 +539,19 @@ func jailSettings(r Release, p *policy.Policy, j policy.Jail) []Setting {
 		}
 		st.Add("", nixexpr.Str(f), "filter")
 	}
-	if len(j.Ports) > 0 {
-		ps := make([]string, len(j.Ports))
-		for i, n := range j.Ports {
+	ports, portNote := j.Ports, ""
+	if filter == "sshd" && p.SSH.Enabled && len(p.SSH.Ports) > 0 {
+		// The policy's jail ports are a default; sshd listens on ssh.ports.
+		ports, portNote = p.SSH.Ports, "the policy's ssh.ports"
+	}
+	if len(ports) > 0 {
+		ps := make([]string, len(ports))
+		for i, n := range ports {
 			ps[i] = strconv.Itoa(n)
 		}
-		st.Add("", nixexpr.Str(strings.Join(ps, ",")), "port")
+		st.Add(portNote, nixexpr.Str(strings.Join(ps, ",")), "port")
 	}
+	st.Add("bans cover every port of the offender (the module's banaction-allports)", nixexpr.Str("%(banaction_allports)s"), "banaction")
 	switch j.Source {
 	case "file":
 		// Continuation lines must be indented, or fail2ban reads them as keys.
@@ -457,11 +577,11 @@ func jailSettings(r Release, p *policy.Policy, j policy.Jail) []Setting {
 	if j.Bantime.D > 0 {
 		st.Add("", nixexpr.Str(F2BDuration(j.Bantime.D)), "bantime")
 	}
-	if j.Source == "file" && allUnder(j.Paths, "/var/log/nginx/") {
+	if j.Source == "file" && allUnder(j.Paths, nginxLogDir+"/") {
 		jail := &nixexpr.Attrs{}
 		jail.Add("", st, "settings")
 		out = append(out, set("only with nginx: fail2ban refuses a file jail whose log does not exist",
-			nixexpr.MkIf("config.services.nginx.enable", jail), base...))
+			nixexpr.MkIf(nginxEnabled, jail), base...))
 	} else {
 		out = append(out, set("", st, at(base, "settings")...))
 	}
@@ -470,6 +590,34 @@ func jailSettings(r Release, p *policy.Policy, j policy.Jail) []Setting {
 	}
 	return out
 }
+
+// nginxLogDir is where the NixOS nginx module logs (LogsDirectory=nginx).
+const nginxLogDir = "/var/log/nginx"
+
+const nginxEnabled = nixexpr.Raw("config.services.nginx.enable")
+
+// nginxLogs returns the nginx log files the enabled file jails read, in
+// policy order without repeats.
+func nginxLogs(p *policy.Policy) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, j := range p.Ban.Jails {
+		if !j.Enabled || j.Source != "file" || !allUnder(j.Paths, nginxLogDir+"/") {
+			continue
+		}
+		for _, l := range j.Paths {
+			if !seen[l] && !strings.ContainsAny(l, "*?[ \t\n\"\\$") {
+				seen[l] = true
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// quoteRaw is a Nix string literal for s, which holds ${…} interpolations
+// of rampart's own making and nothing else that needs escaping.
+func quoteRaw(s string) string { return `"` + s + `"` }
 
 func allUnder(paths []string, dir string) bool {
 	for _, p := range paths {

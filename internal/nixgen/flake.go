@@ -140,7 +140,7 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("flake: render %s: %w", f.name, err)
 		}
-		out = append(out, File{Name: f.name, Data: b})
+		out = append(out, File{Name: f.name, Data: b, Once: true})
 	}
 	// The option definitions of configuration.nix pass the same gate as
 	// the module's.

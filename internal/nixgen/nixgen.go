@@ -31,6 +31,12 @@ type Options struct {
 type File struct {
 	Name string
 	Data []byte
+	// Once marks a file the administrator owns after the first render
+	// (configuration.nix says "edit freely", system.stateVersion must not
+	// move): re-rendering into the same directory keeps it unless forced.
+	Once bool
+	// Mode is the file mode (0 = 0644).
+	Mode uint32
 }
 
 // LockoutError is returned when the policy would lock the administrator
@@ -94,6 +100,35 @@ func Warnings(p *policy.Policy) []string {
 	if len(left) > 0 {
 		out = append(out, "the module leaves out "+strings.Join(left, " and ")+" so that the tailnet routing works")
 	}
+	return append(out, fail2banLimits(p)...)
+}
+
+// fail2banLimits names the [ban] settings fail2ban cannot express: the
+// rendered system bans with fail2ban, not rampart guard. Settings at their
+// profile default are not mentioned (nothing was asked for that is lost),
+// except where the default itself is a promise fail2ban does not keep.
+func fail2banLimits(p *policy.Policy) []string {
+	if !p.Ban.Enabled {
+		return nil
+	}
+	var out []string
+	b := p.Ban
+	if b.IPv6Prefix > 0 && b.IPv6Prefix < 128 {
+		out = append(out, fmt.Sprintf("ban.ipv6_prefix = %d: fail2ban bans single addresses, so an IPv6 offender can "+
+			"return from another address of its /%d (rampart guard bans the prefix)", b.IPv6Prefix, b.IPv6Prefix))
+	}
+	if b.Metrics != "" {
+		out = append(out, fmt.Sprintf("ban.metrics = %q: fail2ban has no metrics endpoint; nothing will listen there "+
+			"(ban counts: fail2ban-client status JAIL)", b.Metrics))
+	}
+	def := 0
+	if d, err := policy.Default(p.Profile); err == nil {
+		def = d.Ban.MaxTracked
+	}
+	if b.MaxTracked > 0 && b.MaxTracked != def {
+		out = append(out, fmt.Sprintf("ban.max_tracked = %d: fail2ban keeps no such bound on the addresses it "+
+			"tracks (its memory grows with the failing addresses within findtime)", b.MaxTracked))
+	}
 	return out
 }
 
@@ -119,7 +154,9 @@ var blocks = []block{
 		"itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT\n" +
 		"jail setting. Jail keys go under settings (filter names too).")},
 	{[]string{"environment", "etc"}, fixed("Filters rampart defines itself (fail2ban reads filter.d/*.local).")},
-	{[]string{"systemd", "services", "fail2ban"}, fixed("Restart fail2ban when rampart's filter changes.")},
+	{[]string{"systemd", "services", "fail2ban"}, fixed("fail2ban's unit: what it starts after, what restarts it.")},
+	{[]string{"systemd", "tmpfiles"}, fixed("Files created at boot.")},
+	{[]string{"systemd", "services", nixfacts.AuditWatchService}, fixed("Audit watches that load on every kernel.")},
 	{[]string{"security", "auditd"}, fixed("Kernel audit: auditd records, keyed watches say what changed.")},
 	{[]string{"security", "audit"}, func(r nixfacts.Release, p *policy.Policy) string {
 		if r >= nixfacts.R2511 {
@@ -131,7 +168,7 @@ var blocks = []block{
 	}},
 	{[]string{"boot", "kernel", "sysctl"}, fixed("Kernel network hardening (written to /etc/sysctl.d/60-nixos.conf).")},
 	{[]string{"services", "chrony"}, fixed("Accurate time keeps logs and bans comparable.")},
-	{[]string{"services", "journald", "settings", "Journal"}, fixed("journald retention. On unstable extraConfig is gone (nixpkgs PR #536538):\n" +
+	{[]string{"services", "journald", "settings", "Journal"}, fixed("journald retention. From 26.11 extraConfig is gone (nixpkgs PR #536538):\n" +
 		"[Journal] keys go under settings.Journal. (NixOS has no journald options under systemd.)")},
 	{[]string{"services", "journald"}, func(r nixfacts.Release, p *policy.Policy) string {
 		return "journald retention. These keys have no options of their own up to 26.05, so they go\n" +

@@ -279,6 +279,36 @@ func TestLockout(t *testing.T) {
 	}
 }
 
+// TestFail2banLimits: the [ban] settings fail2ban cannot express are named
+// on stderr (issue 9 point 16), and nothing is said at their defaults.
+func TestFail2banLimits(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Admin.Users = []policy.AdminUser{{Name: "alice", AuthorizedKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q alice@example.org"}}}
+	if _, warn, err := Render(p, Options{}); err != nil || len(warn) != 0 {
+		t.Fatalf("defaults: %q, %v", warn, err)
+	}
+	p.Ban.IPv6Prefix = 64
+	p.Ban.Metrics = "127.0.0.1:9180"
+	p.Ban.MaxTracked = 5000
+	_, warn, err := Render(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ban.ipv6_prefix = 64: fail2ban bans single addresses", `ban.metrics = "127.0.0.1:9180": fail2ban has no metrics endpoint`, "ban.max_tracked = 5000: fail2ban keeps no such bound"}
+	if len(warn) != len(want) {
+		t.Fatalf("warnings = %q", warn)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(warn[i], w) {
+			t.Errorf("warning %d = %q, want %q…", i, warn[i], w)
+		}
+	}
+	p.Ban.Enabled = false
+	if _, warn, _ := Render(p, Options{}); len(warn) != 0 {
+		t.Errorf("ban off: %q", warn)
+	}
+}
+
 func TestWarnings(t *testing.T) {
 	p := profiles(t)["site"] // use_routing_features = both
 	_, warn, err := Render(p, Options{Release: nixfacts.R2605, AllowLockoutRisk: true})

@@ -62,7 +62,10 @@ func TestNixParse(t *testing.T) {
 // config is the module's own definitions plus nginx (a fixed point, so
 // references such as config.environment.etc.X.text resolve).
 const stubArgs = `{
-  config = m // { services = (m.services or { }) // { nginx.enable = true; }; };
+  config = m // {
+    services = (m.services or { }) // { nginx = { enable = true; user = "nginx"; group = "nginx"; }; };
+    security = (m.security or { }) // { audit = (m.security.audit or { }) // { package = "audit"; }; };
+  };
   lib = { mkIf = c: v: if c then v else { }; mkDefault = v: v; };
   pkgs = { };
 }`
@@ -119,6 +122,20 @@ func TestNixEval(t *testing.T) {
 			t.Errorf("%v %s: the evaluated module has %d definitions, rampart wrote %d", r, name, c, len(leaves))
 		}
 		if name == "site" {
+			// Point 19: with nginx on, fail2ban's nginx log exists at boot,
+			// with nginx's owner, and fail2ban starts after nginx.
+			rules, _ := lookupJSON(got, []string{"systemd", "tmpfiles", "rules"})
+			if want := []any{"d /var/log/nginx 0750 nginx nginx - -", "f /var/log/nginx/access.log 0640 nginx nginx - -"}; !reflect.DeepEqual(rules, want) {
+				t.Errorf("%v tmpfiles rules = %#v, want %#v", r, rules, want)
+			}
+			if after, _ := lookupJSON(got, []string{"systemd", "services", "fail2ban", "after"}); !reflect.DeepEqual(after, []any{"nginx.service"}) {
+				t.Errorf("%v fail2ban after = %#v", r, after)
+			}
+			// Point 20: 25.11+ loads the watches in a unit of its own.
+			_, unit := lookupJSON(got, []string{"systemd", "services", nixfacts.AuditWatchService, "script"})
+			if unit != (r >= nixfacts.R2511) {
+				t.Errorf("%v: %s defined: %v", r, nixfacts.AuditWatchService, unit)
+			}
 			disko := filepath.Join(dir, r.String()+"-disko.nix")
 			os.WriteFile(disko, m.files[3].Data, 0o644)
 			d := evalJSON(t, bin, "import "+disko+" { lib = { mkDefault = v: v; }; }")

@@ -38,7 +38,10 @@
     ignoreIP = [ ];
     jails.sshd.settings = {
       filter = "sshd";
+      # the policy's ssh.ports
       port = "22";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       # also sshd-session: OpenSSH >= 9.8 logs failures from it
       journalmatch = "_SYSTEMD_UNIT=sshd.service + _SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session";
       maxretry = 3;
@@ -48,6 +51,8 @@
       settings = {
         filter = "nginx-noscript";
         port = "80,443";
+        # bans cover every port of the offender (the module's banaction-allports)
+        banaction = "%(banaction_allports)s";
         logpath = "/var/log/nginx/access.log";
         # the DEFAULT backend (systemd) would ignore logpath
         backend = "auto";
@@ -64,10 +69,23 @@
     ignoreregex =
   '';
 
-  # Restart fail2ban when rampart's filter changes.
-  # the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)
-  systemd.services.fail2ban.restartTriggers = [
-    config.environment.etc."fail2ban/filter.d/nginx-noscript.local".text
+  # fail2ban's unit: what it starts after, what restarts it.
+  systemd.services.fail2ban = {
+    # the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)
+    restartTriggers = [
+      config.environment.etc."fail2ban/filter.d/nginx-noscript.local".text
+    ];
+    # read the nginx logs once nginx has opened them
+    after = lib.mkIf config.services.nginx.enable [ "nginx.service" ];
+  };
+
+  # Files created at boot.
+  # fail2ban exits when a file jail's log does not exist yet (and its unit does not
+  # restart), taking the sshd jail down with it: create nginx's logs at boot, with
+  # nginx's owner and modes
+  systemd.tmpfiles.rules = lib.mkIf config.services.nginx.enable [
+    "d /var/log/nginx 0750 ${config.services.nginx.user} ${config.services.nginx.group} - -"
+    "f /var/log/nginx/access.log 0640 ${config.services.nginx.user} ${config.services.nginx.group} - -"
   ];
 
   # Kernel audit: auditd records, keyed watches say what changed.

@@ -38,7 +38,10 @@
     ignoreIP = [ ];
     jails.sshd.settings = {
       filter = "sshd[mode=aggressive]";
-      port = "22";
+      # the policy's ssh.ports
+      port = "22,2222";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       # also sshd-session: OpenSSH >= 9.8 logs failures from it
       journalmatch = "_SYSTEMD_UNIT=sshd.service + _SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session";
       maxretry = 3;
@@ -49,6 +52,8 @@
     jails.apache-auth.settings = {
       filter = "apache-auth";
       port = "80,443";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       logpath = "/var/log/httpd/error_log\n  /var/log/httpd/other_error_log";
       # the DEFAULT backend (systemd) would ignore logpath
       backend = "auto";
@@ -56,6 +61,8 @@
     };
     jails.postfix.settings = {
       filter = "postfix";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       journalmatch = "_SYSTEMD_UNIT=postfix.service";
     };
     # jail piped reads stdin, which the NixOS module cannot express

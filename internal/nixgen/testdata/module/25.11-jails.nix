@@ -38,7 +38,10 @@
     ignoreIP = [ ];
     jails.sshd.settings = {
       filter = "sshd[mode=aggressive]";
-      port = "22";
+      # the policy's ssh.ports
+      port = "22,2222";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       # also sshd-session: OpenSSH >= 9.8 logs failures from it
       journalmatch = "_SYSTEMD_UNIT=sshd.service + _SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session";
       maxretry = 3;
@@ -49,6 +52,8 @@
     jails.apache-auth.settings = {
       filter = "apache-auth";
       port = "80,443";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       logpath = "/var/log/httpd/error_log\n  /var/log/httpd/other_error_log";
       # the DEFAULT backend (systemd) would ignore logpath
       backend = "auto";
@@ -56,6 +61,8 @@
     };
     jails.postfix.settings = {
       filter = "postfix";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       journalmatch = "_SYSTEMD_UNIT=postfix.service";
     };
     # jail piped reads stdin, which the NixOS module cannot express
@@ -67,7 +74,7 @@
   # 25.11+: the module prepends -D, -b (backlogLimit, default 1024), -f and -r
   # to the rules file and appends -e, and adds audit=1 to the kernel command line.
   security.audit = {
-    # 25.11+: rules load through audit-rules-nixos.service; on kernels >= 6.19 see nixpkgs issue #513202
+    # 25.11+: rules load through audit-rules-nixos.service (auditctl -R)
     enable = true;
     # watches only: the module writes the -D/-b/-f/-e control lines itself
     rules = [
@@ -79,6 +86,38 @@
       "-w /etc/systemd -p wa -k systemd"
       "-w /var/lib/secret -p rwxa -k odd"
     ];
+  };
+
+  # Audit watches that load on every kernel.
+  systemd.services.rampart-audit-watches = {
+    # nixpkgs issue #513202: on kernels >= 6.19 audit-rules-nixos.service stops at the -b
+    # line and loads no rule; this unit loads each watch by itself after it (a no-op where
+    # the module's service worked)
+    description = "Load rampart's audit watches (nixpkgs issue #513202)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "audit-rules-nixos.service" ];
+    path = [ config.security.audit.package ];
+    serviceConfig.Type = "oneshot";
+    serviceConfig.RemainAfterExit = true;
+    script = ''
+      case "$(auditctl -s)" in *"enabled 2"*) echo "audit rules are locked: nothing to add"; exit 0 ;; esac
+      failed=0
+      add() {
+        if out=$(auditctl "$@" 2>&1); then echo "added: $*"; return; fi
+        case "$out" in
+          *"Rule exists"*) echo "already loaded: $*" ;;
+          *) echo "auditctl $*: $out" >&2; failed=1 ;;
+        esac
+      }
+      add -w '/etc/passwd' -p 'wa' -k 'identity'
+      add -w '/etc/group' -p 'wa' -k 'identity'
+      add -w '/etc/ssh/sshd_config' -p 'wa' -k 'ssh'
+      add -w '/etc/sudoers' -p 'wa' -k 'sudo'
+      add -w '/etc/crontab' -p 'wa' -k 'cron'
+      add -w '/etc/systemd' -p 'wa' -k 'systemd'
+      add -w '/var/lib/secret' -p 'rwxa' -k 'odd'
+      exit "$failed"
+    '';
   };
 
   # Kernel network hardening (written to /etc/sysctl.d/60-nixos.conf).

@@ -58,10 +58,16 @@
     # repeat offenders get longer bans
     bantime-increment.enable = true;
     bantime-increment.factor = "2";
+    # the nth ban lasts bantime * factor^(n-1), as rampart guard computes it (fail2ban's
+    # default formula would double it once more: bantime * 2^(n-1) * factor)
+    bantime-increment.formula = "ban.Time * banFactor**min(ban.Count, 8)";
     bantime-increment.maxtime = "1w";
     jails.sshd.settings = {
       filter = "sshd";
+      # the policy's ssh.ports
       port = "22";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       # also sshd-session: OpenSSH >= 9.8 logs failures from it
       journalmatch = "_SYSTEMD_UNIT=sshd.service + _SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session";
       maxretry = 3;
@@ -71,6 +77,8 @@
       settings = {
         filter = "nginx-noscript";
         port = "80,443";
+        # bans cover every port of the offender (the module's banaction-allports)
+        banaction = "%(banaction_allports)s";
         logpath = "/var/log/nginx/access.log";
         # the DEFAULT backend (systemd) would ignore logpath
         backend = "auto";
@@ -87,10 +95,23 @@
     ignoreregex =
   '';
 
-  # Restart fail2ban when rampart's filter changes.
-  # the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)
-  systemd.services.fail2ban.restartTriggers = [
-    config.environment.etc."fail2ban/filter.d/nginx-noscript.local".text
+  # fail2ban's unit: what it starts after, what restarts it.
+  systemd.services.fail2ban = {
+    # the module does not restart fail2ban when a filter file changes (nixpkgs issue #288436)
+    restartTriggers = [
+      config.environment.etc."fail2ban/filter.d/nginx-noscript.local".text
+    ];
+    # read the nginx logs once nginx has opened them
+    after = lib.mkIf config.services.nginx.enable [ "nginx.service" ];
+  };
+
+  # Files created at boot.
+  # fail2ban exits when a file jail's log does not exist yet (and its unit does not
+  # restart), taking the sshd jail down with it: create nginx's logs at boot, with
+  # nginx's owner and modes
+  systemd.tmpfiles.rules = lib.mkIf config.services.nginx.enable [
+    "d /var/log/nginx 0750 ${config.services.nginx.user} ${config.services.nginx.group} - -"
+    "f /var/log/nginx/access.log 0640 ${config.services.nginx.user} ${config.services.nginx.group} - -"
   ];
 
   # Kernel audit: auditd records, keyed watches say what changed.
@@ -99,7 +120,7 @@
   # 25.11+: the module prepends -D, -b (backlogLimit, default 1024), -f and -r
   # to the rules file and appends -e, and adds audit=1 to the kernel command line.
   security.audit = {
-    # 25.11+: rules load through audit-rules-nixos.service; on kernels >= 6.19 see nixpkgs issue #513202
+    # 25.11+: rules load through audit-rules-nixos.service (auditctl -R)
     enable = true;
     backlogLimit = 8192;
     # watches only: the module writes the -D/-b/-f/-e control lines itself
@@ -111,6 +132,37 @@
       "-w /etc/crontab -p wa -k cron"
       "-w /etc/systemd -p wa -k systemd"
     ];
+  };
+
+  # Audit watches that load on every kernel.
+  systemd.services.rampart-audit-watches = {
+    # nixpkgs issue #513202: on kernels >= 6.19 audit-rules-nixos.service stops at the -b
+    # line and loads no rule; this unit loads each watch by itself after it (a no-op where
+    # the module's service worked)
+    description = "Load rampart's audit watches (nixpkgs issue #513202)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "audit-rules-nixos.service" ];
+    path = [ config.security.audit.package ];
+    serviceConfig.Type = "oneshot";
+    serviceConfig.RemainAfterExit = true;
+    script = ''
+      case "$(auditctl -s)" in *"enabled 2"*) echo "audit rules are locked: nothing to add"; exit 0 ;; esac
+      failed=0
+      add() {
+        if out=$(auditctl "$@" 2>&1); then echo "added: $*"; return; fi
+        case "$out" in
+          *"Rule exists"*) echo "already loaded: $*" ;;
+          *) echo "auditctl $*: $out" >&2; failed=1 ;;
+        esac
+      }
+      add -w '/etc/passwd' -p 'wa' -k 'identity'
+      add -w '/etc/group' -p 'wa' -k 'identity'
+      add -w '/etc/ssh/sshd_config' -p 'wa' -k 'ssh'
+      add -w '/etc/sudoers' -p 'wa' -k 'sudo'
+      add -w '/etc/crontab' -p 'wa' -k 'cron'
+      add -w '/etc/systemd' -p 'wa' -k 'systemd'
+      exit "$failed"
+    '';
   };
 
   # Kernel network hardening (written to /etc/sysctl.d/60-nixos.conf).

@@ -38,7 +38,10 @@
     ignoreIP = [ ];
     jails.sshd.settings = {
       filter = "sshd";
+      # the policy's ssh.ports
       port = "22";
+      # bans cover every port of the offender (the module's banaction-allports)
+      banaction = "%(banaction_allports)s";
       # also sshd-session: OpenSSH >= 9.8 logs failures from it
       journalmatch = "_SYSTEMD_UNIT=sshd.service + _SYSTEMD_UNIT=ssh.service + _COMM=sshd + _COMM=sshd-session + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session";
       maxretry = 3;
@@ -48,6 +51,8 @@
       settings = {
         filter = "nginx-noscript";
         port = "80,443";
+        # bans cover every port of the offender (the module's banaction-allports)
+        banaction = "%(banaction_allports)s";
         logpath = "/var/log/nginx/access.log";
         # the DEFAULT backend (systemd) would ignore logpath
         backend = "auto";
@@ -61,13 +66,26 @@
     };
   };
 
+  # Files created at boot.
+  # fail2ban exits when a file jail's log does not exist yet (and its unit does not
+  # restart), taking the sshd jail down with it: create nginx's logs at boot, with
+  # nginx's owner and modes
+  systemd.tmpfiles.rules = lib.mkIf config.services.nginx.enable [
+    "d /var/log/nginx 0750 ${config.services.nginx.user} ${config.services.nginx.group} - -"
+    "f /var/log/nginx/access.log 0640 ${config.services.nginx.user} ${config.services.nginx.group} - -"
+  ];
+
+  # fail2ban's unit: what it starts after, what restarts it.
+  # read the nginx logs once nginx has opened them
+  systemd.services.fail2ban.after = lib.mkIf config.services.nginx.enable [ "nginx.service" ];
+
   # Kernel audit: auditd records, keyed watches say what changed.
   security.auditd.enable = true;
 
   # 25.11+: the module prepends -D, -b (backlogLimit, default 1024), -f and -r
   # to the rules file and appends -e, and adds audit=1 to the kernel command line.
   security.audit = {
-    # 25.11+: rules load through audit-rules-nixos.service; on kernels >= 6.19 see nixpkgs issue #513202
+    # 25.11+: rules load through audit-rules-nixos.service (auditctl -R)
     enable = true;
     # watches only: the module writes the -D/-b/-f/-e control lines itself
     rules = [
@@ -78,6 +96,37 @@
       "-w /etc/crontab -p wa -k cron"
       "-w /etc/systemd -p wa -k systemd"
     ];
+  };
+
+  # Audit watches that load on every kernel.
+  systemd.services.rampart-audit-watches = {
+    # nixpkgs issue #513202: on kernels >= 6.19 audit-rules-nixos.service stops at the -b
+    # line and loads no rule; this unit loads each watch by itself after it (a no-op where
+    # the module's service worked)
+    description = "Load rampart's audit watches (nixpkgs issue #513202)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "audit-rules-nixos.service" ];
+    path = [ config.security.audit.package ];
+    serviceConfig.Type = "oneshot";
+    serviceConfig.RemainAfterExit = true;
+    script = ''
+      case "$(auditctl -s)" in *"enabled 2"*) echo "audit rules are locked: nothing to add"; exit 0 ;; esac
+      failed=0
+      add() {
+        if out=$(auditctl "$@" 2>&1); then echo "added: $*"; return; fi
+        case "$out" in
+          *"Rule exists"*) echo "already loaded: $*" ;;
+          *) echo "auditctl $*: $out" >&2; failed=1 ;;
+        esac
+      }
+      add -w '/etc/passwd' -p 'wa' -k 'identity'
+      add -w '/etc/group' -p 'wa' -k 'identity'
+      add -w '/etc/ssh/sshd_config' -p 'wa' -k 'ssh'
+      add -w '/etc/sudoers' -p 'wa' -k 'sudo'
+      add -w '/etc/crontab' -p 'wa' -k 'cron'
+      add -w '/etc/systemd' -p 'wa' -k 'systemd'
+      exit "$failed"
+    '';
   };
 
   # Kernel network hardening (written to /etc/sysctl.d/60-nixos.conf).
@@ -95,7 +144,7 @@
   # chrony turns systemd-timesyncd off
   services.chrony.enable = true;
 
-  # journald retention. On unstable extraConfig is gone (nixpkgs PR #536538):
+  # journald retention. From 26.11 extraConfig is gone (nixpkgs PR #536538):
   # [Journal] keys go under settings.Journal. (NixOS has no journald options under systemd.)
   services.journald.settings.Journal = {
     Storage = "persistent";
