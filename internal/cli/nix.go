@@ -31,12 +31,18 @@ and ./rampart.nix) and disko.nix (GPT disk layout on --disk, default
 regenerates rampart.nix (and install.sh) and keeps them (configuration.nix is
 yours to edit, system.stateVersion must not move) unless --force. Then:
 
-  nixos-anywhere --flake DIR#NAME root@ADDRESS                         install
+  DIR/install.sh root@ADDRESS                                          install
+  nixos-anywhere --flake DIR#NAME root@ADDRESS                         (the same, by hand)
   nixos-rebuild switch --flake DIR#NAME --target-host root@ADDRESS     update
 
 rampart refuses (exit 1) to render a policy that would lock the administrator
 out: password and keyboard-interactive logins off with no admin authorized key,
-or SSH only over the tailnet without an auth-key file. --allow-lockout-risk
+or SSH only over the tailnet without an auth-key file. With --flake and SSH only
+over the tailnet, the auth key must be delivered: install.sh copies it (from
+DIR/tailscale-authkey, or the file given after the address) to the policy's
+tailnet.auth_key_file with nixos-anywhere --extra-files and refuses to run
+without it; a key path under /run or /tmp (emptied at boot; sops-nix, agenix)
+is refused unless --allow-lockout-risk. --allow-lockout-risk
 renders it anyway. Known conflicts (ip_forward = 0 or a strict rp_filter
 against tailscale routing) are reported on stderr.
 

@@ -2,7 +2,9 @@ package nixgen
 
 import (
 	"fmt"
+	"path"
 	"regexp"
+	"strings"
 
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
@@ -59,9 +61,15 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 	flake.Add("", nixexpr.Str(host+": hardened NixOS "+r.String()+" host rendered by rampart"), "description")
 	flake.Add("", inputs, "inputs")
 	flake.Add("", nixexpr.Func{Params: []string{"self", "nixpkgs", "disko"}, Body: outputs}, "outputs")
+	key := deliveredKey(p)
+	install := fmt.Sprintf("nixos-anywhere --flake .#%s root@ADDRESS", host)
+	if key != "" {
+		install = fmt.Sprintf("./install.sh root@ADDRESS   (puts the tailscale auth key at %s\n"+
+			"          with nixos-anywhere --extra-files; it refuses to run without the key)", key)
+	}
 	flakeHdr := fmt.Sprintf("flake.nix rendered by `rampart nix --flake --host %s`.\n"+
-		"Install:  nixos-anywhere --flake .#%s root@ADDRESS\n"+
-		"Update:   nixos-rebuild switch --flake .#%s --target-host root@ADDRESS", host, host, host)
+		"Install:  %s\n"+
+		"Update:   nixos-rebuild switch --flake .#%s --target-host root@ADDRESS", host, install, host)
 
 	// configuration.nix
 	conf := &nixexpr.Attrs{}
@@ -142,6 +150,11 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 		}
 		out = append(out, File{Name: f.name, Data: b, Once: true})
 	}
+	note := ""
+	if p.Tailnet.Enabled && p.Tailnet.AuthKeyFile != "" && key == "" {
+		note = "The tailscale auth key " + p.Tailnet.AuthKeyFile + " is not delivered by this script:\n# put it there yourself (sops-nix, agenix) or the machine never joins the tailnet."
+	}
+	out = append(out, File{Name: "install.sh", Data: installScript(host, key, note), Mode: 0o755})
 	// The option definitions of configuration.nix pass the same gate as
 	// the module's.
 	for _, l := range nixexpr.Flatten(confExpr) {
@@ -153,4 +166,88 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 		}
 	}
 	return out, nil
+}
+
+// KeyFileName is where install.sh looks for the tailscale auth key by
+// default, next to itself in the flake directory.
+const KeyFileName = "tailscale-authkey"
+
+// volatileDirs are wiped at every boot (or never on disk): nixos-anywhere
+// --extra-files cannot put a file there for the installed system.
+var volatileDirs = []string{"/run/", "/tmp/", "/dev/", "/proc/", "/sys/", "/nix/store/"}
+
+// keyPathRE is a key path install.sh can name without quoting concerns.
+var keyPathRE = regexp.MustCompile(`^/[A-Za-z0-9._/-]+$`)
+
+// volatile reports whether install.sh cannot deliver a key to path.
+func volatile(path string) bool {
+	if !keyPathRE.MatchString(path) {
+		return true
+	}
+	for _, d := range volatileDirs {
+		if strings.HasPrefix(path, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// deliveredKey is the auth key path install.sh delivers, or "" when the
+// flake has no key to deliver (no tailnet, no key file, or a key file on a
+// tmpfs that only a secrets manager such as sops-nix or agenix fills).
+func deliveredKey(p *policy.Policy) string {
+	k := p.Tailnet.AuthKeyFile
+	if !p.Tailnet.Enabled || k == "" || volatile(k) {
+		return ""
+	}
+	return k
+}
+
+// FlakeLockoutRisks lists why a machine installed from the flake could not
+// be reached: with SSH only over the tailnet, the auth key must be on the
+// machine when tailscaled first starts after nixos-anywhere's reboot, and
+// only a persistent path can be delivered by install.sh.
+func FlakeLockoutRisks(p *policy.Policy) []string {
+	k := p.Tailnet.AuthKeyFile
+	if !p.SSH.Enabled || !p.SSH.TailnetOnly || !p.Tailnet.Enabled || k == "" || !volatile(k) {
+		return nil
+	}
+	return []string{fmt.Sprintf("tailnet.auth_key_file: %s is on a file system emptied at every boot, so nothing "+
+		"puts the key there on the installed machine: it never joins the tailnet and SSH is reachable only over the "+
+		"tailnet. Use a persistent path such as /var/lib/rampart/%s (install.sh delivers it with nixos-anywhere "+
+		"--extra-files), or deliver the key yourself with sops-nix or agenix and render with --allow-lockout-risk", k, KeyFileName)}
+}
+
+// installScript is install.sh: the exact install command, which refuses
+// to run when the tailscale auth key it must deliver is missing.
+func installScript(host, key, note string) []byte {
+	var b strings.Builder
+	b.WriteString("#!/usr/bin/env bash\n")
+	fmt.Fprintf(&b, "# install.sh rendered by `rampart nix --flake --host %s`: installs %s with\n# nixos-anywhere (it ERASES the disk in disko.nix).\n", host, host)
+	if key == "" {
+		if note != "" {
+			b.WriteString("# " + note + "\n")
+		}
+		fmt.Fprintf(&b, "# Usage: ./install.sh root@ADDRESS\nset -euo pipefail\n")
+		fmt.Fprintf(&b, "if [ $# -ne 1 ]; then echo \"usage: $0 root@ADDRESS\" >&2; exit 2; fi\n")
+		fmt.Fprintf(&b, "here=$(cd \"$(dirname \"$0\")\" && pwd)\n")
+		fmt.Fprintf(&b, "nixos-anywhere --flake \"$here#%s\" \"$1\"\n", host)
+		return []byte(b.String())
+	}
+	fmt.Fprintf(&b, "# The machine joins the tailnet with the auth key at %s, which\n"+
+		"# nixos-anywhere --extra-files copies onto the new root file system (mode 0600).\n"+
+		"# Usage: ./install.sh root@ADDRESS [KEY_FILE]   (KEY_FILE default: %s next to this script)\n", key, KeyFileName)
+	b.WriteString("set -euo pipefail\n")
+	b.WriteString("if [ $# -lt 1 ] || [ $# -gt 2 ]; then echo \"usage: $0 root@ADDRESS [KEY_FILE]\" >&2; exit 2; fi\n")
+	b.WriteString("here=$(cd \"$(dirname \"$0\")\" && pwd)\n")
+	fmt.Fprintf(&b, "key=${2:-$here/%s}\n", KeyFileName)
+	b.WriteString("if [ ! -s \"$key\" ]; then\n")
+	fmt.Fprintf(&b, "  echo \"install.sh: the tailscale auth key $key is missing or empty: without it %s never joins\" >&2\n", host)
+	b.WriteString("  echo \"the tailnet and SSH (tailnet only) cannot reach it. Put a tagged auth key there, or give its path.\" >&2\n")
+	b.WriteString("  exit 1\nfi\n")
+	b.WriteString("extra=$(mktemp -d)\ntrap 'rm -rf \"$extra\"' EXIT\n")
+	fmt.Fprintf(&b, "install -d -m 0700 \"$extra%s\"\n", path.Dir(key))
+	fmt.Fprintf(&b, "install -m 0600 \"$key\" \"$extra%s\"\n", key)
+	fmt.Fprintf(&b, "nixos-anywhere --flake \"$here#%s\" --extra-files \"$extra\" \"$1\"\n", host)
+	return []byte(b.String())
 }

@@ -57,7 +57,11 @@ func Render(p *policy.Policy, opts Options) ([]File, []string, error) {
 	if opts.Release == 0 {
 		opts.Release = nixfacts.Newest()
 	}
-	if risks := LockoutRisks(p); len(risks) > 0 && !opts.AllowLockoutRisk {
+	risks := LockoutRisks(p)
+	if opts.Flake {
+		risks = append(risks, FlakeLockoutRisks(p)...)
+	}
+	if len(risks) > 0 && !opts.AllowLockoutRisk {
 		return nil, nil, &LockoutError{Reasons: risks}
 	}
 	mod, err := Module(opts.Release, p)

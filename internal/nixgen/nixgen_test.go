@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/testenv"
 	"golang.org/x/tools/txtar"
 )
 
@@ -27,7 +29,7 @@ func profiles(t testing.TB) map[string]*policy.Policy {
 		{Name: "alice", Sudo: true, AuthorizedKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q alice@example.org"}},
 		{Name: "deploy", AuthorizedKeys: []string{`ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl deploy "${x}" \ ''`}},
 	}
-	site.Tailnet.AuthKeyFile = "/run/secrets/tailscale-authkey"
+	site.Tailnet.AuthKeyFile = "/var/lib/rampart/tailscale-authkey"
 	site.Tailnet.UseRoutingFeatures = "both"
 	site.Ban.Ignore = []string{"127.0.0.1/8", "::1", "192.168.1.0/24", "2001:db8::/32"}
 	site.Ban.Increment.Enabled = true
@@ -348,7 +350,7 @@ func TestFlakeArgs(t *testing.T) {
 	for _, f := range files {
 		names = append(names, f.Name)
 	}
-	if strings.Join(names, " ") != "rampart.nix flake.nix configuration.nix disko.nix" {
+	if strings.Join(names, " ") != "rampart.nix flake.nix configuration.nix disko.nix install.sh" {
 		t.Errorf("files = %v", names)
 	}
 	if !bytes.Contains(files[1].Data, []byte(`nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";`)) ||
@@ -381,5 +383,87 @@ func BenchmarkRender(b *testing.B) {
 		if _, _, err := Render(p, Options{Release: nixfacts.R2605, Flake: true, Host: "web1"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFlakeKeyDelivery (issue 9 point 13): a tailnet-only flake whose auth
+// key sits on a tmpfs is refused (nothing puts it there after
+// nixos-anywhere's reboot); with a persistent path the flake renders an
+// install.sh that refuses to run without the key and otherwise hands
+// nixos-anywhere an --extra-files tree holding the key, mode 0600, at the
+// policy's path.
+func TestFlakeKeyDelivery(t *testing.T) {
+	bash := testenv.RequireCommands(t, "bash")[0]
+	p := profiles(t)["site"] // tailnet-only SSH
+	p.Tailnet.AuthKeyFile = "/run/secrets/tailscale-authkey"
+	_, _, err := Render(p, Options{Flake: true, Host: "web1"})
+	var le *LockoutError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "/run/secrets/tailscale-authkey is on a file system emptied at every boot") {
+		t.Fatalf("tmpfs key: err = %v", err)
+	}
+	if _, _, err := Render(p, Options{}); err != nil {
+		t.Errorf("the module alone (no install) is not refused: %v", err)
+	}
+	p.Tailnet.AuthKeyFile = "/var/lib/rampart/tailscale-authkey"
+	files, _, err := Render(p, Options{Flake: true, Host: "web1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range files {
+		mode := os.FileMode(0o644)
+		if f.Mode != 0 {
+			mode = os.FileMode(f.Mode)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Contains(files[1].Data, []byte("Install:  ./install.sh root@ADDRESS")) {
+		t.Errorf("flake.nix does not give the install command:\n%s", files[1].Data)
+	}
+	// nixos-anywhere cannot run here (it installs a remote machine): a
+	// stand-in on PATH records what install.sh hands it.
+	bin := filepath.Join(dir, "bin")
+	os.Mkdir(bin, 0o755)
+	rec := filepath.Join(dir, "record")
+	os.WriteFile(filepath.Join(bin, "nixos-anywhere"), []byte("#!/bin/sh\n"+
+		"echo \"$@\" > "+rec+"\n"+
+		"while [ $# -gt 0 ]; do if [ \"$1\" = --extra-files ]; then find \"$2\" -printf '%P %m\\n' | sort >> "+rec+"; cat \"$2/var/lib/rampart/tailscale-authkey\" >> "+rec+"; fi; shift; done\n"), 0o755)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bash, append([]string{filepath.Join(dir, "install.sh")}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// No key: refused before nixos-anywhere runs.
+	if out, err := run("root@203.0.113.10"); err == nil || !strings.Contains(out, "tailscale auth key") || !strings.Contains(out, "missing") {
+		t.Errorf("without the key: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(rec); err == nil {
+		t.Fatalf("nixos-anywhere ran without the key")
+	}
+	os.WriteFile(filepath.Join(dir, KeyFileName), nil, 0o600)
+	if out, err := run("root@203.0.113.10"); err == nil || !strings.Contains(out, "missing or empty") {
+		t.Errorf("empty key: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, KeyFileName), []byte("tskey-auth-test\n"), 0o600)
+	if out, err := run("root@203.0.113.10"); err != nil {
+		t.Fatalf("with the key: %v\n%s", err, out)
+	}
+	got, _ := os.ReadFile(rec)
+	want := "--flake " + dir + "#web1 --extra-files "
+	if !strings.HasPrefix(string(got), want) || !strings.Contains(string(got), " root@203.0.113.10\n") ||
+		!strings.Contains(string(got), "\nvar/lib/rampart/tailscale-authkey 600\n") || !strings.HasSuffix(string(got), "tskey-auth-test\n") {
+		t.Errorf("nixos-anywhere got:\n%s", got)
+	}
+	// A key file given as the second argument.
+	other := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(other, []byte("tskey-other\n"), 0o600)
+	if out, err := run("root@203.0.113.10", other); err != nil {
+		t.Fatalf("key argument: %v\n%s", err, out)
+	}
+	if got, _ := os.ReadFile(rec); !strings.HasSuffix(string(got), "tskey-other\n") {
+		t.Errorf("key argument: nixos-anywhere got:\n%s", got)
 	}
 }

@@ -25,7 +25,7 @@ func TestNixParse(t *testing.T) {
 		for _, name := range profileNames {
 			files := render(t, r, profiles(t)[name], true)
 			for _, f := range files {
-				if name != "site" && f.Name != ModuleName {
+				if (name != "site" && f.Name != ModuleName) || !strings.HasSuffix(f.Name, ".nix") {
 					continue
 				}
 				path := filepath.Join(dir, r.String()+"-"+name+"-"+f.Name)

@@ -189,7 +189,7 @@
     # UDP port only; it does not trust the interface
     openFirewall = true;
     # use a tagged key: tagged nodes never expire
-    authKeyFile = "/run/secrets/tailscale-authkey";
+    authKeyFile = "/var/lib/rampart/tailscale-authkey";
     useRoutingFeatures = "both";
   };
 
