@@ -20,7 +20,7 @@
 //	ssh.client_alive_count_max, ssh.allow_tcp_forwarding, ssh.x11_forwarding
 //	admin.users.<name>, admin.sudo
 //	ban.enabled, ban.bantime, ban.maxretry, ban.findtime, ban.ignore,
-//	ban.increment, ban.jails.<name>
+//	ban.increment, ban.jails.<name>, ban.log_files (nginx logs created at boot)
 //	audit.enabled, audit.backlog_limit, audit.watches
 //	sysctl.<name>                  (e.g. sysctl.net.ipv4.tcp_syncookies)
 //	time.chrony, time.servers

@@ -245,8 +245,14 @@ func installScript(host, key, note string) []byte {
 	fmt.Fprintf(&b, "  echo \"install.sh: the tailscale auth key $key is missing or empty: without it %s never joins\" >&2\n", host)
 	b.WriteString("  echo \"the tailnet and SSH (tailnet only) cannot reach it. Put a tagged auth key there, or give its path.\" >&2\n")
 	b.WriteString("  exit 1\nfi\n")
-	b.WriteString("extra=$(mktemp -d)\ntrap 'rm -rf \"$extra\"' EXIT\n")
-	fmt.Fprintf(&b, "install -d -m 0700 \"$extra%s\"\n", path.Dir(key))
+	b.WriteString("extra=$(mktemp -d)\ntrap 'rm -rf \"$extra\"' EXIT\nchmod 0755 \"$extra\"\n")
+	// nixos-anywhere copies the tree with its modes onto the new root:
+	// every directory on the way must have the mode it has on NixOS.
+	var dirs []string
+	for d := path.Dir(key); d != "/"; d = path.Dir(d) {
+		dirs = append([]string{`"$extra` + d + `"`}, dirs...)
+	}
+	fmt.Fprintf(&b, "install -d -m 0755 %s\n", strings.Join(dirs, " "))
 	fmt.Fprintf(&b, "install -m 0600 \"$key\" \"$extra%s\"\n", key)
 	fmt.Fprintf(&b, "nixos-anywhere --flake \"$here#%s\" --extra-files \"$extra\" \"$1\"\n", host)
 	return []byte(b.String())

@@ -431,7 +431,8 @@ func TestFlakeKeyDelivery(t *testing.T) {
 		"echo \"$@\" > "+rec+"\n"+
 		"while [ $# -gt 0 ]; do if [ \"$1\" = --extra-files ]; then find \"$2\" -printf '%P %m\\n' | sort >> "+rec+"; cat \"$2/var/lib/rampart/tailscale-authkey\" >> "+rec+"; fi; shift; done\n"), 0o755)
 	run := func(args ...string) (string, error) {
-		cmd := exec.Command(bash, append([]string{filepath.Join(dir, "install.sh")}, args...)...)
+		// A restrictive umask must not reach the modes of /var and /var/lib.
+		cmd := exec.Command(bash, append([]string{"-c", `umask 077; exec bash "$0" "$@"`, filepath.Join(dir, "install.sh")}, args...)...)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -454,7 +455,7 @@ func TestFlakeKeyDelivery(t *testing.T) {
 	got, _ := os.ReadFile(rec)
 	want := "--flake " + dir + "#web1 --extra-files "
 	if !strings.HasPrefix(string(got), want) || !strings.Contains(string(got), " root@203.0.113.10\n") ||
-		!strings.Contains(string(got), "\nvar/lib/rampart/tailscale-authkey 600\n") || !strings.HasSuffix(string(got), "tskey-auth-test\n") {
+		!strings.Contains(string(got), "\n 755\nvar 755\nvar/lib 755\nvar/lib/rampart 755\nvar/lib/rampart/tailscale-authkey 600\n") || !strings.HasSuffix(string(got), "tskey-auth-test\n") {
 		t.Errorf("nixos-anywhere got:\n%s", got)
 	}
 	// A key file given as the second argument.
