@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/nixfacts"
@@ -257,5 +258,47 @@ in c // { imports = map toString c.imports; }`)
 	}
 	if v, _ := lookupJSON(conf, []string{"users", "users", "root", "openssh", "authorizedKeys", "keys"}); len(v.([]any)) != 2 {
 		t.Errorf("%v root keys = %v", r, v)
+	}
+}
+
+// TestNginxLogTmpfiles (issue 9 point 19) has the real systemd-tmpfiles
+// apply the evaluated tmpfiles rules of the module to an empty root with
+// an nginx user: the access log the nginx-noscript jail reads exists
+// before nginx ever ran, owned by nginx, mode 0640 in a 0750 directory,
+// so fail2ban finds it at boot.
+func TestNginxLogTmpfiles(t *testing.T) {
+	cmds := testenv.RequireCommands(t, "nix-instantiate", "systemd-tmpfiles")
+	bin, tmpfiles := cmds[0], cmds[1]
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	mod := filepath.Join(dir, "rampart.nix")
+	os.WriteFile(mod, render(t, nixfacts.R2605, profiles(t)["site"], false)[0].Data, 0o644)
+	got := evalJSON(t, bin, "let m = import "+mod+" "+strings.ReplaceAll(stubArgs, "\n", " ")+"; in { rules = m.systemd.tmpfiles.rules; }")
+	var lines []string
+	for _, r := range got["rules"].([]any) {
+		lines = append(lines, r.(string))
+	}
+	root := filepath.Join(dir, "root")
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0::/root:/bin/sh\nnginx:x:60:60::/var/empty:/bin/false\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc", "group"), []byte("root:x:0:\nnginx:x:60:\n"), 0o644)
+	conf := filepath.Join(dir, "rampart.conf")
+	os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+	if out, err := exec.Command(tmpfiles, "--root="+root, "--create", conf).CombinedOutput(); err != nil {
+		t.Fatalf("systemd-tmpfiles: %v\n%s\nrules:\n%s", err, out, strings.Join(lines, "\n"))
+	}
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{{"var/log/nginx", os.ModeDir | 0o750}, {"var/log/nginx/access.log", 0o640}} {
+		fi, err := os.Stat(filepath.Join(root, c.path))
+		if err != nil {
+			t.Errorf("%s: %v", c.path, err)
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode() != c.mode || st.Uid != 60 || st.Gid != 60 {
+			t.Errorf("%s: mode %v uid %d gid %d, want %v nginx (60)", c.path, fi.Mode(), st.Uid, st.Gid, c.mode)
+		}
 	}
 }
