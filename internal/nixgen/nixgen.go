@@ -76,7 +76,12 @@ func Render(p *policy.Policy, opts Options) ([]File, []string, error) {
 		}
 		files = append(files, fl...)
 	}
-	return files, Warnings(p), nil
+	warnings := Warnings(p)
+	if k := p.Tailnet.AuthKeyFile; opts.Flake && p.Tailnet.Enabled && k != "" && deliveredKey(p) == "" && len(FlakeLockoutRisks(p)) == 0 {
+		warnings = append(warnings, "tailnet.auth_key_file: install.sh cannot deliver "+k+" (emptied at every boot): "+
+			"the machine joins the tailnet once something else (sops-nix, agenix) puts the key there")
+	}
+	return files, warnings, nil
 }
 
 // LockoutRisks lists the reasons the administrator could not log in once

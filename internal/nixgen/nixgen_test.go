@@ -404,10 +404,21 @@ func TestFlakeKeyDelivery(t *testing.T) {
 	if _, _, err := Render(p, Options{}); err != nil {
 		t.Errorf("the module alone (no install) is not refused: %v", err)
 	}
+	// Public SSH too: not a lock-out, but said.
+	pub := *p
+	pub.SSH.TailnetOnly = false
+	if _, warn, err := Render(&pub, Options{Flake: true, Host: "web1"}); err != nil || len(warn) == 0 || !strings.Contains(warn[len(warn)-1], "install.sh cannot deliver /run/secrets/tailscale-authkey") {
+		t.Errorf("public SSH, tmpfs key: %q, %v", warn, err)
+	}
 	p.Tailnet.AuthKeyFile = "/var/lib/rampart/tailscale-authkey"
-	files, _, err := Render(p, Options{Flake: true, Host: "web1"})
+	files, warn, err := Render(p, Options{Flake: true, Host: "web1"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, w := range warn {
+		if strings.Contains(w, "auth_key_file") {
+			t.Errorf("persistent key: %q", w)
+		}
 	}
 	dir := t.TempDir()
 	for _, f := range files {
