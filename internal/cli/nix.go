@@ -134,7 +134,11 @@ func runNix(env *Env, args []string) int {
 		return ExitProblem
 	}
 	if *allow {
-		for _, risk := range nixgen.LockoutRisks(p) {
+		risks := nixgen.LockoutRisks(p)
+		if *flake {
+			risks = append(risks, nixgen.FlakeLockoutRisks(p)...)
+		}
+		for _, risk := range risks {
 			fmt.Fprintf(env.Stderr, "rampart nix: warning: lock-out risk accepted: %s\n", risk)
 		}
 	}
