@@ -154,6 +154,7 @@ var facts = []Fact{
 	{Path: "systemd.tmpfiles.rules", Source: "nixos/modules/system/boot/systemd/tmpfiles.nix", Note: "list of tmpfiles.d lines, created at boot and on switch"},
 	{Path: "systemd.services.*.after", Type: "strs", Source: srcUnitOptions},
 	{Path: "systemd.services.*.wantedBy", Type: "strs", Source: srcUnitOptions},
+	{Path: "systemd.services.*.partOf", Type: "strs", Source: srcUnitOptions},
 	{Path: "systemd.services.*.description", Type: "str", Source: srcUnitOptions},
 	{Path: "systemd.services.*.path", Source: srcUnitOptions, Note: "packages whose bin/ goes on PATH"},
 	{Path: "systemd.services.*.script", Type: "lines", Source: srcUnitOptions},

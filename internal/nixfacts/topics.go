@@ -446,6 +446,8 @@ func auditWatchService(p *policy.Policy) []Setting {
 			"the module's service worked)", nixexpr.Str("Load rampart's audit watches (nixpkgs issue #513202)"), at(base, "description")...),
 		set("", nixexpr.Strs("multi-user.target"), at(base, "wantedBy")...),
 		set("", nixexpr.Strs("audit-rules-nixos.service"), at(base, "after")...),
+		set("restarted with it: its rules file starts with -D, which drops these watches too",
+			nixexpr.Strs("audit-rules-nixos.service"), at(base, "partOf")...),
 		set("", nixexpr.List{nixexpr.Raw("config.security.audit.package")}, at(base, "path")...),
 		set("", nixexpr.Str("oneshot"), at(base, "serviceConfig", "Type")...),
 		set("", nixexpr.Bool(true), at(base, "serviceConfig", "RemainAfterExit")...),

@@ -115,6 +115,8 @@
     description = "Load rampart's audit watches (nixpkgs issue #513202)";
     wantedBy = [ "multi-user.target" ];
     after = [ "audit-rules-nixos.service" ];
+    # restarted with it: its rules file starts with -D, which drops these watches too
+    partOf = [ "audit-rules-nixos.service" ];
     path = [ config.security.audit.package ];
     serviceConfig.Type = "oneshot";
     serviceConfig.RemainAfterExit = true;
