@@ -293,3 +293,47 @@ func BenchmarkReplay(b *testing.B) {
 	}
 	b.ReportMetric(float64(strings.Count(string(data), "\n")*b.N)/b.Elapsed().Seconds(), "lines/s")
 }
+
+// TestReplayJournalctlForms replays a real journal file (built from
+// ../logline/testdata/journal.export by systemd-journal-remote) as this
+// machine's journalctl prints it in every short form, the way `journalctl -o
+// FORM | rampart guard test -` reads it: 192.0.2.7 fails 3 times and is
+// banned, 198.51.100.9 once (its user name looks like a timestamp), and the
+// two "app" messages shaped like sshd lines count for nobody.
+func TestReplayJournalctlForms(t *testing.T) {
+	cmds := testenv.RequireCommands(t, "systemd-journal-remote", "journalctl")
+	export, err := os.ReadFile("../logline/testdata/journal.export")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "j.journal")
+	remote := exec.Command(cmds[0], "-o", file, "-")
+	remote.Stdin = strings.NewReader(string(export))
+	if b, err := remote.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, b)
+	}
+	for _, form := range []string{"short", "short-precise", "short-iso", "short-iso-precise", "short-full", "short-unix"} {
+		t.Run(form, func(t *testing.T) {
+			jc := exec.Command(cmds[1], "--file", file, "-o", form, "--no-pager")
+			jc.Env = append(os.Environ(), "TZ=UTC")
+			out, err := jc.Output()
+			if err != nil {
+				t.Fatalf("journalctl -o %s: %v", form, err)
+			}
+			e, err := New(testPolicy(t, "10m", "1h"), Options{Jails: []string{"sshd"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := e.Replay(strings.NewReader(string(out)), ReplayOptions{Year: 2026, Loc: time.UTC})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprint(rep.IPs); got != "[{192.0.2.7 3} {198.51.100.9 1}]" {
+				t.Errorf("failures %s, want 192.0.2.7 ×3 and 198.51.100.9 ×1\n%s", got, out)
+			}
+			if len(rep.Bans) != 1 || rep.Bans[0].IP != "192.0.2.7" || rep.Bans[0].At.UTC().Format(time.TimeOnly) != "07:14:56" {
+				t.Errorf("bans %+v, want 192.0.2.7 at 07:14:56", rep.Bans)
+			}
+		})
+	}
+}

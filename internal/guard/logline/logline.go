@@ -48,12 +48,12 @@ type Parser struct {
 	last   time.Month
 }
 
-// Parse parses one line of a file. It recognises, in order: RFC 3164
-// syslog ("Nov 14 07:15:17 host ident[pid]: msg"), RFC 3339 syslog
-// ("2025-11-14T07:15:17.123+00:00 host ident[pid]: msg"), the nginx error log
-// ("2025/11/14 07:15:17 [error] …") and the nginx access log time
-// ("[14/Nov/2025:07:15:17 +0000]"). Unrecognised lines come back with only
-// Text (and Source) set; that is not an error, filters decide.
+// Parse parses one line of a file. It recognises a syslog line with any
+// timestamp Stamp accepts (RFC 3164, RFC 3339, every journalctl short form,
+// rsyslog's and syslog-ng's file formats), the nginx error log ("2025/11/14
+// 07:15:17 [error] …") and the nginx access log time ("[14/Nov/2025:07:15:17
+// +0000]"). Unrecognised lines come back with only Text (and Source) set;
+// that is not an error, filters decide.
 func (p *Parser) Parse(text string) Line {
 	loc := p.Loc
 	if loc == nil {
@@ -83,33 +83,19 @@ func (p *Parser) Parse(text string) Line {
 	return l
 }
 
-// ParseSyslog parses a syslog file line, RFC 3164 ("Nov 14 07:15:17 host
-// sshd-session[123]: msg", year supplied by the caller) or RFC 3339
-// ("2025-11-14T07:15:17.123456+00:00 host sshd[123]: msg"). ok is false when
-// the line has no recognisable prefix.
+// ParseSyslog parses a syslog file line: a timestamp in any form Stamp
+// accepts, then "[host] ident[pid]: msg". year is the year of timestamps that
+// carry none (RFC 3164); loc the zone of timestamps without an offset. ok is
+// false when the line has no recognisable prefix. Only the start of the line
+// is read as a timestamp: whatever the message says is message.
 func ParseSyslog(text string, year int, loc *time.Location) (Line, bool) {
 	var l Line
-	var rest string
-	switch {
-	case len(text) >= 15 && text[3] == ' ':
-		t, n, ok := parse3164(text, year, loc)
-		if !ok || len(text) <= n || text[n] != ' ' {
-			return l, false
-		}
-		l.Time, rest = t, text[n+1:]
-	case len(text) >= 20 && text[4] == '-' && text[10] == 'T':
-		sp := strings.IndexByte(text, ' ')
-		if sp < 0 {
-			return l, false
-		}
-		t, err := time.Parse(time.RFC3339Nano, text[:sp])
-		if err != nil {
-			return l, false
-		}
-		l.Time, rest = t, text[sp+1:]
-	default:
+	t, n, ok := Stamp(text, year, loc)
+	if !ok || len(text) <= n || text[n] != ' ' {
 		return l, false
 	}
+	l.Time = t
+	rest := text[n+1:]
 	// [host] ident[pid]: msg — the host is absent when the first word is
 	// already the tag ("sshd[8148]: …", "[sshd]: …").
 	sp := strings.IndexByte(rest, ' ')
@@ -154,43 +140,38 @@ func ParseSyslog(text string, year int, loc *time.Location) (Line, bool) {
 	return l, true
 }
 
-var months = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
-
+// monthOf returns the month of an English three-letter abbreviation ("Nov").
 func monthOf(s string) (time.Month, bool) {
-	for i, m := range months {
-		if s == m {
-			return time.Month(i + 1), true
-		}
+	if len(s) != 3 {
+		return 0, false
+	}
+	switch uint32(s[0])<<16 | uint32(s[1])<<8 | uint32(s[2]) {
+	case 'J'<<16 | 'a'<<8 | 'n':
+		return time.January, true
+	case 'F'<<16 | 'e'<<8 | 'b':
+		return time.February, true
+	case 'M'<<16 | 'a'<<8 | 'r':
+		return time.March, true
+	case 'A'<<16 | 'p'<<8 | 'r':
+		return time.April, true
+	case 'M'<<16 | 'a'<<8 | 'y':
+		return time.May, true
+	case 'J'<<16 | 'u'<<8 | 'n':
+		return time.June, true
+	case 'J'<<16 | 'u'<<8 | 'l':
+		return time.July, true
+	case 'A'<<16 | 'u'<<8 | 'g':
+		return time.August, true
+	case 'S'<<16 | 'e'<<8 | 'p':
+		return time.September, true
+	case 'O'<<16 | 'c'<<8 | 't':
+		return time.October, true
+	case 'N'<<16 | 'o'<<8 | 'v':
+		return time.November, true
+	case 'D'<<16 | 'e'<<8 | 'c':
+		return time.December, true
 	}
 	return 0, false
-}
-
-// parse3164 parses the "Nov 14 07:15:17" / "Nov  4 07:15:17" / "Nov 4
-// 07:15:17" at the start of s and returns the time and its length.
-func parse3164(s string, year int, loc *time.Location) (time.Time, int, bool) {
-	mon, ok := monthOf(s[:3])
-	if !ok || s[3] != ' ' {
-		return time.Time{}, 0, false
-	}
-	i := 4
-	if s[i] == ' ' {
-		i++
-	}
-	day := 0
-	for n := 0; i < len(s) && s[i] >= '0' && s[i] <= '9' && n < 2; n++ {
-		day = day*10 + int(s[i]-'0')
-		i++
-	}
-	if i+9 > len(s) || s[i] != ' ' || s[i+3] != ':' || s[i+6] != ':' {
-		return time.Time{}, 0, false
-	}
-	h, ok2 := num2(s[i+1], s[i+2])
-	m, ok3 := num2(s[i+4], s[i+5])
-	sec, ok4 := num2(s[i+7], s[i+8])
-	if !ok2 || !ok3 || !ok4 || day < 1 || day > 31 || h > 23 || m > 59 || sec > 60 {
-		return time.Time{}, 0, false
-	}
-	return time.Date(year, mon, day, h, m, sec, 0, loc), i + 9, true
 }
 
 // parseNginxTime finds the nginx access-log "[14/Nov/2025:07:15:17 +0000]"
