@@ -19,22 +19,27 @@ func init() {
 		Summary: "replay a log file through the guard filters and jails offline (like fail2ban-regex)",
 		Usage:   "guard test LOGFILE|- [-p POLICY] [--filter NAME [--mode MODE] | --jail NAME] [--format text|json] [--year YYYY] [--summary]",
 		Help: `Reads LOGFILE ("-" for stdin) line by line, exactly as the daemon would,
-and prints how many lines were read, matched (counted as a failure) and
-missed, the failures per address and the bans the jails would decide. Time
-is the log's own time (syslog lines without a year get --year, default the
+and prints how many lines were read, matched (a jail's filter found a
+failure in it) and missed, each jail's matched lines, failures counted and
+bans, the failures per address (addresses on the ignore list marked
+"(ignored)": they are never banned) and the bans the jails would decide.
+Time is the log's own time: every timestamp journalctl, rsyslog and
+syslog-ng write is read (RFC 3164 lines carry no year: --year, default the
 current one). Nothing is banned: this only reads.
 
 Without --filter or --jail every enabled jail of the policy sees every line.
 --filter runs one filter (a built-in name or fail2ban:NAME / fail2ban:PATH)
-in a jail with the policy's [ban] thresholds; --jail runs one policy jail.
+with the thresholds of the policy jail that uses it (the [ban] ones when
+none does); --jail runs one policy jail.
 
 Built-in filters:
   sshd            modes normal (default), ddos, extra, aggressive
   nginx-noscript  access-log 404s for scripts, "Primary script unknown"
 
 JSON output: {"lines", "matched", "missed", "ignored",
-"ips": [{"ip", "failures"}], "bans": [{"ip", "jail", "at", "until",
-"failures", "count"}]}.
+"jails": [{"name", "filter", "maxretry", "findtime", "bantime", "matched",
+"ignored", "failures", "bans"}], "ips": [{"ip", "failures", "ignored"}],
+"bans": [{"ip", "jail", "at", "until", "failures", "count"}]}.
 
 Examples:
   rampart guard test /var/log/auth.log
@@ -98,7 +103,7 @@ func runGuardTest(env *Env, args []string) int {
 	var eng *engine.Engine
 	if filterName != "" {
 		eng = &engine.Engine{}
-		r, err := engine.NewRoute(pol.Ban, policy.Jail{Name: filterName, Enabled: true, Filter: filterName, Mode: mode})
+		r, err := engine.FilterRoute(pol, filterName, mode)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart %s: --filter: %v\n", path, err)
 			return ExitUsage
@@ -143,19 +148,15 @@ func runGuardTest(env *Env, args []string) int {
 }
 
 func printGuardReport(w io.Writer, eng *engine.Engine, rep *engine.Report, summary bool) {
-	fmt.Fprintf(w, "Lines: %d, matched: %d, missed: %d", rep.Lines, rep.Matched, rep.Missed)
-	if rep.Ignored > 0 {
-		fmt.Fprintf(w, " (%d failures from ignored addresses)", rep.Ignored)
-	}
-	fmt.Fprintln(w)
-	for _, r := range eng.Routes {
-		cfg := r.Jail.Config()
-		fmt.Fprintf(w, "Jail %s: filter %s, %d matched, %d failures, %d bans (maxretry %d within %s, bantime %s)\n",
-			cfg.Name, r.Filter.Name(), r.Stats.Matched, r.Stats.Failures, r.Stats.Bans,
-			cfg.Maxretry, policy.FormatDuration(cfg.Findtime), policy.FormatDuration(cfg.Bantime))
-		if a, ok := r.Filter.(interface{ Approximations() []string }); ok && len(a.Approximations()) > 0 {
+	fmt.Fprintf(w, "Lines: %d, matched: %d%s, missed: %d\n", rep.Lines, rep.Matched, ignoredNote(rep.Ignored), rep.Missed)
+	for i, j := range rep.Jails {
+		fmt.Fprintf(w, "Jail %s: filter %s, %d matched%s, %d failures, %d %s (maxretry %d within %s, bantime %s)\n",
+			j.Name, j.Filter, j.Matched, ignoredNote(j.Ignored), j.Failures, j.Bans, plural(j.Bans, "ban", "bans"),
+			j.Maxretry, j.Findtime, j.Bantime)
+		f := eng.Routes[i].Filter
+		if a, ok := f.(interface{ Approximations() []string }); ok && len(a.Approximations()) > 0 {
 			fmt.Fprintf(w, "  note: %s was translated from Python to RE2 with approximations (it may match more than fail2ban would): %s\n",
-				r.Filter.Name(), strings.Join(a.Approximations(), "; "))
+				f.Name(), strings.Join(a.Approximations(), "; "))
 		}
 	}
 	fmt.Fprintf(w, "Addresses with failures: %d\nBans: %d\n", len(rep.IPs), len(rep.Bans))
@@ -166,7 +167,11 @@ func printGuardReport(w io.Writer, eng *engine.Engine, rep *engine.Report, summa
 		fmt.Fprintln(w, "\nFailures per address:")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, ip := range rep.IPs {
-			fmt.Fprintf(tw, "  %s\t%d\n", ip.IP, ip.Failures)
+			if ip.Ignored {
+				fmt.Fprintf(tw, "  %s\t%d\t(ignored)\n", ip.IP, ip.Failures)
+			} else {
+				fmt.Fprintf(tw, "  %s\t%d\n", ip.IP, ip.Failures)
+			}
 		}
 		tw.Flush()
 	}
@@ -179,4 +184,19 @@ func printGuardReport(w io.Writer, eng *engine.Engine, rep *engine.Report, summa
 		}
 		tw.Flush()
 	}
+}
+
+// ignoredNote is " (N from ignored addresses)", or "" for none.
+func ignoredNote(n int64) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d from ignored addresses)", n)
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

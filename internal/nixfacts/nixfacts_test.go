@@ -99,6 +99,8 @@ func TestRemediation(t *testing.T) {
 		{R2605, "ban.bantime", p, "services.fail2ban.bantime = \"1h\";\n"},
 		{R2605, "ban.findtime", p, "services.fail2ban.jails.DEFAULT.settings.findtime = \"10m\";\n"},
 		{R2605, "ban.ignore", p, "services.fail2ban.ignoreIP = [ ];\n"},
+		// SSH only over the tailnet: fail2ban never bans the tailnet (issue 9 point 18).
+		{R2605, "ban.ignore", tail, "services.fail2ban.ignoreIP = [ \"100.64.0.0/10\" \"fd7a:115c:a1e0::/48\" ];\n"},
 		{R2605, "sysctl.net.ipv4.tcp_syncookies", p, "boot.kernel.sysctl.\"net.ipv4.tcp_syncookies\" = 1;\n"},
 		{R2605, "journald.max_retention", p, "services.journald.extraConfig = ''\n  MaxRetentionSec=1month\n'';\n"},
 		{Unstable, "journald.max_retention", p, "services.journald.settings.Journal.MaxRetentionSec = \"1month\";\n"},

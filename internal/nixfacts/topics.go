@@ -129,13 +129,18 @@ var topics = []topicDef{
 		return []Setting{set("there is no findtime option: it goes to the DEFAULT jail", nixexpr.Str(F2BDuration(p.Ban.Findtime.D)), at(f2b, "jails", "DEFAULT", "settings", "findtime")...)}
 	})},
 	{name: "ban.ignore", gen: banSetting(func(r Release, p *policy.Policy) []Setting {
+		ignore := p.BanIgnore()
 		var keep []string
-		for _, s := range p.Ban.Ignore {
+		for _, s := range ignore {
 			if !loopback(s) {
 				keep = append(keep, s)
 			}
 		}
-		return []Setting{set("127.0.0.1/8 and ::1 are always ignored by the module", nixexpr.Strs(keep...), at(f2b, "ignoreIP")...)}
+		note := "127.0.0.1/8 and ::1 are always ignored by the module"
+		if len(ignore) > len(p.Ban.Ignore) {
+			note += "; so are the tailnet ranges: SSH comes only over the tailnet"
+		}
+		return []Setting{set(note, nixexpr.Strs(keep...), at(f2b, "ignoreIP")...)}
 	})},
 	{name: "ban.increment", gen: banSetting(func(r Release, p *policy.Policy) []Setting {
 		inc := p.Ban.Increment

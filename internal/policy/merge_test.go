@@ -168,3 +168,49 @@ func TestIndexPositions(t *testing.T) {
 		t.Errorf("top-level order = %q", got)
 	}
 }
+
+// TestBanIgnore: with SSH only over the tailnet, both ban engines' ignore
+// list adds the tailnet's ranges to ban.ignore; a policy that narrows
+// tailnet.addresses below them is warned about.
+func TestBanIgnore(t *testing.T) {
+	base := MustDefault(ProfileBaseline)
+	if got := base.BanIgnore(); !slices.Equal(got, []string{"127.0.0.1/8", "::1"}) {
+		t.Errorf("baseline: %q", got)
+	}
+	p := MustDefault(ProfileTailnet)
+	p.Ban.Ignore = []string{"192.0.2.0/24", "100.64.0.0/10"}
+	if got := p.BanIgnore(); !slices.Equal(got, []string{"192.0.2.0/24", "100.64.0.0/10", "fd7a:115c:a1e0::/48"}) {
+		t.Errorf("tailnet: %q", got)
+	}
+	if p.BanIgnore(); !slices.Equal(p.Ban.Ignore, []string{"192.0.2.0/24", "100.64.0.0/10"}) {
+		t.Errorf("BanIgnore changed ban.ignore: %q", p.Ban.Ignore)
+	}
+	p.SSH.TailnetOnly = false
+	if got := p.BanIgnore(); !slices.Equal(got, []string{"192.0.2.0/24", "100.64.0.0/10"}) {
+		t.Errorf("tailnet without tailnet-only SSH: %q", got)
+	}
+
+	warn := func(r string) string {
+		return "tailnet.addresses: does not cover " + r + " while ssh.tailnet_only is on; the ban engines never ban tailnet.addresses, so a tailnet peer outside them that fails SSH logins (an agent offering more keys than ssh.max_auth_tries) can be banned from the only way in"
+	}
+	for _, c := range []struct {
+		addrs []string
+		want  []string
+	}{
+		{[]string{"100.64.0.0/10", "fd7a:115c:a1e0::/48"}, nil},
+		{[]string{"100.0.0.0/8", "fd7a:115c:a1e0::/40"}, nil},
+		{[]string{"100.64.0.0/10"}, []string{warn("fd7a:115c:a1e0::/48")}},
+		{[]string{"100.100.0.0/16", "fd7a:115c:a1e0::/48"}, []string{warn("100.64.0.0/10")}},
+		{nil, []string{warn("100.64.0.0/10"), warn("fd7a:115c:a1e0::/48")}},
+	} {
+		p := MustDefault(ProfileTailnet)
+		p.Tailnet.Addresses = c.addrs
+		if d := cmp.Diff(c.want, p.Conflicts()); d != "" {
+			t.Errorf("tailnet.addresses %q (-want +got):\n%s", c.addrs, d)
+		}
+		p.SSH.TailnetOnly = false
+		if got := p.Conflicts(); len(got) != 0 {
+			t.Errorf("tailnet.addresses %q without tailnet-only SSH: %q", c.addrs, got)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package policy
 
+import "slices"
+
 // Profiles understood by Default and by the "profile" key.
 const (
 	ProfileBaseline = "baseline"
@@ -76,7 +78,9 @@ type Ban struct {
 	Findtime Duration `toml:"findtime" json:"findtime"`
 	Maxretry int      `toml:"maxretry" json:"maxretry"`
 	// Ignore lists addresses and CIDRs that are never banned. Loopback is
-	// always ignored whether listed or not.
+	// always ignored whether listed or not, and with SSH reachable only over
+	// the tailnet so are the tailnet's ranges: Policy.BanIgnore is the list
+	// both ban engines use.
 	Ignore    []string  `toml:"ignore" json:"ignore"`
 	Increment Increment `toml:"increment" json:"increment"`
 	// IPv6Prefix is the prefix length banned for an IPv6 offender
@@ -151,6 +155,34 @@ func (j Jail) EffectiveBantime(b Ban) Duration {
 		return j.Bantime
 	}
 	return b.Bantime
+}
+
+// TailnetRanges are the ranges Tailscale (and headscale's defaults) give
+// tailnet nodes: CGNAT 100.64.0.0/10 and the Tailscale ULA prefix.
+var TailnetRanges = []string{"100.64.0.0/10", "fd7a:115c:a1e0::/48"}
+
+// BanIgnore returns the addresses and CIDRs neither ban engine (rampart guard,
+// the rendered fail2ban ignoreIP) ever bans: ban.ignore, then, when SSH is
+// reachable only over the tailnet, tailnet.addresses. There a ban of a tailnet
+// address closes the only way in (an agent offering more keys than
+// MaxAuthTries fails a connection, three such connections ban the admin), and
+// fail2ban's table hooks in before the firewall's trusted-interface accept.
+// Loopback is not added here: both engines always ignore it.
+func (p *Policy) BanIgnore() []string {
+	out := slices.Clone(p.Ban.Ignore)
+	if p.tailnetOnly() {
+		for _, a := range p.Tailnet.Addresses {
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// tailnetOnly reports whether SSH is on and reachable only over the tailnet.
+func (p *Policy) tailnetOnly() bool {
+	return p.SSH.Enabled && p.SSH.TailnetOnly && p.Tailnet.Enabled
 }
 
 // Jail returns the named jail and whether it exists.

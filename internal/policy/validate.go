@@ -64,6 +64,13 @@ func (p *Policy) Conflicts() []string {
 	if j, ok := p.Ban.Jail("sshd"); ok && j.Enabled && p.SSH.Enabled && j.Filter == "sshd" && !slices.Equal(j.Ports, p.SSH.Ports) {
 		out = append(out, fmt.Sprintf("ban.jails.sshd.ports: %v differ from ssh.ports %v (the NixOS fail2ban jail would watch the wrong ports)", j.Ports, p.SSH.Ports))
 	}
+	if p.tailnetOnly() && p.Ban.Enabled {
+		for _, r := range TailnetRanges {
+			if !covers(p.Tailnet.Addresses, r) {
+				out = append(out, fmt.Sprintf("tailnet.addresses: does not cover %s while ssh.tailnet_only is on; the ban engines never ban tailnet.addresses, so a tailnet peer outside them that fails SSH logins (an agent offering more keys than ssh.max_auth_tries) can be banned from the only way in", r))
+			}
+		}
+	}
 	if p.SSH.Enabled && p.SSH.TailnetOnly && p.Firewall.Enabled {
 		for _, port := range p.SSH.Ports {
 			for _, open := range p.Firewall.AllowedTCPPorts {
@@ -74,6 +81,17 @@ func (p *Policy) Conflicts() []string {
 		}
 	}
 	return out
+}
+
+// covers reports whether some CIDR in list contains all of prefix want.
+func covers(list []string, want string) bool {
+	w := netip.MustParsePrefix(want)
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil && p.Bits() <= w.Bits() && p.Contains(w.Addr()) {
+			return true
+		}
+	}
+	return false
 }
 
 type rule struct {

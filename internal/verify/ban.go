@@ -528,7 +528,7 @@ func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
 		return r
 	}
 	var want []netip.Prefix
-	for _, s := range env.Policy.Ban.Ignore {
+	for _, s := range env.Policy.BanIgnore() {
 		if p, ok := toPrefix(s); ok {
 			want = append(want, p)
 		}

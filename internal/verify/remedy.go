@@ -178,7 +178,7 @@ func localRemedy(env *check.Env, topic string) check.Remediation {
 		return check.Remediation{NixOS: fmt.Sprintf("services.fail2ban.maxretry = %d; (per jail: services.fail2ban.jails.<name>.settings.maxretry)", p.Ban.Maxretry),
 			Generic: "set maxretry per jail in jail.local and reload fail2ban"}
 	case "ban.ignoreip":
-		return check.Remediation{NixOS: "services.fail2ban.ignoreIP = " + nixList(p.Ban.Ignore) + ";",
+		return check.Remediation{NixOS: "services.fail2ban.ignoreIP = " + nixList(p.BanIgnore()) + ";",
 			Generic: "set ignoreip to exactly the policy's networks in jail.local; never 0.0.0.0/0 or ::/0"}
 	case "ban.actions":
 		return check.Remediation{NixOS: "services.fail2ban.banaction = \"nftables-multiport\"; (with networking.nftables.enable = true)",

@@ -306,6 +306,13 @@ func TestBan(t *testing.T) {
 			want: all(t, "ban", P, map[string]check.Status{"ban.maxretry": F, "ban.bantime": F, "ban.ignoreip": F}),
 			contains: map[string]string{"ban.bantime": "sshd bantime is 3600 s, the policy wants 7200 s",
 				"ban.ignoreip": "does not exempt 100.64.0.0/10"}},
+		{name: "tailnet-only SSH: fail2ban must not ban the tailnet", fixtures: []string{"ban_running"},
+			policy: func(p *policy.Policy) {
+				sshdOnly(p)
+				p.Tailnet.Enabled, p.SSH.TailnetOnly = true, true
+			},
+			want:     all(t, "ban", P, map[string]check.Status{"ban.ignoreip": F}),
+			contains: map[string]string{"ban.ignoreip": "does not exempt 100.64.0.0/10, does not exempt fd7a:115c:a1e0::/48"}},
 		{name: "dummy action and 0.0.0.0/0 ignored", fixtures: []string{"ban_dummy"}, policy: sshdOnly,
 			want:     all(t, "ban", P, map[string]check.Status{"ban.actions": F, "ban.ignoreip": F}),
 			contains: map[string]string{"ban.actions": "only has dummy", "ban.ignoreip": "ignores 0.0.0.0/0"}},

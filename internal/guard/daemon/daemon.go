@@ -146,7 +146,7 @@ func New(o Options) (*Daemon, error) {
 		reqs:   make(chan func()), recs: make(chan source.Record, 8192),
 		m: newMeters(),
 	}
-	for _, s := range o.Policy.Ban.Ignore {
+	for _, s := range o.Policy.BanIgnore() {
 		p, err := jail.ParseIgnore(s)
 		if err != nil {
 			return nil, fmt.Errorf("guard daemon: ban.ignore: %w", err)
@@ -724,7 +724,7 @@ func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur t
 	}
 	for _, ig := range d.ignore {
 		if ig.Overlaps(p) {
-			return control.BanInfo{}, fmt.Errorf("%v is in the ignore list (%v); remove it from ban.ignore first", p, ig)
+			return control.BanInfo{}, fmt.Errorf("%v is in the ignore list (%v); remove it from ban.ignore first (with ssh.tailnet_only, tailnet.addresses are ignored too)", p, ig)
 		}
 	}
 	if jailName == "" {

@@ -80,7 +80,7 @@ func New(p *policy.Policy, o Options) (*Engine, error) {
 		} else if !pj.Enabled {
 			continue
 		}
-		r, err := NewRoute(p.Ban, pj)
+		r, err := NewRoute(p, pj)
 		if err != nil {
 			return nil, fmt.Errorf("ban.jails[%d]: %w", i, err)
 		}
@@ -89,9 +89,9 @@ func New(p *policy.Policy, o Options) (*Engine, error) {
 	return e, nil
 }
 
-// NewRoute builds one jail's route.
-func NewRoute(b policy.Ban, pj policy.Jail) (*Route, error) {
-	cfg, err := jail.FromPolicy(b, pj)
+// NewRoute builds the route of jail pj of policy p.
+func NewRoute(p *policy.Policy, pj policy.Jail) (*Route, error) {
+	cfg, err := jail.FromPolicy(p, pj)
 	if err != nil {
 		return nil, fmt.Errorf("jail %q: %w", pj.Name, err)
 	}
@@ -115,6 +115,26 @@ func NewRoute(b policy.Ban, pj policy.Jail) (*Route, error) {
 		r.Sources = []string{pj.Source}
 	}
 	return r, nil
+}
+
+// FilterRoute builds the route `guard test --filter NAME` runs: the first
+// policy jail whose filter is name, with its own thresholds (a jail's
+// maxretry, not the [ban] default), mode overriding the jail's when set; or,
+// when no jail uses the filter, a jail named after it with the [ban]
+// thresholds.
+func FilterRoute(p *policy.Policy, name, mode string) (*Route, error) {
+	pj := policy.Jail{Name: name, Filter: name}
+	for _, j := range p.Ban.Jails {
+		if j.Filter == name {
+			pj = j
+			break
+		}
+	}
+	pj.Enabled = true
+	if mode != "" {
+		pj.Mode = mode
+	}
+	return NewRoute(p, pj)
 }
 
 // Add appends a route (used by `guard test --filter`).

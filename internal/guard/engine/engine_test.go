@@ -328,12 +328,54 @@ func TestReplayJournalctlForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := fmt.Sprint(rep.IPs); got != "[{192.0.2.7 3} {198.51.100.9 1}]" {
+			if got := fmt.Sprint(rep.IPs); got != "[{192.0.2.7 3 false} {198.51.100.9 1 false}]" {
 				t.Errorf("failures %s, want 192.0.2.7 ×3 and 198.51.100.9 ×1\n%s", got, out)
 			}
 			if len(rep.Bans) != 1 || rep.Bans[0].IP != "192.0.2.7" || rep.Bans[0].At.UTC().Format(time.TimeOnly) != "07:14:56" {
 				t.Errorf("bans %+v, want 192.0.2.7 at 07:14:56", rep.Bans)
 			}
 		})
+	}
+}
+
+// TestTailnetAdminNotBanned (issue 9 point 18): with SSH reachable only
+// over the tailnet, an admin whose agent offers more keys than MaxAuthTries
+// fails three connections from a tailnet address (IPv4 and IPv6) and is not
+// banned; a public address doing the same is. In the baseline profile the
+// same lines ban all three, so they are failures.
+func TestTailnetAdminNotBanned(t *testing.T) {
+	var log strings.Builder
+	pid := 3000
+	for i := range 3 {
+		for _, a := range []string{"100.101.102.103", "fd7a:115c:a1e0::5", "203.0.113.50"} {
+			pid++
+			fmt.Fprintf(&log, "Dec  7 07:1%d:00 web1 sshd-session[%d]: error: maximum authentication attempts exceeded for admin from %s port %d ssh2 [preauth]\n", i, pid, a, 50000+pid)
+			fmt.Fprintf(&log, "Dec  7 07:1%d:00 web1 sshd-session[%d]: Disconnecting authenticating user admin %s port %d: Too many authentication failures [preauth]\n", i, pid, a, 50000+pid)
+		}
+	}
+	for _, c := range []struct {
+		profile string
+		bans    string
+		ignored int64
+	}{
+		{policy.ProfileTailnet, "[203.0.113.50]", 6},
+		{policy.ProfileBaseline, "[100.101.102.103 fd7a:115c:a1e0::5 203.0.113.50]", 0},
+	} {
+		p := policy.MustDefault(c.profile)
+		e, err := New(p, Options{Jails: []string{"sshd"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.Replay(strings.NewReader(log.String()), ReplayOptions{Year: 2026, Loc: time.UTC})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var bans []string
+		for _, b := range rep.Bans {
+			bans = append(bans, b.IP)
+		}
+		if fmt.Sprint(bans) != c.bans || rep.Ignored != c.ignored {
+			t.Errorf("%s profile: bans %v with %d failures ignored, want %s with %d", c.profile, bans, rep.Ignored, c.bans, c.ignored)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/rampart-sec/rampart/internal/guard/logline"
+	"github.com/rampart-sec/rampart/internal/policy"
 )
 
 // ReplayOptions tune Replay.
@@ -30,20 +31,42 @@ type ReplayOptions struct {
 }
 
 // Report is the outcome of a replay, as `rampart guard test` prints it.
+// There is one set of numbers: a line is matched when a jail's filter finds
+// a failure in it (from any address, ignored or not) and missed otherwise;
+// with one jail the jail's matched and ignored are the report's.
 type Report struct {
 	Lines   int64 `json:"lines"`
 	Matched int64 `json:"matched"`
 	Missed  int64 `json:"missed"`
-	// Ignored counts failures from ignore-listed addresses.
-	Ignored int64     `json:"ignored"`
-	IPs     []IPCount `json:"ips"`
-	Bans    []Ban     `json:"bans"`
+	// Ignored counts the matched lines whose address is on the ignore list
+	// (Policy.BanIgnore, loopback).
+	Ignored int64        `json:"ignored"`
+	Jails   []JailReport `json:"jails"`
+	IPs     []IPCount    `json:"ips"`
+	Bans    []Ban        `json:"bans"`
 }
 
-// IPCount is the number of failures one address caused.
+// JailReport is what one jail did in a replay, with the settings it ran.
+type JailReport struct {
+	Name     string `json:"name"`
+	Filter   string `json:"filter"`
+	Maxretry int    `json:"maxretry"`
+	Findtime string `json:"findtime"`
+	Bantime  string `json:"bantime"`
+	// Matched lines the filter found a failure in; Ignored of them from
+	// ignored addresses; Failures the rest, counted toward bans.
+	Matched  int64 `json:"matched"`
+	Ignored  int64 `json:"ignored"`
+	Failures int64 `json:"failures"`
+	Bans     int64 `json:"bans"`
+}
+
+// IPCount is the number of failures one address caused; Ignored marks an
+// address on the ignore list (its failures never ban it).
 type IPCount struct {
 	IP       string `json:"ip"`
 	Failures int    `json:"failures"`
+	Ignored  bool   `json:"ignored"`
 }
 
 // Ban is one decided ban.
@@ -66,8 +89,14 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 	}
 	br := bufio.NewReaderSize(r, max)
 	p := logline.Parser{Year: o.Year, Loc: o.Loc, Source: o.Source}
-	rep := &Report{Bans: []Ban{}} // "bans": [] in JSON when nothing is banned
+	rep := &Report{Bans: []Ban{}, Jails: make([]JailReport, len(e.Routes))} // "bans": [] in JSON when nothing is banned
+	for i, r := range e.Routes {
+		cfg := r.Jail.Config()
+		rep.Jails[i] = JailReport{Name: cfg.Name, Filter: r.Filter.Name(), Maxretry: cfg.Maxretry,
+			Findtime: policy.FormatDuration(cfg.Findtime), Bantime: policy.FormatDuration(cfg.Bantime)}
+	}
 	counts := map[netip.Addr]int{}
+	ignored := map[netip.Addr]bool{}
 	skipping := false
 	for {
 		b, err := br.ReadSlice('\n')
@@ -82,17 +111,26 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 		if len(b) > 0 && !skipping {
 			rep.Lines++
 			l := p.Parse(trimEOL(b))
-			failed := false
+			failed, ign := false, false
 			e.Each(&l, func(ev Event) {
 				if !ev.Hit.Failure {
 					return
 				}
+				jr := &rep.Jails[e.routeIndex(ev.Route)]
+				jr.Matched++
+				if !failed {
+					counts[ev.Hit.Addr]++
+				}
 				failed = true
-				counts[ev.Hit.Addr]++
 				if ev.Ignored {
-					rep.Ignored++
+					jr.Ignored++
+					ign = true
+					ignored[ev.Hit.Addr] = true
+				} else {
+					jr.Failures++
 				}
 				if d := ev.Decision; d != nil {
+					jr.Bans++
 					ban := Ban{IP: d.Prefix.String(), Jail: d.Jail, At: d.At, Until: d.Until, Failures: d.Failures, Count: d.Count}
 					if d.Prefix.IsSingleIP() {
 						ban.IP = d.Prefix.Addr().String()
@@ -105,6 +143,9 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 			})
 			if failed {
 				rep.Matched++
+				if ign {
+					rep.Ignored++
+				}
 			} else {
 				rep.Missed++
 			}
@@ -119,7 +160,7 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 	}
 	rep.IPs = make([]IPCount, 0, len(counts))
 	for a, n := range counts {
-		rep.IPs = append(rep.IPs, IPCount{IP: a.String(), Failures: n})
+		rep.IPs = append(rep.IPs, IPCount{IP: a.String(), Failures: n, Ignored: ignored[a]})
 	}
 	sort.Slice(rep.IPs, func(i, j int) bool {
 		if rep.IPs[i].Failures != rep.IPs[j].Failures {
@@ -128,6 +169,16 @@ func (e *Engine) Replay(r io.Reader, o ReplayOptions) (*Report, error) {
 		return rep.IPs[i].IP < rep.IPs[j].IP
 	})
 	return rep, nil
+}
+
+// routeIndex returns r's index in e.Routes.
+func (e *Engine) routeIndex(r *Route) int {
+	for i, x := range e.Routes {
+		if x == r {
+			return i
+		}
+	}
+	panic("engine: event from a route the engine does not have")
 }
 
 // trimEOL returns the line without its end of line as a string sharing b's

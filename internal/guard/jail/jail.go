@@ -46,8 +46,10 @@ type Config struct {
 	IncrementMax time.Duration
 }
 
-// FromPolicy builds the Config of jail j under the [ban] section b.
-func FromPolicy(b policy.Ban, j policy.Jail) (Config, error) {
+// FromPolicy builds the Config of jail j of policy p: j's thresholds over
+// the [ban] ones, and p's effective ignore list (Policy.BanIgnore).
+func FromPolicy(p *policy.Policy, j policy.Jail) (Config, error) {
+	b := p.Ban
 	c := Config{
 		Name:         j.Name,
 		Maxretry:     j.EffectiveMaxretry(b),
@@ -59,12 +61,12 @@ func FromPolicy(b policy.Ban, j policy.Jail) (Config, error) {
 		Factor:       b.Increment.Factor,
 		IncrementMax: b.Increment.Max.D,
 	}
-	for i, s := range b.Ignore {
-		p, err := ParseIgnore(s)
+	for _, s := range p.BanIgnore() {
+		pfx, err := ParseIgnore(s)
 		if err != nil {
-			return c, fmt.Errorf("ban.ignore[%d]: %w", i, err)
+			return c, fmt.Errorf("ban.ignore: %w", err)
 		}
-		c.Ignore = append(c.Ignore, p)
+		c.Ignore = append(c.Ignore, pfx)
 	}
 	return c, nil
 }

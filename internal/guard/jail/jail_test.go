@@ -199,16 +199,15 @@ func TestFromPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	pj, _ := p.Ban.Jail("nginx-noscript")
-	c, err := FromPolicy(p.Ban, pj)
+	c, err := FromPolicy(p, pj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Maxretry != 6 || c.Findtime != 10*time.Minute || c.Bantime != time.Hour || len(c.Ignore) != len(p.Ban.Ignore) {
 		t.Errorf("config %+v", c)
 	}
-	b := p.Ban
-	b.Ignore = []string{"192.0.2.1", "nonsense"}
-	if _, err := FromPolicy(b, pj); err == nil {
+	p.Ban.Ignore = []string{"192.0.2.1", "nonsense"}
+	if _, err := FromPolicy(p, pj); err == nil {
 		t.Error("a bad ignore entry was accepted")
 	}
 }
