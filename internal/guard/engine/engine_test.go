@@ -379,3 +379,39 @@ func TestTailnetAdminNotBanned(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterRoute: `guard test --filter NAME` runs with the thresholds of
+// the policy jail that uses NAME (nginx-noscript: maxretry 6), --mode
+// overriding only the mode; a filter no jail uses gets the [ban] ones.
+func TestFilterRoute(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Ban.Jails[0].Findtime = policy.Dur("30m")
+	for _, c := range []struct {
+		filter, mode string
+		want         string
+	}{
+		{"nginx-noscript", "", "nginx-noscript 6 10m0s"},
+		{"sshd", "aggressive", "sshd 3 30m0s"},
+	} {
+		r, err := FilterRoute(p, c.filter, c.mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := r.Jail.Config()
+		if got := fmt.Sprintf("%s %d %s", cfg.Name, cfg.Maxretry, cfg.Findtime); got != c.want {
+			t.Errorf("--filter %s: %s, want %s", c.filter, got, c.want)
+		}
+	}
+	p.Ban.Jails = p.Ban.Jails[:1]
+	p.Ban.Maxretry = 4
+	r, err := FilterRoute(p, "nginx-noscript", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := r.Jail.Config(); cfg.Maxretry != 4 || cfg.Name != "nginx-noscript" {
+		t.Errorf("no jail uses the filter: %+v, want the [ban] maxretry 4", cfg)
+	}
+	if _, err := FilterRoute(p, "sshd", "nope"); err == nil {
+		t.Error("an unknown mode was accepted")
+	}
+}

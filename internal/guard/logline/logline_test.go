@@ -222,6 +222,7 @@ func TestStamp(t *testing.T) {
 		{"Mon 2026-12-07 07:14:53", time.UTC, "", 0, ""},
 		{"Mon Dec  7 07:14:53 2026", time.UTC, "", 0, ""},
 		{"17966276 h", time.UTC, "", 0, ""},
+		{"999999999 h", time.UTC, "", 0, ""},
 		{"192.0.2.1 - - [07/Dec/2026:07:14:53 +0000]", time.UTC, "", 0, ""},
 		{"2026/12/07 07:14:53 [error]", time.UTC, "", 0, ""},
 		{"", time.UTC, "", 0, ""},
@@ -258,4 +259,26 @@ func TestMonthOf(t *testing.T) {
 			t.Errorf("monthOf(%q) accepted", s)
 		}
 	}
+}
+
+// FuzzStamp: Stamp never panics, never reads past s, and what it accepts is
+// a prefix that parses to the same time on its own.
+func FuzzStamp(f *testing.F) {
+	for _, s := range []string{"Dec  7 07:14:53 h", "Dec 07 07:14:53.123456 h", "2026-12-07T07:14:53+0000 h",
+		"2026-12-07T07:14:53.123456+00:00 h", "Mon 2026-12-07 07:14:53 UTC h", "1796627693.123456 h", "2026-12-07 07:14:53Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, n, ok := Stamp(s, 2026, time.UTC)
+		if !ok {
+			return
+		}
+		if n <= 0 || n > len(s) {
+			t.Fatalf("%q: length %d", s, n)
+		}
+		again, m, ok := Stamp(s[:n], 2026, time.UTC)
+		if !ok || m != n || !again.Equal(tm) {
+			t.Fatalf("%q: prefix %q gives %s %d %v, want %s %d", s, s[:n], again, m, ok, tm, n)
+		}
+	})
 }

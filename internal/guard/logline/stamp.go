@@ -32,7 +32,7 @@ func Stamp(s string, year int, loc *time.Location) (time.Time, int, bool) {
 			return parseISO(s, loc, false)
 		}
 		return parseUnix(s)
-	case len(s) >= 15 && s[3] == ' ':
+	case len(s) >= 14 && s[3] == ' ':
 		if mon, ok := monthOf(s[:3]); ok {
 			return parse3164(s, mon, year, loc)
 		}
@@ -154,14 +154,15 @@ func inOffset(t time.Time, off int, loc *time.Location) time.Time {
 }
 
 // parseUnix parses journalctl's short-unix "1765091693.123456": seconds
-// since the epoch (9 to 12 digits) and an optional fraction.
+// since the epoch (10 to 12 digits: September 2001 on) and an optional
+// fraction.
 func parseUnix(s string) (time.Time, int, bool) {
 	i, sec := 0, int64(0)
 	for i < len(s) && i < 12 && s[i] >= '0' && s[i] <= '9' {
 		sec = sec*10 + int64(s[i]-'0')
 		i++
 	}
-	if i < 9 || (i < len(s) && s[i] != '.' && s[i] != ' ') {
+	if i < 10 || (i < len(s) && s[i] != '.' && s[i] != ' ') {
 		return time.Time{}, 0, false
 	}
 	ns, i := fraction(s, i)
