@@ -53,8 +53,13 @@
     maxretry = 3;
     # there is no findtime option: it goes to the DEFAULT jail
     jails.DEFAULT.settings.findtime = "10m";
-    # 127.0.0.1/8 and ::1 are always ignored by the module
-    ignoreIP = [ "192.168.1.0/24" "2001:db8::/32" ];
+    # 127.0.0.1/8 and ::1 are always ignored by the module; so are the tailnet ranges: SSH comes only over the tailnet
+    ignoreIP = [
+      "192.168.1.0/24"
+      "2001:db8::/32"
+      "100.64.0.0/10"
+      "fd7a:115c:a1e0::/48"
+    ];
     # repeat offenders get longer bans
     bantime-increment.enable = true;
     bantime-increment.factor = "2";

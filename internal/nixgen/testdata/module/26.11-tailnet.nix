@@ -34,8 +34,8 @@
     maxretry = 3;
     # there is no findtime option: it goes to the DEFAULT jail
     jails.DEFAULT.settings.findtime = "10m";
-    # 127.0.0.1/8 and ::1 are always ignored by the module
-    ignoreIP = [ ];
+    # 127.0.0.1/8 and ::1 are always ignored by the module; so are the tailnet ranges: SSH comes only over the tailnet
+    ignoreIP = [ "100.64.0.0/10" "fd7a:115c:a1e0::/48" ];
     jails.sshd.settings = {
       filter = "sshd";
       # the policy's ssh.ports
