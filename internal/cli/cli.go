@@ -273,3 +273,16 @@ func ParseFlags(env *Env, fs *flag.FlagSet, c *Command, path string, args []stri
 	}
 	return positional, ExitOK, true
 }
+
+// ParseNoArgs is ParseFlags for a command that takes no positional
+// arguments: one is a usage error (exit 2), not silently ignored.
+func ParseNoArgs(env *Env, fs *flag.FlagSet, c *Command, path string, args []string) (int, bool) {
+	pos, code, ok := ParseFlags(env, fs, c, path, args)
+	if !ok {
+		return code, false
+	}
+	if len(pos) > 0 {
+		return usageErr(env, c, path, "unexpected argument %q", pos[0]), false
+	}
+	return ExitOK, true
+}

@@ -75,10 +75,7 @@ func runGuardTest(env *Env, args []string) int {
 	if !ok {
 		return code
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "rampart %s: "+format+"\nUsage: rampart %s\n", append(a, c.Usage)...)
-		return ExitUsage
-	}
+	usage := func(format string, a ...any) int { return usageErr(env, c, path, format, a...) }
 	switch {
 	case len(pos) != 1:
 		return usage("expected exactly one LOGFILE (or - for stdin), got %d arguments", len(pos))

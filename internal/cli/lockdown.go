@@ -190,7 +190,7 @@ func runLockdownPlan(env *Env, args []string) int {
 	format := fs.String("format", "text", "output `FORMAT`: text or json")
 	forceNix := fs.Bool("nixos", false, "show the NixOS flow even when this host is not NixOS")
 	sshdConfig := fs.String("sshd-config", "", "sshd's config `FILE` when not the default (for sshd -T: where admin keys live)")
-	if _, code, ok := ParseFlags(env, fs, c, path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, c, path, args); !ok {
 		return code
 	} else if *format != "text" && *format != "json" {
 		fmt.Fprintf(env.Stderr, "rampart %s: --format %q: expected text or json\n", path, *format)
@@ -273,7 +273,7 @@ func runLockdownApply(env *Env, args []string) int {
 	nixConfig := fs.String("nixos-config", lockdown.DefaultNixConfig, "NixOS: the configuration that imports the module (`PATH`)")
 	dir := lockdownStateDirFlag(fs)
 	sshdConfig := fs.String("sshd-config", "", "sshd's config `FILE` when not the default (for sshd -T: where admin keys live)")
-	if _, code, ok := ParseFlags(env, fs, c, path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, c, path, args); !ok {
 		return code
 	}
 	if *within < time.Second || *within > 24*time.Hour {
@@ -398,7 +398,7 @@ func runLockdownConfirm(env *Env, args []string) int {
 	fs := NewFlags(path)
 	dir := lockdownStateDirFlag(fs)
 	persist := fs.String("persist", "", "also write the table to `FILE` (e.g. /etc/nftables.d/rampart-lockdown.nft) so it survives a reboot")
-	if _, code, ok := ParseFlags(env, fs, lockdownSub("confirm"), path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, lockdownSub("confirm"), path, args); !ok {
 		return code
 	}
 	h := lockdownHost()
@@ -437,7 +437,7 @@ func runLockdownRollback(env *Env, args []string) int {
 	dir := lockdownStateDirFlag(fs)
 	id := fs.String("id", "", "only roll back change `ID`, and only while it is pending (used by the systemd timer)")
 	reason := fs.String("reason", "", "why, recorded in the state")
-	if _, code, ok := ParseFlags(env, fs, lockdownSub("rollback"), path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, lockdownSub("rollback"), path, args); !ok {
 		return code
 	}
 	h := lockdownHost()
@@ -465,7 +465,7 @@ func runLockdownStatus(env *Env, args []string) int {
 	fs := NewFlags(path)
 	dir := lockdownStateDirFlag(fs)
 	format := fs.String("format", "text", "output `FORMAT`: text or json")
-	if _, code, ok := ParseFlags(env, fs, lockdownSub("status"), path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, lockdownSub("status"), path, args); !ok {
 		return code
 	}
 	m := newLockdownManager(env, lockdownHost(), *dir)
@@ -540,7 +540,7 @@ func runLockdownWatchdog(env *Env, args []string) int {
 	fs := NewFlags(path)
 	dir := lockdownStateDirFlag(fs)
 	id := fs.String("id", "", "the change `ID` to guard")
-	if _, code, ok := ParseFlags(env, fs, lockdownSub("watchdog"), path, args); !ok {
+	if code, ok := ParseNoArgs(env, fs, lockdownSub("watchdog"), path, args); !ok {
 		return code
 	}
 	if *id == "" {
