@@ -21,7 +21,6 @@ set +e
 go test -race -count=1 -timeout 40m ./... 2>&1 | tee /tmp/rampart-test.log
 status=${PIPESTATUS[0]}
 set -e
-passed=$(grep -c '^ok ' /tmp/rampart-test.log || true)
-failed=$(grep -c '^FAIL' /tmp/rampart-test.log || true)
-echo "packages: ${passed} passed, ${failed} failed"
+go list ./... > /tmp/rampart-packages.txt
+bash scripts/test-summary.sh /tmp/rampart-test.log /tmp/rampart-packages.txt
 exit "$status"
