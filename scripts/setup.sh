@@ -30,6 +30,10 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 
+# No service is started, so there is no /run/sshd (sshd's privilege-separation
+# directory, made by ssh.service; /run is a tmpfs, so it would not survive a
+# reboot anyway): nothing here provides it and no test may rely on it. Every
+# test that starts sshd gets it from testenv.SSHD, which creates it.
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \

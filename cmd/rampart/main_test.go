@@ -43,7 +43,9 @@ func TestMain(m *testing.M) {
 // So "[!can:root] skip 'needs root'" skips normally and fails in CI, the
 // same contract as testenv.Missing. RAMPART_E2E is passed through; $HOME is
 // the script's $WORK directory. The extra command "exits CODE PROG ARGS..."
-// asserts an exact exit code.
+// asserts an exact exit code; "sshd-ready" sets $SSHD to an sshd that can
+// start (testenv.SSHD: its privilege-separation directory exists), the
+// only way scripts start sshd.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -55,7 +57,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: condition,
-		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits},
+		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "sshd-ready": cmdSSHDReady},
 	})
 }
 
@@ -84,6 +86,22 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdSSHDReady sets $SSHD for a script that starts sshd:
+//
+//	[!can:sshd] skip 'needs OpenSSH server'
+//	sshd-ready
+//	exec sh -c 'ip netns exec NS $SSHD -D -e -f /dev/null ... &'
+func cmdSSHDReady(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) > 0 {
+		ts.Fatalf("usage: sshd-ready (no arguments, no negation)")
+	}
+	p, err := testenv.SSHD()
+	if err != nil {
+		ts.Fatalf("sshd-ready: %v", err)
+	}
+	ts.Setenv("SSHD", p)
 }
 
 func condition(cond string) (bool, error) {

@@ -87,8 +87,8 @@ type lab struct {
 func newLab(t *testing.T) *lab {
 	t.Helper()
 	testenv.RequireNetns(t)
-	paths := testenv.RequireCommands(t, "sshd", "ssh", "ssh-keygen", "nft", "ip", "timeout")
-	sshd := paths[0]
+	sshd := testenv.RequireSSHD(t)
+	testenv.RequireCommands(t, "ssh", "ssh-keygen", "nft", "ip", "timeout")
 	l := &lab{t: t, dir: t.TempDir()}
 	l.bin = rampartBin(t)
 	l.state = filepath.Join(l.dir, "state")
@@ -107,13 +107,10 @@ func newLab(t *testing.T) *lab {
 	return l
 }
 
-// startSSHD runs a real, key-only sshd in the server namespace with its
+// startSSHD runs a real, key-only sshd (from testenv.RequireSSHD) in the server namespace with its
 // files in l.dir (sshd_config there, for --sshd-config).
 func (l *lab) startSSHD(sshd string) {
 	t := l.t
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // privilege-separation directory
-		t.Fatal(err)
-	}
 	testenv.Run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(l.dir, "hostkey"))
 	l.key = filepath.Join(l.dir, "client")
 	testenv.Run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", l.key)

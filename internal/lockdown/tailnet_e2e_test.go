@@ -189,7 +189,8 @@ func (l *lab) out(ns *testenv.Netns, name string, args ...string) string {
 func TestE2ERealTailnet(t *testing.T) {
 	tsBin, tsdBin, hsBin := tailnetTools(t)
 	testenv.RequireNetns(t)
-	paths := testenv.RequireCommands(t, "sshd", "ssh", "ssh-keygen", "nft", "ip", "sudo")
+	sshd := testenv.RequireSSHD(t)
+	testenv.RequireCommands(t, "ssh", "ssh-keygen", "nft", "ip", "sudo")
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		testenv.Missing(t, "no /dev/net/tun: %v", err)
 	}
@@ -254,7 +255,7 @@ func TestE2ERealTailnet(t *testing.T) {
 	must(t, os.MkdirAll(wbin, 0o755))
 	must(t, os.WriteFile(filepath.Join(wbin, "tailscale"), []byte("#!/bin/sh\nexec "+tsBin+" --socket="+sock["server"]+" \"$@\"\n"), 0o755))
 	l.env = []string{"PATH=" + wbin + ":" + os.Getenv("PATH")}
-	l.startSSHD(paths[0])
+	l.startSSHD(sshd)
 	testenv.WaitTCP(t, l.pub, srvPub+":22", 10*time.Second)
 	if !l.canSSH(l.tnet, "100.64.0.1") {
 		t.Fatal("no SSH over the real tailnet before the lockdown")

@@ -188,3 +188,42 @@ func WaitTCP(t testing.TB, ns *Netns, addr string, timeout time.Duration) {
 	}
 	t.Fatalf("%s did not accept connections within %s", addr, timeout)
 }
+
+// SSHDPrivsepDir is the privilege-separation directory Debian's sshd is
+// built with (--with-privsep-path): started as root, sshd refuses to run
+// ("Missing privilege separation directory: /run/sshd") when it does not
+// exist, and each connection's pre-auth child chroots into it. The system's
+// ssh.service creates it (RuntimeDirectory=sshd); a machine where the
+// package was installed without starting the service, or that rebooted
+// since (/run is a tmpfs), has none, and no sshd_config option avoids it.
+const SSHDPrivsepDir = "/run/sshd"
+
+// SSHD returns the path of the OpenSSH server, ready to be started as
+// root: the privilege-separation directory exists (created 0755 root, as
+// the service would, when missing). Every test that starts an sshd gets it
+// from here (RequireSSHD, or the cmd/rampart script command "sshd-ready"),
+// so no test depends on this machine having run ssh.service. The directory
+// is left in place: it is the system's own, empty, and sshds of tests
+// running in parallel packages chroot into it.
+func SSHD() (string, error) {
+	p, err := LookPath("sshd")
+	if err != nil {
+		return "", fmt.Errorf("program \"sshd\" is not installed (see scripts/setup.sh)")
+	}
+	if err := os.MkdirAll(SSHDPrivsepDir, 0o755); err != nil {
+		return "", fmt.Errorf("sshd privilege separation directory: %w", err)
+	}
+	return p, nil
+}
+
+// RequireSSHD needs root and an sshd that can start (see SSHD) and returns
+// its path.
+func RequireSSHD(t testing.TB) string {
+	t.Helper()
+	RequireRoot(t)
+	p, err := SSHD()
+	if err != nil {
+		Missing(t, "%v", err)
+	}
+	return p
+}

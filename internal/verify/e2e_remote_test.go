@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,9 +21,6 @@ import (
 func TestE2ERemote(t *testing.T) {
 	testenv.RequireRoot(t)
 	ns := testenv.NewNetns(t, "vf")
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		testenv.Missing(t, "cannot create /run/sshd: %v", err)
-	}
 	srv := sshtest.Start(t, ns, sshtest.Config{Password: true})
 	// The seed's sysctls written to conf.all only, after eth0 existed:
 	// the kernel keeps accepting and sending redirects on eth0 (OR), while

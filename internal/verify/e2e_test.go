@@ -89,14 +89,11 @@ const matchUser = hardenedSSHD + `Match User alice
 // ssh checks against this machine's process table, restricted to each
 // instance's -f path or pid so other tests' sshd processes do not count.
 func TestE2ESSHD(t *testing.T) {
-	testenv.RequireRoot(t)
-	paths := testenv.RequireCommands(t, "sshd", "ssh-keygen")
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		testenv.Missing(t, "cannot create sshd's privilege separation directory: %v", err)
-	}
+	sshd := testenv.RequireSSHD(t)
+	keygen := testenv.RequireCommands(t, "ssh-keygen")[0]
 	dir := t.TempDir()
 	key := filepath.Join(dir, "hostkey")
-	if out, err := exec.Command(paths[1], "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v: %s", err, out)
 	}
 	fails := func(ids ...string) map[string]check.Status {
@@ -125,7 +122,7 @@ func TestE2ESSHD(t *testing.T) {
 			ns := testenv.NewNetns(t, "vf")
 			cfg := filepath.Join(dir, tc.name+".conf")
 			writeFile(t, cfg, fmt.Sprintf(tc.conf, key), 0o644)
-			cmd := startDaemon(t, ns, paths[0], "-D", "-e", "-f", cfg)
+			cmd := startDaemon(t, ns, sshd, "-D", "-e", "-f", cfg)
 			testenv.WaitTCP(t, ns, "127.0.0.1:22", 5*time.Second)
 			opts := Options{SSHDConfigs: []string{cfg}}
 			if tc.byPID {

@@ -63,8 +63,9 @@ const (
 func newWorld(t *testing.T, extraBan ...string) *world {
 	t.Helper()
 	testenv.RequireNetns(t)
-	paths := testenv.RequireCommands(t, "sshd", "ssh", "ssh-keygen", "sshpass", "nft")
-	w := &world{t: t, sshdPath: paths[0], sshpass: paths[3], attacker: "198.51.100.10", friendly: "198.51.100.20"}
+	sshdPath := testenv.RequireSSHD(t)
+	paths := testenv.RequireCommands(t, "ssh", "ssh-keygen", "sshpass", "nft")
+	w := &world{t: t, sshdPath: sshdPath, sshpass: paths[2], attacker: "198.51.100.10", friendly: "198.51.100.20"}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

@@ -25,8 +25,9 @@ import (
 // failure belongs to 127.0.0.1, none to the victim.
 func TestSSHDLive(t *testing.T) {
 	testenv.RequireRoot(t)
-	bins := testenv.RequireCommands(t, "sshd", "ssh", "sshpass", "ssh-keygen")
-	sshd, ssh, sshpass, keygen := bins[0], bins[1], bins[2], bins[3]
+	sshd := testenv.RequireSSHD(t)
+	bins := testenv.RequireCommands(t, "ssh", "sshpass", "ssh-keygen")
+	ssh, sshpass, keygen := bins[0], bins[1], bins[2]
 	dir := t.TempDir()
 	if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "hostkey")).CombinedOutput(); err != nil {
 		t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -44,9 +45,6 @@ func TestSSHDLive(t *testing.T) {
 		"UsePAM no", "MaxAuthTries 3", "AllowUsers nobody-allowed", "StrictModes no",
 	}, "\n") + "\n"
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -111,13 +111,7 @@ func NewKey(t testing.TB, path string) ssh.PublicKey {
 // Start runs sshd inside ns until the test ends.
 func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
 	t.Helper()
-	testenv.RequireRoot(t)
-	paths := testenv.RequireCommands(t, "sshd")
-	// sshd needs its privilege separation directory; a package installed
-	// without starting the service (as scripts/setup.sh does) has none.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		testenv.Missing(t, "sshd privilege separation directory /run/sshd: %v", err)
-	}
+	sshd := testenv.RequireSSHD(t)
 	dir := t.TempDir()
 	s := &Server{Dir: dir, ClientKey: filepath.Join(dir, "client_ed25519")}
 	s.HostKey = NewKey(t, filepath.Join(dir, "host_ed25519"))
@@ -171,8 +165,7 @@ func Start(t testing.TB, ns *testenv.Netns, c Config) *Server {
 	if err := os.WriteFile(s.cfg, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{paths[0], "-D", "-e", "-f", s.cfg}
-	cmd := ns.Cmd(args[0], args[1:]...)
+	cmd := ns.Cmd(sshd, "-D", "-e", "-f", s.cfg)
 	cmd.Stderr = s
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start sshd: %v", err)
