@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"sort"
 	"strings"
 	"syscall"
@@ -42,6 +43,18 @@ type Env struct {
 	Stderr io.Writer
 	// Getenv reads an environment variable (os.Getenv in production).
 	Getenv func(string) string
+	// HomeDir returns a user's home directory from the user database
+	// (os/user in production; nil means the same).
+	HomeDir func(user string) (string, error)
+}
+
+// lookupHome is HomeDir from the system's user database.
+func lookupHome(name string) (string, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return "", err
+	}
+	return u.HomeDir, nil
 }
 
 // Command is one node of the command tree. A command either has Run or
@@ -91,6 +104,9 @@ func Run(env *Env, args []string) int {
 	}
 	if env.Getenv == nil {
 		env.Getenv = func(string) string { return "" }
+	}
+	if env.HomeDir == nil {
+		env.HomeDir = lookupHome
 	}
 	if len(args) == 0 {
 		printTop(env.Stderr)

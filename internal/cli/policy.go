@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -111,7 +113,7 @@ commands use the embedded default: the seed system ("baseline"), or with
 --profile tailnet the seed system plus Tailscale with SSH only over the tailnet.
 
 Examples:
-  rampart policy init > rampart.toml
+  rampart policy init --admin alice --key alice.pub > rampart.toml
   rampart policy init --profile tailnet > rampart.toml
   rampart policy check rampart.toml
   rampart policy show rampart.toml --format json`,
@@ -119,18 +121,28 @@ Examples:
 
 var policyInitCmd = &Command{
 	Name:    "init",
-	Summary: "print a commented policy equal to the built-in default",
-	Usage:   "policy init [--profile baseline|tailnet]",
+	Summary: "print a commented policy equal to the built-in default, with your admin key",
+	Usage:   "policy init [--profile baseline|tailnet] [--admin NAME] [--key FILE|- ...]",
 	Help: `Prints a policy file in which every key is set to the default of the profile
-and explained in a comment. Site-specific values (admin users with their
-public keys, your LAN in ban.ignore, the Tailscale auth-key file) are shown
-as commented examples to fill in.
+and explained in a comment. Site-specific values (your LAN in ban.ignore, the
+Tailscale auth-key file) are shown as commented examples to fill in.
+
+Password logins are off by default, so 'policy check' refuses a file without
+an admin key: --admin NAME --key FILE writes [[admin.users]] with the public
+keys in FILE (authorized_keys format: one key a line, # comments; "-" reads
+standard input; --key may be repeated). Every key is checked; a bad one is
+reported as FILE:LINE. Under sudo, --admin defaults to the invoking user
+(SUDO_USER) and --key to that user's ~/.ssh/authorized_keys when it exists
+(said on stderr). Without a key the admin table is a commented example.
 
 Examples:
-  rampart policy init > /etc/rampart/policy.toml
-  rampart policy init --profile tailnet > policy.toml
+  rampart policy init --admin alice --key ~/.ssh/id_ed25519.pub > policy.toml
+  sudo rampart policy init > /etc/rampart/policy.toml     # your own keys, as SUDO_USER
+  ssh-add -L | rampart policy init --admin alice --key - > policy.toml
+  rampart policy init --profile tailnet --admin alice --key alice.pub > policy.toml
 
-Exit codes: 0 printed, 2 unknown profile.`,
+Exit codes: 0 printed, 2 unknown profile, bad user name, unreadable or invalid
+key file, or bad arguments.`,
 }
 
 var policyCheckCmd = &Command{
@@ -151,7 +163,7 @@ site-specific). Warnings about conflicting settings are printed in both cases.
 Examples:
   rampart policy check rampart.toml
   rampart policy check -p rampart.toml
-  rampart policy init | rampart policy check -     # "-" reads standard input
+  rampart policy init --admin alice --key alice.pub | rampart policy check -   # "-" reads stdin
   rampart policy check --profile tailnet
 
 Exit codes: 0 valid, 1 problems found, 2 file unreadable or bad arguments.`,
@@ -182,22 +194,165 @@ func init() {
 }
 
 func runPolicyInit(env *Env, args []string) int {
-	fs := NewFlags("policy init")
+	const path = "policy init"
+	fs := NewFlags(path)
 	profile := fs.String("profile", policy.ProfileBaseline, "profile: baseline or tailnet")
-	pos, code, ok := ParseFlags(env, fs, policyInitCmd, "policy init", args)
-	if !ok {
+	admin := fs.String("admin", "", "admin user `NAME` (default under sudo: SUDO_USER)")
+	var keyFiles stringList
+	fs.Var(&keyFiles, "key", "authorized keys `FILE` of the admin (- = stdin; repeatable)")
+	if code, ok := ParseNoArgs(env, fs, policyInitCmd, path, args); !ok {
 		return code
 	}
-	if len(pos) > 0 {
-		return usageErr(env, policyInitCmd, "policy init", "unexpected argument %q", pos[0])
-	}
-	src, err := policy.InitTOML(*profile)
+	p, err := policy.Default(*profile)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "rampart policy init: %v\n", err)
+		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
+		return ExitUsage
+	}
+	admins, code := initAdmins(env, path, *admin, keyFiles)
+	if code != ExitOK {
+		return code
+	}
+	src, err := policy.InitTOML(*profile, admins...)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage
 	}
 	_, _ = env.Stdout.Write(src)
+	p.Admin.Users = admins
+	for _, r := range p.LockoutRisks() {
+		fmt.Fprintf(env.Stderr, "rampart %s: note: 'rampart policy check' refuses this file until you fix: %s\n", path, r)
+	}
 	return ExitOK
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// initAdmins works out policy init's admin user from --admin and --key, or
+// under sudo from the invoking user and their ~/.ssh/authorized_keys. It
+// returns no admin when none was asked for, and a non-zero exit code after
+// printing the problem.
+func initAdmins(env *Env, path, name string, keyFiles []string) ([]policy.AdminUser, int) {
+	sudoUser := env.Getenv("SUDO_USER")
+	if sudoUser == "root" {
+		sudoUser = ""
+	}
+	if name == "" && sudoUser == "" && len(keyFiles) == 0 {
+		return nil, ExitOK
+	}
+	nameGiven := name != ""
+	if !nameGiven {
+		if sudoUser == "" {
+			return nil, usageErr(env, policyInitCmd, path, "--key needs --admin NAME (the user the keys log in as)")
+		}
+		name = sudoUser
+	}
+	if err := policy.CheckUserName(name); err != nil {
+		return nil, usageErr(env, policyInitCmd, path, "--admin: %v", err)
+	}
+	if len(keyFiles) == 0 && sudoUser != "" {
+		f := sudoKeysFile(env, sudoUser)
+		switch {
+		case f != "":
+			keyFiles = []string{f}
+			fmt.Fprintf(env.Stderr, "rampart %s: under sudo: admin %s gets the keys of %s (SUDO_USER %s); use --admin/--key for others\n", path, name, f, sudoUser)
+		case !nameGiven:
+			// Only sudo asked for an admin, and its user has no keys:
+			// the plain template, as without sudo.
+			return nil, ExitOK
+		}
+	}
+	if len(keyFiles) == 0 {
+		return nil, usageErr(env, policyInitCmd, path, "--admin %s needs --key FILE (the public keys %s logs in with)", name, name)
+	}
+	var keys []string
+	seen := map[string]bool{}
+	stdinUsed := false
+	for _, f := range keyFiles {
+		var data []byte
+		var err error
+		shown := f
+		if f == "-" {
+			if stdinUsed {
+				return nil, usageErr(env, policyInitCmd, path, "--key - given twice (standard input can be read once)")
+			}
+			stdinUsed, shown = true, stdinName
+			data, err = io.ReadAll(io.LimitReader(env.Stdin, maxPolicySize))
+		} else {
+			data, err = readLimited(f, maxPolicySize)
+		}
+		if err == nil {
+			var got []string
+			if got, err = parseKeyFile(shown, data); err == nil {
+				for _, k := range got {
+					if !seen[k] {
+						seen[k] = true
+						keys = append(keys, k)
+					}
+				}
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "rampart %s: --key: %v\n", path, err)
+			return nil, ExitUsage
+		}
+	}
+	return []policy.AdminUser{{Name: name, AuthorizedKeys: keys, Sudo: true}}, ExitOK
+}
+
+// sudoKeysFile is the authorized_keys file of user when it exists, or "".
+func sudoKeysFile(env *Env, user string) string {
+	home, err := env.HomeDir(user)
+	if err != nil || home == "" {
+		return ""
+	}
+	f := filepath.Join(home, ".ssh", "authorized_keys")
+	if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	return f
+}
+
+// readLimited reads at most limit bytes of the file at path; a larger file
+// is an error (a key file is small; this is not one).
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(data)) > limit {
+		err = fmt.Errorf("%s: larger than %d bytes: not a public key file", path, limit)
+	}
+	return data, err
+}
+
+// parseKeyFile returns the keys of an authorized_keys-format file (one key
+// a line, blank lines and # comments skipped), each checked as an admin
+// key; the first bad line is an error naming name:LINE.
+func parseKeyFile(name string, data []byte) ([]string, error) {
+	var keys []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.Contains(line, "PRIVATE KEY") {
+			return nil, fmt.Errorf("%s:%d: this is a private key: give the public one (the .pub file)", name, i+1)
+		}
+		if err := policy.CheckAuthorizedKey(line); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", name, i+1, err)
+		}
+		keys = append(keys, line)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no public key in it (expected lines like \"ssh-ed25519 AAAAC3Nz... alice@laptop\")", name)
+	}
+	return keys, nil
 }
 
 // policyFile parses the flags of check/show and returns the file named by

@@ -158,7 +158,7 @@ func TestParseSynopsis(t *testing.T) {
 		{"probe [--port N] [--timeout D] HOST...", "probe", synopsis{required: 1, variadic: true}},
 		{"lockdown watchdog --id ID [--state-dir DIR]", "lockdown watchdog", synopsis{requiredFlag: true}},
 		{"nix [--release R] [--flake --host NAME [--disk DEV] [--system S]] [--facts]", "nix", synopsis{}},
-		{"policy init [--admin NAME --key FILE...]", "policy init", synopsis{}},
+		{"policy init [--profile baseline|tailnet] [--admin NAME] [--key FILE|- ...]", "policy init", synopsis{}},
 	} {
 		if got := parseSynopsis(tt.usage, tt.path); got != tt.want {
 			t.Errorf("%q: got %+v, want %+v", tt.usage, got, tt.want)

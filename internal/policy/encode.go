@@ -20,17 +20,26 @@ func MarshalTOML(p *Policy) []byte {
 // InitTOML returns the commented policy `rampart policy init` prints: every
 // value equals Default(profile), each key is explained, and site-specific
 // values (admin users and keys, the example LAN, the tailnet auth-key path)
-// appear as commented examples.
-func InitTOML(profile string) ([]byte, error) {
+// appear as commented examples. Given admins are written as [[admin.users]]
+// instead of the example (the caller validates them).
+func InitTOML(profile string, admins ...AdminUser) ([]byte, error) {
 	p, err := Default(profile)
 	if err != nil {
 		return nil, err
 	}
+	p.Admin.Users = admins
 	w := &tomlWriter{comments: true}
 	w.b.WriteString(fmt.Sprintf(initHeader, p.Profile))
+	if len(admins) > 0 {
+		w.b.WriteString(initAdminNote)
+	}
 	w.table(nil, reflect.ValueOf(p).Elem())
 	return []byte(w.b.String()), nil
 }
+
+const initAdminNote = `# [[admin.users]] below are yours (policy init --admin/--key), not defaults.
+
+`
 
 const initHeader = `# rampart policy, profile %q (written by 'rampart policy init').
 #

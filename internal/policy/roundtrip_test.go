@@ -90,3 +90,22 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+func TestInitWithAdminParses(t *testing.T) {
+	admin := AdminUser{Name: "alice", Sudo: true, AuthorizedKeys: []string{
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIISk67cw4UWCfYeCwf3D5oiaiZD2XpotVxpvqdH9jTvB alice@laptop",
+		`from="192.0.2.0/24" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINTHgWLSnHH0esUyX49C/6aDot69QW/Of8bllP6gQLks carol@ci`}}
+	src, err := InitTOML(ProfileBaseline, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseOptions("init.toml", src, Options{Strict: true})
+	if err != nil {
+		t.Fatalf("init --admin output is not a valid strict policy: %v\n%s", err, src)
+	}
+	want := MustDefault(ProfileBaseline)
+	want.Admin.Users = []AdminUser{admin}
+	if d := cmp.Diff(want, got, ignoreSource); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}

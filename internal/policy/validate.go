@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -105,8 +106,9 @@ func lockoutRules(p *Policy) []rule {
 	var out []rule
 	if p.SSH.Enabled && !p.SSH.PasswordAuthentication && !p.SSH.KbdInteractiveAuthentication && !p.Admin.HasAuthorizedKey() {
 		out = append(out, rule{
-			paths: [][]string{{"admin", "users"}, {"ssh", "password_authentication"}, {"ssh", "kbd_interactive_authentication"}, {"admin"}, {"ssh"}},
-			msg:   "password and keyboard-interactive authentication are off but no admin user has an authorized key; add [[admin.users]] with authorized_keys or nobody can log in",
+			// Reported where the fix goes ([admin]) when the file has it.
+			paths: [][]string{{"admin", "users"}, {"admin"}, {"ssh", "password_authentication"}, {"ssh", "kbd_interactive_authentication"}, {"ssh"}},
+			msg:   "password and keyboard-interactive authentication are off but no admin user has an authorized key; add [[admin.users]] with authorized_keys (rampart policy init --admin NAME --key FILE writes them) or nobody can log in",
 		})
 	}
 	if p.SSH.Enabled && p.SSH.TailnetOnly && p.Tailnet.Enabled && p.Tailnet.AuthKeyFile == "" {
@@ -257,7 +259,7 @@ func (v *validator) admin() {
 		case u.Name == "":
 			v.d.add(up, true, false, "name is required")
 		case !userRe.MatchString(u.Name):
-			v.bad(with(up, "name"), "invalid user name %q (expected lower-case letters, digits, _ or -, starting with a letter or _, at most 31 characters)", u.Name)
+			v.bad(with(up, "name"), userNameMsg, u.Name)
 		case seen[u.Name]:
 			v.bad(with(up, "name"), "duplicate admin user %q", u.Name)
 		}
@@ -269,6 +271,25 @@ func (v *validator) admin() {
 		}
 	}
 }
+
+// CheckAuthorizedKey reports what is wrong with k as an admin's authorized
+// key (one authorized_keys line: [OPTIONS] TYPE BASE64 [COMMENT]), or nil.
+func CheckAuthorizedKey(k string) error {
+	if msg := checkAuthorizedKey(k); msg != "" {
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// CheckUserName reports whether name is acceptable as an admin user name.
+func CheckUserName(name string) error {
+	if !userRe.MatchString(name) {
+		return fmt.Errorf(userNameMsg, name)
+	}
+	return nil
+}
+
+const userNameMsg = "invalid user name %q (expected lower-case letters, digits, _ or -, starting with a letter or _, at most 31 characters)"
 
 func checkAuthorizedKey(k string) string {
 	if strings.ContainsAny(k, "\n\r") {
