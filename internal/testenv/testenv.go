@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -123,7 +124,48 @@ func NewNetns(t testing.TB, prefix string) *Netns {
 		_ = exec.Command("ip", "netns", "del", ns.Name).Run()
 	})
 	ns.Exec(t, "ip", "link", "set", "lo", "up")
+	if err := writeNetnsPasswd(ns.Name); err != nil {
+		Missing(t, "netns %s: %v", ns.Name, err)
+	}
+	t.Cleanup(func() {
+		_ = os.RemoveAll(filepath.Join("/etc/netns", ns.Name))
+		_ = os.Remove("/etc/netns") // only when no other namespace has files there
+	})
 	return ns
+}
+
+// NetnsPasswd is this machine's /etc/passwd with root's login shell set to
+// /bin/sh. Every namespace a test creates gets it as /etc/netns/NAME/passwd
+// (which "ip netns exec" mounts over /etc/passwd), so a command a test runs
+// as root over a test sshd goes through "sh -c" and never through the
+// machine's own root dotfiles: bash sources ~/.bashrc for every SSH command,
+// and a developer machine's .bashrc (pyenv's rehash lock, say) can stall
+// every login for a minute once a killed shell leaves its lock behind.
+func NetnsPasswd() ([]byte, error) {
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	for i, l := range lines {
+		if f := strings.Split(strings.TrimRight(l, "\n"), ":"); len(f) == 7 && f[0] == "root" {
+			f[6] = "/bin/sh"
+			lines[i] = strings.Join(f, ":") + "\n"
+		}
+	}
+	return []byte(strings.Join(lines, "")), nil
+}
+
+func writeNetnsPasswd(name string) error {
+	b, err := NetnsPasswd()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join("/etc/netns", name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "passwd"), b, 0o644)
 }
 
 // Cmd returns an exec.Cmd that runs inside the namespace.

@@ -200,7 +200,7 @@ func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, er
 		return nil, err
 	}
 	defer h.release()
-	s, err := h.client.NewSession()
+	s, err := h.newSession(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: open session: %w", h.name, err)
 	}
@@ -249,6 +249,27 @@ func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, er
 			firstLine(out.Stderr), fs.ErrPermission)
 	}
 	return out, nil
+}
+
+// newSession opens a session channel. A session closed a moment ago may
+// still count against the server's MaxSessions (the client does not wait
+// for the server's side of the close), and OpenSSH then refuses the new
+// channel with "open failed": that refusal is retried for up to 5s, any
+// other error is returned at once.
+func (h *Host) newSession(ctx context.Context) (*ssh.Session, error) {
+	giveUp := time.Now().Add(5 * time.Second)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		s, err := h.client.NewSession()
+		var oce *ssh.OpenChannelError
+		if err == nil || !errors.As(err, &oce) || oce.Reason != ssh.ConnectionFailed || time.Now().After(giveUp) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (server refused the session: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
 }
 
 func firstLine(b []byte) string {

@@ -269,6 +269,9 @@ func nsEtc(t testing.TB, ns *testenv.Netns, users []User) {
 	}
 	for _, f := range []string{"passwd", "group", "shadow"} {
 		base, err := os.ReadFile(filepath.Join("/etc", f))
+		if f == "passwd" {
+			base, err = testenv.NetnsPasswd()
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
