@@ -2,10 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
@@ -22,7 +22,7 @@ import (
 var verifyCmd = &Command{ // Run is set in init (it refers to verifyCmd)
 	Name:    "verify",
 	Summary: "check a live host against the policy (ssh, sysctl, time, journald, ban, audit, firewall …)",
-	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]] [--release R] [--format text|json|junit|sarif] [--only IDS] [--skip IDS]",
+	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]] [--release R] [--format text|json|junit|sarif] [--summary] [--only IDS] [--skip IDS]",
 	Help: `Runs every check the policy implies against this machine (or, with --host, a
 remote one over SSH) and prints what it read, what passed, what failed and how
 to fix it. Checks read the effective state (sshd -T for every running sshd and
@@ -44,13 +44,15 @@ Flags:
                          agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
   --known-hosts FILE     known_hosts for --host (repeatable; default:
                          ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)
-  --release R            NixOS release for remediation text (default: the
-                         newest stable one, e.g. 25.05)
+  --release R            NixOS release the fixes are written for, whatever
+                         the host runs: {{releases}}
+                         (default: {{newest}}, the newest stable release)
   --format F             text (default), json (schema rampart.verify/v1),
                          junit or sarif (2.1.0)
+  --summary              text: one line per check that is not pass or skip
   --only IDS             comma list of check IDs or areas to run (ssh,time.synchronised)
   --skip IDS             comma list of check IDs or areas to leave out
-  --list                 list the checks and exit
+  --list                 list the checks and exit (--format text or json)
   -v                     text: show evidence for passing checks too
   --timeout D            give up on the whole run after D (default 60s)
   --sshd-config PATHS    only evaluate running sshd instances started with
@@ -77,6 +79,12 @@ Examples:
 
 func init() {
 	verifyCmd.Run = runVerify
+	var names []string
+	for _, r := range nixfacts.Releases() {
+		names = append(names, r.String())
+	}
+	verifyCmd.Help = strings.NewReplacer("{{newest}}", nixfacts.Newest().String(),
+		"{{releases}}", strings.Join(names, ", ")).Replace(verifyCmd.Help)
 	Register(verifyCmd)
 }
 
@@ -84,12 +92,14 @@ func runVerify(env *Env, args []string) int {
 	const path = "verify"
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
-	target := fs.String("host", "", "remote `[USER@]HOST[:PORT]`")
+	var targets repeated
+	fs.Var(&targets, "host", "remote `[USER@]HOST[:PORT]`")
 	release := fs.String("release", "", "NixOS `release` for remediation text")
 	format := fs.String("format", "text", "output `format`: text, json, junit or sarif")
 	only := fs.String("only", "", "comma list of check `IDS` or areas to run")
 	skipIDs := fs.String("skip", "", "comma list of check `IDS` or areas to skip")
 	list := fs.Bool("list", false, "list the checks and exit")
+	summary := fs.Bool("summary", false, "text: one line per check that is not pass or skip")
 	verbose := fs.Bool("v", false, "show evidence for passing checks")
 	timeout := fs.Duration("timeout", 60*time.Second, "limit for the whole run")
 	sshdCfg := fs.String("sshd-config", "", "only running sshd instances with these -f `PATHS`")
@@ -118,6 +128,12 @@ func runVerify(env *Env, args []string) int {
 	if !valid {
 		return usage("unknown --format %q (expected %s)", *format, strings.Join(report.Formats, ", "))
 	}
+	if len(targets) > 1 {
+		return usage("--host given %d times (%s): verify checks one host per run; run it once per host", len(targets), strings.Join(targets, ", "))
+	}
+	if *summary && *format != "text" {
+		return usage("--summary is a text option; it cannot be combined with --format %s", *format)
+	}
 	if *release == "" {
 		*release = nixfacts.Newest().String()
 	} else if _, err := nixfacts.ParseRelease(*release); err != nil {
@@ -128,11 +144,13 @@ func runVerify(env *Env, args []string) int {
 		return usage("%v", err)
 	}
 	if *list {
-		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		for _, c := range checks {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ID, c.Severity, c.Title)
+		if err := report.List(env.Stdout, *format, checks); err != nil {
+			if errors.Is(err, report.ErrListFormat) {
+				return usage("--list: %v", err)
+			}
+			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
+			return ExitUsage
 		}
-		tw.Flush()
 		return ExitOK
 	}
 	p, code := pf.Load(env)
@@ -142,8 +160,8 @@ func runVerify(env *Env, args []string) int {
 	ctx, cancel := context.WithTimeout(env.Ctx, *timeout)
 	defer cancel()
 	var h host.Host = &host.Local{}
-	if *target != "" {
-		rh, err := sshhost.Dial(ctx, *target, sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
+	if len(targets) == 1 {
+		rh, err := sshhost.Dial(ctx, targets[0], sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
 			return ExitUsage
@@ -155,9 +173,10 @@ func runVerify(env *Env, args []string) int {
 	started := time.Now()
 	cenv := check.NewEnv(h, p, *release)
 	results := verify.Run(ctx, cenv, opts, checks)
-	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), Policy: p.Source,
+	osName, _ := host.OSName(ctx, h) // "" when unreadable: the header then names no OS
+	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), OS: osName, Policy: p.Source,
 		Release: *release, Started: started, Duration: time.Since(started)}
-	if err := report.Write(env.Stdout, *format, meta, results, report.Options{Color: useColor(env), Verbose: *verbose}); err != nil {
+	if err := report.Write(env.Stdout, *format, meta, results, report.Options{Color: useColor(env), Verbose: *verbose, Summary: *summary}); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart verify: write report: %v\n", err)
 		return ExitUsage
 	}

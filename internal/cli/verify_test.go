@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
@@ -63,5 +64,23 @@ func TestVerifyExitCodes(t *testing.T) {
 	code, out, _ := run("--only", "time.chrony-running", "--chrony-socket", filepath.Join(dir, "none.sock"), "--format", "json")
 	if code != ExitProblem || !strings.Contains(out, `"status": "fail"`) {
 		t.Errorf("failing check: exit %d, output %s", code, out)
+	}
+}
+
+// TestVerifyHelpRelease: the help names the real default release, from
+// the release list (not an example that goes stale).
+func TestVerifyHelpRelease(t *testing.T) {
+	var out bytes.Buffer
+	if code := Run(&Env{Stdout: &out, Stderr: &out}, []string{"help", "verify"}); code != ExitOK {
+		t.Fatalf("help verify: exit %d\n%s", code, out.String())
+	}
+	want := "(default: " + nixfacts.Newest().String() + ", the newest stable release)"
+	if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "e.g.") || strings.Contains(out.String(), "{{") {
+		t.Errorf("help verify does not say %q:\n%s", want, out.String())
+	}
+	for _, r := range nixfacts.Releases() {
+		if !strings.Contains(out.String(), r.String()) {
+			t.Errorf("help verify does not name release %s", r)
+		}
 	}
 }

@@ -8,8 +8,11 @@
 //	{
 //	  "schema":      "rampart.verify/v1",
 //	  "host":        "local" | "admin@203.0.113.5",
+//	  "os":          the host's OS from /etc/os-release (PRETTY_NAME); absent
+//	                 when it could not be read,
 //	  "policy":      policy file path or "(default)",
-//	  "release":     NixOS release used for remediation text ("" = unstable),
+//	  "release":     NixOS release the remediation text is written for (not
+//	                 the host's OS),
 //	  "started":     RFC 3339 time the run began,
 //	  "duration_ms": wall time of the run,
 //	  "checks": [{

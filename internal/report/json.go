@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 type jsonReport struct {
 	Schema     string        `json:"schema"`
 	Host       string        `json:"host"`
+	OS         string        `json:"os,omitempty"`
 	Policy     string        `json:"policy"`
 	Release    string        `json:"release"`
 	Started    string        `json:"started"`
@@ -34,7 +36,7 @@ type jsonCheck struct {
 // JSON writes the rampart.verify/v1 document (see the package comment).
 func JSON(w io.Writer, m Meta, rs []check.Result) error {
 	doc := jsonReport{
-		Schema: Schema, Host: m.Host, Policy: m.Policy, Release: m.Release,
+		Schema: Schema, Host: m.Host, OS: m.OS, Policy: m.Policy, Release: m.Release,
 		Started: m.Started.UTC().Format(time.RFC3339), DurationMS: m.Duration.Milliseconds(),
 		Checks: make([]jsonCheck, 0, len(rs)), Summary: check.Summarize(rs),
 	}
@@ -50,4 +52,37 @@ func JSON(w io.Writer, m Meta, rs []check.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// ReadJSON reads a rampart.verify/v1 document back into the run's Meta and
+// results (what JSON wrote, apart from sub-microsecond durations), so a
+// saved or remote report can be rendered again in another format.
+func ReadJSON(r io.Reader) (Meta, []check.Result, error) {
+	var doc jsonReport
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&doc); err != nil {
+		return Meta{}, nil, fmt.Errorf("read %s report: %w", Schema, err)
+	}
+	if doc.Schema != Schema {
+		return Meta{}, nil, fmt.Errorf("read report: schema %q, want %q", doc.Schema, Schema)
+	}
+	m := Meta{Tool: "rampart verify", Host: doc.Host, OS: doc.OS, Policy: doc.Policy, Release: doc.Release,
+		Duration: time.Duration(doc.DurationMS) * time.Millisecond}
+	if doc.Started != "" {
+		t, err := time.Parse(time.RFC3339, doc.Started)
+		if err != nil {
+			return Meta{}, nil, fmt.Errorf("read report: field started: %w", err)
+		}
+		m.Started = t
+	}
+	rs := make([]check.Result, 0, len(doc.Checks))
+	for i, c := range doc.Checks {
+		if c.ID == "" || c.Status == "" {
+			return Meta{}, nil, fmt.Errorf("read report: checks[%d]: id and status are required", i)
+		}
+		rs = append(rs, check.Result{ID: c.ID, Title: c.Title, Area: c.Area, Severity: c.Severity, Status: c.Status,
+			Message: c.Message, Evidence: c.Evidence, Remediation: c.Remediation, Host: doc.Host,
+			Duration: time.Duration(c.DurationMS * float64(time.Millisecond))})
+	}
+	return m, rs, nil
 }

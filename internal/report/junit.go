@@ -71,6 +71,9 @@ func JUnit(w io.Writer, m Meta, rs []check.Result) error {
 			suite.Timestamp = m.Started.UTC().Format("2006-01-02T15:04:05")
 		}
 		suite.Properties = []junitProperty{{"policy", orDefault(m.Policy, "(default)")}, {"release", m.Release}}
+		if m.OS != "" {
+			suite.Properties = append(suite.Properties, junitProperty{"os", m.OS})
+		}
 		for _, r := range groups[a] {
 			c := junitCase{Name: r.ID, Classname: m.Host + "." + a, Time: seconds(r.Duration.Seconds())}
 			body := details(r)

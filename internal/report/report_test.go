@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func sample() (Meta, []check.Result) {
-	m := Meta{Tool: "rampart verify", Version: "test", Host: "admin@203.0.113.5", Policy: "/etc/rampart/policy.toml",
+	m := Meta{Tool: "rampart verify", Version: "test", Host: "admin@203.0.113.5", OS: "Debian GNU/Linux 12 (bookworm)", Policy: "/etc/rampart/policy.toml",
 		Release: "24.11", Started: time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC), Duration: 843 * time.Millisecond}
 	rs := []check.Result{
 		{ID: "ssh.password-authentication", Title: "SSH password authentication is off for every connection", Area: "ssh",
@@ -65,19 +65,7 @@ func TestGolden(t *testing.T) {
 			if err := Write(&buf, tc.name, m, rs, tc.opts); err != nil {
 				t.Fatal(err)
 			}
-			golden := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(golden, buf.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if d := cmp.Diff(string(want), buf.String()); d != "" {
-				t.Errorf("%s output differs from %s (-want +got):\n%s", tc.name, golden, d)
-			}
+			compareGolden(t, tc.file, buf.Bytes())
 			// Rendering twice gives the same bytes.
 			var again bytes.Buffer
 			_ = Write(&again, tc.name, m, rs, tc.opts)
@@ -174,5 +162,23 @@ func TestUnknownFormat(t *testing.T) {
 	m, rs := sample()
 	if err := Write(&bytes.Buffer{}, "yaml", m, rs, Options{}); err == nil || !strings.Contains(err.Error(), "expected text, json, junit or sarif") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// compareGolden compares got with testdata/FILE (rewritten under -update).
+func compareGolden(t *testing.T, file string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Errorf("output differs from %s (-want +got):\n%s", golden, d)
 	}
 }

@@ -130,6 +130,9 @@ func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 	}
 	run.Invocations = []sarifInvocation{inv}
 	run.Properties = map[string]string{"host": m.Host, "policy": m.Policy, "release": m.Release}
+	if m.OS != "" {
+		run.Properties["os"] = m.OS
+	}
 	var phys *sarifPhysical
 	if m.Policy != "" && !strings.HasPrefix(m.Policy, "(") {
 		phys = &sarifPhysical{}

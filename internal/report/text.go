@@ -27,6 +27,10 @@ const maxTextEvidence = 8
 
 // Text writes results for people: grouped by area, one line per check,
 // failures (and warn/unknown) with their evidence and fix, and one summary
+// line. A message, evidence list or fix already printed for an earlier
+// check is not printed again: the later check names the earlier one ("same
+// as ID"), so a dozen checks resting on one unreadable source cost a line
+// each. With Options.Summary every failing (and warn/unknown) check is one
 // line.
 func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
 	ew := &errWriter{w: w}
@@ -36,44 +40,174 @@ func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
 		}
 		return code + s + ansiReset
 	}
-	ew.printf("%s: host %s, policy %s", orDefault(m.Tool, "rampart verify"), m.Host, orDefault(m.Policy, "(default)"))
-	if m.Release != "" {
-		ew.printf(", NixOS %s", m.Release)
-	}
-	ew.printf("\n")
+	ew.printf("%s\n", header(m))
 	areas, groups := byArea(rs)
+	if o.Summary {
+		ew.printf("\n")
+		for _, a := range areas {
+			for _, r := range groups[a] {
+				if r.Status == check.Pass || r.Status == check.Skip {
+					continue
+				}
+				label := fmt.Sprintf("%-7s", strings.ToUpper(string(r.Status)))
+				ew.printf("%s %s  %s\n", paint(statusColor[r.Status], label), r.ID, oneLine(r.Message, maxSummaryMessage))
+			}
+		}
+		ew.printf("\n%s\n", summaryLine(check.Summarize(rs), m, paint))
+		return ew.err
+	}
+	sh := newShared()
 	for _, a := range areas {
 		ew.printf("\n%s\n", paint(ansiBold, a))
 		for _, r := range groups[a] {
 			label := fmt.Sprintf("%-7s", strings.ToUpper(string(r.Status)))
 			ew.printf("  %s %s  %s\n", paint(statusColor[r.Status], label), r.ID, r.Title)
 			detail := r.Status != check.Pass && r.Status != check.Skip
+			var bs blocks
 			if r.Message != "" && (detail || o.Verbose || r.Status == check.Skip) {
-				ew.printf("          %s\n", indent(r.Message, "          "))
+				if id, ok := sh.seen("message", r.Message, r.ID); ok && r.Status != check.Skip {
+					bs.ref("message", id)
+				} else {
+					bs.line(sanitize(r.Message))
+				}
 			}
-			if detail || o.Verbose {
-				for i, e := range r.Evidence {
-					if i == maxTextEvidence {
-						ew.printf("          %s\n", paint(ansiDim, fmt.Sprintf("… %d more evidence items (use --format json)", len(r.Evidence)-i)))
-						break
+			if (detail || o.Verbose) && len(r.Evidence) > 0 {
+				if id, ok := sh.seen("evidence", evidenceKey(r.Evidence...), r.ID); ok {
+					bs.ref("evidence", id)
+				} else {
+					for i, e := range r.Evidence {
+						if i == maxTextEvidence {
+							bs.line(paint(ansiDim, fmt.Sprintf("… %d more evidence items (use --format json)", len(r.Evidence)-i)))
+							break
+						}
+						if id, ok := sh.seen("evidence item", evidenceKey(e), r.ID); ok {
+							bs.line(fmt.Sprintf("%s %s %s", paint(ansiDim, "read:"), sanitize(e.Source), paint(ansiDim, "(same as "+id+")")))
+							continue
+						}
+						bs.line(fmt.Sprintf("%s %s\n  %s", paint(ansiDim, "read:"), sanitize(e.Source), indent(excerpt(e.Text, 6), "  ")))
 					}
-					ew.printf("          %s %s\n", paint(ansiDim, "read:"), e.Source)
-					ew.printf("            %s\n", indent(excerpt(e.Text, 6), "            "))
 				}
 			}
 			if r.Status == check.Fail || r.Status == check.Warn {
-				if r.Remediation.NixOS != "" {
-					ew.printf("          %s %s\n", paint(ansiBold, "fix (NixOS):"), indent(r.Remediation.NixOS, "            "))
+				fix := r.Remediation
+				if id, ok := sh.seen("fix", fix.NixOS+"\x00"+fix.Generic, r.ID); ok && fix.NixOS != "" && fix.Generic != "" {
+					bs.ref("fix", id)
+				} else {
+					if fix.NixOS != "" {
+						if id, ok := sh.seen("fix (NixOS)", fix.NixOS, r.ID); ok {
+							bs.ref("fix (NixOS)", id)
+						} else {
+							bs.line(paint(ansiBold, "fix (NixOS):") + " " + indent(fix.NixOS, "  "))
+						}
+					}
+					if fix.Generic != "" {
+						if id, ok := sh.seen("fix", fix.Generic, r.ID); ok {
+							bs.ref("fix", id)
+						} else {
+							bs.line(paint(ansiBold, "fix:") + " " + indent(fix.Generic, "  "))
+						}
+					}
 				}
-				if r.Remediation.Generic != "" {
-					ew.printf("          %s %s\n", paint(ansiBold, "fix:"), indent(r.Remediation.Generic, "            "))
-				}
+			}
+			for _, l := range bs.render() {
+				ew.printf("%s%s\n", pad, strings.ReplaceAll(l, "\n", "\n"+pad))
 			}
 		}
 	}
 	s := check.Summarize(rs)
 	ew.printf("\n%s\n", summaryLine(s, m, paint))
 	return ew.err
+}
+
+// pad indents a check's details under its status line.
+const pad = "          "
+
+// maxSummaryMessage bounds the message shown per check by --summary.
+const maxSummaryMessage = 120
+
+// header is the first line: which host (and its OS) was checked, under
+// which policy, and which NixOS release the fixes are written for.
+func header(m Meta) string {
+	h := fmt.Sprintf("%s: host %s", orDefault(m.Tool, "rampart verify"), sanitize(m.Host))
+	if m.OS != "" {
+		h += " (" + sanitize(m.OS) + ")"
+	}
+	h += ", policy " + sanitize(orDefault(m.Policy, "(default)"))
+	if m.Release != "" {
+		h += ", fixes for NixOS " + m.Release
+	}
+	return h
+}
+
+// shared remembers which check first printed each message, evidence list
+// or fix, so that later checks can refer to it.
+type shared map[string]string
+
+func newShared() shared { return shared{} }
+
+// seen records key under kind for id and reports the ID that printed it
+// first, if another check did.
+func (s shared) seen(kind, key, id string) (string, bool) {
+	k := kind + "\x00" + key
+	if first, ok := s[k]; ok && first != id {
+		return first, true
+	}
+	s[k] = id
+	return "", false
+}
+
+func evidenceKey(es ...check.Evidence) string {
+	var b strings.Builder
+	for _, e := range es {
+		b.WriteString(e.Source + "\x00" + e.Text + "\x00")
+	}
+	return b.String()
+}
+
+// blocks are a check's detail lines: literal text, or a reference to the
+// check that printed the same part before. Adjacent references to one
+// check become one line ("message and evidence: same as ID").
+type blocks []block
+
+type block struct {
+	text     string
+	part, id string // a reference when id != ""
+}
+
+func (bs *blocks) line(s string) { *bs = append(*bs, block{text: s}) }
+
+func (bs *blocks) ref(part, id string) {
+	if n := len(*bs); n > 0 && (*bs)[n-1].id == id {
+		(*bs)[n-1].part += "\x00" + part
+		return
+	}
+	*bs = append(*bs, block{part: part, id: id})
+}
+
+func (bs blocks) render() []string {
+	var out []string
+	for _, b := range bs {
+		if b.id == "" {
+			out = append(out, b.text)
+			continue
+		}
+		parts := strings.Split(b.part, "\x00")
+		names := parts[0]
+		if n := len(parts); n > 1 {
+			names = strings.Join(parts[:n-1], ", ") + " and " + parts[n-1]
+		}
+		out = append(out, names+": same as "+b.id)
+	}
+	return out
+}
+
+// oneLine is s on one line, cut to at most n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(sanitize(s)), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 func summaryLine(s check.Summary, m Meta, paint func(string, string) string) string {

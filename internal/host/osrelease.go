@@ -1,0 +1,68 @@
+package host
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// OSReleasePaths are where os-release(5) lives, in the order it is looked
+// up.
+var OSReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
+
+// OSName reads the host's operating system name from os-release(5):
+// PRETTY_NAME ("Debian GNU/Linux 12 (bookworm)"), or NAME and VERSION_ID
+// when PRETTY_NAME is unset. The file is the host's, so the name is
+// stripped of control characters and bounded.
+func OSName(ctx context.Context, h Host) (string, error) {
+	var lastErr error
+	for _, p := range OSReleasePaths {
+		b, err := h.ReadFile(ctx, p)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		name := ParseOSRelease(b)
+		if name == "" {
+			return "", fmt.Errorf("%s: no PRETTY_NAME or NAME", p)
+		}
+		return name, nil
+	}
+	return "", lastErr
+}
+
+// maxOSName bounds the OS name shown in reports.
+const maxOSName = 80
+
+// ParseOSRelease returns the display name an os-release file gives, or "".
+func ParseOSRelease(b []byte) string {
+	vals := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if uq, err := strconv.Unquote(v); err == nil && strings.HasPrefix(v, `"`) {
+			v = uq
+		} else if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
+			v = v[1 : len(v)-1]
+		}
+		vals[k] = v
+	}
+	name := vals["PRETTY_NAME"]
+	if name == "" {
+		name = strings.TrimSpace(vals["NAME"] + " " + vals["VERSION_ID"])
+	}
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > maxOSName {
+		name = string(r[:maxOSName-1]) + "…"
+	}
+	return name
+}
