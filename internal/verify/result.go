@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -50,8 +51,32 @@ func unknown(what string, err error, evidence ...check.Evidence) check.Result {
 	case errors.Is(err, fs.ErrPermission), strings.Contains(err.Error(), "ermission denied"),
 		strings.Contains(err.Error(), "password is required"), strings.Contains(err.Error(), "Unable to load host key"):
 		msg += " (run as root, or give the remote user passwordless sudo)"
+	case strings.Contains(err.Error(), privsepMissing):
+		msg += privsepHint(err.Error())
 	}
 	return result(check.Unknown, msg, evidence...)
+}
+
+// privsepMissing is how sshd -T refuses to run when its privilege
+// separation directory is missing (OpenSSH 9.x, sshd.c).
+const privsepMissing = "Missing privilege separation directory: "
+
+// privsepHint explains the refusal: the directory lives on /run, a tmpfs,
+// and is created by the ssh service when it starts (Debian's ssh.service:
+// RuntimeDirectory=sshd), so on a host whose ssh service has not started
+// since boot sshd -T cannot print its configuration. verify stays read-only
+// and says what to do instead of creating it.
+func privsepHint(text string) string {
+	dir := "/run/sshd"
+	if _, rest, ok := strings.Cut(text, privsepMissing); ok {
+		if f := strings.Fields(rest); len(f) > 0 && path.IsAbs(f[0]) && path.Clean(f[0]) == f[0] && len(f[0]) < 256 &&
+			strings.IndexFunc(f[0], func(r rune) bool { return r < 0x21 || r > 0x7e }) < 0 {
+			dir = f[0]
+		}
+	}
+	return fmt.Sprintf(". sshd -T needs %s, which the ssh service creates when it starts (it lives on /run, emptied at boot); "+
+		"start the service (systemctl start ssh) or create it (mkdir -p -m0755 %s), then run verify again "+
+		"(verify changes nothing on the host)", dir, dir)
 }
 
 func plural(n int, one, many string) string {

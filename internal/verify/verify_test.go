@@ -160,6 +160,12 @@ func TestSSH(t *testing.T) {
 		{name: "not root: sshd -T cannot load host keys", fixtures: []string{"ssh_notroot"},
 			want:     all(t, "ssh", U, nil),
 			contains: map[string]string{"ssh.password-authentication": "Unable to load host key"}},
+		{name: "ssh service never started: no /run/sshd for sshd -T", fixtures: []string{"ssh_noprivsep"},
+			want: all(t, "ssh", U, map[string]check.Status{"ssh.sshd-discovered": F}),
+			contains: map[string]string{
+				"ssh.password-authentication": "Missing privilege separation directory: /run/sshd. sshd -T needs /run/sshd, which the ssh service creates when it starts",
+				"ssh.match-consistency":       "start the service (systemctl start ssh) or create it (mkdir -p -m0755 /run/sshd)",
+				"ssh.x11-forwarding":          "(verify changes nothing on the host)"}},
 		{name: "no sshd and no config", fixtures: []string{"time_synced"}, files: map[string]string{"/proc/1/cmdline": "/sbin/init"},
 			want: all(t, "ssh", U, map[string]check.Status{"ssh.sshd-discovered": F})},
 		{name: "not root and nothing visible", fixtures: []string{"notroot_nosshd"},
@@ -553,6 +559,22 @@ func TestRemedy(t *testing.T) {
 		}
 		if fix := remedy(check.NewEnv(nil, p, ""), c.ID); fix.Generic == "" {
 			t.Errorf("%s has no generic remediation", c.ID)
+		}
+	}
+}
+
+// TestPrivsepHint: the directory named in the hint is sshd's when it is a
+// plain absolute path, /run/sshd otherwise (the text is the host's).
+func TestPrivsepHint(t *testing.T) {
+	for in, want := range map[string]string{
+		"Missing privilege separation directory: /var/empty":        "mkdir -p -m0755 /var/empty)",
+		"Missing privilege separation directory: /run/sshd\n":       "mkdir -p -m0755 /run/sshd)",
+		"Missing privilege separation directory: /x\x1b[2J":         "mkdir -p -m0755 /run/sshd)",
+		"Missing privilege separation directory: relative/dir":      "mkdir -p -m0755 /run/sshd)",
+		"Missing privilege separation directory: /a/../etc/cron.d/": "mkdir -p -m0755 /run/sshd)",
+	} {
+		if got := privsepHint(in); !strings.Contains(got, want) {
+			t.Errorf("privsepHint(%q) = %q, want it to contain %q", in, got, want)
 		}
 	}
 }
