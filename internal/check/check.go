@@ -109,8 +109,13 @@ func (e *Env) Memo(key string, fn func() (any, error)) (any, error) {
 
 // Check is one registered check.
 type Check struct {
-	ID       string // area.name, e.g. "ssh.password-authentication"
-	Title    string
+	ID    string // area.name, e.g. "ssh.password-authentication"
+	Title string
+	// TitleFor, when set, is the title under a given policy, for checks
+	// whose rule depends on it (firewall.ssh-exposure checks something
+	// else when ssh.tailnet_only is off); Title then describes the check
+	// for every policy (verify --list).
+	TitleFor func(p *policy.Policy) string
 	Severity Severity
 	// Applies reports whether the check is relevant under the policy; a
 	// check that does not apply is reported as skip with the reason.
@@ -118,6 +123,17 @@ type Check struct {
 	// Eval reads the host and returns the verdict. It fills Status,
 	// Message, Evidence and Remediation; the runner fills the rest.
 	Eval func(ctx context.Context, env *Env) Result
+}
+
+// TitleUnder is the check's title under p (Title when p is nil or the
+// title does not depend on the policy).
+func (c *Check) TitleUnder(p *policy.Policy) string {
+	if c.TitleFor != nil && p != nil {
+		if t := c.TitleFor(p); t != "" {
+			return t
+		}
+	}
+	return c.Title
 }
 
 // Area is the part of the ID before the first dot.
@@ -200,7 +216,7 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 		if p := recover(); p != nil {
 			r = Result{Status: Unknown, Message: fmt.Sprintf("internal error in check: %v", p)}
 		}
-		r.ID, r.Title, r.Area, r.Severity = c.ID, c.Title, c.Area(), c.Severity
+		r.ID, r.Title, r.Area, r.Severity = c.ID, c.TitleUnder(env.Policy), c.Area(), c.Severity
 		if env.Host != nil {
 			r.Host = env.Host.Name()
 		}

@@ -24,8 +24,8 @@ func init() {
 			Severity: check.High, Applies: firewallEnabled, Eval: evalActive},
 		&check.Check{ID: "firewall.tailnet-trusted", Title: "The tailnet interface is trusted by the firewall",
 			Severity: check.High, Applies: tailnetEnabled, Eval: evalTrusted},
-		&check.Check{ID: "firewall.ssh-exposure", Title: "SSH accepts no new connections on interfaces that are not trusted",
-			Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure},
+		&check.Check{ID: "firewall.ssh-exposure", Title: "SSH is closed on untrusted interfaces when ssh.tailnet_only says so",
+			TitleFor: exposureTitle, Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure},
 		&check.Check{ID: "firewall.sshd-bindings", Title: "sshd listens where the policy needs it",
 			Severity: check.Medium, Applies: sshEnabled, Eval: evalBindings},
 		&check.Check{ID: "tailnet.running", Title: "Tailscale is running and logged in",
@@ -180,6 +180,17 @@ func fixExposure(env *check.Env) check.Remediation {
 	}
 }
 
+// exposureTitle states the rule firewall.ssh-exposure holds the host to:
+// with ssh.tailnet_only, SSH closed everywhere but the trusted interfaces;
+// without it (the baseline profile) public SSH is allowed, so the check
+// only reports where SSH is reachable and a pass claims nothing more.
+func exposureTitle(p *policy.Policy) string {
+	if p.SSH.TailnetOnly {
+		return "SSH accepts no new connections on interfaces that are not trusted"
+	}
+	return "SSH may be reachable on untrusted interfaces (public SSH is allowed: ssh.tailnet_only is off)"
+}
+
 func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	p := env.Policy
 	fix := fixExposure(env)
@@ -236,11 +247,18 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	}
 	switch {
 	case !p.SSH.TailnetOnly:
+		// The policy allows public SSH: whatever the firewall does holds
+		// it, so this passes and says what it found.
 		res.Status = check.Pass
-		if len(open) > 0 {
-			res.Message = "SSH is reachable on " + strings.Join(open, ", ") + " (allowed: ssh.tailnet_only is off)"
-		} else {
-			res.Message = "SSH is not reachable on any untrusted interface"
+		switch {
+		case len(open) > 0:
+			res.Message = "SSH is reachable on " + strings.Join(open, ", ") + ", as the policy allows (ssh.tailnet_only is off)"
+		case len(unk) > 0:
+			res.Message = "cannot tell whether SSH is reachable on " + strings.Join(unk, ", ") +
+				" (rules the analysis does not understand); the policy allows it either way (ssh.tailnet_only is off)"
+		default:
+			res.Message = fmt.Sprintf("SSH is not reachable on any untrusted interface (%d interface/port pairs); "+
+				"the policy would allow it (ssh.tailnet_only is off)", checked)
 		}
 	case len(open) > 0:
 		res.Status = check.Fail

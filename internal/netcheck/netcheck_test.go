@@ -118,7 +118,8 @@ func TestChecks(t *testing.T) {
 		{"firewall.ssh-exposure", tailnet, setup{nft: "ipt-nixos-tailnet.nft"}, check.Unknown, "cannot show SSH closed"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "reject-drop-before", ss: "port2222"}, check.Fail, "eth0 tcp/2222 (open)"},
 		{"firewall.ssh-exposure", tailnet, setup{nft: "lockdown-table", ss: "port2222"}, check.Pass, "(2 interface/port pairs)"},
-		{"firewall.ssh-exposure", baseline, setup{nft: "nixos-openfirewall"}, check.Pass, "tailnet_only is off"},
+		{"firewall.ssh-exposure", baseline, setup{nft: "nixos-openfirewall"}, check.Pass, "SSH is reachable on tailscale0 tcp/22 (open), eth0 tcp/22 (open), as the policy allows (ssh.tailnet_only is off)"},
+		{"firewall.ssh-exposure", baseline, setup{nft: "unknown-expr"}, check.Pass, "cannot tell whether SSH is reachable on tailscale0 tcp/22, eth0 tcp/22 (rules the analysis does not understand); the policy allows it either way"},
 
 		{"firewall.sshd-bindings", tailnet, setup{ss: "wildcard"}, check.Pass, "only the firewall keeps it off"},
 		{"firewall.sshd-bindings", tailnet, setup{ss: "tailnet"}, check.Pass, "100.64.0.1:22 (tailnet)"},
@@ -170,6 +171,34 @@ func TestChecks(t *testing.T) {
 				t.Errorf("%s: no evidence", tc.id)
 			}
 		})
+	}
+}
+
+// TestExposureTitle: the title of firewall.ssh-exposure is the rule that
+// was checked under the policy in force, so a pass never sits under a
+// title its evidence contradicts (baseline: eth0 tcp/22 open).
+func TestExposureTitle(t *testing.T) {
+	c, _ := check.Lookup("firewall.ssh-exposure")
+	for _, tc := range []struct {
+		p      *policy.Policy
+		nft    string
+		status check.Status
+		title  string
+	}{
+		{policy.MustDefault(""), "nixos-openfirewall", check.Pass, "SSH may be reachable on untrusted interfaces (public SSH is allowed: ssh.tailnet_only is off)"},
+		{policy.MustDefault("tailnet"), "nixos-openfirewall", check.Fail, "SSH accepts no new connections on interfaces that are not trusted"},
+		{policy.MustDefault("tailnet"), "nixos-tailnet", check.Pass, "SSH accepts no new connections on interfaces that are not trusted"},
+	} {
+		r := check.Run(context.Background(), check.NewEnv(fixture(t, setup{nft: tc.nft}), tc.p, ""), []*check.Check{c})[0]
+		if r.Status != tc.status || r.Title != tc.title {
+			t.Errorf("%s profile, %s: %s %q; want %s %q", tc.p.Profile, tc.nft, r.Status, r.Title, tc.status, tc.title)
+		}
+		if r.Status == check.Pass && strings.Contains(r.Title, "no new connections") && strings.Contains(r.Message, "(open)") {
+			t.Errorf("pass under %q with %q", r.Title, r.Message)
+		}
+	}
+	if c.Title == "" || strings.Contains(c.Title, "accepts no new connections") {
+		t.Errorf("the policy-independent title (verify --list) must hold for every profile: %q", c.Title)
 	}
 }
 
