@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"strings"
 )
 
@@ -73,6 +74,14 @@ type Streamer interface {
 	// Stream starts c; the returned reader yields its stdout. Closing the
 	// reader, or cancelling ctx, stops the program.
 	Stream(ctx context.Context, c Cmd) (io.ReadCloser, error)
+}
+
+// UnixDialer is implemented by hosts whose unix sockets this process can
+// connect to itself (Local). A remote host has none: its daemons are asked
+// through programs run there.
+type UnixDialer interface {
+	// DialUnix connects to the unix stream socket at path.
+	DialUnix(ctx context.Context, path string) (net.Conn, error)
 }
 
 // Opener is implemented by hosts that can hand a file over as a stream,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ type Local struct {
 
 var _ Host = (*Local)(nil)
 var _ Streamer = (*Local)(nil)
+var _ UnixDialer = (*Local)(nil)
 
 // Name implements Host.
 func (l *Local) Name() string { return "local" }
@@ -126,6 +128,12 @@ func (l *Local) path(p string) string {
 // ReadFile implements Host.
 func (l *Local) ReadFile(_ context.Context, path string) ([]byte, error) {
 	return os.ReadFile(l.path(path))
+}
+
+// DialUnix implements UnixDialer.
+func (l *Local) DialUnix(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", l.path(path))
 }
 
 // Open implements Opener.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/guard/control"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
@@ -18,23 +19,13 @@ type banDaemon struct {
 	Kind     string // "fail2ban", "rampart guard", or "" when none answers
 	Evidence []check.Evidence
 	Why      string // when none answers: what was tried
-	Guard    *guardStatus
+	Guard    *control.Status
 }
 
-// guardStatus is the part of `rampart guard status --json` verify reads.
-type guardStatus struct {
-	OK     bool   `json:"ok"`
-	Error  string `json:"error"`
-	Status *struct {
-		Backend string `json:"backend"`
-		Table   string `json:"table"`
-		Jails   []struct {
-			Name string `json:"name"`
-		} `json:"jails"`
-	} `json:"status"`
-}
-
-// askGuard queries rampart guard when its control socket exists.
+// askGuard queries rampart guard when its control socket exists: on this
+// machine through the control socket client (whatever `rampart` on PATH
+// is, if any), on a remote host by running `rampart guard status --json`
+// there (its socket is root-only and not reachable over the SSH session).
 func askGuard(ctx context.Context, env *check.Env, d *banDaemon) bool {
 	sock := env.Policy.Ban.Socket
 	if sock == "" {
@@ -43,6 +34,22 @@ func askGuard(ctx context.Context, env *check.Env, d *banDaemon) bool {
 	if ms, err := env.Host.Glob(ctx, sock); err != nil || len(ms) == 0 {
 		return false
 	}
+	if dialer, ok := env.Host.(host.UnixDialer); ok {
+		src := "control socket " + sock + " (op status)"
+		resp, err := control.CallVia(ctx, dialer.DialUnix, sock, control.Request{Op: control.OpStatus})
+		if err != nil {
+			d.Evidence = append(d.Evidence, ev(src, err.Error()))
+			return false
+		}
+		if resp.Status == nil {
+			d.Evidence = append(d.Evidence, ev(src, "the answer has no status"))
+			return false
+		}
+		b, _ := json.MarshalIndent(resp, "", "  ")
+		d.Evidence = append(d.Evidence, ev(src, string(b)))
+		d.Kind, d.Guard = "rampart guard", resp.Status
+		return true
+	}
 	c := host.Cmd{Name: "rampart", Args: []string{"guard", "status", "--json", "--socket", sock}, Sudo: true}
 	o, err := env.Host.Run(ctx, c)
 	if err != nil {
@@ -50,11 +57,11 @@ func askGuard(ctx context.Context, env *check.Env, d *banDaemon) bool {
 		return false
 	}
 	d.Evidence = append(d.Evidence, outEvidence(c.String(), o))
-	var st guardStatus
-	if o.ExitCode != 0 || json.Unmarshal(o.Stdout, &st) != nil || !st.OK || st.Status == nil {
+	var resp control.Response
+	if o.ExitCode != 0 || json.Unmarshal(o.Stdout, &resp) != nil || !resp.OK || resp.Status == nil {
 		return false
 	}
-	d.Kind, d.Guard = "rampart guard", &st
+	d.Kind, d.Guard = "rampart guard", resp.Status
 	return true
 }
 
@@ -314,7 +321,7 @@ func activeJails(ctx context.Context, env *check.Env) (map[string]bool, check.Ev
 	}
 	if d.Guard != nil {
 		m := map[string]bool{}
-		for _, j := range d.Guard.Status.Jails {
+		for _, j := range d.Guard.Jails {
 			m[j.Name] = true
 		}
 		return m, d.Evidence[len(d.Evidence)-1], nil
@@ -574,13 +581,13 @@ func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
 
 func evalBanActions(ctx context.Context, env *check.Env) check.Result {
 	if d, err := findBanDaemon(ctx, env); err == nil && d.Guard != nil {
-		b := d.Guard.Status.Backend
+		b := d.Guard.Backend
 		if b == "" || b == "dry-run" || b == "none" {
 			r := fail(fmt.Sprintf("rampart guard runs with the %q backend: bans change no firewall", b), d.Evidence...)
 			r.Remediation = check.Remediation{Generic: "run `rampart guard run` without --dry-run so bans go into the nftables table"}
 			return r
 		}
-		return pass(fmt.Sprintf("rampart guard bans through the %s backend into table %s", b, d.Guard.Status.Table), d.Evidence...)
+		return pass(fmt.Sprintf("rampart guard bans through the %s backend into table %s", b, d.Guard.Table), d.Evidence...)
 	}
 	return perJail(ctx, env, "ban.actions", func(j policy.Jail) (string, check.Evidence, error) {
 		o, cmd, err := f2bGet(ctx, env, j.Name, "actions")

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +18,21 @@ var ErrNotRunning = errors.New("rampart guard run is not running")
 // Call sends one request to the daemon at socket and returns its answer.
 // A response with OK false comes back as an error with the daemon's text.
 func Call(socket string, req Request) (*Response, error) {
-	c, err := net.DialTimeout("unix", socket, 2*time.Second)
+	return CallVia(context.Background(), func(ctx context.Context, path string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", path)
+	}, socket, req)
+}
+
+// DialFunc connects to a unix socket (host.UnixDialer.DialUnix).
+type DialFunc func(ctx context.Context, path string) (net.Conn, error)
+
+// CallVia is Call over a connection made by dial, so that callers holding
+// a host seam reach the socket through it.
+func CallVia(ctx context.Context, dial DialFunc, socket string, req Request) (*Response, error) {
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	c, err := dial(dctx, socket)
+	cancel()
 	if err != nil {
 		switch {
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED):
@@ -28,7 +43,11 @@ func Call(socket string, req Request) (*Response, error) {
 		return nil, fmt.Errorf("control socket %s: %w", socket, err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(Timeout + 2*time.Second))
+	deadline := time.Now().Add(Timeout + 2*time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = c.SetDeadline(deadline)
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, err
@@ -36,7 +55,9 @@ func Call(socket string, req Request) (*Response, error) {
 	if _, err := c.Write(append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("control socket %s: send: %w", socket, err)
 	}
-	_ = c.(*net.UnixConn).CloseWrite()
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 	var resp Response
 	dec := json.NewDecoder(io.LimitReader(c, MaxResponse))
 	if err := dec.Decode(&resp); err != nil {
