@@ -46,7 +46,7 @@ Flags:
                          ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)
   --release R            NixOS release the fixes are written for, whatever
                          the host runs: {{releases}}
-                         (default: {{newest}}, the newest stable release)
+                         (default: {{newest}}, the same as rampart nix)
   --format F             text (default), json (schema rampart.verify/v1),
                          junit or sarif (2.1.0)
   --summary              text: one line per check that is not pass or skip
@@ -79,12 +79,8 @@ Examples:
 
 func init() {
 	verifyCmd.Run = runVerify
-	var names []string
-	for _, r := range nixfacts.Releases() {
-		names = append(names, r.String())
-	}
 	verifyCmd.Help = strings.NewReplacer("{{newest}}", nixfacts.Newest().String(),
-		"{{releases}}", strings.Join(names, ", ")).Replace(verifyCmd.Help)
+		"{{releases}}", strings.Join(nixfacts.Names(), ", ")).Replace(verifyCmd.Help)
 	Register(verifyCmd)
 }
 

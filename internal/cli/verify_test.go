@@ -74,7 +74,7 @@ func TestVerifyHelpRelease(t *testing.T) {
 	if code := Run(&Env{Stdout: &out, Stderr: &out}, []string{"help", "verify"}); code != ExitOK {
 		t.Fatalf("help verify: exit %d\n%s", code, out.String())
 	}
-	want := "(default: " + nixfacts.Newest().String() + ", the newest stable release)"
+	want := "(default: " + nixfacts.Newest().String() + ", the same as rampart nix)"
 	if !strings.Contains(out.String(), want) || strings.Contains(out.String(), "e.g.") || strings.Contains(out.String(), "{{") {
 		t.Errorf("help verify does not say %q:\n%s", want, out.String())
 	}
