@@ -57,7 +57,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: condition,
-		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "sshd-ready": cmdSSHDReady},
+		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "sshd-ready": cmdSSHDReady, "netns-passwd": cmdNetnsPasswd},
 	})
 }
 
@@ -102,6 +102,27 @@ func cmdSSHDReady(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("sshd-ready: %v", err)
 	}
 	ts.Setenv("SSHD", p)
+}
+
+// cmdNetnsPasswd gives namespaces the script created the passwd every
+// testenv namespace gets (root's shell /bin/sh, see testenv.NetnsPasswd),
+// so commands over the script's sshd do not run the machine's dotfiles:
+//
+//	netns-passwd NS...
+func cmdNetnsPasswd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: netns-passwd NS... (no negation)")
+	}
+	for _, ns := range args {
+		dir, err := testenv.WriteNetnsPasswd(ns)
+		if err != nil {
+			ts.Fatalf("netns-passwd: %v", err)
+		}
+		ts.Defer(func() {
+			_ = os.RemoveAll(dir)
+			_ = os.Remove("/etc/netns")
+		})
+	}
 }
 
 func condition(cond string) (bool, error) {

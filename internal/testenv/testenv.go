@@ -124,7 +124,7 @@ func NewNetns(t testing.TB, prefix string) *Netns {
 		_ = exec.Command("ip", "netns", "del", ns.Name).Run()
 	})
 	ns.Exec(t, "ip", "link", "set", "lo", "up")
-	if err := writeNetnsPasswd(ns.Name); err != nil {
+	if _, err := WriteNetnsPasswd(ns.Name); err != nil {
 		Missing(t, "netns %s: %v", ns.Name, err)
 	}
 	t.Cleanup(func() {
@@ -156,16 +156,18 @@ func NetnsPasswd() ([]byte, error) {
 	return []byte(strings.Join(lines, "")), nil
 }
 
-func writeNetnsPasswd(name string) error {
+// WriteNetnsPasswd writes NetnsPasswd as /etc/netns/NAME/passwd and returns
+// the directory, which the caller removes when the namespace goes.
+func WriteNetnsPasswd(name string) (string, error) {
 	b, err := NetnsPasswd()
 	if err != nil {
-		return err
+		return "", err
 	}
 	dir := filepath.Join("/etc/netns", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+		return "", err
 	}
-	return os.WriteFile(filepath.Join(dir, "passwd"), b, 0o644)
+	return dir, os.WriteFile(filepath.Join(dir, "passwd"), b, 0o644)
 }
 
 // Cmd returns an exec.Cmd that runs inside the namespace.
