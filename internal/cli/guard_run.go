@@ -4,13 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/guard/daemon"
 	"github.com/rampart-sec/rampart/internal/guard/nft"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -18,7 +20,7 @@ func init() {
 	AddGuardSubcommand(&Command{
 		Name:    "run",
 		Summary: "run the ban daemon: follow logs, ban offenders in nftables, serve the control socket",
-		Usage:   "guard run [-p POLICY] [--dry-run] [--state-dir DIR] [--socket PATH] [--metrics ADDR] [--jail NAME[,NAME]] [--reconcile DURATION] [--from-start] [--log-level LEVEL]",
+		Usage:   "guard run [-p POLICY] [--dry-run] [--state-dir DIR] [--socket PATH] [--metrics ADDR] [--jail NAME[,NAME]] [--reconcile DURATION] [--from-start] [--journal-file FILE] [--log-level LEVEL]",
 		Help: `Runs the guard in the foreground (under systemd, or in a shell for a try):
 it follows the log sources of the enabled jails (the journal through
 journalctl, files with rotation, or stdin), counts failures per address by
@@ -33,8 +35,14 @@ skips nor re-reads lines. A reconcile (every 30s by default) rebuilds the
 table if it was flushed or deleted. Stopping (SIGTERM, Ctrl-C) leaves the
 bans in place.
 
-The control socket (root only, mode 0600) serves 'rampart guard status',
-'list', 'ban' and 'unban'. With --metrics (or ban.metrics) Prometheus
+The control socket serves 'rampart guard status', 'list', 'ban', 'unban'
+and 'flush' to root and to members of ban.socket_group ("rampart"; mode
+0660 with that group, or 0600 root only when the group does not exist).
+Every request is logged with the peer's uid.
+
+The daemon needs root or just CAP_NET_ADMIN: the shipped systemd unit
+(rampart-guard.service) runs it as the unprivileged rampart user with that
+one capability and the systemd-journal group. With --metrics (or ban.metrics) Prometheus
 metrics are served at that address. Logs are JSON lines on stderr.
 
 Flags override the policy: --state-dir (ban.state_dir), --socket
@@ -89,6 +97,8 @@ func runGuardRun(env *Env, args []string) int {
 	fs.StringVar(&reconcile, "reconcile", "30s", "how often the nftables table is checked and re-asserted")
 	fromStart := fs.Bool("from-start", false, "read log files without a saved position from their start (default: from their end)")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	var journalFile string
+	fs.StringVar(&journalFile, "journal-file", "", "read the journal jails from this journal file instead of the live journal (stops at its end)")
 	pos, code, ok := ParseFlags(env, fs, c, path, args)
 	if !ok {
 		return code
@@ -140,8 +150,8 @@ func runGuardRun(env *Env, args []string) int {
 	if *dry {
 		backend = nft.NewDryRun(log.With("backend", "dry-run"))
 	} else {
-		if os.Geteuid() != 0 {
-			fmt.Fprintf(env.Stderr, "rampart %s: changing nftables needs root (run with sudo, or try --dry-run)\n", path)
+		if !host.CanAdminNetwork() {
+			fmt.Fprintf(env.Stderr, "rampart %s: changing nftables needs root or CAP_NET_ADMIN (run with sudo, or try --dry-run)\n", path)
 			return ExitUsage
 		}
 		nb, err := nft.NewNetlink(b.Table)
@@ -151,8 +161,23 @@ func runGuardRun(env *Env, args []string) int {
 		}
 		backend = nb
 	}
+	gid := 0
+	if socket != "" && b.SocketGroup != "" {
+		g, err := user.LookupGroup(b.SocketGroup)
+		if err == nil {
+			gid, err = strconv.Atoi(g.Gid)
+		}
+		if err != nil {
+			log.Warn("ban.socket_group not found; the control socket is root only", "group", b.SocketGroup, "err", err)
+			gid = 0
+		}
+	}
+	var journalFiles []string
+	if journalFile != "" {
+		journalFiles = []string{journalFile}
+	}
 	d, err := daemon.New(daemon.Options{
-		Policy: p, Backend: backend, StateDir: stateDir, Socket: socket, Metrics: metricsAddr,
+		Policy: p, Backend: backend, StateDir: stateDir, Socket: socket, SocketGID: gid, Metrics: metricsAddr, JournalFiles: journalFiles,
 		Jails: jailList, Stdin: env.Stdin, FromStart: *fromStart, Reconcile: rec.D, Log: log,
 	})
 	if err != nil {

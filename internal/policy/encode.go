@@ -80,6 +80,7 @@ var keyDocs = map[string]string{
 	"ban.max_tracked":                    "addresses with pending failures remembered at most (oldest evicted)",
 	"ban.state_dir":                      "ban store and log cursors",
 	"ban.socket":                         "control socket of 'rampart guard run'",
+	"ban.socket_group":                   `group whose members may use the control socket besides root ("" = root only)`,
 	"ban.metrics":                        `Prometheus listen address such as "127.0.0.1:9180" ("" = off)`,
 	"ban.table":                          "rampart's own nftables inet table",
 	"ban.increment":                      "Longer bans for repeat offenders: each ban lasts factor times the last, up to max.",

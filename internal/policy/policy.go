@@ -93,6 +93,9 @@ type Ban struct {
 	StateDir string `toml:"state_dir" json:"state_dir"`
 	// Socket is the control socket of `rampart guard run`.
 	Socket string `toml:"socket" json:"socket"`
+	// SocketGroup is the group whose members may use the control socket
+	// besides root ("" = root only).
+	SocketGroup string `toml:"socket_group" json:"socket_group"`
 	// Metrics is an optional listen address for Prometheus metrics ("" = off).
 	Metrics string `toml:"metrics" json:"metrics"`
 	// Table is the name of rampart's own nftables inet table.

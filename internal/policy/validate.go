@@ -376,6 +376,9 @@ func (v *validator) ban() {
 	v.intRange(bp("max_tracked"), int64(b.MaxTracked), 1, math.MaxInt64)
 	v.absPath(bp("state_dir"), b.StateDir, false)
 	v.absPath(bp("socket"), b.Socket, false)
+	if b.SocketGroup != "" && !groupRe.MatchString(b.SocketGroup) {
+		v.bad(bp("socket_group"), "invalid group name %q (lower-case letters, digits, _ or -, starting with a letter or _, at most 32 characters; \"\" for root only)", b.SocketGroup)
+	}
 	if b.Metrics != "" {
 		host, port, err := net.SplitHostPort(b.Metrics)
 		n, perr := strconv.Atoi(port)
@@ -390,6 +393,8 @@ func (v *validator) ban() {
 		v.jail(j)
 	}
 }
+
+var groupRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 func (v *validator) jail(j Jail) {
 	jp := func(k ...string) []string { return with([]string{"ban", "jails", j.Name}, k...) }

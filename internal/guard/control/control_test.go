@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,7 +53,12 @@ func (f *fakeHandler) Unban(_ context.Context, p netip.Prefix) (BanInfo, error) 
 
 func serve(t *testing.T, path string, allowUID ...int) *Server {
 	t.Helper()
-	s, err := Listen(path, &fakeHandler{bans: map[netip.Prefix]BanInfo{}}, nil)
+	return serveGroup(t, path, 0, allowUID...)
+}
+
+func serveGroup(t *testing.T, path string, gid int, allowUID ...int) *Server {
+	t.Helper()
+	s, err := ListenGroup(path, gid, &fakeHandler{bans: map[netip.Prefix]BanInfo{}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,21 +181,9 @@ func TestStaleAndRunning(t *testing.T) {
 	}
 }
 
-// TestNonRootRefused connects as uid 65534: the 0600 socket refuses the
-// connection, and even with the file mode opened up the daemon refuses the
-// peer by its kernel-reported uid.
-func TestNonRootRefused(t *testing.T) {
-	testenv.RequireRoot(t)
-	py := testenv.RequireCommands(t, "setpriv", "python3")
-	if _, err := os.Stat("/usr/bin/python3"); err == nil {
-		py[1] = "/usr/bin/python3" // not a shim under /root, which nobody cannot read
-	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	os.Chmod(filepath.Dir(dir), 0o755) // testing's per-test parent is 0700
-	sock := filepath.Join(dir, "g.sock")
-	serve(t, sock, -1)
-	client := `import socket,sys
+// pyClient connects to the socket as another user (setpriv ARGS) and
+// prints the daemon's answer or the connect error.
+const pyClient = `import socket,sys
 s=socket.socket(socket.AF_UNIX)
 try:
     s.connect(sys.argv[1])
@@ -200,16 +194,85 @@ try:
 except OSError:
     pass  # the daemon may answer and close before reading
 print(s.recv(4096).decode())`
-	run := func() string {
-		out, _ := exec.Command(py[0], "--reuid=65534", "--regid=65534", "--clear-groups", py[1], "-c", client, sock).CombinedOutput()
+
+// asUser returns a function running pyClient on sock under setpriv with
+// the given credential flags.
+func asUser(t *testing.T) func(sock string, cred ...string) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	py := testenv.RequireCommands(t, "setpriv", "python3")
+	if _, err := os.Stat("/usr/bin/python3"); err == nil {
+		py[1] = "/usr/bin/python3" // not a shim under /root, which nobody cannot read
+	}
+	return func(sock string, cred ...string) string {
+		args := append(append([]string{}, cred...), py[1], "-c", pyClient, sock)
+		out, _ := exec.Command(py[0], args...).CombinedOutput()
 		return string(out)
 	}
-	if got := run(); !strings.Contains(got, "connect: Permission denied") {
+}
+
+// openDir is a temporary directory every user can traverse.
+func openDir(t *testing.T) string {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755) // testing's per-test parent is 0700
+	return dir
+}
+
+// TestNonRootRefused connects as uid 65534: the 0600 socket refuses the
+// connection, and even with the file mode opened up the daemon refuses the
+// peer by its kernel-reported uid.
+func TestNonRootRefused(t *testing.T) {
+	run := asUser(t)
+	sock := filepath.Join(openDir(t), "g.sock")
+	serve(t, sock, -1)
+	nobody := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+	if got := run(sock, nobody...); !strings.Contains(got, "connect: Permission denied") {
 		t.Errorf("0600 socket as nobody: %s", got)
 	}
 	os.Chmod(sock, 0o666)
-	if got := run(); !strings.Contains(got, "permission denied: uid 65534 is not root") {
+	if got := run(sock, nobody...); !strings.Contains(got, "permission denied: uid 65534 is not root") {
 		t.Errorf("0666 socket as nobody: %s", got)
+	}
+}
+
+// TestSocketGroup: with a socket group (here an unnamed gid, as the
+// rampart group would be), a member of that group (supplementary or
+// primary) is served; another user is refused by the file mode, and by
+// the daemon's own check when the mode is opened up. Root is served.
+func TestSocketGroup(t *testing.T) {
+	run := asUser(t)
+	const gid = 48213
+	sock := filepath.Join(openDir(t), "run", "g.sock")
+	serveGroup(t, sock, gid, -1)
+	fi, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o660 || st.Gid != gid {
+		t.Fatalf("socket mode %v gid %d, want 0660 gid %d", fi.Mode().Perm(), st.Gid, gid)
+	}
+	if di, _ := os.Stat(filepath.Dir(sock)); di.Mode().Perm() != 0o750 || di.Sys().(*syscall.Stat_t).Gid != gid {
+		t.Fatalf("socket directory mode %v gid %d, want 0750 gid %d", di.Mode().Perm(), di.Sys().(*syscall.Stat_t).Gid, gid)
+	}
+	member := []string{"--reuid=65534", "--regid=65534", fmt.Sprintf("--groups=%d", gid)}
+	if got := run(sock, member...); !strings.Contains(got, `"ok":true`) {
+		t.Errorf("member of the socket group (supplementary): %s", got)
+	}
+	if got := run(sock, "--reuid=65534", fmt.Sprintf("--regid=%d", gid), "--clear-groups"); !strings.Contains(got, `"ok":true`) {
+		t.Errorf("member of the socket group (primary): %s", got)
+	}
+	other := []string{"--reuid=65534", "--regid=65534", "--clear-groups"}
+	if got := run(sock, other...); !strings.Contains(got, "connect: Permission denied") {
+		t.Errorf("another user on the 0660 socket: %s", got)
+	}
+	os.Chmod(filepath.Dir(sock), 0o755)
+	os.Chmod(sock, 0o666)
+	if got := run(sock, other...); !strings.Contains(got, "permission denied: uid 65534 is neither root nor in the socket's group (gid 48213)") {
+		t.Errorf("another user on an opened-up socket: %s", got)
+	}
+	if got := run(sock, "--reuid=0", "--regid=0", "--clear-groups"); !strings.Contains(got, `"ok":true`) {
+		t.Errorf("root: %s", got)
 	}
 }
 

@@ -13,8 +13,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +31,10 @@ type Server struct {
 	// AllowUID is served besides root (the daemon's own euid by default;
 	// -1 serves root only).
 	AllowUID int
+	// AllowGID, when positive, also serves peers with this group as their
+	// primary or a supplementary group (the socket's group, see
+	// ListenGroup).
+	AllowGID int
 
 	ln   *net.UnixListener
 	path string
@@ -38,17 +44,37 @@ type Server struct {
 // Listen creates the socket at path: its directory is created 0700 when
 // missing (an existing one must not be writable by group or others), a
 // stale socket left by a killed daemon is replaced, and a live one is an
-// error ("already running").
+// error ("already running"). Only root and the daemon's own uid are served.
 func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
+	return ListenGroup(path, 0, h, log)
+}
+
+// ListenGroup is Listen with a socket group: when gid is positive the
+// socket is 0660 with group gid (a directory it creates is 0750 with that
+// group), and peers in that group are served besides root. gid 0 means no
+// group (root's group is never opened up).
+func ListenGroup(path string, gid int, h Handler, log *slog.Logger) (*Server, error) {
 	if path == "" {
 		return nil, errors.New("control socket: empty path")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if gid < 0 {
+		gid = 0
+	}
 	dir := filepath.Dir(path)
+	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) && gid > 0 {
+		if err := chgrp(dir, gid); err != nil {
+			return nil, fmt.Errorf("control socket: directory group: %w", err)
+		}
+		if err := os.Chmod(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("control socket: %w", err)
+		}
 	}
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
@@ -74,11 +100,32 @@ func Listen(path string, h Handler, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
 	ln.SetUnlinkOnClose(true)
-	if err := os.Chmod(path, 0o600); err != nil {
+	mode := os.FileMode(0o600)
+	if gid > 0 {
+		// Group first, mode second: the socket is never 0660 with the
+		// wrong group.
+		if err := chgrp(path, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("control socket: group %d: %w (the daemon must be root or a member of that group)", gid, err)
+		}
+		mode = 0o660
+	}
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	return &Server{Handler: h, Log: log, AllowUID: os.Geteuid(), ln: ln, path: path}, nil
+	return &Server{Handler: h, Log: log, AllowUID: os.Geteuid(), AllowGID: gid, ln: ln, path: path}, nil
+}
+
+// chgrp sets path's group unless it already has it: under the systemd
+// unit the daemon's own group is the socket group, and its syscall filter
+// refuses chown.
+func chgrp(path string, gid int) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err == nil && int(st.Gid) == gid {
+		return nil
+	}
+	return os.Chown(path, -1, gid)
 }
 
 // Path is the socket path.
@@ -108,20 +155,60 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 }
 
-func peerUID(c *net.UnixConn) (int, error) {
+// peer is who is on the other end, as the kernel reports it.
+type peer struct {
+	uid, gid int
+	groups   []int // supplementary groups (SO_PEERGROUPS)
+}
+
+func (p peer) inGroup(gid int) bool {
+	return p.gid == gid || slices.Contains(p.groups, gid)
+}
+
+func peerCred(c *net.UnixConn) (peer, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return -1, err
+		return peer{}, err
 	}
 	var cred *unix.Ucred
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
-		return -1, err
+	var groups []int
+	var cerr, gerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		groups, gerr = peerGroups(int(fd))
+	}); err != nil {
+		return peer{}, err
 	}
 	if cerr != nil {
-		return -1, cerr
+		return peer{}, cerr
 	}
-	return int(cred.Uid), nil
+	if gerr != nil {
+		return peer{}, fmt.Errorf("peer groups: %w", gerr)
+	}
+	return peer{uid: int(cred.Uid), gid: int(cred.Gid), groups: groups}, nil
+}
+
+// peerGroups reads SO_PEERGROUPS (Linux 4.13): the peer's supplementary
+// groups when it connected.
+func peerGroups(fd int) ([]int, error) {
+	buf := make([]uint32, 64)
+	for {
+		n := uint32(len(buf) * 4)
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+		if errno == unix.ERANGE && int(n/4) > len(buf) {
+			buf = make([]uint32, n/4)
+			continue
+		}
+		if errno != 0 {
+			return nil, errno
+		}
+		out := make([]int, 0, n/4)
+		for _, g := range buf[:n/4] {
+			out = append(out, int(g))
+		}
+		return out, nil
+	}
 }
 
 func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
@@ -133,12 +220,16 @@ func (s *Server) serve(ctx context.Context, c *net.UnixConn) {
 }
 
 func (s *Server) exchange(ctx context.Context, c *net.UnixConn) Response {
-	uid, err := peerUID(c)
+	p, err := peerCred(c)
 	if err != nil {
 		return fail(fmt.Errorf("cannot identify the peer: %w", err))
 	}
-	if uid != 0 && uid != s.AllowUID {
-		s.Log.Warn("control request refused", "uid", uid)
+	uid := p.uid
+	if uid != 0 && uid != s.AllowUID && !(s.AllowGID > 0 && p.inGroup(s.AllowGID)) {
+		s.Log.Warn("control request refused", "uid", uid, "gid", p.gid)
+		if s.AllowGID > 0 {
+			return fail(fmt.Errorf("permission denied: uid %d is neither root nor in the socket's group (gid %d)", uid, s.AllowGID))
+		}
 		return fail(fmt.Errorf("permission denied: uid %d is not root", uid))
 	}
 	data, err := bufio.NewReader(io.LimitReader(c, MaxRequest+1)).ReadBytes('\n')

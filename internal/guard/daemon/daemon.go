@@ -41,12 +41,18 @@ type Options struct {
 	StateDir string
 	// Socket is the control socket path ("" = none).
 	Socket string
+	// SocketGID is the group whose members may use the socket besides root
+	// (0 = root only).
+	SocketGID int
 	// Metrics is the listen address of the Prometheus endpoint ("" = none).
 	Metrics string
 	// Jails limits the daemon to these jails (all enabled ones if empty).
 	Jails []string
 	// Sources replaces the sources built from the policy (tests).
 	Sources []source.Source
+	// JournalFiles makes journal sources read these journal files instead
+	// of the live journal (they stop at the files' end).
+	JournalFiles []string
 	// Host runs journalctl for journal sources (host.Local when nil).
 	Host host.Streamer
 	// Stdin feeds jails whose source is "stdin".
@@ -201,7 +207,7 @@ func (d *Daemon) buildSources() ([]source.Source, error) {
 		}
 	}
 	if journal {
-		out = append(out, &source.Journal{Host: d.o.Host, Matches: matches, Log: d.log.With("source", "journal")})
+		out = append(out, &source.Journal{Host: d.o.Host, Matches: matches, Files: d.o.JournalFiles, Log: d.log.With("source", "journal")})
 	}
 	if stdin {
 		if d.o.Stdin == nil {
@@ -230,7 +236,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	lctx, stopListeners := context.WithCancel(context.Background())
 	defer stopListeners()
 	if d.o.Socket != "" {
-		srv, err := control.Listen(d.o.Socket, d, d.log.With("component", "control"))
+		srv, err := control.ListenGroup(d.o.Socket, d.o.SocketGID, d, d.log.With("component", "control"))
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrStart, err)
 		}
