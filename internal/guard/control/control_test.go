@@ -51,6 +51,17 @@ func (f *fakeHandler) Unban(_ context.Context, p netip.Prefix) (BanInfo, error) 
 	return b, nil
 }
 
+func (f *fakeHandler) Flush(_ context.Context, jail string) ([]BanInfo, error) {
+	var out []BanInfo
+	for p, b := range f.bans {
+		if jail == "" || b.Jail == jail {
+			out = append(out, b)
+			delete(f.bans, p)
+		}
+	}
+	return out, nil
+}
+
 func serve(t *testing.T, path string, allowUID ...int) *Server {
 	t.Helper()
 	return serveGroup(t, path, 0, allowUID...)
@@ -289,7 +300,7 @@ func FuzzValidate(f *testing.F) {
 			return
 		}
 		switch v.Op {
-		case OpStatus, OpList:
+		case OpStatus, OpList, OpFlush:
 		case OpBan, OpUnban:
 			if !v.Prefix.IsValid() || v.Prefix.Masked() != v.Prefix || v.Prefix.Addr().Is4In6() || v.For < 0 {
 				t.Fatalf("validated %+v", v)

@@ -22,6 +22,8 @@ const (
 	OpList   = "list"
 	OpBan    = "ban"
 	OpUnban  = "unban"
+	// OpFlush lifts every ban of a jail, or every ban with no jail.
+	OpFlush = "flush"
 )
 
 // Request is what a client sends.
@@ -91,6 +93,8 @@ type Handler interface {
 	List(ctx context.Context, jail string) ([]BanInfo, error)
 	Ban(ctx context.Context, p netip.Prefix, jail string, d time.Duration) (BanInfo, error)
 	Unban(ctx context.Context, p netip.Prefix) (BanInfo, error)
+	// Flush lifts every ban of jail ("" = of every jail) and returns them.
+	Flush(ctx context.Context, jail string) ([]BanInfo, error)
 }
 
 // ValidJailName checks a jail name as the control protocol accepts it.
@@ -150,7 +154,7 @@ func Validate(r Request) (Validated, error) {
 		}
 	}
 	switch r.Op {
-	case OpStatus, OpList:
+	case OpStatus, OpList, OpFlush:
 		if r.IP != "" || r.For != "" {
 			return v, fmt.Errorf("op %s takes no ip or for", r.Op)
 		}
@@ -180,7 +184,7 @@ func Validate(r Request) (Validated, error) {
 			return v, fmt.Errorf("op unban takes no jail (an address is unbanned everywhere)")
 		}
 	default:
-		return v, fmt.Errorf("field op: %q: want status, list, ban or unban", r.Op)
+		return v, fmt.Errorf("field op: %q: want status, list, ban, unban or flush", r.Op)
 	}
 	return v, nil
 }

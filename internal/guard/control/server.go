@@ -279,6 +279,12 @@ func (s *Server) exchange(ctx context.Context, c *net.UnixConn) Response {
 			return fail(err)
 		}
 		return Response{OK: true, Bans: []BanInfo{b}}
+	case OpFlush:
+		bs, err := s.Handler.Flush(ctx, v.Jail)
+		if err != nil {
+			return fail(err)
+		}
+		return Response{OK: true, Bans: bs}
 	default: // OpUnban
 		b, err := s.Handler.Unban(ctx, v.Prefix)
 		if err != nil {

@@ -108,6 +108,7 @@ type Daemon struct {
 	metricsAddr string // set before Ready
 
 	reqs chan func()
+	kick chan string // an outside change to the table (nft.Watcher)
 	recs chan source.Record
 	m    *meters
 }
@@ -149,7 +150,7 @@ func New(o Options) (*Daemon, error) {
 		pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{},
 		cursors: map[string]source.Cursor{}, parsers: map[string]*logline.Parser{}, srcLines: map[string]int64{},
 		srcErr: map[string]string{},
-		reqs:   make(chan func()), recs: make(chan source.Record, 8192),
+		reqs:   make(chan func()), kick: make(chan string, 1), recs: make(chan source.Record, 8192),
 		m: newMeters(),
 	}
 	for _, s := range o.Policy.BanIgnore() {
@@ -228,6 +229,11 @@ func (d *Daemon) MetricsAddr() string { return d.metricsAddr }
 // until ctx is cancelled (SIGTERM). It returns after a final commit.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.started = d.now()
+	lk, err := d.store.TryLock()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	defer lk.Unlock()
 	if err := d.restore(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
@@ -266,6 +272,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.metricsAddr = ln.Addr().String()
 		d.log.Info("metrics endpoint", "addr", d.metricsAddr)
 	}
+	if w, ok := d.o.Backend.(nft.Watcher); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.watch(lctx, w)
+		}()
+	}
 	sctx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	for _, s := range d.sources {
@@ -284,7 +297,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.o.Ready != nil {
 		close(d.o.Ready)
 	}
-	err := d.loop(ctx)
+	err = d.loop(ctx)
 	stopSources()
 	stopListeners()
 	return err
@@ -459,7 +472,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 			d.updateMeters()
 		case <-rec.C:
-			d.reconcile(ctx)
+			d.reconcile(ctx, "")
+		case why := <-d.kick:
+			d.reconcile(ctx, why)
 		case <-exp.C:
 			d.expire()
 		}
@@ -566,8 +581,36 @@ func (d *Daemon) save() {
 	d.lastSave = time.Now()
 }
 
-// reconcile re-asserts the table when it was flushed, deleted or edited.
-func (d *Daemon) reconcile(ctx context.Context) {
+// watch follows outside changes to the table (nft flush ruleset, a
+// deleted table) and kicks the loop into a reconcile at once. When the
+// event socket fails, events may have been lost: it kicks anyway and
+// watches again.
+func (d *Daemon) watch(ctx context.Context, w nft.Watcher) {
+	kick := func(why string) {
+		select {
+		case d.kick <- why:
+		default: // a reconcile is already due
+		}
+	}
+	for {
+		err := w.Watch(ctx, kick)
+		if ctx.Err() != nil {
+			return
+		}
+		d.log.Warn("nftables events lost; re-checking the table", "err", err)
+		kick("nftables event socket failed")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// reconcile re-asserts the table when it was flushed, deleted or edited;
+// trigger is the outside change that prompted it ("" for the periodic
+// check).
+func (d *Daemon) reconcile(ctx context.Context, trigger string) {
 	els, err := d.o.Backend.Check(ctx)
 	reason := ""
 	switch {
@@ -597,7 +640,8 @@ func (d *Daemon) reconcile(ctx context.Context) {
 	if reason == "" {
 		return
 	}
-	d.log.Warn("firewall table out of step; re-asserting it", "reason", reason, "bans", len(d.bans))
+	d.log.Warn("firewall table out of step; re-asserting it", "reason", reason, "trigger", trigger, "bans", len(d.bans))
+	d.m.reasserts.With().Inc()
 	if err := d.sync(ctx); err != nil {
 		d.log.Error("reconcile failed", "err", err)
 	}
@@ -799,3 +843,32 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 }
 
 var _ control.Handler = (*Daemon)(nil)
+
+// Flush implements control.Handler: lifts every ban of jailName (of every
+// jail when empty) at once.
+func (d *Daemon) Flush(ctx context.Context, jailName string) ([]control.BanInfo, error) {
+	var out []control.BanInfo
+	err := d.do(ctx, func() {
+		var hit []store.Ban
+		for p, b := range d.bans {
+			if jailName == "" || b.Jail == jailName {
+				hit = append(hit, *b)
+				d.drop(p)
+				for _, r := range d.eng.Routes {
+					r.Jail.Forget(p.Addr())
+				}
+			}
+		}
+		if len(hit) == 0 {
+			return
+		}
+		store.SortBans(hit)
+		for _, b := range hit {
+			out = append(out, info(b))
+		}
+		d.log.Info("flush", "jail", jailName, "bans", len(hit))
+		d.m.unbans.With().Add(float64(len(hit)))
+		d.flush(ctx)
+	})
+	return out, err
+}

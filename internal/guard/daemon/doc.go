@@ -9,7 +9,9 @@
 // a kill -9 can never leave a ban in the kernel that a restart forgets.
 //
 // At start the stored bans (plus any rampart element still in the
-// kernel) are restored into a freshly rebuilt table in one transaction;
-// a periodic reconcile rebuilds it again if someone flushed or deleted
-// it. Stopping leaves the table in place, so a restart leaves no gap.
+// kernel) are restored into a freshly rebuilt table in one transaction.
+// nftables events (what `nft monitor` reads) from other processes that
+// touch the table — `nft flush ruleset` on every NixOS firewall reload, a
+// deleted table — trigger an immediate check and rebuild; a periodic
+// reconcile also rebuilds it, in case events were lost. Stopping leaves the table in place, so a restart leaves no gap.
 package daemon

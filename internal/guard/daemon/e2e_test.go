@@ -45,6 +45,7 @@ type world struct {
 	self               string
 	policy             string
 	attacker, friendly string
+	reconcile          string // --reconcile ("500ms" when empty)
 }
 
 const (
@@ -144,8 +145,12 @@ func (w *world) startDaemon() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	rec := w.reconcile
+	if rec == "" {
+		rec = "500ms"
+	}
 	cmd := w.srv.Cmd(w.self, "guard", "run", "-p", w.policy, "--state-dir", filepath.Join(w.dir, "state"),
-		"--socket", w.sock, "--reconcile", "500ms", "--from-start")
+		"--socket", w.sock, "--reconcile", rec, "--from-start")
 	cmd.Env = append(os.Environ(), "RAMPART_AS_CLI=1")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

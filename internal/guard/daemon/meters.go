@@ -16,6 +16,7 @@ type meters struct {
 	syncs          *metrics.Vec
 	firewallErrors *metrics.Vec
 	restoreSeconds *metrics.Vec
+	reasserts      *metrics.Vec
 }
 
 func newMeters() *meters {
@@ -32,6 +33,7 @@ func newMeters() *meters {
 		latency:        r.Histogram("rampart_guard_ban_latency_seconds", "From reading the deciding line to the ban being in the firewall.", []float64{0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 5}, "jail"),
 		syncs:          r.Counter("rampart_guard_table_syncs_total", "Full table rebuilds (start, reconcile, recovery)."),
 		firewallErrors: r.Counter("rampart_guard_firewall_errors_total", "Failed firewall transactions."),
+		reasserts:      r.Counter("rampart_guard_table_reasserts_total", "Times the table was found flushed, deleted or edited and rebuilt."),
 		restoreSeconds: r.Gauge("rampart_guard_restore_seconds", "Time to restore the stored bans into the firewall at start."),
 	}
 }
