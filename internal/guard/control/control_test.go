@@ -139,7 +139,7 @@ func TestBadRequests(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "s", "g.sock")
 	serve(t, sock)
 	for _, tc := range []struct{ in, want string }{
-		{`{"op":"explode"}` + "\n", `field op: \"explode\": want status, list, ban or unban`},
+		{`{"op":"explode"}` + "\n", `field op: \"explode\": want status, list, ban, unban or flush`},
 		{`{"op":"ban"}` + "\n", "field ip is required"},
 		{`{"op":"ban","ip":"192.0.2.300"}` + "\n", `field ip: address \"192.0.2.300\"`},
 		{`{"op":"ban","ip":"192.0.2.7/24"}` + "\n", "host bits set"},
