@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/guard/action"
 	"github.com/rampart-sec/rampart/internal/guard/daemon"
 	"github.com/rampart-sec/rampart/internal/guard/nft"
 	"github.com/rampart-sec/rampart/internal/host"
@@ -176,8 +178,10 @@ func runGuardRun(env *Env, args []string) int {
 	if journalFile != "" {
 		journalFiles = []string{journalFile}
 	}
+	hostname, _ := os.Hostname()
 	d, err := daemon.New(daemon.Options{
-		Policy: p, Backend: backend, StateDir: stateDir, Socket: socket, SocketGID: gid, Metrics: metricsAddr, JournalFiles: journalFiles,
+		Actions: action.Options{Hostname: hostname},
+		Policy:  p, Backend: backend, StateDir: stateDir, Socket: socket, SocketGID: gid, Metrics: metricsAddr, JournalFiles: journalFiles,
 		Jails: jailList, Stdin: env.Stdin, FromStart: *fromStart, Reconcile: rec.D, Log: log,
 	})
 	if err != nil {

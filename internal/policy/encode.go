@@ -85,6 +85,7 @@ var keyDocs = map[string]string{
 	"ban.table":                          "rampart's own nftables inet table",
 	"ban.increment":                      "Longer bans for repeat offenders: each ban lasts factor times the last, up to max.",
 	"ban.jails.*":                        "",
+	"ban.actions":                        "Actions on ban and unban, off the ban path: type \"webhook\" (POST JSON to url) or\n# \"exec\" (argv, no shell; {action} {prefix} {ip} {jail} {until} {failures} {bantime}).",
 	"ban.jails.*.filter":                 `"sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf"`,
 	"ban.jails.*.mode":                   `sshd filter: "normal", "aggressive", "ddos" or "extra"`,
 	"ban.jails.*.source":                 `"journal" (matches below), "file" (paths below) or "stdin"`,
@@ -120,6 +121,7 @@ var keyExamples = map[string]string{
 	"tailnet.auth_key_file": `auth_key_file = "/run/secrets/tailscale-authkey"   # a tagged, non-expiring key`,
 	"time.servers":          `servers = ["0.nixos.pool.ntp.org", "1.nixos.pool.ntp.org"]`,
 	"ban.metrics":           `metrics = "127.0.0.1:9180"`,
+	"ban.actions":           "[[ban.actions]]\nname = \"notify\"\ntype = \"webhook\"\nurl = \"https://hooks.example.org/rampart\"\non = [\"ban\"]\ntimeout = \"5s\"\nretries = 2",
 }
 
 type tomlWriter struct {

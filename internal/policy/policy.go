@@ -101,7 +101,35 @@ type Ban struct {
 	// Table is the name of rampart's own nftables inet table.
 	Table string `toml:"table" json:"table"`
 	Jails []Jail `toml:"jails" json:"jails"`
+	// Actions run on every ban and unban ([[ban.actions]]), off the ban
+	// path: a webhook or a program.
+	Actions []Action `toml:"actions" json:"actions"`
 }
+
+// Action is a notification or integration run on bans and unbans. Its
+// values are rampart's own (the prefix, the jail, the times): nothing read
+// from a log line reaches it.
+type Action struct {
+	Name string `toml:"name" json:"name"`
+	// Type is "webhook" (POST a JSON body to URL) or "exec" (run Argv,
+	// no shell).
+	Type string `toml:"type" json:"type"`
+	// On lists the events: "ban", "unban" (both when empty).
+	On []string `toml:"on" json:"on"`
+	// Jails limits the action to these jails (every jail when empty).
+	Jails []string `toml:"jails" json:"jails"`
+	URL   string   `toml:"url" json:"url"`
+	// Argv is the program and its arguments; {action}, {prefix}, {ip},
+	// {jail}, {until}, {failures} and {bantime} are replaced inside each
+	// argument, which stays one argument whatever the value.
+	Argv    []string `toml:"argv" json:"argv"`
+	Timeout Duration `toml:"timeout" json:"timeout"`
+	// Retries is how many times a failed run is tried again.
+	Retries int `toml:"retries" json:"retries"`
+}
+
+// ActionPlaceholders are the names Action.Argv may use.
+var ActionPlaceholders = []string{"action", "prefix", "ip", "jail", "until", "failures", "bantime"}
 
 // Increment lengthens bans for repeat offenders: each new ban of the same
 // address lasts Factor times the previous one, capped at Max.

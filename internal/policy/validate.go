@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -391,6 +392,63 @@ func (v *validator) ban() {
 	}
 	for _, j := range b.Jails {
 		v.jail(j)
+	}
+	names := map[string]bool{}
+	for i, a := range b.Actions {
+		v.action(with([]string{"ban", "actions"}, elem(i)), a, b, names)
+	}
+}
+
+var placeholderRe = regexp.MustCompile(`\{[^{}]*\}`)
+
+func (v *validator) action(ap []string, a Action, b Ban, names map[string]bool) {
+	p := func(k ...string) []string { return with(ap, k...) }
+	switch {
+	case !jailRe.MatchString(a.Name):
+		v.bad(p("name"), "name %q: want 1 to 64 letters, digits, _, . or -", a.Name)
+	case names[a.Name]:
+		v.bad(p("name"), "a second action named %q", a.Name)
+	}
+	names[a.Name] = true
+	for i, on := range a.On {
+		v.enum(p("on", elem(i)), on, "ban", "unban")
+	}
+	for i, j := range a.Jails {
+		if _, ok := b.Jail(j); !ok && j != "manual" {
+			v.bad(p("jails", elem(i)), "no jail %q in the policy (or \"manual\")", j)
+		}
+	}
+	if a.Timeout.D < 0 || a.Timeout.D > 5*time.Minute {
+		v.bad(p("timeout"), "%s is out of range (0 for the default 10s, at most 5m)", a.Timeout)
+	}
+	v.intRange(p("retries"), int64(a.Retries), 0, 10)
+	if !v.enum(p("type"), a.Type, "webhook", "exec") {
+		return
+	}
+	if a.Type == "webhook" {
+		u, err := url.Parse(a.URL)
+		if a.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.bad(p("url"), "%q is not an http or https URL (a webhook needs url)", a.URL)
+		}
+		if len(a.Argv) > 0 {
+			v.bad(p("argv"), "argv is for type \"exec\"")
+		}
+		return
+	}
+	if a.URL != "" {
+		v.bad(p("url"), "url is for type \"webhook\"")
+	}
+	if len(a.Argv) == 0 {
+		v.bad(p("argv"), "an exec action needs argv (the program and its arguments; no shell)")
+		return
+	}
+	v.absPath(p("argv", elem(0)), a.Argv[0], false)
+	for i, arg := range a.Argv {
+		for _, ph := range placeholderRe.FindAllString(arg, -1) {
+			if !slices.Contains(ActionPlaceholders, ph[1:len(ph)-1]) {
+				v.bad(p("argv", elem(i)), "unknown placeholder %s (expected one of {%s})", ph, strings.Join(ActionPlaceholders, "}, {"))
+			}
+		}
 	}
 }
 

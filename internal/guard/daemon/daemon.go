@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/guard/action"
 	"github.com/rampart-sec/rampart/internal/guard/control"
 	"github.com/rampart-sec/rampart/internal/guard/engine"
 	"github.com/rampart-sec/rampart/internal/guard/jail"
@@ -73,6 +74,9 @@ type Options struct {
 	// Clock is the time (time.Now when nil).
 	Clock func() time.Time
 	Log   *slog.Logger
+	// Actions configures how [[ban.actions]] run (host, HTTP client,
+	// retry delay).
+	Actions action.Options
 	// Ready, when set, is closed once bans are restored and every
 	// listener is up.
 	Ready chan<- struct{}
@@ -106,6 +110,8 @@ type Daemon struct {
 	srcErr map[string]string
 
 	metricsAddr string // set before Ready
+
+	acts *action.Dispatcher
 
 	reqs chan func()
 	kick chan string // an outside change to the table (nft.Watcher)
@@ -161,6 +167,11 @@ func New(o Options) (*Daemon, error) {
 		d.ignore = append(d.ignore, p)
 	}
 	d.ignore = append(d.ignore, netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	if o.Actions.Log == nil {
+		o.Actions.Log = o.Log.With("component", "actions")
+	}
+	d.acts = action.New(o.Policy.Ban.Actions, o.Actions.Log)
+	d.o.Actions = o.Actions
 	d.sources = o.Sources
 	if d.sources == nil {
 		if d.sources, err = d.buildSources(); err != nil {
@@ -271,6 +282,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}()
 		d.metricsAddr = ln.Addr().String()
 		d.log.Info("metrics endpoint", "addr", d.metricsAddr)
+	}
+	if d.acts != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.acts.Run(lctx, d.o.Actions)
+		}()
 	}
 	if w, ok := d.o.Backend.(nft.Watcher); ok {
 		wg.Add(1)
@@ -512,6 +530,7 @@ func (d *Daemon) handle(r source.Record) {
 		}
 		d.log.Info("ban", "prefix", dec.Prefix.String(), "jail", dec.Jail, "failures", dec.Failures, "until", dec.Until.UTC().Format(time.RFC3339), "count", dec.Count)
 		d.m.bans.With(dec.Jail).Inc()
+		d.acts.Send(action.Event{Action: "ban", Prefix: dec.Prefix, Jail: dec.Jail, Until: dec.Until, Failures: dec.Failures, Bantime: dec.Until.Sub(dec.At)})
 	}
 }
 
@@ -653,6 +672,7 @@ func (d *Daemon) expire() {
 	for p, b := range d.bans {
 		if !b.Until.After(now) {
 			d.log.Info("ban expired", "prefix", p.String(), "jail", b.Jail)
+			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: b.Jail, Until: b.Until, Reason: "expired"})
 			delete(d.bans, p)
 			delete(d.wide, p)
 			delete(d.inKernel, p)
@@ -794,6 +814,7 @@ func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur t
 		if d.put(b, time.Time{}) {
 			d.log.Info("manual ban", "prefix", p.String(), "jail", jailName, "until", b.Until.UTC().Format(time.RFC3339))
 			d.m.bans.With(jailName).Inc()
+			d.acts.Send(action.Event{Action: "ban", Prefix: p, Jail: jailName, Until: b.Until, Bantime: dur})
 			d.flush(ctx)
 		}
 		w, _ := d.container(p)
@@ -828,6 +849,7 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 		out = info(*d.bans[hit[0]])
 		for _, q := range hit {
 			d.log.Info("unban", "prefix", q.String(), "jail", d.bans[q].Jail)
+			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: d.bans[q].Jail, Until: d.now(), Reason: "manual"})
 			d.drop(q)
 			for _, r := range d.eng.Routes {
 				r.Jail.Forget(q.Addr())
@@ -853,6 +875,7 @@ func (d *Daemon) Flush(ctx context.Context, jailName string) ([]control.BanInfo,
 		for p, b := range d.bans {
 			if jailName == "" || b.Jail == jailName {
 				hit = append(hit, *b)
+				d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: b.Jail, Until: d.now(), Reason: "flush"})
 				d.drop(p)
 				for _, r := range d.eng.Routes {
 					r.Jail.Forget(p.Addr())

@@ -19,8 +19,12 @@ import (
 
 // TestMain lets the E2E test run this test binary as the rampart CLI
 // (RAMPART_AS_CLI=1), so the daemon is a real process that can be killed
-// with SIGKILL, without a go build.
+// with SIGKILL, without a go build. As "__record_argv FILE ARGS..." it
+// appends ARGS as one JSON line to FILE (the exec action's witness).
 func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == "__record_argv" {
+		os.Exit(recordArgv(os.Args[2], os.Args[3:]))
+	}
 	if os.Getenv("RAMPART_AS_CLI") == "1" {
 		os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
