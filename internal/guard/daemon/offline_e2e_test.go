@@ -40,8 +40,10 @@ func TestE2EOfflineUnban(t *testing.T) {
 		out, err := w.cli(append(args, "-p", w.policy, "--socket", w.sock)...)
 		return out, exitCode(err)
 	}
+	// An hour each: the world's bantime (10s) could run out on a slow
+	// machine.
 	for _, b := range [][]string{{"192.0.2.7"}, {"192.0.2.8"}, {"198.51.100.0/28", "--jail", "sshd"}, {"2001:db8:bad::/48", "--jail", "sshd"}} {
-		if out, code := ctl(append([]string{"guard", "ban"}, b...)...); code != 0 {
+		if out, code := ctl(append([]string{"guard", "ban", "--for", "1h"}, b...)...); code != 0 {
 			t.Fatalf("guard ban %v: %d\n%s", b, code, out)
 		}
 	}
@@ -90,7 +92,7 @@ func TestE2EOfflineUnban(t *testing.T) {
 		t.Error("the refused unban changed the kernel set")
 	}
 	// Up: flush through the socket.
-	ctl("guard", "ban", "192.0.2.9", "--jail", "sshd")
+	ctl("guard", "ban", "192.0.2.9", "--jail", "sshd", "--for", "1h")
 	out, code = ctl("guard", "flush", "sshd")
 	if code != 0 || !strings.Contains(out, "unbanned 192.0.2.9/32 (jail sshd)") || strings.Contains(out, "daemon not running") {
 		t.Errorf("flush through the daemon: %d\n%s", code, out)
