@@ -30,6 +30,6 @@ gzip -9n < README.md > "$DIST/README.md.gz"
 printf 'rampart (%s) unstable; urgency=medium\n\n  * Package built by scripts/package.sh.\n\n -- rampart developers <dev@rampart.invalid>  %s\n' \
   "$VERSION" "$(date -u -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")" | gzip -9n > "$DIST/changelog.gz"
 
-export VERSION ARCH BIN POLICY DIST
+export VERSION ARCH
 (cd packaging && go run "$NFPM" package --config nfpm.yaml --packager deb --target "$DIST/")
 ls "$DIST"/rampart_*.deb
