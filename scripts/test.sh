@@ -16,6 +16,17 @@ echo "== go vet"
 go vet ./...
 echo "== staticcheck"
 go tool staticcheck ./...
+# The Debian package: build it, install it on this machine, check it,
+# purge it (root only; mandatory under RAMPART_E2E=1).
+if [ "$(id -u)" = 0 ]; then
+  echo "== Debian package"
+  bash scripts/package.sh
+  bash scripts/deb_test.sh
+elif [ "${RAMPART_E2E:-0}" = 1 ]; then
+  echo "RAMPART_E2E=1 but not root: the Debian package test needs root" >&2; exit 1
+else
+  echo "== Debian package: skipped (needs root)"
+fi
 echo "== go test -race (RAMPART_E2E=${RAMPART_E2E:-0})"
 set +e
 go test -race -count=1 -timeout 40m ./... 2>&1 | tee /tmp/rampart-test.log
