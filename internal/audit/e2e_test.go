@@ -27,16 +27,7 @@ func kernelAudit(t *testing.T) {
 	t.Helper()
 	testenv.RequireRoot(t)
 	testenv.RequireCommands(t, "auditctl", "auditd")
-	// The kernel's rules are one global; serialise with any other test
-	// process doing the same (a parallel `go test ./...`).
-	lock, err := os.OpenFile("/run/rampart-audit-e2e.lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lock.Close() }) // runs last: releases the lock after the restore
+	testenv.LockKernelAudit(t) // its cleanup runs last: released after the restore
 	ctx := context.Background()
 	h := &host.Local{}
 	st, err := ReadStatus(ctx, h)

@@ -24,6 +24,7 @@ func TestAuditWatchService(t *testing.T) {
 	testenv.RequireRoot(t)
 	cmds := testenv.RequireCommands(t, "auditctl", "bash")
 	auditctl, bash := cmds[0], cmds[1]
+	testenv.LockKernelAudit(t)
 	dir := t.TempDir()
 	key := testenv.UniqueName("rampart-test")
 	p := policy.MustDefault("")

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -270,4 +271,22 @@ func RequireSSHD(t testing.TB) string {
 		Missing(t, "%v", err)
 	}
 	return p
+}
+
+// LockKernelAudit serialises the tests that change the kernel's audit rules,
+// which are one global for the whole machine: packages' test binaries run in
+// parallel under `go test ./...`, and a test that snapshots the rules to
+// restore them must not see another package's watches come and go. The lock
+// is held until t's cleanup; call it before registering cleanups that
+// restore rules, so it is released after them.
+func LockKernelAudit(t testing.TB) {
+	t.Helper()
+	lock, err := os.OpenFile("/run/rampart-test-kernel-audit.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		Missing(t, "kernel audit lock: %v", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("kernel audit lock: %v", err)
+	}
+	t.Cleanup(func() { lock.Close() })
 }
