@@ -40,7 +40,7 @@ apt-get install -y -q --no-install-recommends \
   ca-certificates git iproute2 procps util-linux psmisc python3 \
   nftables iptables openssh-server openssh-client sshpass \
   auditd chrony systemd systemd-journal-remote nix-bin \
-  fail2ban sshguard lynis ssh-audit sudo lintian >/dev/null
+  fail2ban sshguard lynis ssh-audit sudo lintian chromium >/dev/null
 
 # Go: use /usr/local/go or PATH's go when it satisfies go.mod; otherwise
 # bootstrap Debian's golang-go and fetch the exact toolchain from the module

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/fleetverify"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
@@ -88,8 +91,7 @@ func runVerify(env *Env, args []string) int {
 	const path = "verify"
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
-	var targets repeated
-	fs.Var(&targets, "host", "remote `[USER@]HOST[:PORT]`")
+	ff := addFleetFlags(fs)
 	release := fs.String("release", "", "NixOS `release` for remediation text")
 	format := fs.String("format", "text", "output `format`: text, json, junit or sarif")
 	only := fs.String("only", "", "comma list of check `IDS` or areas to run")
@@ -117,15 +119,12 @@ func runVerify(env *Env, args []string) int {
 	if len(pos) > 0 {
 		return usage("unexpected argument %q (use --host to verify another machine)", pos[0])
 	}
-	valid := false
+	valid := *format == "html"
 	for _, f := range report.Formats {
 		valid = valid || f == *format
 	}
 	if !valid {
-		return usage("unknown --format %q (expected %s)", *format, strings.Join(report.Formats, ", "))
-	}
-	if len(targets) > 1 {
-		return usage("--host given %d times (%s): verify checks one host per run; run it once per host", len(targets), strings.Join(targets, ", "))
+		return usage("unknown --format %q (expected %s or html)", *format, strings.Join(report.Formats, ", "))
 	}
 	if *summary && *format != "text" {
 		return usage("--summary is a text option; it cannot be combined with --format %s", *format)
@@ -149,6 +148,17 @@ func runVerify(env *Env, args []string) int {
 		}
 		return ExitOK
 	}
+	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
+	if ff.fleet(*format) && (len(ff.hosts) > 0 || ff.inventory != "" || len(ff.from) > 0) {
+		fr := fleetRun{ff: ff, pf: pf, format: *format, release: *release, checks: checks, opts: opts,
+			identities: identities, knownHosts: knownHosts, usage: usage}
+		fs.Visit(func(f *flag.Flag) {
+			if f.Name == "timeout" {
+				fr.timeout = *timeout // else each host's deadline is the only limit
+			}
+		})
+		return runFleetVerify(env, fr)
+	}
 	p, code := pf.Load(env)
 	if p == nil {
 		return code
@@ -156,8 +166,8 @@ func runVerify(env *Env, args []string) int {
 	ctx, cancel := context.WithTimeout(env.Ctx, *timeout)
 	defer cancel()
 	var h host.Host = &host.Local{}
-	if len(targets) == 1 {
-		rh, err := sshhost.Dial(ctx, targets[0], sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
+	if len(ff.hosts) == 1 {
+		rh, err := sshhost.Dial(ctx, ff.hosts[0], sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
 			return ExitUsage
@@ -165,14 +175,33 @@ func runVerify(env *Env, args []string) int {
 		defer rh.Close()
 		h = rh
 	}
-	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
 	started := time.Now()
 	cenv := check.NewEnv(h, p, *release)
 	results := verify.Run(ctx, cenv, opts, checks)
 	osName, _ := host.OSName(ctx, h) // "" when unreadable: the header then names no OS
 	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), OS: osName, Policy: p.Source,
 		Release: *release, Started: started, Duration: time.Since(started)}
-	if err := report.Write(env.Stdout, *format, meta, results, report.Options{Color: useColor(env), Verbose: *verbose, Summary: *summary}); err != nil {
+	if ff.fleet(*format) { // one host as an HTML page, or compared with a baseline
+		fr := fleetRun{ff: ff, pf: pf, format: *format, release: *release, usage: usage}
+		t := &fleetverify.Target{Name: h.Name()}
+		pol := p.Source
+		if pol == "" {
+			pol = "(default)"
+		}
+		hr := &fleetverify.HostRun{Target: t, Policy: pol, PolicyHash: fleetverify.PolicyHash(p),
+			Version: meta.Version, Release: *release, Started: started, Duration: meta.Duration, Results: results}
+		if b, err := h.ReadFile(ctx, "/proc/sys/kernel/hostname"); err == nil {
+			hr.Reported = sshhost.SafeText(strings.TrimSpace(string(b)))
+		}
+		return renderFleet(env, fr, &fleetverify.Fleet{Version: meta.Version, Started: started, Duration: meta.Duration,
+			Hosts: []*fleetverify.HostRun{hr}})
+	}
+	var out bytes.Buffer
+	err = report.Write(&out, *format, meta, results, report.Options{Color: useColor(env) && ff.output == "", Verbose: *verbose, Summary: *summary})
+	if err == nil {
+		err = writeOutput(env, ff.output, out.Bytes())
+	}
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart verify: write report: %v\n", err)
 		return ExitUsage
 	}

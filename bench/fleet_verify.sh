@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Fleet verify at scale: N (default 50) real OpenSSH servers, each in its own
+# network namespace reached from one client namespace over a veth pair
+# (192.0.2.0/24 in /31s), with three kinds of configuration in turn: weak
+# (passwords and root logins on), Match-leak (passwords off, but on again
+# for 203.0.113.0/24 through a Match Address block) and hardened. Measures,
+# in the same run:
+#   - rampart verify --inventory (every host over SSH, --parallel default 16)
+#   - each host verified alone with --host, to prove the fleet run judges
+#     every host exactly as a single-host run does (statuses compared)
+#   - ssh-audit -T over the same N hosts (the anchor)
+# Writes the fleet JSON to $OUT (default bench/out/fleet.json) and the page
+# to bench/out/fleet.html. Everything it creates (namespaces, keys, sshd
+# processes) is removed at exit; the host's firewall and sshd are untouched.
+# Usage: sudo bench/fleet_verify.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-50}
+out=${OUT:-bench/out}
+mkdir -p "$out"
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+cli=rfbc$$
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for i in $(seq "$n"); do ip netns del "rfb$$-$i" 2>/dev/null || true; done
+  ip netns del "$cli" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p /run/sshd
+go build -o "$tmp/rampart" ./cmd/rampart
+sshd=$(command -v sshd || echo /usr/sbin/sshd)
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
+cp "$tmp/id.pub" "$tmp/authorized_keys"
+chmod 644 "$tmp/authorized_keys"
+ip netns add "$cli"
+ip -n "$cli" link set lo up
+: > "$tmp/known_hosts"
+: > "$tmp/targets"
+{
+  echo 'user = "root"'
+  echo "identity = [\"$tmp/id\"]"
+  echo "known_hosts = [\"$tmp/known_hosts\"]"
+  echo
+  echo '[group.weak]'
+  echo 'labels = ["weak"]'
+  echo '[group.matchleak]'
+  echo 'labels = ["match-leak"]'
+  echo '[group.hardened]'
+  echo 'labels = ["hardened"]'
+} > "$tmp/fleet.toml"
+kinds=(weak matchleak hardened)
+for i in $(seq "$n"); do
+  ns="rfb$$-$i"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add "rfa$i" type veth peer name "rfz$i"
+  ip link set "rfa$i" netns "$cli"
+  ip link set "rfz$i" netns "$ns"
+  c="192.0.2.$((2 * i))"; h="192.0.2.$((2 * i + 1))"
+  ip -n "$cli" addr add "$c/31" dev "rfa$i"
+  ip -n "$ns" addr add "$h/31" dev "rfz$i"
+  ip -n "$cli" link set "rfa$i" up
+  ip -n "$ns" link set "rfz$i" up
+  kind=${kinds[$(( (i - 1) % 3 ))]}
+  d="$tmp/h$i"; mkdir -p "$d"
+  ssh-keygen -q -t ed25519 -N '' -f "$d/hostkey"
+  echo "$h $(cat "$d/hostkey.pub")" >> "$tmp/known_hosts"
+  {
+    echo "ListenAddress $h:22"
+    echo "HostKey $d/hostkey"
+    echo "PidFile none"
+    echo "AuthorizedKeysFile $tmp/authorized_keys"
+    echo "StrictModes no"
+    echo "UsePAM no"
+    echo "MaxStartups 100"
+    case $kind in
+      weak) printf '%s\n' "PasswordAuthentication yes" "KbdInteractiveAuthentication yes" "PermitRootLogin yes" "X11Forwarding yes" ;;
+      matchleak) printf '%s\n' "PasswordAuthentication no" "KbdInteractiveAuthentication no" "PermitRootLogin prohibit-password" "Match Address 203.0.113.0/24" "  PasswordAuthentication yes" ;;
+      hardened) printf '%s\n' "PasswordAuthentication no" "KbdInteractiveAuthentication no" "PermitRootLogin prohibit-password" "X11Forwarding no" "MaxAuthTries 3" "AllowTcpForwarding no" "AllowAgentForwarding no" ;;
+    esac
+  } > "$d/sshd_config"
+  ip netns exec "$ns" "$sshd" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+  pids+=($!)
+  echo "$h:22" >> "$tmp/targets"
+  {
+    echo
+    echo '[[host]]'
+    printf 'name = "host%02d"\n' "$i"
+    echo "address = \"$h\""
+    echo "group = \"$kind\""
+    echo "sshd_config = [\"$d/sshd_config\"]"
+  } >> "$tmp/fleet.toml"
+done
+for i in $(seq "$n"); do
+  h="192.0.2.$((2 * i + 1))"
+  for _ in $(seq 100); do ip netns exec "$cli" bash -c "exec 3<>/dev/tcp/$h/22" 2>/dev/null && break; sleep 0.05; done
+done
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+fleet_ms=$(ms ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet.toml" --format json -o "$out/fleet.json")
+echo "rampart verify --inventory ($n hosts over SSH): ${fleet_ms} ms wall"
+fleet2_ms=$(ms ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet.toml" --format json -o "$tmp/fleet2.json")
+echo "rampart verify --inventory, second run: ${fleet2_ms} ms wall"
+html_ms=$(ms "$tmp/rampart" verify --from "$out/fleet.json" --format html -o "$out/fleet.html")
+echo "render $n hosts to HTML: ${html_ms} ms, $(stat -c %s "$out/fleet.html") bytes"
+ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet.toml" > "$out/fleet.txt" 2>&1 || true
+# Every host alone, sequentially (not timed against the fleet run).
+single_s=$(date +%s%N)
+for i in $(seq "$n"); do
+  h="192.0.2.$((2 * i + 1))"
+  ip netns exec "$cli" "$tmp/rampart" verify --host "root@$h" -i "$tmp/id" --known-hosts "$tmp/known_hosts" \
+    --sshd-config "$tmp/h$i/sshd_config" --format json > "$tmp/single$i.json" 2>/dev/null || true
+done
+single_e=$(date +%s%N)
+echo "the same $n hosts one at a time with --host: $(( (single_e - single_s) / 1000000 )) ms"
+python3 - "$out/fleet.json" "$tmp" "$n" <<'PY'
+import json, sys
+fleet, tmp, n = json.load(open(sys.argv[1])), sys.argv[2], int(sys.argv[3])
+bad = 0
+for i, h in enumerate(fleet["hosts"], 1):
+    single = json.load(open(f"{tmp}/single{i}.json"))
+    a = {c["id"]: c["status"] for c in h["report"]["checks"]}
+    b = {c["id"]: c["status"] for c in single["checks"]}
+    # The time checks read chronyd, whose state can move between runs.
+    diff = {k: (a.get(k), b.get(k)) for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith("time.")}
+    if diff or h["error"]:
+        bad += 1
+        print(f"  {h['name']}: differs from its single-host run: {diff} {h['error']}")
+s = fleet["summary"]
+print(f"fleet summary: {s['hosts']} hosts, {s['hosts_failing']} failing, {s['hosts_unverified']} not verified; "
+      f"checks {s['checks']}")
+print(f"hosts judged as a single-host run judges them: {n - bad}/{n}")
+pw = {}
+for h in fleet["hosts"]:
+    for c in h["report"]["checks"]:
+        if c["id"] == "ssh.password-authentication":
+            pw[c["status"]] = pw.get(c["status"], 0) + 1
+print(f"ssh.password-authentication over the fleet: {pw}")
+PY
+if command -v ssh-audit >/dev/null; then
+  sa_ms=$(ms ip netns exec "$cli" ssh-audit -T "$tmp/targets" --threads 16)
+  echo "ssh-audit $(ssh-audit --help 2>&1 | sed -n 's/.*ssh-audit v\([0-9.]*\).*/\1/p' | head -1) -T over the same $n hosts (--threads 16): ${sa_ms} ms"
+  awk -v a="$sa_ms" -v r="$fleet_ms" 'BEGIN { if (r > 0) printf "ratio ssh-audit/rampart: %.2f\n", a / r }'
+fi

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/report/htmlreport"
+	"github.com/rampart-sec/rampart/internal/verify"
+	"github.com/rampart-sec/rampart/internal/version"
+)
+
+// fleetFlags are verify's flags for several hosts and for reports.
+type fleetFlags struct {
+	hosts       repeated
+	inventory   string
+	parallel    int
+	hostTimeout time.Duration
+	baseline    string
+	failOn      string
+	from        repeated
+	output      string
+}
+
+func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
+	ff := &fleetFlags{}
+	fs.Var(&ff.hosts, "host", "remote `[USER@]HOST[:PORT]` (repeatable)")
+	fs.StringVar(&ff.inventory, "inventory", "", "fleet inventory `FILE` (TOML)")
+	fs.IntVar(&ff.parallel, "parallel", 16, "hosts verified at once")
+	fs.DurationVar(&ff.hostTimeout, "host-timeout", 60*time.Second, "limit for one host")
+	fs.StringVar(&ff.baseline, "baseline", "", "earlier JSON report `FILE` to compare with")
+	fs.StringVar(&ff.failOn, "fail-on", "", "exit 1 only for `regressions` (with --baseline)")
+	fs.Var(&ff.from, "from", "render this JSON report `FILE` instead of verifying (repeatable)")
+	fs.StringVar(&ff.output, "o", "", "write the report to `FILE`")
+	return ff
+}
+
+// fleet reports whether the run is a fleet run (several hosts, an
+// inventory, reports to merge, a baseline, or an HTML page).
+func (ff *fleetFlags) fleet(format string) bool {
+	return len(ff.hosts) > 1 || ff.inventory != "" || len(ff.from) > 0 || ff.baseline != "" || ff.failOn != "" ||
+		format == "html"
+}
+
+// fleetRun is everything runVerify parsed, for the fleet path.
+type fleetRun struct {
+	ff         *fleetFlags
+	pf         *PolicyFlags
+	format     string
+	release    string
+	checks     []*check.Check
+	opts       verify.Options
+	identities []string
+	knownHosts []string
+	timeout    time.Duration
+	usage      func(string, ...any) int
+}
+
+func runFleetVerify(env *Env, fr fleetRun) int {
+	ff := fr.ff
+	errf := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "rampart verify: "+format+"\n", a...)
+		return ExitUsage
+	}
+	switch {
+	case ff.parallel < 1:
+		return fr.usage("--parallel must be at least 1")
+	case ff.hostTimeout <= 0:
+		return fr.usage("--host-timeout must be positive")
+	case ff.failOn != "" && ff.failOn != "regressions":
+		return fr.usage("--fail-on %q: the only value is \"regressions\"", ff.failOn)
+	case ff.failOn != "" && ff.baseline == "":
+		return fr.usage("--fail-on regressions needs --baseline FILE")
+	case len(ff.from) > 0 && (len(ff.hosts) > 0 || ff.inventory != ""):
+		return fr.usage("--from renders saved reports; it cannot be combined with --host or --inventory")
+	}
+	var fleet *fleetverify.Fleet
+	if len(ff.from) > 0 {
+		fleet = &fleetverify.Fleet{Version: version.String()}
+		seen := map[string]string{}
+		for _, file := range ff.from {
+			f, err := fleetverify.ReadFile(file)
+			if err != nil {
+				return errf("--from %v", err)
+			}
+			for _, h := range f.Hosts {
+				if prev, ok := seen[h.Target.Name]; ok {
+					return errf("--from %s: host %q is also in %s", file, sshhost.SafeText(h.Target.Name), prev)
+				}
+				seen[h.Target.Name] = file
+				fleet.Hosts = append(fleet.Hosts, h)
+			}
+			if fleet.Started.IsZero() || f.Started.Before(fleet.Started) {
+				fleet.Started = f.Started
+			}
+		}
+	} else {
+		var code int
+		if fleet, code = verifyFleet(env, fr); fleet == nil {
+			return code
+		}
+	}
+	return renderFleet(env, fr, fleet)
+}
+
+// renderFleet compares with the baseline, writes the report and returns
+// the exit status.
+func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
+	ff := fr.ff
+	errf := func(format string, a ...any) int {
+		fmt.Fprintf(env.Stderr, "rampart verify: "+format+"\n", a...)
+		return ExitUsage
+	}
+	if ff.failOn != "" && ff.failOn != "regressions" {
+		return fr.usage("--fail-on %q: the only value is \"regressions\"", ff.failOn)
+	}
+	if ff.failOn != "" && ff.baseline == "" {
+		return fr.usage("--fail-on regressions needs --baseline FILE")
+	}
+	if ff.baseline != "" {
+		base, err := fleetverify.ReadFile(ff.baseline)
+		if err != nil {
+			return errf("--baseline %v", err)
+		}
+		fleet.Compare(ff.baseline, base)
+	}
+	var out bytes.Buffer
+	var err error
+	switch fr.format {
+	case "json":
+		err = fleet.JSON(&out)
+	case "junit":
+		err = fleet.JUnit(&out)
+	case "sarif":
+		err = fleet.SARIF(&out)
+	case "html":
+		err = htmlreport.Fleet(&out, fleet)
+	default:
+		err = fleet.Text(&out)
+	}
+	if err == nil {
+		err = writeOutput(env, ff.output, out.Bytes())
+	}
+	if err != nil {
+		return errf("write report: %v", err)
+	}
+	if ff.failOn == "regressions" {
+		if n := fleet.Baseline.Regressions(); n > 0 {
+			fmt.Fprintf(env.Stderr, "rampart verify: %d new failure(s) since %s\n", n, ff.baseline)
+			return ExitProblem
+		}
+		return ExitOK
+	}
+	var all []check.Result
+	for _, h := range fleet.Hosts {
+		all = append(all, h.Results...)
+	}
+	return verifyExit(check.Summarize(all))
+}
+
+// writeOutput writes to -o FILE (atomically) or standard output.
+func writeOutput(env *Env, file string, b []byte) error {
+	if file == "" || file == "-" {
+		_, err := env.Stdout.Write(b)
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+// verifyFleet runs the checks on every host of the inventory and --host.
+func verifyFleet(env *Env, fr fleetRun) (*fleetverify.Fleet, int) {
+	ff := fr.ff
+	var targets []*fleetverify.Target
+	identities, knownHosts := fr.identities, fr.knownHosts
+	if ff.inventory != "" {
+		inv, err := fleetverify.LoadInventory(ff.inventory)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%v\n", err)
+			if _, ok := err.(policy.Errors); ok {
+				return nil, ExitProblem
+			}
+			return nil, ExitUsage
+		}
+		targets = inv.Hosts
+		if len(identities) == 0 {
+			identities = inv.Identities
+		}
+		if len(knownHosts) == 0 {
+			knownHosts = inv.KnownHosts
+		}
+	}
+	names := map[string]bool{}
+	for _, t := range targets {
+		names[t.Name] = true
+	}
+	for _, h := range ff.hosts {
+		pt, err := sshhost.ParseTarget(h)
+		if err != nil {
+			return nil, fr.usage("--host: %v", err)
+		}
+		if names[h] {
+			return nil, fr.usage("--host %s is given twice (or is also in the inventory)", h)
+		}
+		names[h] = true
+		targets = append(targets, &fleetverify.Target{Name: h, User: pt.User, Address: pt.Host, Port: pt.Port})
+	}
+	if len(targets) == 0 {
+		return nil, fr.usage("no hosts: give --host or an --inventory with [[host]] tables")
+	}
+	for _, t := range targets {
+		if t.User == "" {
+			t.User = env.Getenv("USER")
+		}
+	}
+	// Every policy the run needs, loaded (and its problems printed) before
+	// any connection.
+	type key struct{ file, profile string }
+	pols := map[key]*policy.Policy{}
+	for _, t := range targets {
+		k := key{t.Policy, t.Profile}
+		if k == (key{}) {
+			k = key{fr.pf.Path, fr.pf.Profile}
+		}
+		if _, ok := pols[k]; ok {
+			continue
+		}
+		p, code := LoadPolicy(env, k.file, k.profile)
+		if p == nil {
+			return nil, code
+		}
+		pols[k] = p
+	}
+	progress := func(int, int, int) {}
+	if isTerminal(env.Stderr) {
+		progress = func(done, total, failing int) {
+			fmt.Fprintf(env.Stderr, "\r\x1b[Kverifying: %d/%d hosts done, %d failing", done, total, failing)
+			if done == total {
+				fmt.Fprint(env.Stderr, "\r\x1b[K")
+			}
+		}
+	}
+	ctx, cancel := env.Ctx, context.CancelFunc(func() {})
+	if fr.timeout > 0 {
+		ctx, cancel = context.WithTimeout(env.Ctx, fr.timeout)
+	}
+	defer cancel()
+	started := time.Now()
+	hosts := fleetverify.Run(ctx, targets, fleetverify.Options{
+		Parallel: ff.parallel, HostTimeout: ff.hostTimeout, Checks: fr.checks, Release: fr.release, Verify: fr.opts,
+		SSH: sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts},
+		Policy: func(file, profile string) (*policy.Policy, error) {
+			k := key{file, profile}
+			if k == (key{}) {
+				k = key{fr.pf.Path, fr.pf.Profile}
+			}
+			return pols[k], nil
+		},
+		Progress: progress,
+	})
+	if ctx.Err() != nil {
+		fmt.Fprintf(env.Stderr, "rampart verify: the run hit --timeout %s; unfinished hosts and checks are unknown\n", fr.timeout)
+	}
+	return &fleetverify.Fleet{Version: version.String(), Started: started, Duration: time.Since(started), Hosts: hosts}, ExitOK
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

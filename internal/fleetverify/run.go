@@ -1,0 +1,232 @@
+package fleetverify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/verify"
+	"github.com/rampart-sec/rampart/internal/version"
+)
+
+// Options configure Run.
+type Options struct {
+	// Parallel bounds the hosts verified at once (default 16).
+	Parallel int
+	// HostTimeout bounds one host: connecting and every check (default
+	// 60s). A target's own Timeout wins.
+	HostTimeout time.Duration
+	// SSH is the base for every connection (known_hosts, keys, dialer).
+	SSH sshhost.Options
+	// Checks are the selected checks; Release the NixOS release for fixes.
+	Checks  []*check.Check
+	Release string
+	// Verify are the collector options; a target's SSHDConfigs replace
+	// Verify.SSHDConfigs for that host.
+	Verify verify.Options
+	// Policy returns the policy for a target (its file and profile, or the
+	// run's default when both are empty). Called once per distinct pair.
+	Policy func(file, profile string) (*policy.Policy, error)
+	// Progress, when set, is called after each host with the hosts done,
+	// the total and the hosts with at least one failure so far.
+	Progress func(done, total, failing int)
+}
+
+// HostRun is one host's verification.
+type HostRun struct {
+	Target   *Target
+	Reported string // the host's own name (/proc/sys/kernel/hostname), "" if unread
+	Policy   string // file or "(default)"
+	// PolicyHash is the SHA-256 of the effective policy (every default
+	// filled in), so two hosts or two runs can be compared.
+	PolicyHash string
+	Version    string // rampart's version
+	Release    string
+	Started    time.Time
+	Duration   time.Duration
+	// Error is why the host could not be verified (unreachable, host key,
+	// deadline, bad policy); every check is then unknown.
+	Error   string
+	Results []check.Result
+}
+
+// Run verifies every target, at most Parallel at a time, each under its
+// own deadline. It never stops early: a host that cannot be reached or
+// is too slow has its checks reported unknown with the reason.
+func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
+	if o.Parallel <= 0 {
+		o.Parallel = 16
+	}
+	if o.HostTimeout <= 0 {
+		o.HostTimeout = 60 * time.Second
+	}
+	pols := &policyCache{load: o.Policy, m: map[[2]string]*policyEntry{}}
+	out := make([]*HostRun, len(targets))
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done, failing := 0, 0
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done(): // runHost reports the host unknown at once
+			}
+			r := runHost(ctx, t, o, pols)
+			out[i] = r
+			if o.Progress != nil {
+				mu.Lock()
+				done++
+				if r.Error != "" || check.Summarize(r.Results).Fail > 0 {
+					failing++
+				}
+				o.Progress(done, len(targets), failing)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+type policyEntry struct {
+	once sync.Once
+	p    *policy.Policy
+	hash string
+	err  error
+}
+
+type policyCache struct {
+	load func(file, profile string) (*policy.Policy, error)
+	mu   sync.Mutex
+	m    map[[2]string]*policyEntry
+}
+
+func (c *policyCache) get(file, profile string) (*policy.Policy, string, error) {
+	c.mu.Lock()
+	e := c.m[[2]string{file, profile}]
+	if e == nil {
+		e = &policyEntry{}
+		c.m[[2]string{file, profile}] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		if c.load == nil {
+			e.p, e.err = policy.Default(profile)
+		} else {
+			e.p, e.err = c.load(file, profile)
+		}
+		if e.err == nil {
+			e.hash = PolicyHash(e.p)
+		}
+	})
+	return e.p, e.hash, e.err
+}
+
+// PolicyHash is the hex SHA-256 of the effective policy as TOML.
+func PolicyHash(p *policy.Policy) string {
+	sum := sha256.Sum256(policy.MarshalTOML(p))
+	return hex.EncodeToString(sum[:])
+}
+
+func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *HostRun {
+	r := &HostRun{Target: t, Version: version.String(), Release: o.Release, Started: time.Now(), Policy: "(default)"}
+	defer func() { r.Duration = time.Since(r.Started) }()
+	if t.Policy != "" {
+		r.Policy = t.Policy
+	}
+	p, hash, err := pols.get(t.Policy, t.Profile)
+	if err != nil {
+		r.Error = "policy: " + err.Error()
+		r.Results = unknownAll(o.Checks, t.Name, r.Error)
+		return r
+	}
+	r.Policy, r.PolicyHash = p.Source, hash
+	if r.Policy == "" {
+		r.Policy = "(default)"
+	}
+	limit := o.HostTimeout
+	if t.Timeout > 0 {
+		limit = t.Timeout
+	}
+	hctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	h, closeAll, err := dial(hctx, t, o.SSH)
+	if err != nil {
+		r.Error = err.Error()
+		if hctx.Err() != nil && ctx.Err() == nil {
+			r.Error = fmt.Sprintf("no answer within the per-host deadline %s: %v", limit, err)
+		}
+		r.Results = unknownAll(o.Checks, t.Name, r.Error)
+		return r
+	}
+	defer closeAll()
+	if b, err := h.ReadFile(hctx, "/proc/sys/kernel/hostname"); err == nil {
+		r.Reported = sshhost.SafeText(strings.TrimSpace(string(b)))
+	}
+	vo := o.Verify
+	if len(t.SSHDConfigs) > 0 {
+		vo.SSHDConfigs = t.SSHDConfigs
+	}
+	env := check.NewEnv(h, p, o.Release)
+	r.Results = verify.Run(hctx, env, vo, o.Checks)
+	for i := range r.Results {
+		r.Results[i].Host = t.Name
+	}
+	if hctx.Err() != nil && ctx.Err() == nil {
+		r.Error = fmt.Sprintf("the per-host deadline %s passed before every check finished; those are unknown", limit)
+	}
+	return r
+}
+
+// dial connects to t, through its jump hosts first.
+func dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
+	var chain []*Target
+	for j := t; j != nil; j = j.ProxyJump {
+		chain = append([]*Target{j}, chain...)
+	}
+	var opened []*sshhost.Host
+	closeAll := func() {
+		for i := len(opened) - 1; i >= 0; i-- {
+			opened[i].Close()
+		}
+	}
+	var last *sshhost.Host
+	for _, hop := range chain {
+		opts := base
+		if last != nil {
+			opts.Dial = last.DialContext
+		}
+		h, err := sshhost.Dial(ctx, hop.Dest(), opts)
+		if err != nil {
+			closeAll()
+			if hop != t {
+				return nil, nil, fmt.Errorf("jump host %s: %w", hop.Name, err)
+			}
+			return nil, nil, err
+		}
+		opened = append(opened, h)
+		last = h
+	}
+	return last, closeAll, nil
+}
+
+// unknownAll reports every check unknown for a host that was not verified.
+func unknownAll(cs []*check.Check, hostName, why string) []check.Result {
+	out := make([]check.Result, len(cs))
+	for i, c := range cs {
+		out[i] = check.Result{ID: c.ID, Title: c.Title, Area: c.Area(), Severity: c.Severity, Status: check.Unknown,
+			Message: "host not verified: " + why, Evidence: []check.Evidence{}, Host: hostName}
+	}
+	return out
+}

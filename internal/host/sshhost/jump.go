@@ -1,0 +1,19 @@
+package sshhost
+
+import (
+	"context"
+	"fmt"
+	"net"
+)
+
+// DialContext opens a TCP connection from the remote host (a direct-tcpip
+// channel, what ssh -J does), so another Dial can use h as its jump host:
+// Options{Dial: jump.DialContext}. The target's host key is still checked
+// against known_hosts end to end.
+func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := h.client.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: forward to %s: %w", h.name, SafeText(addr), err)
+	}
+	return c, nil
+}
