@@ -66,14 +66,14 @@ func (h *HostRun) Meta(tool string) report.Meta {
 }
 
 type docJSON struct {
-	Schema     string        `json:"schema"`
-	Tool       string        `json:"tool"`
-	Version    string        `json:"version"`
-	Started    string        `json:"started"`
-	DurationMS int64         `json:"duration_ms"`
-	Summary    Summary       `json:"summary"`
-	Baseline   *Baseline     `json:"baseline,omitempty"`
-	Hosts      []hostJSON    `json:"hosts"`
+	Schema     string     `json:"schema"`
+	Tool       string     `json:"tool"`
+	Version    string     `json:"version"`
+	Started    string     `json:"started"`
+	DurationMS int64      `json:"duration_ms"`
+	Summary    Summary    `json:"summary"`
+	Baseline   *Baseline  `json:"baseline,omitempty"`
+	Hosts      []hostJSON `json:"hosts"`
 }
 
 type hostJSON struct {

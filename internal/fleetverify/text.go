@@ -150,7 +150,9 @@ func listHosts(names []string) string {
 // safe makes host-supplied text harmless on a terminal.
 func safe(s string) string { return sshhost.SafeText(s) }
 
-func indent(s, pad string) string { return strings.ReplaceAll(safe(strings.TrimRight(s, "\n")), "\n", "\n"+pad) }
+func indent(s, pad string) string {
+	return strings.ReplaceAll(safe(strings.TrimRight(s, "\n")), "\n", "\n"+pad)
+}
 
 type errWriter struct {
 	w   io.Writer

@@ -45,14 +45,14 @@ type checkCol struct {
 }
 
 type hostRow struct {
-	Index                  int
-	Name, Reported, Group  string
-	Labels                 []string
-	Error                  string
-	Cells                  []hostCell
-	Pass, Fail, Unk        int
+	Index                   int
+	Name, Reported, Group   string
+	Labels                  []string
+	Error                   string
+	Cells                   []hostCell
+	Pass, Fail, Unk         int
 	Policy, PolicyHashShort string
-	Version, Time          string
+	Version, Time           string
 }
 
 type hostCell struct {
@@ -87,9 +87,9 @@ type findingGroup struct {
 }
 
 type baselineView struct {
-	File, Started string
+	File, Started                     string
 	Regressions, Worse, Fixed, Better int
-	Changes []fleetverify.Change
+	Changes                           []fleetverify.Change
 }
 
 // Fleet writes the HTML page for a verify run (one or many hosts).
