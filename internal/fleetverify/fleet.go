@@ -125,25 +125,23 @@ func (f *Fleet) tool() string {
 // SARIF writes one SARIF 2.1.0 log with one run per host (each run is what
 // report.SARIF writes for that host alone).
 func (f *Fleet) SARIF(w io.Writer) error {
-	var log struct {
+	type sarifLog struct {
 		Schema  string            `json:"$schema"`
 		Version string            `json:"version"`
 		Runs    []json.RawMessage `json:"runs"`
 	}
-	runs := []json.RawMessage{}
+	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []json.RawMessage{}}
 	for _, h := range f.Hosts {
 		var buf bytes.Buffer
 		if err := report.SARIF(&buf, h.Meta(f.tool()), h.Results); err != nil {
 			return err
 		}
-		if err := json.Unmarshal(buf.Bytes(), &log); err != nil {
+		var one sarifLog
+		if err := json.Unmarshal(buf.Bytes(), &one); err != nil {
 			return fmt.Errorf("sarif for %s: %w", h.Target.Name, err)
 		}
-		runs = append(runs, log.Runs...)
-	}
-	log.Runs = runs
-	if log.Schema == "" {
-		log.Schema, log.Version = "https://json.schemastore.org/sarif-2.1.0.json", "2.1.0"
+		log.Schema, log.Version = one.Schema, one.Version
+		log.Runs = append(log.Runs, one.Runs...)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -161,7 +161,11 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	}
 	hctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	h, closeAll, err := dial(hctx, t, o.SSH)
+	sshOpts := o.SSH
+	if sshOpts.Timeout <= 0 || sshOpts.Timeout > limit {
+		sshOpts.Timeout = min(limit, 10*time.Second)
+	}
+	h, closeAll, err := dial(hctx, t, sshOpts)
 	if err != nil {
 		r.Error = err.Error()
 		if hctx.Err() != nil && ctx.Err() == nil {
