@@ -9,13 +9,31 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
 )
 
-// maxEvidenceText bounds one evidence excerpt on the page.
-const maxEvidenceText = 4000
+// Bounds that keep a thousand-host page small: one evidence excerpt, the
+// problem groups of a check shown with their evidence (the others one line
+// per host) and the message on such a line.
+const (
+	maxEvidenceText = 4000
+	maxDetailed     = 10
+	maxBriefMessage = 300
+)
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d more bytes; see the JSON report)", len(s)-cut)
+}
 
 var statusLetter = map[check.Status]byte{check.Pass: 'p', check.Fail: 'f', check.Warn: 'w', check.Unknown: 'u', check.Skip: 's'}
 
@@ -71,6 +89,16 @@ type finding struct {
 	HostCount       int
 	Open            bool
 	New             int // hosts where this is a regression
+	// Brief lists, one line each, the hosts beyond the first maxDetailed
+	// problem groups.
+	Brief []briefLine
+}
+
+type briefLine struct {
+	Host    string
+	Index   int
+	Status  check.Status
+	Message string
 }
 
 type fixView struct {
@@ -220,6 +248,8 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 		groups map[string]int
 		fixes  map[fixView]bool
 		worst  int
+		// detailed counts the problem groups shown with evidence.
+		detailed int
 	}
 	rank := map[check.Status]int{check.Skip: 0, check.Pass: 1, check.Warn: 2, check.Unknown: 3, check.Fail: 4}
 	by := map[string]*acc{}
@@ -241,22 +271,44 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 					a.f.Fixes = append(a.f.Fixes, fx)
 				}
 			}
-			key := string(r.Status) + "\x00" + r.Message
-			for _, e := range r.Evidence {
-				key += "\x00" + e.Source + "\x00" + e.Text
+			// Passing and skipped hosts share one entry per status (their
+			// evidence is in the JSON report); problems are grouped by what
+			// the host said and read, the first maxDetailed groups of a
+			// check with their evidence, the rest as one line per host.
+			key := string(r.Status)
+			problem := r.Status == check.Fail || r.Status == check.Warn || r.Status == check.Unknown
+			if problem {
+				key += "\x00" + r.Message
+				for _, e := range r.Evidence {
+					key += "\x00" + e.Source + "\x00" + e.Text
+				}
 			}
 			gi, ok := a.groups[key]
+			if ok && gi < 0 {
+				a.f.Brief = append(a.f.Brief, briefLine{Host: h.Target.Name, Index: i, Status: r.Status, Message: clip(r.Message, maxBriefMessage)})
+				a.f.HostCount++
+				continue
+			}
+			if !ok && problem && a.detailed == maxDetailed {
+				a.groups[key] = -1
+				a.f.Brief = append(a.f.Brief, briefLine{Host: h.Target.Name, Index: i, Status: r.Status, Message: clip(r.Message, maxBriefMessage)})
+				a.f.HostCount++
+				continue
+			}
 			if !ok {
 				gi = len(a.f.Groups)
 				a.groups[key] = gi
-				ev := make([]check.Evidence, len(r.Evidence))
-				for k, e := range r.Evidence {
-					if len(e.Text) > maxEvidenceText {
-						e.Text = e.Text[:maxEvidenceText] + fmt.Sprintf("\n… (%d more bytes; see the JSON report)", len(e.Text)-maxEvidenceText)
+				g := findingGroup{Status: r.Status}
+				if problem {
+					a.detailed++
+					g.Message = r.Message
+					g.Evidence = make([]check.Evidence, len(r.Evidence))
+					for k, e := range r.Evidence {
+						e.Text = clip(e.Text, maxEvidenceText)
+						g.Evidence[k] = e
 					}
-					ev[k] = e
 				}
-				a.f.Groups = append(a.f.Groups, findingGroup{Status: r.Status, Message: r.Message, Evidence: ev})
+				a.f.Groups = append(a.f.Groups, g)
 			}
 			g := &a.f.Groups[gi]
 			g.Hosts = append(g.Hosts, h.Target.Name)
