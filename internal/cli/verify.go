@@ -124,7 +124,7 @@ func runVerify(env *Env, args []string) int {
 		valid = valid || f == *format
 	}
 	if !valid {
-		return usage("unknown --format %q (expected %s or html)", *format, strings.Join(report.Formats, ", "))
+		return usage("unknown --format %q (expected %s, html)", *format, strings.Join(report.Formats, ", "))
 	}
 	if *summary && *format != "text" {
 		return usage("--summary is a text option; it cannot be combined with --format %s", *format)
