@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/audit"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/report/htmlreport"
 )
 
 // auditHost is the machine audit commands act on; tests may replace it.
@@ -128,7 +130,7 @@ Exit codes: 0 no difference, 1 rules missing or extra, 2 could not run.`,
 var auditReportCmd = &Command{
 	Name:    "report",
 	Summary: "summarise audit.log events per rule key: when, who, what",
-	Usage:   "audit report [-p POLICY] [--since today|yesterday|DURATION|TIMESTAMP] [--key K] [--log FILE] [--format text|json]",
+	Usage:   "audit report [-p POLICY] [--since today|yesterday|DURATION|TIMESTAMP] [--key K] [--log FILE] [--format text|json|html] [-o FILE]",
 	Help: `Reads /var/log/audit/audit.log and its rotations (audit.log.N … audit.log.1,
 audit.log, oldest first), or the --log file, groups records into events by their
 msg=audit(TIME:SERIAL) stamp and lists the keyed events per key: time, who
@@ -139,9 +141,12 @@ quoted, so hostile file names cannot forge output. Lines that do not parse (and
 a torn last line) are skipped and listed as notes.
 
 --key may be repeated or comma-separated; --key policy keeps the policy's keys.
+--format html writes one self-contained page: events per key over time, per
+key and per login user as inline SVG charts, and each key's latest events.
 
 Examples:
   sudo rampart audit report --since today
+  sudo rampart audit report --since 7d --format html -o audit.html
   sudo rampart audit report --since 2h --key identity,ssh
   rampart audit report --log ./audit.log --format json
 
@@ -188,6 +193,7 @@ func auditParse(env *Env, fs *flag.FlagSet, c *Command, path string, args []stri
 		return code, false
 	case len(pos) > 0:
 		return auditUsage(env, path, c, "unexpected argument %q", pos[0]), false
+	case format != nil && *format == "html" && c == auditReportCmd:
 	case format != nil && *format != "text" && *format != "json":
 		return auditUsage(env, path, c, "--format %q: expected text or json", *format), false
 	}
@@ -343,7 +349,8 @@ func runAuditReport(env *Env, args []string) int {
 	var keys auditKeyFlag
 	fs.Var(&keys, "key", "only this key (repeatable, comma-separated; \"policy\" = the policy's keys)")
 	logFile := fs.String("log", "", "read this file instead of "+audit.DefaultLog+" and its rotations")
-	format := fs.String("format", "text", "output format: text or json")
+	format := fs.String("format", "text", "output format: text, json or html")
+	output := fs.String("o", "", "write the report to `FILE`")
 	if code, ok := auditParse(env, fs, auditReportCmd, path, args, format); !ok {
 		return code
 	}
@@ -385,10 +392,17 @@ func runAuditReport(env *Env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: warning: %v\n", path, err)
 	}
-	if *format == "json" {
-		err = rep.WriteJSON(env.Stdout)
-	} else {
-		err = rep.WriteText(env.Stdout, now.Location())
+	var out bytes.Buffer
+	switch *format {
+	case "json":
+		err = rep.WriteJSON(&out)
+	case "html":
+		err = htmlreport.Audit(&out, rep, now.Location())
+	default:
+		err = rep.WriteText(&out, now.Location())
+	}
+	if err == nil {
+		err = writeOutput(env, *output, out.Bytes())
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)

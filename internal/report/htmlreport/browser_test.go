@@ -95,7 +95,7 @@ func (b *browser) open(t *testing.T, page []byte) string {
 	b.mu.Lock()
 	b.requests, b.problems = nil, nil
 	b.mu.Unlock()
-	if err := chromedp.Do(b.ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.ID("f-count"))); err != nil {
+	if err := chromedp.Do(b.ctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.ID("summary"))); err != nil {
 		t.Fatal(err)
 	}
 	return url
@@ -306,5 +306,68 @@ func TestBrowserThousandHosts(t *testing.T) {
 		t.Errorf("filters status=fail label=eu host=web3-00 area=ssh: %d rows visible, want %d", st.Visible, want)
 	}
 	t.Logf("1000 hosts, %d bytes: filter times in the browser (ms): %v", page.Len(), ms)
+	b.check(t, url)
+}
+
+// TestBrowserAuditAndGuardPages opens the audit and guard report pages in
+// Chromium: the SVG charts show the report's counts, nothing is requested,
+// the console stays clean.
+func TestBrowserAuditAndGuardPages(t *testing.T) {
+	testenv.RequireRoot(t)
+	b := newBrowser(t)
+	rep := auditReport(t, "enriched.log")
+	var page bytes.Buffer
+	if err := Audit(&page, rep, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	url := b.open(t, page.Bytes())
+	type keyCounts struct {
+		Bars   map[string]int `json:"bars"`
+		Series map[string]int `json:"series"`
+		Rows   map[string]int `json:"rows"`
+	}
+	got := eval[keyCounts](t, b, `(() => {
+  const bars = {}, series = {}, rows = {};
+  document.querySelectorAll("#per-key g.bar").forEach(g => bars[g.dataset.label] = +g.dataset.value);
+  document.querySelectorAll("#over-time rect[data-series]").forEach(r => series[r.dataset.series] = (series[r.dataset.series] || 0) + +r.dataset.count);
+  document.querySelectorAll("section[id^=key-]").forEach(s => rows[s.id.slice(4)] = s.querySelectorAll("tbody tr").length);
+  return {bars, series, rows};
+})()`)
+	for _, k := range rep.Keys {
+		want := min(len(k.Events), maxAuditRows)
+		if got.Bars[k.Key] != k.Count || got.Series[k.Key] != len(k.Events) || got.Rows[k.Key] != want {
+			t.Errorf("key %s: bar %d, over time %d, rows %d; report: %d events, %d kept", k.Key, got.Bars[k.Key], got.Series[k.Key], got.Rows[k.Key], k.Count, len(k.Events))
+		}
+	}
+	b.screenshot(t, "audit-report.png", false)
+	b.check(t, url)
+
+	now := time.Now()
+	st := guardState(now)
+	page.Reset()
+	if err := Guard(&page, "guard-state.json", st, now, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	url = b.open(t, page.Bytes())
+	g := eval[keyCounts](t, b, `(() => {
+  const bars = {}, series = {}, rows = {};
+  document.querySelectorAll("#by-jail g.bar").forEach(g => bars[g.dataset.label] = +g.dataset.value);
+  document.querySelectorAll("#over-time rect[data-series]").forEach(r => series[r.dataset.series] = (series[r.dataset.series] || 0) + +r.dataset.count);
+  rows.bans = document.querySelectorAll("#bans tbody tr").length;
+  return {bars, series, rows};
+})()`)
+	jails := map[string]int{}
+	for _, x := range st.Bans {
+		jails[x.Jail]++
+	}
+	for j, n := range jails {
+		if g.Bars[j] != n || g.Series[j] != n {
+			t.Errorf("jail %s: bar %d, over time %d; state has %d bans", j, g.Bars[j], g.Series[j], n)
+		}
+	}
+	if g.Rows["bans"] != len(st.Bans) {
+		t.Errorf("%d ban rows, state has %d", g.Rows["bans"], len(st.Bans))
+	}
+	b.screenshot(t, "guard-report.png", false)
 	b.check(t, url)
 }
