@@ -25,7 +25,7 @@ import (
 var verifyCmd = &Command{ // Run is set in init (it refers to verifyCmd)
 	Name:    "verify",
 	Summary: "check a live host against the policy (ssh, sysctl, time, journald, ban, audit, firewall …)",
-	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]] [--release R] [--format text|json|junit|sarif] [--summary] [--only IDS] [--skip IDS]",
+	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]]... [--inventory FILE] [--release R] [--format text|json|junit|sarif|html] [-o FILE] [--summary] [--only IDS] [--skip IDS] [--baseline FILE [--fail-on regressions]]",
 	Help: `Runs every check the policy implies against this machine (or, with --host, a
 remote one over SSH) and prints what it read, what passed, what failed and how
 to fix it. Checks read the effective state (sshd -T for every running sshd and
@@ -42,7 +42,20 @@ Flags:
   --profile P            baseline or tailnet, for the embedded policy
   --host [USER@]HOST[:PORT]
                          verify a remote host over SSH (known_hosts enforced;
-                         agent or ~/.ssh keys; sudo -n when not root)
+                         agent or ~/.ssh keys; sudo -n when not root);
+                         repeat it for several hosts
+  --inventory FILE       verify the hosts of a fleet file (TOML: [[host]] with
+                         name, address, user, port, proxy_jump, labels, group,
+                         policy, timeout, sshd_config; [group.NAME] tables)
+  --parallel N           hosts verified at once (default 16)
+  --host-timeout D       deadline for one host (default 60s); a host past it,
+                         or unreachable, is unknown and the run goes on
+  --baseline FILE        compare with an earlier JSON report (fleet or one
+                         host): what got worse, what got better
+  --fail-on regressions  with --baseline: exit 1 only for new failures
+  --from FILE            render saved JSON reports instead of verifying
+                         (repeatable: merges them into one fleet view)
+  -o FILE                write the report to FILE instead of stdout
   -i, --identity FILE    private key for --host (repeatable; default: the
                          agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
   --known-hosts FILE     known_hosts for --host (repeatable; default:
@@ -50,14 +63,16 @@ Flags:
   --release R            NixOS release the fixes are written for, whatever
                          the host runs: {{releases}}
                          (default: {{newest}}, the same as rampart nix)
-  --format F             text (default), json (schema rampart.verify/v1),
-                         junit or sarif (2.1.0)
+  --format F             text (default), json (schema rampart.verify/v1;
+                         rampart.fleet/v1 for several hosts), junit, sarif
+                         (2.1.0) or html (one self-contained page)
   --summary              text: one line per check that is not pass or skip
   --only IDS             comma list of check IDs or areas to run (ssh,time.synchronised)
   --skip IDS             comma list of check IDs or areas to leave out
   --list                 list the checks and exit (--format text or json)
   -v                     text: show evidence for passing checks too
-  --timeout D            give up on the whole run after D (default 60s)
+  --timeout D            give up on the whole run after D (default 60s for
+                         one host; for a fleet only the per-host deadlines)
   --sshd-config PATHS    only evaluate running sshd instances started with
                          one of these -f paths (comma list)
   --chrony-socket S      ask chronyd at this command socket (chronyc -h S)
@@ -69,6 +84,8 @@ Exit status:
   2  could not run: bad arguments or policy, unreachable host, or no check
      failed but some were unknown (nothing is ever reported as passing
      without evidence), or nothing was evaluated at all
+  For several hosts the same rules apply to all their checks together; with
+  --fail-on regressions the status is 1 for a new failure, else 0.
 
 Examples:
   sudo rampart verify
@@ -76,6 +93,8 @@ Examples:
   rampart verify --host admin@203.0.113.5 --release 25.05
   sudo rampart verify --only ssh,time --skip ssh.x11-forwarding
   sudo rampart verify --format sarif > rampart.sarif
+  rampart verify --inventory fleet.toml --baseline last.json --fail-on regressions
+  rampart verify --inventory fleet.toml --format html -o fleet.html
   rampart verify --list
 `,
 }
