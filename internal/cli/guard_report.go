@@ -36,7 +36,7 @@ Exit codes: 0 done, 2 bad arguments or unreadable state.`,
 
 func runGuardReport(env *Env, args []string) int {
 	const path = "guard report"
-	c := guardCmdByName("report")
+	c := guardSub("report")
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
 	stateDir := fs.String("state-dir", "", "state `DIR` (default: ban.state_dir)")
@@ -150,14 +150,4 @@ func runGuardReport(env *Env, args []string) int {
 		return ExitUsage
 	}
 	return ExitOK
-}
-
-// guardCmdByName returns the guard subcommand with that name.
-func guardCmdByName(name string) *Command {
-	for _, c := range guardCmd.Subcommands {
-		if c.Name == name {
-			return c
-		}
-	}
-	return nil
 }

@@ -243,16 +243,7 @@ func (f *Fleet) JUnit(w io.Writer) error {
 		out.Skipped += s.Skip
 		out.Suites = append(out.Suites, suite)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return report.WriteXML(w, out)
 }
 
 // byCheck groups the results of every host by check ID (sorted), keeping

@@ -95,16 +95,7 @@ func JUnit(w io.Writer, m Meta, rs []check.Result) error {
 		}
 		doc.Suites = append(doc.Suites, suite)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
-	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(doc); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	return WriteXML(w, doc)
 }
 
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }
