@@ -31,7 +31,8 @@ var e2eChecks = []string{"ssh.sshd-discovered", "ssh.password-authentication", "
 // judges it.
 func TestE2EFleet(t *testing.T) {
 	testenv.RequireRoot(t)
-	testenv.RequireCommands(t, "sshd", "python3")
+	testenv.RequireSSHD(t)
+	testenv.RequireCommands(t, "python3")
 	cli := testenv.NewNetns(t, "fvc")
 	type hostNS struct {
 		ns  *testenv.Netns
