@@ -24,8 +24,9 @@ cli=rfbc$$
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for i in $(seq "$n"); do ip netns del "rfb$$-$i" 2>/dev/null || true; done
+  for i in $(seq "$n"); do ip netns del "rfb$$-$i" 2>/dev/null || true; rm -rf "/etc/netns/rfb$$-$i"; done
   ip netns del "$cli" 2>/dev/null || true
+  rmdir /etc/netns 2>/dev/null || true # only when empty, i.e. ours
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -55,6 +56,11 @@ kinds=(weak matchleak hardened)
 for i in $(seq "$n"); do
   ns="rfb$$-$i"
   ip netns add "$ns"
+  # As the tests do (testenv.NetnsPasswd): root's login shell is /bin/sh
+  # inside the namespace, so no dotfile of this machine's root runs per
+  # session (ip netns exec bind-mounts /etc/netns/NAME/passwd).
+  mkdir -p "/etc/netns/$ns"
+  awk -F: -v OFS=: '$1 == "root" { $7 = "/bin/sh" } { print }' /etc/passwd > "/etc/netns/$ns/passwd"
   ip -n "$ns" link set lo up
   ip link add "rfa$i" type veth peer name "rfz$i"
   ip link set "rfa$i" netns "$cli"
