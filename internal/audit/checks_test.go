@@ -47,9 +47,12 @@ func TestCheckEnabled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := hosttest.New().SetFile("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro audit=1 audit_backlog_limit=8192\n")
+			f := hosttest.New(t).SetFile("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro audit=1 audit_backlog_limit=8192\n")
 			if tt.missing {
+				// A VM without auditd: systemd-detect-virt -c answers
+				// "none" with exit status 1 outside a container.
 				f.Missing["auditctl"] = true
+				f.SetCmd(cmdDetectContainer, "none\n", 1)
 			} else {
 				f.SetCmd(CmdStatus, tt.status, 0)
 			}
@@ -63,7 +66,7 @@ func TestCheckEnabled(t *testing.T) {
 		})
 	}
 	// Booted without audit=1.
-	f := hosttest.New().SetCmd(CmdStatus, running, 0).SetFile("/proc/cmdline", "console=ttyS0 reboot=k panic=1 pci=off\n")
+	f := hosttest.New(t).SetCmd(CmdStatus, running, 0).SetFile("/proc/cmdline", "console=ttyS0 reboot=k panic=1 pci=off\n")
 	if r := runCheck(t, "audit.enabled", f, policy.MustDefault(""), ""); r.Status != check.Warn || !strings.Contains(r.Message, "without audit=1") || len(r.Evidence) != 2 {
 		t.Errorf("no audit=1: %s %q", r.Status, r.Message)
 	}
@@ -106,7 +109,7 @@ func TestCheckWatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := hosttest.New().SetCmd(CmdList, tt.listing, 0)
+			f := hosttest.New(t).SetCmd(CmdList, tt.listing, 0)
 			r := runCheck(t, tt.id, f, policy.MustDefault(""), "25.11")
 			if r.Status != tt.want || !strings.Contains(r.Message, tt.msg) {
 				t.Errorf("%s: %q, want %s containing %q", r.Status, r.Message, tt.want, tt.msg)
@@ -130,7 +133,7 @@ func TestCheckWatchOtherAndApplies(t *testing.T) {
 		{Path: "/etc/hosts", Perms: "wa", Key: "network"},
 		{Path: "/etc/shadow", Perms: "r"},
 	}
-	f := hosttest.New().SetCmd(CmdList, "-w /etc/hosts -p wa -k network\n-w /etc/shadow -p r\n", 0)
+	f := hosttest.New(t).SetCmd(CmdList, "-w /etc/hosts -p wa -k network\n-w /etc/shadow -p r\n", 0)
 	if r := runCheck(t, "audit.watch-other", f, p, ""); r.Status != check.Pass || r.Message != "all 2 watch(es) loaded" {
 		t.Errorf("other: %s %q", r.Status, r.Message)
 	}
@@ -141,9 +144,9 @@ func TestCheckWatchOtherAndApplies(t *testing.T) {
 		t.Errorf("seed policy: watch-other %s", r.Status)
 	}
 	// Not root: unknown with the reason, never pass.
-	f = hosttest.New()
+	f = hosttest.New(t)
 	f.User = "alice"
-	f.SetCmd(CmdList, "", 1)
+	f.SetCmd(CmdList, "", 1).SetCmd(cmdDetectContainer, "none\n", 1)
 	if r := runCheck(t, "audit.watch-identity", f, p, ""); r.Status != check.Unknown || !strings.Contains(r.Message, "needs root") {
 		t.Errorf("not root: %s %q", r.Status, r.Message)
 	}
@@ -151,7 +154,7 @@ func TestCheckWatchOtherAndApplies(t *testing.T) {
 
 func TestCheckNixOSSymlinkNote(t *testing.T) {
 	listing := "-w /etc/ssh/sshd_config -p wa -k ssh\n"
-	f := hosttest.New().SetCmd(CmdList, listing, 0)
+	f := hosttest.New(t).SetCmd(CmdList, listing, 0)
 	if r := runCheck(t, "audit.watch-ssh", f, policy.MustDefault(""), ""); r.Status != check.Pass || strings.Contains(r.Message, "NixOS") {
 		t.Errorf("not NixOS: %s %q", r.Status, r.Message)
 	}
@@ -163,7 +166,7 @@ func TestCheckNixOSSymlinkNote(t *testing.T) {
 
 func TestCheckContainer(t *testing.T) {
 	// auditctl fails (nspawn drops CAP_AUDIT_CONTROL) inside a container.
-	f := hosttest.New().SetCmd(cmdDetectContainer, "systemd-nspawn\n", 0).SetCmd(CmdList, "", 1).SetCmd(CmdStatus, "", 1)
+	f := hosttest.New(t).SetCmd(cmdDetectContainer, "systemd-nspawn\n", 0).SetCmd(CmdList, "", 1).SetCmd(CmdStatus, "", 1)
 	for _, id := range []string{"audit.enabled", "audit.watch-identity"} {
 		if r := runCheck(t, id, f, policy.MustDefault(""), ""); r.Status != check.Skip || !strings.Contains(r.Message, "container (systemd-nspawn)") {
 			t.Errorf("%s in a container: %s %q", id, r.Status, r.Message)
@@ -176,14 +179,14 @@ func TestCheckContainer(t *testing.T) {
 	}
 	// "none" (exit 1, as systemd-detect-virt prints on a VM) is not a
 	// container: unreadable stays unknown.
-	f = hosttest.New().SetCmd(cmdDetectContainer, "none\n", 1).SetCmd(CmdList, "", 1)
+	f = hosttest.New(t).SetCmd(cmdDetectContainer, "none\n", 1).SetCmd(CmdList, "", 1)
 	if r := runCheck(t, "audit.watch-identity", f, policy.MustDefault(""), ""); r.Status != check.Unknown {
 		t.Errorf("not a container: %s", r.Status)
 	}
 }
 
 func TestRemediationPerRelease(t *testing.T) {
-	f := hosttest.New().SetCmd(CmdStatus, readFile(t, "testdata/auditctl-s-off.txt"), 0)
+	f := hosttest.New(t).SetCmd(CmdStatus, readFile(t, "testdata/auditctl-s-off.txt"), 0)
 	old := runCheck(t, "audit.enabled", f, policy.MustDefault(""), "24.11")
 	cur := runCheck(t, "audit.enabled", f, policy.MustDefault(""), "25.11")
 	if strings.Contains(old.Remediation.NixOS, "audit-rules-nixos") || !strings.Contains(cur.Remediation.NixOS, "audit-rules-nixos") {

@@ -38,7 +38,7 @@ func build(t *testing.T, file string, opt ReportOptions) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetFile("/var/log/audit/"+file, string(b))
 	opt.Files = []string{"/var/log/audit/" + file}
 	rep, err := Build(context.Background(), f, opt, ParsePasswd(passwd))
@@ -259,7 +259,7 @@ func TestSafe(t *testing.T) {
 }
 
 func TestLogFilesOrder(t *testing.T) {
-	f := hosttest.New()
+	f := hosttest.New(t)
 	for _, n := range []string{"audit.log", "audit.log.1", "audit.log.2", "audit.log.10", "audit.log.9", "audit.log.bak", "audit.log.0"} {
 		f.SetFile("/var/log/audit/"+n, "")
 	}
@@ -278,7 +278,7 @@ func TestRotatedAcrossFiles(t *testing.T) {
 	// audit.log.1 and its PATH at the start of audit.log.
 	b, _ := os.ReadFile("testdata/raw.log")
 	lines := strings.SplitAfter(string(b), "\n")
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetFile("/var/log/audit/audit.log.1", strings.Join(lines[:9], ""))
 	f.SetFile("/var/log/audit/audit.log", strings.Join(lines[9:], ""))
 	rep, err := Build(context.Background(), f, ReportOptions{}, Users{})
@@ -360,7 +360,7 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("accepted record without type or id: %+v", r)
 		}
 		// Whole-pipeline: never panics, never prints a control byte.
-		fx := hosttest.New().SetFile("/l", line+"\n"+line+"\n")
+		fx := hosttest.New(t).SetFile("/l", line+"\n"+line+"\n")
 		rep, err := Build(context.Background(), fx, ReportOptions{Files: []string{"/l"}}, Users{})
 		if err != nil {
 			t.Fatal(err)
@@ -408,7 +408,7 @@ func BenchmarkBuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	data := bytes.Repeat(one, 100)
-	f := hosttest.New().SetFile("/l", string(data))
+	f := hosttest.New(b).SetFile("/l", string(data))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -257,7 +257,7 @@ func TestApplyRefusesWhenLocked(t *testing.T) {
 	// Same real output with enabled 2 (locking the test VM's kernel
 	// until reboot to capture it would be irreversible).
 	locked := strings.Replace(string(st), "enabled 1", "enabled 2", 1)
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetCmd(CmdStatus, locked, 0)
 	f.SetCmd(CmdList, "No rules\n", 0)
 	want, _ := FromPolicy(policy.MustDefault("").Audit)

@@ -18,7 +18,7 @@ func ev(s string) []Evidence { return []Evidence{{Source: "test", Text: s}} }
 // The runner fills identity from the check, never from what Eval returns,
 // and enforces the rules every check shares.
 func TestRunnerRules(t *testing.T) {
-	h := hosttest.New()
+	h := hosttest.New(t)
 	h.HostName = "web1"
 	p := &policy.Policy{}
 	env := NewEnv(h, p, "25.11")

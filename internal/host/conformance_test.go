@@ -41,7 +41,7 @@ func TestConformanceLocalRoot(t *testing.T) {
 
 func TestConformanceFixture(t *testing.T) {
 	hostconformance.Run(t, hostconformance.Default(), func(t *testing.T, w hostconformance.World) hostconformance.Subject {
-		f := hosttest.New()
+		f := hosttest.New(t)
 		for name, content := range w.Files {
 			f.SetFile("/fx/"+name, content)
 		}

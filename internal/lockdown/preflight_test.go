@@ -35,7 +35,7 @@ const adminKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq5nD3g1vR0tq1cG1z0m4wqK2
 // Running on a tagged node, tailscale0 with 100.64.0.1, sshd on all
 // addresses, root's key on disk, the session from 100.64.0.2.
 func readyHost(t *testing.T) *hosttest.Fixture {
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetCmd(tailscale.StatusCmd, fixture(t, "status-running-tagged.json"), 0)
 	f.SetCmd(host.C("ip", "-j", "addr", "show", "dev", "tailscale0"), fixture(t, "ip-addr-netns.json"), 0)
 	f.SetCmd(ListenCmd, fixture(t, "ss-wildcard.txt"), 0)
@@ -43,6 +43,7 @@ func readyHost(t *testing.T) *hosttest.Fixture {
 	f.SetCmd(host.C("ip", "-j", "route", "get", "203.0.113.2"), fixture(t, "route-get-public.json"), 0)
 	f.SetCmd(host.C("ip", "-j", "route", "get", "127.0.0.1"), fixture(t, "route-get-local.json"), 0)
 	f.SetCmd(host.C("nft", "--version"), "nftables v1.0.6 (Lester Gooch #5)\n", 0)
+	f.SetCmd(host.C("sshd", "-T", "-C", "user=root,host=localhost,addr=127.0.0.1"), fixture(t, "sshd-T-default.txt"), 0)
 	f.SetFile("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\n")
 	f.SetFile("/root/.ssh/authorized_keys", "# keys\nrestrict,pty "+adminKey+"\n")
 	return f
@@ -117,12 +118,15 @@ func TestPreflight(t *testing.T) {
 			f.SetFile("/root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0 x\n")
 		}, want: map[string]check.Status{IDAdminKey: check.Fail}, msg: "not the policy's authorized_keys"},
 		{name: "nixos keys dir", mutate: func(f *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
+			// sshd -T cannot be asked: the defaults include NixOS's
+			// /etc/ssh/authorized_keys.d/%u.
+			f.Missing["sshd"] = true
 			delete(f.Files, "/root/.ssh/authorized_keys")
 			f.SetFile("/etc/ssh/authorized_keys.d/admin", adminKey+"\n")
 			p.Admin.Users = []policy.AdminUser{{Name: "admin", AuthorizedKeys: []string{adminKey}}}
 		}, ready: true, want: map[string]check.Status{IDAdminKey: check.Pass}},
-		{name: "sshd -T default files", ready: true, mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
-			f.SetCmd(host.C("sshd", "-T", "-C", "user=root,host=localhost,addr=127.0.0.1"), fixture(t, "sshd-T-default.txt"), 0)
+		{name: "sshd -T cannot be asked, default files", ready: true, mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
+			f.Missing["sshd"] = true
 		}, want: map[string]check.Status{IDAdminKey: check.Pass}},
 		{name: "sshd -T custom files", ready: true, mutate: func(f *hosttest.Fixture, p *policy.Policy, o *PreflightOptions) {
 			o.SSHDConfig = "/etc/ssh/sshd_config.lab"

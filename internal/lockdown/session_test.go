@@ -45,7 +45,7 @@ func TestSessionFromAncestors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := hosttest.New()
+			f := hosttest.New(t)
 			tt.build(f)
 			got, err := SessionFromAncestors(context.Background(), f, 200)
 			if tt.err != "" {

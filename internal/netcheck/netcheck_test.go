@@ -30,18 +30,19 @@ func read(t *testing.T, path string) string {
 
 type setup struct {
 	nft    string // nftrules fixture name, "" = nft missing
-	ss     string // testdata/ss-*.txt name
+	ss     string // testdata/ss-*.txt name, "" = ss missing
 	status string // tailscale fixture name, "" = tailscale missing, "down" = daemon down
 	prefs  string // tailscale debug prefs fixture name (../tailscale/testdata/prefs-NAME.json)
 	noTS0  bool   // tailscale0 does not exist
 	// ipt is the prefix of iptables-save/ip6tables-save captures in
-	// ../nftrules/testdata ("ipt-nixos-tailnet.legacy").
+	// ../nftrules/testdata ("ipt-nixos-tailnet.legacy"); "" = iptables
+	// not installed.
 	ipt string
 }
 
 func fixture(t *testing.T, s setup) *hosttest.Fixture {
 	t.Helper()
-	f := hosttest.New()
+	f := hosttest.New(t)
 	if s.nft == "" {
 		f.Missing["nft"] = true
 	} else {
@@ -65,9 +66,14 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 	if s.ipt != "" {
 		f.SetCmd(host.C("iptables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save4")), 0)
 		f.SetCmd(host.C("ip6tables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save6")), 0)
+	} else {
+		f.Missing["iptables-save"] = true
+		f.Missing["ip6tables-save"] = true
 	}
 	if s.ss != "" {
 		f.SetCmd(ssCmd, read(t, filepath.Join("testdata", "ss-"+s.ss+".txt")), 0)
+	} else {
+		f.Missing["ss"] = true
 	}
 	switch s.status {
 	case "":

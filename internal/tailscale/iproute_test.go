@@ -69,7 +69,7 @@ func TestParseRoute(t *testing.T) {
 
 func TestReadInterfaceAndRoute(t *testing.T) {
 	ctx := context.Background()
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetCmd(host.C("ip", "-j", "addr", "show", "dev", "tailscale0"), string(readFixture(t, "ip-addr-netns.json")), 0)
 	f.SetCmd(host.C("ip", "-j", "addr", "show", "dev", "wg0"), "", 1)
 	f.Cmds[host.C("ip", "-j", "addr", "show", "dev", "wg0").String()].Stderr = []byte("Device \"wg0\" does not exist.\n")

@@ -115,14 +115,14 @@ func TestReadStatus(t *testing.T) {
 	running := readFixture(t, "status-running-tagged.json")
 	down := readFixture(t, "daemon-down.stderr")
 
-	f := hosttest.New()
+	f := hosttest.New(t)
 	f.SetCmd(StatusCmd, string(running), 0)
 	s, raw, err := ReadStatus(ctx, f)
 	if err != nil || !s.Running() || len(raw) != len(running) {
 		t.Fatalf("running: %v %v %d", s, err, len(raw))
 	}
 
-	f = hosttest.New()
+	f = hosttest.New(t)
 	f.SetCmd(StatusCmd, "", 1)
 	f.Cmds[StatusCmd.String()].Stderr = down
 	_, _, err = ReadStatus(ctx, f)
@@ -130,7 +130,7 @@ func TestReadStatus(t *testing.T) {
 		t.Fatalf("daemon down: err = %v", err)
 	}
 
-	f = hosttest.New()
+	f = hosttest.New(t)
 	f.Missing["tailscale"] = true
 	_, _, err = ReadStatus(ctx, f)
 	if !errors.Is(err, host.ErrNotFound) {

@@ -11,8 +11,10 @@
 //	missing PROGRAM    PROGRAM is not installed
 //	user NAME          the session user ("root" by default)
 //
-// A command with no section fails the test loudly through the returned
-// error (host.ErrNotFound), so a check never silently reads nothing.
+// A command with no section fails the test (through the testing.TB the
+// fixture was made with) naming the command line and the section to add, so
+// a typo in a fixture never reads as "not installed": a program that is not
+// installed is said so explicitly with a missing section.
 package hosttest
 
 import (
@@ -25,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
 
@@ -40,30 +43,38 @@ type Fixture struct {
 	Missing  map[string]bool
 	User     string
 
+	tb  testing.TB
 	mu  sync.Mutex
 	ran []string
 }
 
 var _ host.Host = (*Fixture)(nil)
 
-// New returns an empty fixture named "fixture".
-func New() *Fixture {
+// New returns an empty fixture named "fixture". A command run on it that has
+// neither an exec nor a missing section fails tb.
+func New(tb testing.TB) *Fixture {
 	return &Fixture{HostName: "fixture", Files: map[string][]byte{}, Denied: map[string]bool{},
-		Cmds: map[string]*host.Output{}, Missing: map[string]bool{}, User: "root"}
+		Cmds: map[string]*host.Output{}, Missing: map[string]bool{}, User: "root", tb: tb}
 }
 
-// Load reads a txtar fixture file.
-func Load(file string) (*Fixture, error) {
+// Load reads a txtar fixture file; a file that cannot be read or parsed
+// fails tb at once.
+func Load(tb testing.TB, file string) *Fixture {
+	tb.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		tb.Fatal(err)
 	}
-	return Parse(data)
+	f, err := Parse(tb, data)
+	if err != nil {
+		tb.Fatalf("%s: %v", file, err)
+	}
+	return f
 }
 
 // Parse builds a fixture from txtar data.
-func Parse(data []byte) (*Fixture, error) {
-	f := New()
+func Parse(tb testing.TB, data []byte) (*Fixture, error) {
+	f := New(tb)
 	ar := txtar.Parse(data)
 	for _, s := range ar.Files {
 		kind, arg, _ := strings.Cut(s.Name, " ")
@@ -139,7 +150,9 @@ func (f *Fixture) Run(ctx context.Context, c host.Cmd) (*host.Output, error) {
 	}
 	o, ok := f.Cmds[line]
 	if !ok {
-		return nil, fmt.Errorf("fixture has no output for %q: %w", line, host.ErrNotFound)
+		f.tb.Errorf("fixture %s has no section for the command %q: add \"-- exec %s --\" with its captured output, or \"-- missing %s --\" if the program is not installed",
+			f.HostName, line, line, c.Name)
+		return nil, fmt.Errorf("fixture has no output for %q", line)
 	}
 	cp := *o
 	return &cp, nil
