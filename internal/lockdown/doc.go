@@ -22,6 +22,17 @@
 //     not change the boot default) and the previous generation's
 //     switch-to-configuration as the rollback.
 //
+// Lockdown writes through `nft -f` (the text of Config.Script), where
+// guard talks netlink through github.com/google/nftables, on purpose: the
+// change is made once and confirmed by a person, so the same text is what
+// `rampart lockdown plan` shows, what apply loads in one atomic transaction
+// (the whole table or nothing), what `lockdown confirm --persist` writes for
+// /etc/nftables.conf to include at boot, and what the tests have nft itself
+// check (`nft -c`). guard changes set elements many times a minute and
+// needs no reviewable text. Both tables are rampart's own; the ruleset is
+// read back in one place only, nftrules.Read (Exposure here, the firewall
+// checks of verify).
+//
 // The state of a pending change lives in a small JSON file (default
 // /run/rampart/lockdown.json), updated under a lock so that a confirm and
 // a rollback at the deadline cannot both win.

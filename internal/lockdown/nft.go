@@ -161,6 +161,3 @@ func TablePresent(ctx context.Context, h host.Host, table string) (bool, string,
 	}
 	return true, string(out.Stdout), nil
 }
-
-// RulesetCmd lists the whole ruleset as JSON, for the exposure analysis.
-var RulesetCmd = host.Cmd{Name: "nft", Args: []string{"-j", "list", "ruleset"}, Sudo: true}

@@ -87,10 +87,10 @@ func (m *Manager) processIs(ctx context.Context, pid int, word string) bool {
 }
 
 // Exposure analyses the live ruleset for the SSH ports on every interface
-// of the host (and the configured trusted ones), with the same analysis
-// `rampart verify` uses.
+// of the host (and the configured trusted ones), with the same reader
+// (iptables rules merged in) and analysis `rampart verify` uses.
 func Exposure(ctx context.Context, h host.Host, cfg Config) ([]nftrules.Exposure, error) {
-	rs, err := host.RunOK(ctx, h, RulesetCmd)
+	live, err := nftrules.Read(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -106,11 +106,9 @@ func Exposure(ctx context.Context, h host.Host, cfg Config) ([]nftrules.Exposure
 	}
 	var all []nftrules.Exposure
 	for _, p := range cfg.Ports {
-		x, err := nftrules.Analyze(rs, p, ifaces)
-		if err != nil {
-			return nil, err
+		for _, ifc := range ifaces {
+			all = append(all, live.Ruleset.Exposure("tcp", p, ifc))
 		}
-		all = append(all, x...)
 	}
 	return all, nil
 }

@@ -108,8 +108,8 @@ func evalActive(ctx context.Context, env *check.Env) check.Result {
 	if err != nil {
 		return unknown("the nftables ruleset", err, fix)
 	}
-	f := r.rs.InputFiltering()
-	res := check.Result{Evidence: []check.Evidence{ev(r.source(), f.Summary())}, Remediation: fix}
+	f := r.Ruleset.InputFiltering()
+	res := check.Result{Evidence: []check.Evidence{ev(r.Source(), f.Summary())}, Remediation: fix}
 	if f.Active() {
 		res.Status = check.Pass
 		res.Message = "default deny on input: " + strings.Join(dedupe(append(f.IPv4, f.IPv6...)), "; ")
@@ -118,7 +118,7 @@ func evalActive(ctx context.Context, env *check.Env) check.Result {
 	res.Status = check.Fail
 	switch {
 	case len(f.Chains) == 0:
-		res.Message = fmt.Sprintf("no nftables chain filters incoming traffic (%d rules loaded in total)", r.rs.NumRules())
+		res.Message = fmt.Sprintf("no nftables chain filters incoming traffic (%d rules loaded in total)", r.Ruleset.NumRules())
 	case len(f.IPv4) == 0 && len(f.IPv6) == 0:
 		res.Message = "incoming traffic is filtered, but nothing is dropped by default (every input chain has policy accept)"
 	case len(f.IPv4) == 0:
@@ -147,14 +147,14 @@ func evalTrusted(ctx context.Context, env *check.Env) check.Result {
 		return unknown("the nftables ruleset", err, fix)
 	}
 	ifc := env.Policy.Tailnet.Interface
-	ok, d := r.rs.Trusted(ifc)
-	res := check.Result{Evidence: []check.Evidence{ev(r.source(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
-	f := r.rs.InputFiltering()
+	ok, d := r.Ruleset.Trusted(ifc)
+	res := check.Result{Evidence: []check.Evidence{ev(r.Source(), d.Reason+"\n"+strings.Join(d.Rules, "\n"))}, Remediation: fix}
+	f := r.Ruleset.InputFiltering()
 	switch {
 	case ok && !f.Active():
 		res.Status = check.Fail
 		res.Message = ifc + " accepts everything only because no default-deny firewall is loaded (see firewall.active); trust it explicitly"
-		res.Evidence = append(res.Evidence, ev(r.source(), f.Summary()))
+		res.Evidence = append(res.Evidence, ev(r.Source(), f.Summary()))
 	case ok:
 		res.Status, res.Message = check.Pass, ifc+" is trusted: "+d.Reason
 	case d.State == nftrules.Unknown:
@@ -220,7 +220,7 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	checked := 0
 	for _, ifc := range ls.ifs {
 		for _, port := range ports {
-			x := r.rs.Exposure("tcp", port, ifc.Name)
+			x := r.Ruleset.Exposure("tcp", port, ifc.Name)
 			if trusted[ifc.Name] {
 				if p.Tailnet.Enabled && ifc.Name == p.Tailnet.Interface && x.State == nftrules.Closed {
 					closedTailnet = append(closedTailnet, fmt.Sprintf("%s tcp/%d", ifc.Name, port))
@@ -238,12 +238,12 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 		}
 	}
 	res := check.Result{Remediation: fix, Evidence: []check.Evidence{
-		ev(r.source(), strings.Join(lines, "\n")),
+		ev(r.Source(), strings.Join(lines, "\n")),
 		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")+
 			"; SSH ports "+joinInts(ports)+" ("+portNote+")"),
 	}}
 	if checked == 0 {
-		res.Evidence[0] = ev(r.source(), "no interface besides the trusted ones")
+		res.Evidence[0] = ev(r.Source(), "no interface besides the trusted ones")
 	}
 	switch {
 	case !p.SSH.TailnetOnly:

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -16,78 +15,13 @@ import (
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
-// nftCmd reads the live ruleset; it needs CAP_NET_ADMIN.
-var nftCmd = host.Cmd{Name: "nft", Args: []string{"-j", "list", "ruleset"}, Sudo: true}
-
-type ruleset struct {
-	rs *nftrules.Ruleset
-	// sources are the commands the ruleset was read from, for evidence.
-	sources []string
-}
-
-func (r *ruleset) source() string { return strings.Join(r.sources, " + ") }
-
-// iptablesSaves are read besides nft: the legacy backend is invisible to
-// nft, and iptables-nft's own matches show in nft -j only as opaque "xt".
-var iptablesSaves = []struct {
-	cmd, legacy host.Cmd
-	family      string
-}{
-	{host.Cmd{Name: "iptables-save", Sudo: true}, host.Cmd{Name: "iptables-legacy-save", Sudo: true}, "ip"},
-	{host.Cmd{Name: "ip6tables-save", Sudo: true}, host.Cmd{Name: "ip6tables-legacy-save", Sudo: true}, "ip6"},
-}
-
-// readRuleset is shared by the firewall checks through env.Memo: the nft
-// ruleset with the iptables rules merged in.
-func readRuleset(ctx context.Context, env *check.Env) (*ruleset, error) {
-	v, err := env.Memo("netcheck.nft", func() (any, error) {
-		r := &ruleset{}
-		out, err := host.RunOK(ctx, env.Host, nftCmd)
-		switch {
-		case err == nil:
-			r.rs, err = nftrules.Parse(out)
-			if err != nil {
-				return nil, err
-			}
-			r.sources = append(r.sources, nftCmd.String())
-		case errors.Is(err, host.ErrNotFound):
-			r.rs, _ = nftrules.Parse([]byte(`{"nftables":[]}`))
-		default:
-			return nil, err
-		}
-		for _, s := range iptablesSaves {
-			out, err := host.RunOK(ctx, env.Host, s.cmd)
-			if errors.Is(err, host.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if err := r.rs.AddIptables(out, s.family); err != nil {
-				return nil, err
-			}
-			r.sources = append(r.sources, fmt.Sprintf("%s (%s)", s.cmd.String(), nftrules.Backend(out)))
-			if !nftrules.LegacyPresent(out) {
-				continue
-			}
-			out, err = host.RunOK(ctx, env.Host, s.legacy)
-			if err != nil {
-				return nil, err
-			}
-			if err := r.rs.AddIptables(out, s.family); err != nil {
-				return nil, err
-			}
-			r.sources = append(r.sources, s.legacy.String())
-		}
-		if len(r.sources) == 0 {
-			return nil, fmt.Errorf("neither nft nor iptables-save is installed: %w", host.ErrNotFound)
-		}
-		return r, nil
-	})
+// readRuleset is shared by the firewall checks through env.Memo.
+func readRuleset(ctx context.Context, env *check.Env) (*nftrules.Live, error) {
+	v, err := env.Memo("netcheck.nft", func() (any, error) { return nftrules.Read(ctx, env.Host) })
 	if err != nil {
 		return nil, err
 	}
-	return v.(*ruleset), nil
+	return v.(*nftrules.Live), nil
 }
 
 var ipAddrCmd = host.C("ip", "-j", "addr")

@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/nftrules"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
@@ -46,7 +47,7 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 	if s.nft == "" {
 		f.Missing["nft"] = true
 	} else {
-		f.SetCmd(nftCmd, read(t, filepath.Join("..", "nftrules", "testdata", s.nft+".json")), 0)
+		f.SetCmd(nftrules.ListCmd, read(t, filepath.Join("..", "nftrules", "testdata", s.nft+".json")), 0)
 	}
 	addrs := read(t, filepath.Join("..", "tailscale", "testdata", "ip-addr-netns.json"))
 	f.SetCmd(ipAddrCmd, addrs, 0)

@@ -3,7 +3,9 @@
 // interface. rampart verify uses it for the firewall.* checks and rampart
 // lockdown for its pre-flight and its own table; both must decide from the
 // ruleset, never by connecting to the host's own address (that goes
-// through loopback, which every sane ruleset trusts).
+// through loopback, which every sane ruleset trusts). Read is the one place
+// the live ruleset is read from a host (nft -j list ruleset, with the
+// iptables-nft and legacy iptables rules merged in).
 //
 // The analysis follows a new TCP SYN (ct state new) to the port through
 // every filter base chain on the prerouting and input hooks of every
