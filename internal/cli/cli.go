@@ -46,6 +46,10 @@ type Env struct {
 	// HomeDir returns a user's home directory from the user database
 	// (os/user in production; nil means the same).
 	HomeDir func(user string) (string, error)
+
+	// flagSet, when set, makes ParseFlags hand over the command's flag
+	// set and stop (see commandFlags).
+	flagSet **flag.FlagSet
 }
 
 // lookupHome is HomeDir from the system's user database.
@@ -201,9 +205,9 @@ func printCommand(w io.Writer, path string, c *Command) {
 	if c.Summary != "" {
 		fmt.Fprintln(w, c.Summary)
 	}
-	if c.Help != "" {
+	if help := helpText(c); help != "" {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, strings.TrimRight(c.Help, "\n"))
+		fmt.Fprintln(w, help)
 	}
 	if len(c.Subcommands) > 0 {
 		fmt.Fprintln(w)
@@ -264,6 +268,10 @@ func NewFlags(path string) *flag.FlagSet {
 // command's usage and returns false with the exit code to use. Flags may
 // follow positional arguments ("rampart guard test LOG --jail sshd").
 func ParseFlags(env *Env, fs *flag.FlagSet, c *Command, path string, args []string) ([]string, int, bool) {
+	if env.flagSet != nil {
+		*env.flagSet = fs
+		return nil, ExitOK, false
+	}
 	var positional []string
 	rest := args
 	for {

@@ -47,18 +47,6 @@ renders it anyway. Known conflicts (ip_forward = 0 or a strict rp_filter
 against tailscale routing) are reported on stderr.
 
 Flags:
-  --release R            NixOS release: ` + strings.Join(nixfacts.Names(), ", ") + `
-  -p, --policy FILE      policy file (default: the embedded default policy)
-  --profile P            baseline or tailnet (without a file, or a file without "profile")
-  -o DIR                 write DIR/rampart.nix (and the flake files) instead of stdout
-  --allow-lockout-risk   render even if the admin could be locked out
-  --flake                also write flake.nix, configuration.nix, disko.nix (needs -o and --host)
-  --host NAME            nixosConfigurations name and host name for --flake
-  --disk DEV             install disk for disko (default /dev/sda)
-  --system S             flake system (default x86_64-linux)
-  --force                overwrite flake.nix, configuration.nix and disko.nix in DIR
-  --facts                list the option paths that fail (or only warn) in release R and
-                         what to write instead, then exit
 
 Examples:
   rampart nix --release 25.05 --allow-lockout-risk
@@ -80,15 +68,15 @@ func runNix(env *Env, args []string) int {
 	const path = "nix"
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
-	rel := fs.String("release", nixfacts.Newest().String(), "NixOS `release`")
-	out := fs.String("o", "", "output `DIR`")
+	rel := fs.String("release", nixfacts.Newest().String(), "NixOS release `R`: "+strings.Join(nixfacts.Names(), ", "))
+	out := fs.String("o", "", "write `DIR`/rampart.nix (and the flake files) instead of stdout")
 	allow := fs.Bool("allow-lockout-risk", false, "render even if the admin could be locked out")
-	flake := fs.Bool("flake", false, "also write the flake files")
-	host := fs.String("host", "", "flake host `NAME`")
-	disk := fs.String("disk", "", "install disk `DEV`")
-	system := fs.String("system", "", "flake `system`")
-	facts := fs.Bool("facts", false, "list the option paths that do not work in the release, and what to use")
-	force := fs.Bool("force", false, "overwrite flake.nix, configuration.nix and disko.nix if they exist")
+	flake := fs.Bool("flake", false, "also write flake.nix, configuration.nix, disko.nix (needs -o and --host)")
+	host := fs.String("host", "", "nixosConfigurations name and host name `NAME` for --flake")
+	disk := fs.String("disk", "", "install disk `DEV` for disko (default /dev/sda)")
+	system := fs.String("system", "", "flake system `S` (default x86_64-linux)")
+	facts := fs.Bool("facts", false, "list the option paths that fail (or only warn) in release R and what to write instead, then exit")
+	force := fs.Bool("force", false, "overwrite flake.nix, configuration.nix and disko.nix in DIR")
 	pos, code, ok := ParseFlags(env, fs, nixCmd, path, args)
 	if !ok {
 		return code

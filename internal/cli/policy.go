@@ -26,7 +26,7 @@ func AddPolicyFlags(fs *flag.FlagSet) *PolicyFlags {
 	pf := &PolicyFlags{}
 	fs.StringVar(&pf.Path, "p", "", "policy `FILE` (default: the embedded default policy)")
 	fs.StringVar(&pf.Path, "policy", "", "policy `FILE` (same as -p)")
-	fs.StringVar(&pf.Profile, "profile", "", "profile: baseline or tailnet")
+	fs.StringVar(&pf.Profile, "profile", "", "profile `P`: baseline or tailnet, for the embedded policy (or a file without \"profile\")")
 	return pf
 }
 

@@ -41,17 +41,6 @@ closed by authenticating user ... [preauth]" (counted in the ddos and
 aggressive modes only); probe from an ignored address if you use those.
 
 Flags:
-  --port N          SSH port when HOST names none (default 22)
-  --timeout D       TCP connect timeout per address (default 3s): no answer
-                    within it is "filtered"; an open port then gets at
-                    least 5s for the SSH exchange
-  --user U[,U...]   user names for the "none" request (default root); with
-                    more than one, each open port is asked once per user,
-                    so a Match User block that offers passwords to one
-                    account only is found
-  --expect-closed   an open port is a failure (check a tailnet-only host
-                    from the public side)
-  --format F        text (default) or json
 
 Exit status: 0 nothing wrong, 1 a failure (password offered, no
 authentication, or open with --expect-closed), 2 could not run (usage, a
@@ -72,11 +61,11 @@ func init() {
 func runProbe(env *Env, args []string) int {
 	cmd := probeCmd
 	fs := NewFlags("probe")
-	port := fs.Int("port", 22, "")
-	timeout := fs.Duration("timeout", 3*time.Second, "")
-	user := fs.String("user", "root", "")
-	expectClosed := fs.Bool("expect-closed", false, "")
-	format := fs.String("format", "text", "")
+	port := fs.Int("port", 22, "SSH port `N` when HOST names none (default 22)")
+	timeout := fs.Duration("timeout", 3*time.Second, "TCP connect timeout `D` per address (default 3s): no answer within it is \"filtered\"; an open port then gets at least 5s for the SSH exchange")
+	user := fs.String("user", "root", "user names `U[,U...]` for the \"none\" request (default root); with more than one, each open port is asked once per user, so a Match User block that offers passwords to one account only is found")
+	expectClosed := fs.Bool("expect-closed", false, "an open port is a failure (check a tailnet-only host from the public side)")
+	format := fs.String("format", "text", "output format `F`: text (default) or json")
 	hosts, code, ok := ParseFlags(env, fs, cmd, "probe", args)
 	if !ok {
 		return code

@@ -38,45 +38,6 @@ applicable under this policy). Run as root (or --host with sudo -n) for full
 evidence.
 
 Flags:
-  -p, --policy FILE      policy file (default: the embedded default policy)
-  --profile P            baseline or tailnet, for the embedded policy
-  --host [USER@]HOST[:PORT]
-                         verify a remote host over SSH (known_hosts enforced;
-                         agent or ~/.ssh keys; sudo -n when not root);
-                         repeat it for several hosts
-  --inventory FILE       verify the hosts of a fleet file (TOML: [[host]] with
-                         name, address, user, port, proxy_jump, labels, group,
-                         policy, timeout, sshd_config; [group.NAME] tables)
-  --parallel N           hosts verified at once (default 16)
-  --host-timeout D       deadline for one host (default 60s); a host past it,
-                         or unreachable, is unknown and the run goes on
-  --baseline FILE        compare with an earlier JSON report (fleet or one
-                         host): what got worse, what got better
-  --fail-on regressions  with --baseline: exit 1 only for new failures
-  --from FILE            render saved JSON reports instead of verifying
-                         (repeatable: merges them into one fleet view)
-  -o FILE                write the report to FILE instead of stdout
-  -i, --identity FILE    private key for --host (repeatable; default: the
-                         agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)
-  --known-hosts FILE     known_hosts for --host (repeatable; default:
-                         ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)
-  --release R            NixOS release the fixes are written for, whatever
-                         the host runs: {{releases}}
-                         (default: {{newest}}, the same as rampart nix)
-  --format F             text (default), json (schema rampart.verify/v1;
-                         rampart.fleet/v1 for several hosts), junit, sarif
-                         (2.1.0) or html (one self-contained page)
-  --summary              text: one line per check that is not pass or skip
-  --only IDS             comma list of check IDs or areas to run (ssh,time.synchronised)
-  --skip IDS             comma list of check IDs or areas to leave out
-  --list                 list the checks and exit (--format text or json)
-  -v                     text: show evidence for passing checks too
-  --timeout D            give up on the whole run after D (default 60s for
-                         one host; for a fleet only the per-host deadlines)
-  --sshd-config PATHS    only evaluate running sshd instances started with
-                         one of these -f paths (comma list)
-  --chrony-socket S      ask chronyd at this command socket (chronyc -h S)
-  --fail2ban-socket S    ask fail2ban at this socket (fail2ban-client -s S)
 
 Exit status:
   0  every evaluated check passed (warn and skip allowed)
@@ -101,8 +62,6 @@ Examples:
 
 func init() {
 	verifyCmd.Run = runVerify
-	verifyCmd.Help = strings.NewReplacer("{{newest}}", nixfacts.Newest().String(),
-		"{{releases}}", strings.Join(nixfacts.Names(), ", ")).Replace(verifyCmd.Help)
 	Register(verifyCmd)
 }
 
@@ -111,21 +70,22 @@ func runVerify(env *Env, args []string) int {
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
 	ff := addFleetFlags(fs)
-	release := fs.String("release", "", "NixOS `release` for remediation text")
-	format := fs.String("format", "text", "output `format`: text, json, junit or sarif")
-	only := fs.String("only", "", "comma list of check `IDS` or areas to run")
-	skipIDs := fs.String("skip", "", "comma list of check `IDS` or areas to skip")
-	list := fs.Bool("list", false, "list the checks and exit")
+	release := fs.String("release", "", "NixOS release `R` the fixes are written for, whatever the host runs: "+strings.Join(nixfacts.Names(), ", ")+" (default: "+nixfacts.Newest().String()+", the same as rampart nix)")
+	format := fs.String("format", "text", "output format `F`: text, json (schema rampart.verify/v1; rampart.fleet/v1 for several hosts), junit, sarif (2.1.0) or html (one self-contained page)")
 	summary := fs.Bool("summary", false, "text: one line per check that is not pass or skip")
-	verbose := fs.Bool("v", false, "show evidence for passing checks")
-	timeout := fs.Duration("timeout", 60*time.Second, "limit for the whole run")
-	sshdCfg := fs.String("sshd-config", "", "only running sshd instances with these -f `PATHS`")
-	chrony := fs.String("chrony-socket", "", "chronyd command `SOCKET`")
-	f2bSock := fs.String("fail2ban-socket", "", "fail2ban `SOCKET`")
+	only := fs.String("only", "", "comma list of check `IDS` or areas to run (ssh,time.synchronised)")
+	skipIDs := fs.String("skip", "", "comma list of check `IDS` or areas to leave out")
+	list := fs.Bool("list", false, "list the checks and exit (--format text or json)")
+	verbose := fs.Bool("v", false, "text: show evidence for passing checks too")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up on the whole run after `D` (one host; a fleet has only its per-host deadlines)")
+	sshdCfg := fs.String("sshd-config", "", "only evaluate running sshd instances started with one of these -f `PATHS` (comma list)")
+	chrony := fs.String("chrony-socket", "", "ask chronyd at this command socket `S` (chronyc -h S)")
+	f2bSock := fs.String("fail2ban-socket", "", "ask fail2ban at this socket `S` (fail2ban-client -s S)")
 	var identities, knownHosts repeated
-	fs.Var(&identities, "i", "private key `FILE` for --host (repeatable)")
-	fs.Var(&identities, "identity", "private key `FILE` for --host (repeatable)")
-	fs.Var(&knownHosts, "known-hosts", "known_hosts `FILE` for --host (repeatable)")
+	const idUsage = "private key `FILE` for --host (repeatable; default: the agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)"
+	fs.Var(&identities, "i", idUsage)
+	fs.Var(&identities, "identity", idUsage)
+	fs.Var(&knownHosts, "known-hosts", "known_hosts `FILE` for --host (repeatable; default: ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts)")
 	pos, code, ok := ParseFlags(env, fs, verifyCmd, path, args)
 	if !ok {
 		return code

@@ -34,14 +34,14 @@ type fleetFlags struct {
 
 func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	ff := &fleetFlags{}
-	fs.Var(&ff.hosts, "host", "remote `[USER@]HOST[:PORT]` (repeatable)")
-	fs.StringVar(&ff.inventory, "inventory", "", "fleet inventory `FILE` (TOML)")
+	fs.Var(&ff.hosts, "host", "verify a remote host over SSH (known_hosts enforced; agent or ~/.ssh keys; sudo -n when not root): `[USER@]HOST[:PORT]`; repeat it for several hosts")
+	fs.StringVar(&ff.inventory, "inventory", "", "verify the hosts of a fleet `FILE` (TOML: [[host]] with name, address, user, port, proxy_jump, labels, group, policy, timeout, sshd_config; [group.NAME] tables)")
 	fs.IntVar(&ff.parallel, "parallel", 16, "hosts verified at once")
-	fs.DurationVar(&ff.hostTimeout, "host-timeout", 60*time.Second, "limit for one host")
-	fs.StringVar(&ff.baseline, "baseline", "", "earlier JSON report `FILE` to compare with")
-	fs.StringVar(&ff.failOn, "fail-on", "", "exit 1 only for `regressions` (with --baseline)")
-	fs.Var(&ff.from, "from", "render this JSON report `FILE` instead of verifying (repeatable)")
-	fs.StringVar(&ff.output, "o", "", "write the report to `FILE`")
+	fs.DurationVar(&ff.hostTimeout, "host-timeout", 60*time.Second, "deadline for one host; a host past it, or unreachable, is unknown and the run goes on")
+	fs.StringVar(&ff.baseline, "baseline", "", "compare with an earlier JSON report `FILE` (fleet or one host): what got worse, what got better")
+	fs.StringVar(&ff.failOn, "fail-on", "", "with --baseline: exit 1 only for new failures (`regressions`)")
+	fs.Var(&ff.from, "from", "render saved JSON report `FILE`s instead of verifying (repeatable: merges them into one fleet view)")
+	fs.StringVar(&ff.output, "o", "", "write the report to `FILE` instead of stdout")
 	return ff
 }
 
