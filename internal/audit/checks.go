@@ -14,7 +14,8 @@ import (
 )
 
 // WatchKeys are the keys that get a check of their own
-// (audit.watch-KEY): the seed's. Watches with any other key, or none,
+// (audit.watch-KEY): those of the default policy's watches
+// (policy.Default). Watches with any other key, or none,
 // are checked together by audit.watch-other.
 var WatchKeys = []string{"identity", "ssh", "sudo", "cron", "systemd"}
 
@@ -378,7 +379,10 @@ func policyOf(env *check.Env) *policy.Policy {
 	return env.Policy
 }
 
-// releaseNote says how the release loads the rules (nixos-options.md §2).
+// releaseNote says how the release loads the rules, as nixpkgs'
+// nixos/modules/security/audit.nix does on the release's branch: from 25.11
+// a separate audit-rules-nixos.service runs auditctl -R and the module
+// writes -D/-b/-f/-e itself; before, audit.service does both.
 func releaseNote(rel nixfacts.Release) string {
 	if rel >= nixfacts.R2511 {
 		return fmt.Sprintf("# NixOS %s: rules load through audit-rules-nixos.service (auditctl -R); the module writes -D/-b/-f/-e itself, keep them out of security.audit.rules; backlogLimit defaults to 1024", rel)

@@ -29,7 +29,7 @@ func TestOSName(t *testing.T) {
 		{"missing", nil, "", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := hosttest.New()
+			f := hosttest.New(t)
 			for p, c := range tc.files {
 				f.SetFile(p, c)
 			}

@@ -442,7 +442,8 @@ func anyKeyIn(policyKeys, disk []string) bool {
 
 // SessionVia says through which interface the SSH session described by
 // sshConn reaches this host, by asking the kernel for the route back to
-// the client (`ip route get CLIENT`), as seed 003 does.
+// the client (`ip route get CLIENT`): the kernel's answer, not a guess from
+// the address range.
 func SessionVia(ctx context.Context, h host.Host, sshConn string) (*tailscale.SSHConn, *tailscale.Route, []check.Evidence, error) {
 	c, err := tailscale.ParseSSHConnection(sshConn)
 	if err != nil {

@@ -2,7 +2,8 @@
 // release, as data: which option paths exist in each release of
 // Releases (24.11 to 26.11, and unstable), which were renamed, removed or never existed (the mistakes
 // of the seed guide), their types, and the nixpkgs file each fact comes
-// from (see /work/shared/research/nixos-options.md for the evidence).
+// from (Fact.Source, a path under nixos/modules/ on the release's
+// nixos-RR.MM branch of nixpkgs, where the option is declared or renamed).
 //
 // On top of the facts it maps policy topics to option definitions. The
 // NixOS renderer (internal/nixgen) and the remediation text of `rampart

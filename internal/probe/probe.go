@@ -46,8 +46,8 @@ type Options struct {
 	// MoreUsers are probed too, on each open port, one connection each:
 	// a Match User block can offer other methods to other users.
 	MoreUsers []string
-	// ExpectClosed makes an open port a failure (seed 003: public SSH
-	// must hang).
+	// ExpectClosed makes an open port a failure (with ssh.tailnet_only,
+	// SSH from outside the tailnet must hang: dropped, not refused).
 	ExpectClosed bool
 	// Dial opens TCP connections (default net.Dialer); tests dial from a
 	// peer namespace with it.
