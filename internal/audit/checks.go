@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -361,13 +360,12 @@ func relatedLines(l *listed, want []Rule) string {
 	return fmt.Sprintf("%d rule(s) loaded, none on these paths", len(l.rules))
 }
 
-var releaseRE = regexp.MustCompile(`^(nixos-)?(\d\d\.\d\d|unstable)$`)
-
+// release is the env's release (check.Env.NixRelease); an unknown one
+// gets the newest stable release's text, since the enable and rules
+// remediations are built around it.
 func release(env *check.Env) nixfacts.Release {
-	if releaseRE.MatchString(strings.TrimSpace(env.Release)) {
-		if r, err := nixfacts.ParseRelease(env.Release); err == nil {
-			return r
-		}
+	if r, ok := env.NixRelease(); ok {
+		return r
 	}
 	return nixfacts.Newest()
 }

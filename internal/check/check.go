@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -84,6 +85,18 @@ type Env struct {
 	Policy  *policy.Policy
 	Release string // NixOS release for remediation text
 	memo    sync.Map
+}
+
+// NixRelease is the NixOS release remediation text is written for: the
+// env's Release, or the newest stable one when it is empty. It is the one
+// place a check resolves the release; ok is false for a release nixfacts
+// does not know, and then a check prints no NixOS text.
+func (e *Env) NixRelease() (rel nixfacts.Release, ok bool) {
+	if e.Release == "" {
+		return nixfacts.Newest(), true
+	}
+	r, err := nixfacts.ParseRelease(e.Release)
+	return r, err == nil
 }
 
 // NewEnv returns an Env for h and p.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -192,5 +193,20 @@ func TestAreaAndSummary(t *testing.T) {
 	s := Summarize([]Result{{Status: Pass}, {Status: Fail}, {Status: Fail}, {Status: Warn}, {Status: Unknown}, {Status: Skip}})
 	if s != (Summary{Total: 6, Pass: 1, Fail: 2, Warn: 1, Unknown: 1, Skip: 1}) {
 		t.Errorf("Summarize = %+v", s)
+	}
+}
+
+// TestNixRelease: the one place a check resolves the release of its
+// remediation text.
+func TestNixRelease(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+		ok   bool
+	}{{"", nixfacts.Newest().String(), true}, {"24.11", "24.11", true}, {"unstable", "unstable", true}, {"19.03", "", false}, {"bogus", "", false}} {
+		rel, ok := (&Env{Release: tc.in}).NixRelease()
+		if ok != tc.ok || (ok && rel.String() != tc.want) {
+			t.Errorf("NixRelease(%q) = %s, %v; want %s, %v", tc.in, rel, ok, tc.want, tc.ok)
+		}
 	}
 }

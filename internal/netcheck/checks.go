@@ -76,13 +76,9 @@ func nix(env *check.Env, topics ...string) string {
 	if env.Policy == nil {
 		return ""
 	}
-	rel := nixfacts.Newest()
-	if env.Release != "" {
-		r, err := nixfacts.ParseRelease(env.Release)
-		if err != nil {
-			return ""
-		}
-		rel = r
+	rel, ok := env.NixRelease()
+	if !ok {
+		return ""
 	}
 	var lines []string
 	for _, t := range topics {

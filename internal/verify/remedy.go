@@ -72,13 +72,9 @@ func nixRemedy(env *check.Env, topic string) string {
 	if env.Policy == nil {
 		return ""
 	}
-	rel := nixfacts.Newest()
-	if env.Release != "" {
-		r, err := nixfacts.ParseRelease(env.Release)
-		if err != nil {
-			return ""
-		}
-		rel = r
+	rel, ok := env.NixRelease()
+	if !ok {
+		return ""
 	}
 	return strings.TrimSpace(nixfacts.Remediation(rel, topic, env.Policy))
 }
