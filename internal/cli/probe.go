@@ -7,9 +7,6 @@ import (
 	"strings"
 	"time"
 
-	// The firewall.* and tailnet.* checks register themselves; linking
-	// them here puts them in rampart verify.
-	_ "github.com/rampart-sec/rampart/internal/netcheck"
 	"github.com/rampart-sec/rampart/internal/probe"
 )
 

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/check/catalog"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
@@ -113,7 +114,7 @@ func runVerify(env *Env, args []string) int {
 	} else if _, err := nixfacts.ParseRelease(*release); err != nil {
 		return usage("--release: %v", err)
 	}
-	checks, err := verify.Select(check.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
+	checks, err := verify.Select(catalog.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
 	if err != nil {
 		return usage("%v", err)
 	}

@@ -6,6 +6,6 @@
 // address), where sshd listens, and whether tailscale is running with key
 // expiry disabled and an address on its interface (internal/tailscale).
 //
-// The checks register themselves in init; importing the package (for its
-// side effect) links them into rampart verify.
+// The checks register themselves in init; internal/check/catalog imports
+// the package, which links them into rampart verify.
 package netcheck

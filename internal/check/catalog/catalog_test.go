@@ -1,0 +1,69 @@
+package catalog
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/rampart-sec/rampart/"
+
+// TestEveryRegisteringPackageIsLinked: every package that calls
+// check.Register outside its tests is imported by this package.
+func TestEveryRegisteringPackageIsLinked(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "catalog.go", nil, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := map[string]bool{}
+	for _, im := range f.Imports {
+		p, _ := strconv.Unquote(im.Path.Value)
+		linked[strings.TrimPrefix(p, module)] = true
+	}
+	root := filepath.Join("..", "..", "..")
+	registering := map[string]bool{}
+	err = filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), "check.Register(") {
+			rel, _ := filepath.Rel(root, filepath.Dir(path))
+			registering[filepath.ToSlash(rel)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(registering) < 3 {
+		t.Fatalf("found only %v registering checks; is the walk rooted at the repository?", registering)
+	}
+	for p := range registering {
+		if !linked[p] {
+			t.Errorf("%s registers checks but catalog.go does not import it: its checks would reach verify only by chance", p)
+		}
+	}
+}
+
+// TestAllAreas: the catalogue holds every area verify documents.
+func TestAllAreas(t *testing.T) {
+	areas := map[string]int{}
+	for _, c := range All() {
+		area, _, _ := strings.Cut(c.ID, ".")
+		areas[area]++
+	}
+	for _, a := range []string{"ssh", "sysctl", "time", "journald", "ban", "audit", "firewall", "tailnet"} {
+		if areas[a] == 0 {
+			t.Errorf("no %s.* check in the catalogue (areas: %v)", a, areas)
+		}
+	}
+}
