@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
-	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
@@ -17,7 +16,7 @@ import (
 // a 26.05 machine, taken from the rendered settings.
 func filterFile(t *testing.T) string {
 	t.Helper()
-	for _, s := range Settings(R2605, "ban.jails.nginx-noscript", policy.MustDefault("")) {
+	for _, s := range Settings(R2605, "ban.jails.nginx-noscript", fail2banDefault("")) {
 		if l, ok := s.Value.(nixexpr.Lines); ok && s.Path[len(s.Path)-2] == "fail2ban/filter.d/nginx-noscript.local" {
 			return strings.Join(l, "\n") + "\n"
 		}
@@ -55,7 +54,7 @@ func TestNoscriptFilterSame(t *testing.T) {
 	if !strings.Contains(filterFile(t), "failregex = "+fail+"\n") {
 		t.Errorf("filter file lacks the failregex")
 	}
-	for _, s := range Settings(Unstable, "ban.jails.nginx-noscript", policy.MustDefault("")) {
+	for _, s := range Settings(Unstable, "ban.jails.nginx-noscript", fail2banDefault("")) {
 		if a, ok := s.Value.(*nixexpr.Attrs); ok && nixexpr.KeyPath(s.Path) == "services.fail2ban.filters.nginx-noscript.Definition" {
 			if a.Entries[0].Value != nixexpr.Str(fail) {
 				t.Errorf("unstable failregex = %v", a.Entries[0].Value)

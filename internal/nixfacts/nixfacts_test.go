@@ -1,6 +1,7 @@
 package nixfacts
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,8 +86,8 @@ func TestEndOfLife(t *testing.T) {
 }
 
 func TestRemediation(t *testing.T) {
-	p := policy.MustDefault("")
-	tail := policy.MustDefault("tailnet")
+	p := fail2banDefault("")
+	tail := fail2banDefault("tailnet")
 	tail.Tailnet.AuthKeyFile = "/run/secrets/ts"
 	for _, tc := range []struct {
 		rel   Release
@@ -121,7 +122,7 @@ func TestRemediation(t *testing.T) {
 }
 
 func TestRemediationJail(t *testing.T) {
-	p := policy.MustDefault("")
+	p := fail2banDefault("")
 	got := Remediation(R2605, "ban.jails.nginx-noscript", p)
 	for _, want := range []string{
 		`services.fail2ban.jails.nginx-noscript = lib.mkIf config.services.nginx.enable {`,
@@ -181,5 +182,60 @@ func TestF2BDuration(t *testing.T) {
 		if got := F2BDuration(policy.Dur(in).D); got != want {
 			t.Errorf("F2BDuration(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// fail2banDefault is the profile's default policy banning with fail2ban
+// (ban.engine = "fail2ban"), the engine these tests render.
+func fail2banDefault(profile string) *policy.Policy {
+	p := policy.MustDefault(profile)
+	p.Ban.Engine = policy.EngineFail2ban
+	return p
+}
+
+// TestRampartEngine: with ban.engine = "rampart" the ban topics render
+// services.rampart (the whole policy, guard-only keys included) and no
+// fail2ban option; every definition passes the facts gate.
+func TestRampartEngine(t *testing.T) {
+	p := policy.MustDefault("")
+	p.Ban.IPv6Prefix = 64
+	p.Ban.Increment.Factor = 1.5
+	for _, r := range Releases() {
+		var ss []Setting
+		for _, topic := range PolicyTopics(p) {
+			ss = append(ss, Settings(r, topic, p)...)
+		}
+		var rampart []string
+		for _, s := range ss {
+			k := nixexpr.KeyPath(s.Path)
+			if strings.Contains(k, "fail2ban") {
+				t.Errorf("%v: %s defined with engine rampart", r, k)
+			}
+			if strings.HasPrefix(k, "services.rampart.") {
+				rampart = append(rampart, k)
+			}
+			for _, l := range nixexpr.Flatten(s.Value) {
+				if err := Check(r, append(append([]string{}, s.Path...), l.Path...), l.Value); s.Value != nil && err != nil {
+					t.Errorf("%v: %v", r, err)
+				}
+			}
+		}
+		if want := []string{"services.rampart.enable", "services.rampart.guard.enable", "services.rampart.policy"}; !slices.Equal(rampart, want) {
+			t.Errorf("%v: services.rampart definitions %q, want %q", r, rampart, want)
+		}
+	}
+	pol, err := PolicyAttrs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := nixexpr.Render(pol)
+	for _, want := range []string{"ipv6_prefix = 64;", "factor = 1.5;", `engine = "rampart";`, `"net.ipv4.ip_forward" = 0;`, "max_tracked = 100000;"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("policy attrset lacks %q:\n%s", want, text)
+		}
+	}
+	// A float Check refuses where it is not TOML.
+	if err := Check(R2605, []string{"services", "rampart", "enable"}, nixexpr.Float(1)); err == nil {
+		t.Error("Check accepted a float for services.rampart.enable")
 	}
 }

@@ -27,6 +27,10 @@ const (
 	srcUnitOptions = "nixos/lib/systemd-unit-options.nix"
 )
 
+// srcRampart is rampart's own NixOS module (this repository's flake,
+// nixosModules.default): its options exist in every release that imports it.
+const srcRampart = "rampart flake: nix/module.nix (nixosModules.default)"
+
 // Kind says what a path is in the releases where it is not available.
 type Kind int
 
@@ -55,7 +59,8 @@ type Fact struct {
 	// Type is the value type rampart emits for it: "bool", "int", "str",
 	// "lines", "strs" (list of strings), "ints" (list of ints), "audit"
 	// (bool or "lock"), "atom" (bool, int or str: freeform key-value
-	// settings) or "" (not checked).
+	// settings), "toml" (any value pkgs.formats.toml accepts) or "" (not
+	// checked).
 	Type string
 	// Prefix facts also cover every path below Path (freeform attrsets).
 	Prefix bool
@@ -128,6 +133,11 @@ var facts = []Fact{
 	{Path: "users.users.*.extraGroups", Type: "strs", Source: srcUsers},
 	{Path: "users.users.*.openssh.authorizedKeys.keys", Type: "strs", Source: srcSSHD},
 	{Path: "security.sudo.wheelNeedsPassword", Type: "bool", Source: "nixos/modules/security/sudo.nix"},
+
+	// rampart's own module (ban.engine = "rampart").
+	{Path: "services.rampart.enable", Type: "bool", Source: srcRampart},
+	{Path: "services.rampart.guard.enable", Type: "bool", Source: srcRampart},
+	{Path: "services.rampart.policy", Type: "toml", Prefix: true, Source: srcRampart, Note: "(pkgs.formats.toml { }).type: written to /etc/rampart/policy.toml and checked by `rampart policy check` when the system is built"},
 
 	// fail2ban (RFC 42 jails since before 24.11).
 	{Path: "services.fail2ban.enable", Type: "bool", Source: srcFail2ban},
@@ -298,6 +308,18 @@ func typeOK(t string, v nixexpr.Value) bool {
 	case "atom":
 		switch v.(type) {
 		case nixexpr.Bool, nixexpr.Int, nixexpr.Str, nixexpr.Lines:
+			return true
+		}
+	case "toml":
+		switch x := v.(type) {
+		case nixexpr.Bool, nixexpr.Int, nixexpr.Float, nixexpr.Str, *nixexpr.Attrs:
+			return true
+		case nixexpr.List:
+			for _, e := range x {
+				if !typeOK("toml", e) {
+					return false
+				}
+			}
 			return true
 		}
 	case "strs", "ints":

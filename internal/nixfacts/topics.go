@@ -117,6 +117,9 @@ var topics = []topicDef{
 	}},
 
 	{name: "ban.enabled", gen: func(r Release, p *policy.Policy, _ string) []Setting {
+		if RampartModule(p) {
+			return rampartSettings(p)
+		}
 		return []Setting{set("", nixexpr.Bool(p.Ban.Enabled), at(f2b, "enable")...)}
 	}},
 	{name: "ban.bantime", gen: banSetting(func(r Release, p *policy.Policy) []Setting {
@@ -169,7 +172,7 @@ var topics = []topicDef{
 		return out
 	}, gen: func(r Release, p *policy.Policy, name string) []Setting {
 		j, ok := p.Ban.Jail(name)
-		if !ok || !p.Ban.Enabled {
+		if !ok || !p.Ban.Enabled || RampartModule(p) {
 			return nil
 		}
 		return jailSettings(r, p, j)
@@ -346,7 +349,9 @@ func sshSetting(key, comment string, val func(policy.SSH) nixexpr.Value) func(Re
 
 func banSetting(gen func(Release, *policy.Policy) []Setting) func(Release, *policy.Policy, string) []Setting {
 	return func(r Release, p *policy.Policy, _ string) []Setting {
-		if !p.Ban.Enabled {
+		if !p.Ban.Enabled || RampartModule(p) {
+			// With rampart guard, services.rampart.policy (ban.enabled)
+			// carries every [ban] key.
 			return nil
 		}
 		return gen(r, p)

@@ -169,6 +169,7 @@ func TestBantimeFormula(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := policy.MustDefault("")
+			p.Ban.Engine = policy.EngineFail2ban
 			p.Ban.Bantime = policy.Dur(tc.bantime)
 			p.Ban.Increment = policy.Increment{Enabled: true, Factor: tc.factor, Max: policy.Dur(tc.max)}
 			if tc.jailBantime != "" {

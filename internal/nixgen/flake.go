@@ -52,15 +52,24 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 	inputs.Add("NixOS "+r.String()+": the release rampart rendered rampart.nix for.", nixexpr.Str(r.FlakeURL()), "nixpkgs", "url")
 	inputs.Add("disko partitions and formats the disk during nixos-anywhere.", nixexpr.Str("github:nix-community/disko"), "disko", "url")
 	inputs.Add("", nixexpr.Str("nixpkgs"), "disko", "inputs", "nixpkgs", "follows")
+	params := []string{"self", "nixpkgs", "disko"}
+	modules := nixexpr.List{nixexpr.Raw("disko.nixosModules.disko")}
+	if nixfacts.RampartModule(p) {
+		inputs.Add("rampart: services.rampart (the ban daemon, rampart guard) for rampart.nix.", nixexpr.Str(nixfacts.FlakeURL), "rampart", "url")
+		inputs.Add("", nixexpr.Str("nixpkgs"), "rampart", "inputs", "nixpkgs", "follows")
+		params = append(params, "rampart")
+		modules = append(modules, nixexpr.Raw("rampart.nixosModules.default"))
+	}
+	modules = append(modules, nixexpr.Raw("./configuration.nix"))
 	sys := &nixexpr.Attrs{}
 	sys.Add("", nixexpr.Str(system), "system")
-	sys.Add("", nixexpr.List{nixexpr.Raw("disko.nixosModules.disko"), nixexpr.Raw("./configuration.nix")}, "modules")
+	sys.Add("", modules, "modules")
 	outputs := &nixexpr.Attrs{}
 	outputs.Add("", nixexpr.Apply{Fn: "nixpkgs.lib.nixosSystem", Args: []nixexpr.Value{sys}}, "nixosConfigurations", host)
 	flake := &nixexpr.Attrs{}
 	flake.Add("", nixexpr.Str(host+": hardened NixOS "+r.String()+" host rendered by rampart"), "description")
 	flake.Add("", inputs, "inputs")
-	flake.Add("", nixexpr.Func{Params: []string{"self", "nixpkgs", "disko"}, Body: outputs}, "outputs")
+	flake.Add("", nixexpr.Func{Params: params, Body: outputs}, "outputs")
 	key := deliveredKey(p)
 	install := fmt.Sprintf("nixos-anywhere --flake .#%s root@ADDRESS", host)
 	if key != "" {

@@ -117,7 +117,7 @@ func Warnings(p *policy.Policy) []string {
 // profile default are not mentioned (nothing was asked for that is lost),
 // except where the default itself is a promise fail2ban does not keep.
 func fail2banLimits(p *policy.Policy) []string {
-	if !p.Ban.Enabled {
+	if !p.Ban.Enabled || nixfacts.RampartModule(p) {
 		return nil
 	}
 	var out []string
@@ -158,6 +158,10 @@ var blocks = []block{
 		"freeform settings; there is nothing to set for the SSH version.")},
 	{[]string{"users", "users", "*"}, fixed("Administrator: with passwords off, these keys are the way in.")},
 	{[]string{"security", "sudo"}, fixed("sudo for the wheel administrators.")},
+	{[]string{"services", "rampart"}, fixed("rampart guard bans brute-force sources (ban.engine = \"rampart\"). services.rampart is\n" +
+		"declared by rampart's flake (nixosModules.default): it installs rampart, writes the policy\n" +
+		"to /etc/rampart/policy.toml (a bad policy fails the build) and runs rampart-guard.service.\n" +
+		"The guard-only [ban] keys (ipv6_prefix, metrics, max_tracked, actions) take effect there.")},
 	{[]string{"services", "fail2ban"}, fixed("fail2ban: ban brute-force sources. The module's DEFAULT jail reads the journal\n" +
 		"(backend systemd; NixOS has no /var/log/auth.log) and it creates the sshd jail\n" +
 		"itself when OpenSSH is on. findtime has no option of its own: it is a DEFAULT\n" +
@@ -209,6 +213,10 @@ func Module(r nixfacts.Release, p *policy.Policy) ([]byte, error) {
 		"from policy %s, profile %s. Every option below exists in NixOS %s;\n"+
 		"render again rather than editing, and for another release.",
 		ModuleName, r, r, p.Source, p.Profile, r)
+	if nixfacts.RampartModule(p) {
+		header += "\nservices.rampart comes from rampart's flake: import its nixosModules.default\n" +
+			"(flake input " + nixfacts.FlakeURL + ") next to this module."
+	}
 	return nixexpr.File(header, body)
 }
 

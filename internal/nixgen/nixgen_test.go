@@ -66,16 +66,47 @@ func profiles(t testing.TB) map[string]*policy.Policy {
 	jails.Journald.SystemMaxFileSize = policy.Size{Bytes: 1536 << 20}
 	jails.Journald.MaxRetention = policy.Dur("90d")
 	jails.Audit.Watches = append(jails.Audit.Watches, policy.Watch{Path: "/var/lib/secret", Perms: "rwxa", Key: "odd"})
-	return map[string]*policy.Policy{
+	ps := map[string]*policy.Policy{
 		"baseline": policy.MustDefault("baseline"),
 		"tailnet":  policy.MustDefault("tailnet"),
 		"site":     site,
 		"off":      off,
 		"jails":    jails,
 	}
+	// These render fail2ban (their goldens are the fail2ban-engine ones).
+	for _, p := range ps {
+		p.Ban.Engine = policy.EngineFail2ban
+	}
+	// guard: the site policy banned by rampart guard (the default engine),
+	// with the guard-only keys set.
+	guard := policy.MustDefault("tailnet")
+	guard.Source = "guard.toml"
+	guard.Admin.Users = site.Admin.Users
+	guard.Tailnet.AuthKeyFile = site.Tailnet.AuthKeyFile
+	guard.Ban.Ignore = site.Ban.Ignore
+	guard.Ban.Increment = policy.Increment{Enabled: true, Factor: 1.5, Max: policy.Dur("2w")}
+	guard.Ban.IPv6Prefix = 64
+	guard.Ban.Metrics = "127.0.0.1:9180"
+	guard.Ban.MaxTracked = 5000
+	guard.Ban.SocketGroup = "wheel"
+	guard.Ban.Actions = []policy.Action{
+		{Name: "hook", Type: "webhook", URL: "https://hooks.example.org/ban?x=${y}", Timeout: policy.Dur("5s"), Retries: 2},
+		{Name: "log", Type: "exec", On: []string{"ban"}, Argv: []string{"/run/current-system/sw/bin/logger", "-t", "rampart", "{action} {prefix} '' ${prefix}"}},
+	}
+	guard.Ban.Jails = append(guard.Ban.Jails, jails.Ban.Jails[2]) // apache-auth
+	guard.Sysctl = append(guard.Sysctl, policy.Sysctl{Name: "kernel.kptr_restrict", Value: 2})
+	if guard.Ban.Engine != policy.EngineRampart {
+		t.Fatalf("default ban.engine = %q", guard.Ban.Engine)
+	}
+	ps["guard"] = guard
+	return ps
 }
 
-var profileNames = []string{"baseline", "tailnet", "site", "off", "jails"}
+var profileNames = []string{"baseline", "tailnet", "site", "off", "jails", "guard"}
+
+// flakeProfiles are rendered with --flake too: site bans with fail2ban,
+// guard with rampart guard (the rampart flake input).
+var flakeProfiles = []string{"site", "guard"}
 
 func render(t testing.TB, r nixfacts.Release, p *policy.Policy, flake bool) []File {
 	t.Helper()
@@ -114,12 +145,18 @@ func TestGolden(t *testing.T) {
 			files := render(t, r, ps[name], false)
 			golden(t, filepath.Join("module", r.String()+"-"+name+".nix"), files[0].Data)
 		}
-		files := render(t, r, ps["site"], true)
-		ar := &txtar.Archive{Comment: []byte("flake files for release " + r.String() + ", site policy, host web1\n")}
-		for _, f := range files[1:] {
-			ar.Files = append(ar.Files, txtar.File{Name: f.Name, Data: f.Data})
+		for _, name := range flakeProfiles {
+			files := render(t, r, ps[name], true)
+			ar := &txtar.Archive{Comment: []byte("flake files for release " + r.String() + ", " + name + " policy, host web1\n")}
+			for _, f := range files[1:] {
+				ar.Files = append(ar.Files, txtar.File{Name: f.Name, Data: f.Data})
+			}
+			file := r.String() + ".txtar" // the fail2ban engine's
+			if name != "site" {
+				file = r.String() + "-" + name + ".txtar"
+			}
+			golden(t, filepath.Join("flake", file), txtar.Format(ar))
 		}
-		golden(t, filepath.Join("flake", r.String()+".txtar"), txtar.Format(ar))
 	}
 }
 
@@ -194,6 +231,7 @@ func covers(f, p []string) bool {
 // TestAcceptance is issue 2's acceptance check, literally.
 func TestAcceptance(t *testing.T) {
 	p := policy.MustDefault("")
+	p.Ban.Engine = policy.EngineFail2ban
 	files := render(t, nixfacts.R2505, p, false)
 	out := string(files[0].Data)
 	for _, bad := range []string{"systemd.journald", "services.openssh.passwordAuthentication", "protocol", "ignoreip"} {
@@ -285,6 +323,7 @@ func TestLockout(t *testing.T) {
 // on stderr (issue 9 point 16), and nothing is said at their defaults.
 func TestFail2banLimits(t *testing.T) {
 	p := policy.MustDefault("")
+	p.Ban.Engine = policy.EngineFail2ban
 	p.Admin.Users = []policy.AdminUser{{Name: "alice", AuthorizedKeys: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0wmN/Cr3JXqmLW7u+g9pTh+wyqDHpSQEIQczXkVx9q alice@example.org"}}}
 	if _, warn, err := Render(p, Options{}); err != nil || len(warn) != 0 {
 		t.Fatalf("defaults: %q, %v", warn, err)
@@ -305,6 +344,19 @@ func TestFail2banLimits(t *testing.T) {
 			t.Errorf("warning %d = %q, want %q…", i, warn[i], w)
 		}
 	}
+	// rampart guard keeps them: no warning, and the module hands them
+	// to services.rampart.
+	p.Ban.Engine = policy.EngineRampart
+	files, warn, err := Render(p, Options{})
+	if err != nil || len(warn) != 0 {
+		t.Errorf("engine rampart: %q, %v", warn, err)
+	}
+	for _, want := range []string{"ipv6_prefix = 64;", `metrics = "127.0.0.1:9180";`, "max_tracked = 5000;"} {
+		if err == nil && !strings.Contains(string(files[0].Data), want) {
+			t.Errorf("engine rampart: the module lacks %q", want)
+		}
+	}
+	p.Ban.Engine = policy.EngineFail2ban
 	p.Ban.Enabled = false
 	if _, warn, _ := Render(p, Options{}); len(warn) != 0 {
 		t.Errorf("ban off: %q", warn)

@@ -1,17 +1,23 @@
 package nixgen
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
+	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
@@ -26,7 +32,7 @@ func TestNixParse(t *testing.T) {
 		for _, name := range profileNames {
 			files := render(t, r, profiles(t)[name], true)
 			for _, f := range files {
-				if (name != "site" && f.Name != ModuleName) || !strings.HasSuffix(f.Name, ".nix") {
+				if (!slices.Contains(flakeProfiles, name) && f.Name != ModuleName) || !strings.HasSuffix(f.Name, ".nix") {
 					continue
 				}
 				path := filepath.Join(dir, r.String()+"-"+name+"-"+f.Name)
@@ -47,7 +53,7 @@ func TestNixParse(t *testing.T) {
 		t.Fatalf("nix-instantiate --parse: %v\n%s", err, out)
 	}
 	n := len(paths)
-	if n != len(nixfacts.Releases())*(len(profileNames)+3) {
+	if n != len(nixfacts.Releases())*(len(profileNames)+3*len(flakeProfiles)) {
 		t.Errorf("parsed %d files", n)
 	}
 	// And a broken file fails, so the check above can fail.
@@ -122,6 +128,11 @@ func TestNixEval(t *testing.T) {
 		if c := countLeaves(got); c != len(leaves) {
 			t.Errorf("%v %s: the evaluated module has %d definitions, rampart wrote %d", r, name, c, len(leaves))
 		}
+		if name == "guard" {
+			// The guard's policy evaluates to the policy itself.
+			checkPolicyEval(t, r, got, profiles(t)[name])
+			checkFlakeEval(t, bin, dir, r, name, m.files)
+		}
 		if name == "site" {
 			// Point 19: with nginx on, fail2ban's nginx log exists at boot,
 			// with nginx's owner, and fail2ban starts after nginx.
@@ -143,7 +154,7 @@ func TestNixEval(t *testing.T) {
 			if v, _ := lookupJSON(d, strings.Split("disko.devices.disk.main.device", ".")); v != "/dev/sda" {
 				t.Errorf("disko device = %v", v)
 			}
-			checkFlakeEval(t, bin, dir, r, m.files)
+			checkFlakeEval(t, bin, dir, r, name, m.files)
 		}
 	}
 }
@@ -225,15 +236,16 @@ func countLeaves(v any) int {
 // stand-ins for nixpkgs and disko: the host's system gets disko's module
 // and ./configuration.nix, which imports the hardware profiles, the disk
 // layout and the policy module.
-func checkFlakeEval(t *testing.T, bin, dir string, r nixfacts.Release, files []File) {
+func checkFlakeEval(t *testing.T, bin, dir string, r nixfacts.Release, name string, files []File) {
 	t.Helper()
-	fdir := filepath.Join(dir, "flake-"+r.String())
+	fdir := filepath.Join(dir, "flake-"+r.String()+"-"+name)
 	os.MkdirAll(fdir, 0o755)
 	for _, f := range files {
 		os.WriteFile(filepath.Join(fdir, f.Name), f.Data, 0o644)
 	}
 	fl := evalJSON(t, bin, `let f = import `+fdir+`/flake.nix;
-  out = f.outputs { self = { }; nixpkgs = { lib.nixosSystem = a: a; }; disko = { nixosModules.disko = "disko-module"; }; };
+  out = f.outputs { self = { }; nixpkgs = { lib.nixosSystem = a: a; }; disko = { nixosModules.disko = "disko-module"; };
+    rampart = { nixosModules.default = "rampart-module"; }; };
   sys = out.nixosConfigurations.web1;
 in { inherit (f) description inputs; system = sys.system; modules = map toString sys.modules; }`)
 	want := map[string]any{
@@ -244,6 +256,11 @@ in { inherit (f) description inputs; system = sys.system; modules = map toString
 		},
 		"system":  "x86_64-linux",
 		"modules": []any{"disko-module", fdir + "/configuration.nix"},
+	}
+	if name == "guard" {
+		// rampart guard bans: services.rampart comes from rampart's flake.
+		want["inputs"].(map[string]any)["rampart"] = map[string]any{"url": nixfacts.FlakeURL, "inputs": map[string]any{"nixpkgs": map[string]any{"follows": "nixpkgs"}}}
+		want["modules"] = []any{"disko-module", "rampart-module", fdir + "/configuration.nix"}
 	}
 	if !reflect.DeepEqual(fl, want) {
 		t.Errorf("%v flake.nix evaluates to\n%#v\nwant\n%#v", r, fl, want)
@@ -301,4 +318,57 @@ func TestNginxLogTmpfiles(t *testing.T) {
 			t.Errorf("%s: mode %v uid %d gid %d, want %v nginx (60)", c.path, fi.Mode(), st.Uid, st.Gid, c.mode)
 		}
 	}
+}
+
+// checkPolicyEval: services.rampart.policy evaluates to the policy the
+// module was rendered from: the evaluated value, written back as TOML (as
+// pkgs.formats.toml does), parses to the same policy, guard-only keys and
+// lists of tables included.
+func checkPolicyEval(t *testing.T, r nixfacts.Release, mod map[string]any, want *policy.Policy) {
+	t.Helper()
+	got, ok := lookupJSON(mod, []string{"services", "rampart", "policy"})
+	if !ok {
+		t.Fatalf("%v: services.rampart.policy missing", r)
+	}
+	var buf bytes.Buffer
+	if err := toml.NewEncoder(&buf).Encode(fromJSON(got)); err != nil {
+		t.Fatalf("%v: policy as TOML: %v", r, err)
+	}
+	p, err := policy.Parse("evaluated.toml", buf.Bytes())
+	if err != nil {
+		t.Fatalf("%v: the evaluated policy does not load: %v\n%s", r, err, buf.Bytes())
+	}
+	// MarshalTOML writes every key: equal files, equal policies (nil and
+	// empty lists aside).
+	if !bytes.Equal(policy.MarshalTOML(p), policy.MarshalTOML(want)) {
+		t.Errorf("%v: services.rampart.policy evaluates to\n%s\nwant\n%s", r, policy.MarshalTOML(p), policy.MarshalTOML(want))
+	}
+	if v, _ := lookupJSON(mod, []string{"services", "rampart", "guard", "enable"}); v != true {
+		t.Errorf("%v: services.rampart.guard.enable = %v", r, v)
+	}
+}
+
+// fromJSON turns nix --json numbers back into TOML's: whole numbers are
+// integers (Nix's JSON does not tell 2 from 2.0; the policy reads an
+// integer where it wants a float).
+func fromJSON(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == math.Trunc(x) {
+			return int64(x)
+		}
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = fromJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = fromJSON(e)
+		}
+		return out
+	}
+	return v
 }

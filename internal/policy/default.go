@@ -24,6 +24,7 @@ func Default(profile string) (*Policy, error) {
 		},
 		Ban: Ban{
 			Enabled:     true,
+			Engine:      EngineRampart,
 			Bantime:     Dur("1h"),
 			Findtime:    Dur("10m"),
 			Maxretry:    3,

@@ -52,6 +52,8 @@ func TestParseErrors(t *testing.T) {
 		{"cidr v4", "[ban]\nignore = [\"192.168.1.0/33\"]\n", false, []string{`p.toml:2:11: ban.ignore[0]: "192.168.1.0/33" is not an IP address or CIDR (e.g. "192.0.2.7", "192.168.1.0/24", "2001:db8::/32")`}},
 		{"cidr v6", "[ban]\nignore = [\"2001:db8::/129\"]\n", false, []string{`p.toml:2:11: ban.ignore[0]: "2001:db8::/129" is not an IP address or CIDR (e.g. "192.0.2.7", "192.168.1.0/24", "2001:db8::/32")`}},
 		{"tailnet cidr", "[tailnet]\naddresses = [\"100.64.0.1\"]\n", false, []string{`p.toml:2:14: tailnet.addresses[0]: "100.64.0.1" is not a CIDR (e.g. "100.64.0.0/10")`}},
+		{"ban engine typo", "[ban]\nengine = \"fail2bn\"\n", false, []string{`p.toml:2:10: ban.engine: invalid value "fail2bn" (did you mean "fail2ban"?)`}},
+		{"ban engine unknown", "[ban]\nengine = \"sshguard\"\n", false, []string{`p.toml:2:10: ban.engine: invalid value "sshguard" (expected one of rampart, fail2ban)`}},
 		{"metrics", "[ban]\nmetrics = \"localhost\"\n", false, []string{`p.toml:2:11: ban.metrics: "localhost" is not a listen address (expected HOST:PORT such as "127.0.0.1:9180", or "" for off)`}},
 		{"ntp server", "[time]\nservers = [\"ntp..example\"]\n", false, []string{`p.toml:2:12: time.servers[0]: "ntp..example" is not a host name or IP address`}},
 		// Ports and ranges.

@@ -73,7 +73,10 @@ type SSH struct {
 
 // Ban is the brute-force defence: global jail defaults and the jails.
 type Ban struct {
-	Enabled  bool     `toml:"enabled" json:"enabled"`
+	Enabled bool `toml:"enabled" json:"enabled"`
+	// Engine is what bans on the host: "rampart" (rampart guard, the
+	// services.rampart module on NixOS) or "fail2ban".
+	Engine   string   `toml:"engine" json:"engine"`
 	Bantime  Duration `toml:"bantime" json:"bantime"`
 	Findtime Duration `toml:"findtime" json:"findtime"`
 	Maxretry int      `toml:"maxretry" json:"maxretry"`
@@ -127,6 +130,15 @@ type Action struct {
 	// Retries is how many times a failed run is tried again.
 	Retries int `toml:"retries" json:"retries"`
 }
+
+// Ban engines (Ban.Engine).
+const (
+	EngineRampart  = "rampart"
+	EngineFail2ban = "fail2ban"
+)
+
+// Engines are the valid Ban.Engine values.
+var Engines = []string{EngineRampart, EngineFail2ban}
 
 // ActionPlaceholders are the names Action.Argv may use.
 var ActionPlaceholders = []string{"action", "prefix", "ip", "jail", "until", "failures", "bantime"}

@@ -358,6 +358,9 @@ func (v *validator) ssh() {
 func (v *validator) ban() {
 	b := v.p.Ban
 	bp := func(k ...string) []string { return with([]string{"ban"}, k...) }
+	if !slices.Contains(Engines, b.Engine) {
+		v.bad(bp("engine"), "invalid value %q%s", b.Engine, didYouMean(b.Engine, Engines))
+	}
 	v.positive(bp("bantime"), b.Bantime)
 	v.positive(bp("findtime"), b.Findtime)
 	v.intRange(bp("maxretry"), int64(b.Maxretry), 1, math.MaxInt64)

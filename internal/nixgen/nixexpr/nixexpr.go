@@ -2,6 +2,7 @@ package nixexpr
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -25,6 +26,10 @@ type Bool bool
 
 // Int is an integer.
 type Int int64
+
+// Float is a floating-point number (finite; always written with a
+// decimal point so that Nix reads a float, not an integer).
+type Float float64
 
 // Null is null.
 type Null struct{}
@@ -253,13 +258,28 @@ func (n Int) write(w *writer, _ int) {
 	w.str(strconv.FormatInt(int64(n), 10))
 }
 
+func (f Float) write(w *writer, _ int) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		w.fail("float %v has no Nix literal", float64(f))
+		return
+	}
+	s := strconv.FormatFloat(float64(f), 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	if f < 0 {
+		s = "(" + s + ")"
+	}
+	w.str(s)
+}
+
 func (Null) write(w *writer, _ int) { w.str("null") }
 
 func (r Raw) write(w *writer, _ int) { w.str(string(r)) }
 
 func scalar(v Value) bool {
 	switch v.(type) {
-	case Str, Bool, Int, Null, Raw:
+	case Str, Bool, Int, Float, Null, Raw:
 		return true
 	}
 	return false
