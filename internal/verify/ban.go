@@ -222,6 +222,18 @@ func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
 		if askGuard(ctx, env, d) {
 			return d, nil
 		}
+		if env.Policy.Ban.Engine == policy.EngineRampart {
+			// The policy bans with rampart guard: fail2ban would not be
+			// the engine it asks for, so it is not looked for.
+			sock := env.Policy.Ban.Socket
+			if len(d.Evidence) == 0 {
+				d.Evidence = append(d.Evidence, ev(sock, "the control socket does not exist"))
+				d.Why = "rampart guard is not running (no control socket " + sock + "; ban.engine is \"rampart\")"
+			} else {
+				d.Why = "rampart guard does not answer on its control socket " + sock + " (ban.engine is \"rampart\")"
+			}
+			return d, nil
+		}
 		sock, where := fail2banSocket(ctx, env)
 		if ms, err := env.Host.Glob(ctx, sock); err == nil && len(ms) == 0 {
 			if conf, _ := env.Host.Glob(ctx, "/etc/fail2ban/jail.conf"); len(conf) == 0 && optionsOf(env).Fail2banSocket == "" {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/policy"
 )
 
 // BenchmarkRunFixtures evaluates every ssh, sysctl, time, journald and ban
@@ -17,7 +16,7 @@ func BenchmarkRunFixtures(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := policy.MustDefault("")
+	p := fail2banDefault("")
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		rs := Run(context.Background(), check.NewEnv(h, p, ""), Options{}, checks)

@@ -10,7 +10,6 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
-	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
@@ -46,7 +45,7 @@ func TestE2ERemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := check.NewEnv(h, policy.MustDefault(""), "")
+	env := check.NewEnv(h, fail2banDefault(""), "")
 	rs := Run(ctx, env, Options{SSHDConfigs: []string{filepath.Join(srv.Dir, "sshd_config")}}, checks)
 	want := map[string]check.Status{"ssh.sshd-discovered": check.Pass, "ssh.password-authentication": check.Fail,
 		"ssh.kbd-interactive-authentication": check.Fail, "ssh.permit-root-login": check.Pass, "sysctl.tcp-synack-retries": check.Pass,

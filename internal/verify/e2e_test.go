@@ -128,7 +128,7 @@ func TestE2ESSHD(t *testing.T) {
 			if tc.byPID {
 				opts = Options{SSHDPIDs: []int{cmd.Process.Pid}}
 			}
-			p := policy.MustDefault("")
+			p := fail2banDefault("")
 			p.Admin.Users = []policy.AdminUser{{Name: "alice", Sudo: true}}
 			env := check.NewEnv(&host.Local{}, p, "")
 			rs := Run(context.Background(), env, opts, areaChecks(t, "ssh"))
@@ -200,7 +200,7 @@ func TestE2EChrony(t *testing.T) {
 		{"no daemon", filepath.Join(run, "none.sock"), check.Fail, check.Fail, "chronyd does not answer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := check.NewEnv(&host.Local{}, policy.MustDefault(""), "")
+			env := check.NewEnv(&host.Local{}, fail2banDefault(""), "")
 			rs := Run(context.Background(), env, Options{ChronySocket: tc.sock}, checks)
 			if r := byID(rs, "time.chrony-running"); r.Status != tc.running {
 				t.Errorf("time.chrony-running = %s, want %s: %s", r.Status, tc.running, r.Message)
@@ -249,7 +249,7 @@ logpath = %s/auth.log
 			_ = exec.Command(paths[0], "-s", sock, "stop").Run()
 		}
 	})
-	p := policy.MustDefault("")
+	p := fail2banDefault("")
 	p.Ban.Jails = p.Ban.Jails[:1] // sshd only
 	run := func() map[string]check.Status {
 		env := check.NewEnv(&host.Local{}, p, "")
@@ -280,7 +280,7 @@ logpath = %s/auth.log
 // always says why.
 func TestE2ELocalRun(t *testing.T) {
 	testenv.RequireRoot(t)
-	env := check.NewEnv(&host.Local{}, policy.MustDefault(""), "")
+	env := check.NewEnv(&host.Local{}, fail2banDefault(""), "")
 	rs := Run(context.Background(), env, Options{}, check.All())
 	if len(rs) != len(check.All()) || len(rs) < 30 {
 		t.Errorf("%d results for %d registered checks", len(rs), len(check.All()))

@@ -67,7 +67,7 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 		},
 	} {
 		root := writeTree(t, tc)
-		env := check.NewEnv(&host.Local{Root: root}, policy.MustDefault(""), "")
+		env := check.NewEnv(&host.Local{Root: root}, fail2banDefault(""), "")
 		got, err := overlay(context.Background(), env, sysctlDirs, "*.conf")
 		if err != nil {
 			t.Fatal(err)
@@ -101,7 +101,7 @@ func TestOverlayMatchesSystemd(t *testing.T) {
 		},
 	} {
 		root := writeTree(t, tc)
-		env := check.NewEnv(&host.Local{Root: root}, policy.MustDefault(""), "")
+		env := check.NewEnv(&host.Local{Root: root}, fail2banDefault(""), "")
 		c, err := journaldEffective(context.Background(), env)
 		if err != nil {
 			t.Fatal(err)

@@ -14,6 +14,9 @@ import (
 // env's policy and NixOS release. All remediation text is made here, so it
 // can move to the shared NixOS facts in one place.
 func remedy(env *check.Env, topic string) check.Remediation {
+	if fix, ok := guardRemedy(env.Policy, topic); ok {
+		return fix
+	}
 	fix := localRemedy(env, topic)
 	if t, ok := nixTopics[topic]; ok {
 		if nix := nixRemedy(env, t); nix != "" {
@@ -222,4 +225,38 @@ func nixList(items []string) string {
 		q[i] = strconv.Quote(s)
 	}
 	return "[ " + strings.Join(q, " ") + " ]"
+}
+
+// guardRemedy is the fix of a ban check when the policy bans with rampart
+// guard (ban.engine = "rampart"): the guard reads every [ban] key from its
+// policy file, services.rampart.policy on NixOS.
+func guardRemedy(p *policy.Policy, topic string) (check.Remediation, bool) {
+	if p == nil || p.Ban.Engine != policy.EngineRampart || !strings.HasPrefix(topic, "ban.") {
+		return check.Remediation{}, false
+	}
+	const restart = " in /etc/rampart/policy.toml, then systemctl restart rampart-guard"
+	set := func(key, val string) check.Remediation {
+		return check.Remediation{NixOS: fmt.Sprintf("services.rampart.policy.ban.%s = %s; (rampart's flake, nixosModules.default)", key, val),
+			Generic: "set ban." + key + " = " + val + restart}
+	}
+	switch topic {
+	case "ban.daemon-running":
+		return check.Remediation{NixOS: "services.rampart.guard.enable = true; (rampart's flake, nixosModules.default; `rampart nix` renders it)",
+			Generic: "start the ban daemon: systemctl enable --now rampart-guard (the Debian package's unit; an enabled unit that is not running protects nothing)"}, true
+	case "ban.jails":
+		return check.Remediation{NixOS: "services.rampart.policy.ban.jails.<name>.enabled = true;",
+			Generic: "enable every policy jail ([ban.jails.NAME] enabled = true)" + restart}, true
+	case "ban.bantime":
+		return set("bantime", strconv.Quote(p.Ban.Bantime.String())), true
+	case "ban.findtime":
+		return set("findtime", strconv.Quote(p.Ban.Findtime.String())), true
+	case "ban.maxretry":
+		return set("maxretry", strconv.Itoa(p.Ban.Maxretry)), true
+	case "ban.ignoreip":
+		return set("ignore", nixList(p.Ban.Ignore)), true
+	case "ban.actions":
+		return check.Remediation{NixOS: "services.rampart.guard.enable = true; (rampart guard bans into its own nftables table)",
+			Generic: "run rampart guard (systemctl enable --now rampart-guard): it bans into its own nftables table " + p.Ban.Table}, true
+	}
+	return check.Remediation{}, false
 }

@@ -93,7 +93,7 @@ type tcase struct {
 func runCases(t *testing.T, area string, cases []tcase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p := policy.MustDefault("")
+			p := fail2banDefault("")
 			if tc.policy != nil {
 				tc.policy(p)
 			}
@@ -182,7 +182,7 @@ func TestSSH(t *testing.T) {
 func TestSSHSocketActivated(t *testing.T) {
 	h := fixture(t, []string{"ssh_hardened", "ssh_socket"}, nil)
 	delete(h.Files, "/proc/812/cmdline")
-	rs := Run(context.Background(), check.NewEnv(h, policy.MustDefault(""), ""), Options{}, areaChecks(t, "ssh"))
+	rs := Run(context.Background(), check.NewEnv(h, fail2banDefault(""), ""), Options{}, areaChecks(t, "ssh"))
 	if d := cmp.Diff(all(t, "ssh", P, nil), statuses(rs)); d != "" {
 		t.Errorf("statuses (-want +got):\n%s", d)
 	}
@@ -191,7 +191,7 @@ func TestSSHSocketActivated(t *testing.T) {
 	}
 	// The same host with nothing listening on 22: not running.
 	h.SetFile("/proc/net/tcp", "  sl  local_address rem_address   st\n")
-	rs = Run(context.Background(), check.NewEnv(h, policy.MustDefault(""), ""), Options{}, areaChecks(t, "ssh"))
+	rs = Run(context.Background(), check.NewEnv(h, fail2banDefault(""), ""), Options{}, areaChecks(t, "ssh"))
 	if r := byID(rs, "ssh.sshd-discovered"); r.Status != check.Fail {
 		t.Errorf("socket unit without a listening port: %s %s", r.Status, r.Message)
 	}
@@ -463,7 +463,7 @@ func TestPSTable(t *testing.T) {
 }
 
 func TestMatrixUsers(t *testing.T) {
-	p := policy.MustDefault("")
+	p := fail2banDefault("")
 	p.Admin.Users = []policy.AdminUser{{Name: "alice"}, {Name: "root"}, {Name: "bob"}}
 	if d := cmp.Diff([]string{"root", "alice", "bob", "nobody"}, matrixUsers(check.NewEnv(nil, p, ""))); d != "" {
 		t.Errorf("matrix users (-want +got):\n%s", d)
@@ -471,7 +471,7 @@ func TestMatrixUsers(t *testing.T) {
 }
 
 func TestMatrixAddrs(t *testing.T) {
-	p := policy.MustDefault("tailnet")
+	p := fail2banDefault("tailnet")
 	p.Ban.Ignore = []string{"127.0.0.1/8", "::1", "192.168.1.0/24", "0.0.0.0/0", "198.51.100.9", "10.0.0.0/8", "172.16.0.0/12"}
 	got := matrixAddrs(check.NewEnv(nil, p, ""))
 	want := []string{"100.101.102.103", "203.0.113.7", "192.168.1.1", "198.51.100.9"}
@@ -502,7 +502,7 @@ func FuzzSSHDFromProcess(f *testing.F) {
 // TestBanBatch checks that jail values come from one interactive client,
 // and from one client per query when the interactive answer is unusable.
 func TestBanBatch(t *testing.T) {
-	p := policy.MustDefault("")
+	p := fail2banDefault("")
 	p.Ban.Jails = p.Ban.Jails[:1]
 	for _, tc := range []struct {
 		name   string
@@ -537,7 +537,7 @@ func TestBanBatch(t *testing.T) {
 }
 
 func TestRemedy(t *testing.T) {
-	p := policy.MustDefault("tailnet")
+	p := fail2banDefault("tailnet")
 	for _, tc := range []struct {
 		release, topic, nixos, generic string
 	}{
@@ -577,5 +577,50 @@ func TestPrivsepHint(t *testing.T) {
 		if got := privsepHint(in); !strings.Contains(got, want) {
 			t.Errorf("privsepHint(%q) = %q, want it to contain %q", in, got, want)
 		}
+	}
+}
+
+// fail2banDefault is the profile's default policy banning with fail2ban
+// (ban.engine = "fail2ban"), the engine of the fail2ban fixtures and E2E
+// tests; TestGuardEngine covers the default engine, rampart guard.
+func fail2banDefault(profile string) *policy.Policy {
+	p := policy.MustDefault(profile)
+	p.Ban.Engine = policy.EngineFail2ban
+	return p
+}
+
+// TestGuardEngine: with ban.engine = "rampart" (the default) the ban checks
+// look for rampart guard only. A host where fail2ban runs but the guard's
+// control socket is missing fails ban.daemon-running naming the guard,
+// without starting fail2ban-client, and the fixes point at the guard.
+func TestGuardEngine(t *testing.T) {
+	p := policy.MustDefault("")
+	h := fixture(t, []string{"ban_running"}, nil)
+	rs := Run(context.Background(), check.NewEnv(h, p, ""), Options{}, areaChecks(t, "ban"))
+	r := byID(rs, "ban.daemon-running")
+	if r.Status != check.Fail || !strings.Contains(r.Message, "rampart guard is not running (no control socket /run/rampart/guard.sock") {
+		t.Errorf("ban.daemon-running = %s %q", r.Status, r.Message)
+	}
+	if !strings.Contains(r.Remediation.NixOS, "services.rampart.guard.enable = true;") || !strings.Contains(r.Remediation.Generic, "systemctl enable --now rampart-guard") {
+		t.Errorf("remediation = %+v", r.Remediation)
+	}
+	for _, c := range h.Ran() {
+		if strings.HasPrefix(c, "fail2ban-client") {
+			t.Errorf("engine rampart ran %s", c)
+		}
+	}
+	for _, r := range rs {
+		if r.Status == check.Pass {
+			t.Errorf("%s passed without a guard: %s", r.ID, r.Message)
+		}
+	}
+	fix := remedy(check.NewEnv(nil, p, ""), "ban.bantime")
+	if fix.NixOS != `services.rampart.policy.ban.bantime = "1h"; (rampart's flake, nixosModules.default)` || !strings.Contains(fix.Generic, "/etc/rampart/policy.toml") {
+		t.Errorf("ban.bantime fix = %+v", fix)
+	}
+	// The same host with the fail2ban engine passes the daemon check.
+	rs = Run(context.Background(), check.NewEnv(fixture(t, []string{"ban_running"}, nil), fail2banDefault(""), ""), Options{}, areaChecks(t, "ban"))
+	if r := byID(rs, "ban.daemon-running"); r.Status != check.Pass {
+		t.Errorf("engine fail2ban: ban.daemon-running = %s %q", r.Status, r.Message)
 	}
 }
