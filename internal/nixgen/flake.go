@@ -55,8 +55,10 @@ func Flake(opts Options, p *policy.Policy) ([]File, error) {
 	params := []string{"self", "nixpkgs", "disko"}
 	modules := nixexpr.List{nixexpr.Raw("disko.nixosModules.disko")}
 	if nixfacts.RampartModule(p) {
-		inputs.Add("rampart: services.rampart (the ban daemon, rampart guard) for rampart.nix.", nixexpr.Str(nixfacts.FlakeURL), "rampart", "url")
-		inputs.Add("", nixexpr.Str("nixpkgs"), "rampart", "inputs", "nixpkgs", "follows")
+		// No nixpkgs.follows: rampart builds with its own pinned nixpkgs
+		// (its Go toolchain is newer than older releases ship).
+		inputs.Add("rampart: services.rampart (the ban daemon, rampart guard) for rampart.nix; the\n"+
+			"package builds with rampart's own nixpkgs.", nixexpr.Str(nixfacts.FlakeURL), "rampart", "url")
 		params = append(params, "rampart")
 		modules = append(modules, nixexpr.Raw("rampart.nixosModules.default"))
 	}

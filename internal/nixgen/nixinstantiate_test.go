@@ -259,7 +259,7 @@ in { inherit (f) description inputs; system = sys.system; modules = map toString
 	}
 	if name == "guard" {
 		// rampart guard bans: services.rampart comes from rampart's flake.
-		want["inputs"].(map[string]any)["rampart"] = map[string]any{"url": nixfacts.FlakeURL, "inputs": map[string]any{"nixpkgs": map[string]any{"follows": "nixpkgs"}}}
+		want["inputs"].(map[string]any)["rampart"] = map[string]any{"url": nixfacts.FlakeURL}
 		want["modules"] = []any{"disko-module", "rampart-module", fdir + "/configuration.nix"}
 	}
 	if !reflect.DeepEqual(fl, want) {
