@@ -95,6 +95,7 @@ func Default(profile string) (*Policy, error) {
 			Addresses:          []string{"100.64.0.0/10", "fd7a:115c:a1e0::/48"},
 		},
 		Firewall: Firewall{Enabled: true},
+		Fleet:    Fleet{Stream: "RAMPART_BANS", Share: true, Accept: true, Rate: 100, Burst: 1000, OutboxMax: 100000},
 		Source:   "(default)",
 	}
 	switch profile {

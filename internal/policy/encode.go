@@ -112,6 +112,17 @@ var keyDocs = map[string]string{
 	"firewall.trusted_interfaces":        "accept everything on these (the tailnet interface is added when [tailnet] is on)",
 	"ban.jails.*.journal":                "journal matches (FIELD=value) for source \"journal\"",
 	"ssh.kbd_interactive_authentication": "",
+	"fleet":                              "Fleet: share bans with other hosts over NATS JetStream (see the README's Fleet section).",
+	"fleet.servers":                      "nats:// or tls:// URLs of the NATS servers",
+	"fleet.creds_file":                   "credentials: one of creds_file (NATS .creds), nkey_file (nkey seed) or user + password_file",
+	"fleet.ca_file":                      "TLS: CA of the servers; cert_file and key_file for a client certificate",
+	"fleet.node":                         `this host's name in the fleet ("" = the host name); bans are published under it`,
+	"fleet.share":                        "publish local bans and unbans",
+	"fleet.accept":                       "apply other nodes' bans (never ignore-listed, own or tailnet addresses)",
+	"fleet.accept_from":                  "accept bans only from these nodes ([] = every node)",
+	"fleet.rate":                         "bans accepted per second from one node on average (excess dropped and counted)",
+	"fleet.burst":                        "bans accepted at once from one node",
+	"fleet.outbox_max":                   "bans kept for publishing while NATS is unreachable (oldest dropped first)",
 }
 
 // keyExamples are commented example lines shown after a key (or instead of
@@ -123,6 +134,8 @@ var keyExamples = map[string]string{
 	"time.servers":          `servers = ["0.nixos.pool.ntp.org", "1.nixos.pool.ntp.org"]`,
 	"ban.metrics":           `metrics = "127.0.0.1:9180"`,
 	"ban.actions":           "[[ban.actions]]\nname = \"notify\"\ntype = \"webhook\"\nurl = \"https://hooks.example.org/rampart\"\non = [\"ban\"]\ntimeout = \"5s\"\nretries = 2",
+	"fleet.servers":         `servers = ["nats://203.0.113.10:4222", "nats://203.0.113.11:4222", "nats://203.0.113.12:4222"]`,
+	"fleet.creds_file":      `creds_file = "/run/secrets/rampart-fleet.creds"`,
 }
 
 type tomlWriter struct {

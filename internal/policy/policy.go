@@ -1,6 +1,9 @@
 package policy
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Profiles understood by Default and by the "profile" key.
 const (
@@ -21,6 +24,7 @@ type Policy struct {
 	Journald Journald `toml:"journald" json:"journald"`
 	Tailnet  Tailnet  `toml:"tailnet" json:"tailnet"`
 	Firewall Firewall `toml:"firewall" json:"firewall"`
+	Fleet    Fleet    `toml:"fleet" json:"fleet"`
 
 	// Source is where the policy came from: a file path, or "(default)".
 	// Not part of the file format.
@@ -334,4 +338,59 @@ func (p *Policy) TrustedInterfaces() []string {
 		add(p.Tailnet.Interface)
 	}
 	return out
+}
+
+// Fleet shares bans between hosts over a NATS JetStream stream: each local
+// ban is published under this node's name, and other nodes' bans are
+// applied here (within the guardrails of this policy). Secrets live in
+// files named here, never in the policy itself.
+type Fleet struct {
+	Enabled bool `toml:"enabled" json:"enabled"`
+	// Servers are nats:// or tls:// URLs, tried in order.
+	Servers []string `toml:"servers" json:"servers"`
+	// CredsFile is a NATS credentials file (user JWT and nkey seed).
+	CredsFile string `toml:"creds_file" json:"creds_file"`
+	// NkeyFile is an nkey seed file (the user's public key is derived).
+	NkeyFile string `toml:"nkey_file" json:"nkey_file"`
+	// User and PasswordFile: user/password authentication for small setups.
+	User         string `toml:"user" json:"user"`
+	PasswordFile string `toml:"password_file" json:"password_file"`
+	// CAFile verifies the servers' certificates; CertFile and KeyFile are
+	// the client certificate (mutual TLS).
+	CAFile   string `toml:"ca_file" json:"ca_file"`
+	CertFile string `toml:"cert_file" json:"cert_file"`
+	KeyFile  string `toml:"key_file" json:"key_file"`
+	// Node is this host's name in the fleet ("" = the host name's first
+	// label). It is the subject token bans are published under.
+	Node string `toml:"node" json:"node"`
+	// Stream is the JetStream stream holding the fleet's bans.
+	Stream string `toml:"stream" json:"stream"`
+	// Share publishes local bans and unbans.
+	Share bool `toml:"share" json:"share"`
+	// Accept applies other nodes' bans here.
+	Accept bool `toml:"accept" json:"accept"`
+	// AcceptFrom limits Accept to these node names (empty = every node).
+	AcceptFrom []string `toml:"accept_from" json:"accept_from"`
+	// Rate and Burst bound the bans accepted from one origin: Rate per
+	// second on average, Burst at once (by the stream's time stamps).
+	Rate  int `toml:"rate" json:"rate"`
+	Burst int `toml:"burst" json:"burst"`
+	// OutboxMax bounds the bans waiting to be published while NATS is
+	// unreachable (the oldest are dropped first).
+	OutboxMax int `toml:"outbox_max" json:"outbox_max"`
+}
+
+// MaxBantime is the longest ban this policy can give: the longest bantime
+// of [ban] and the enabled jails, or increment.max when increments are on.
+func (p *Policy) MaxBantime() time.Duration {
+	d := p.Ban.Bantime.D
+	for _, j := range p.Ban.Jails {
+		if j.Enabled {
+			d = max(d, j.EffectiveBantime(p.Ban).D)
+		}
+	}
+	if p.Ban.Increment.Enabled {
+		d = max(d, p.Ban.Increment.Max.D)
+	}
+	return d
 }

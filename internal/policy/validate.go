@@ -174,6 +174,7 @@ func (v *validator) run() {
 	v.journald()
 	v.tailnet()
 	v.firewall()
+	v.fleet()
 	if p.SSH.TailnetOnly && !p.Tailnet.Enabled {
 		v.report(rule{paths: [][]string{{"ssh", "tailnet_only"}, {"tailnet", "enabled"}, {"ssh"}}, msg: "SSH only over the tailnet needs [tailnet] enabled = true"}, false)
 	}
@@ -624,4 +625,104 @@ func (v *validator) firewall() {
 	}
 	v.ports([]string{"firewall", "allowed_tcp_ports"}, f.AllowedTCPPorts, true)
 	v.ports([]string{"firewall", "allowed_udp_ports"}, f.AllowedUDPPorts, true)
+}
+
+var (
+	nodeRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// ValidNode checks a fleet node name: it is a NATS subject token, so no
+// dots or wildcards.
+func ValidNode(s string) error {
+	if !nodeRe.MatchString(s) {
+		return fmt.Errorf("invalid node name %q (1 to 64 letters, digits, _ or -, starting with a letter or digit)", s)
+	}
+	return nil
+}
+
+func (v *validator) fleet() {
+	f := v.p.Fleet
+	fp := func(k ...string) []string { return with([]string{"fleet"}, k...) }
+	if f.Enabled && len(f.Servers) == 0 {
+		v.d.add(fp("enabled"), false, false, `fleet needs at least one server in servers (e.g. ["nats://203.0.113.10:4222"])`)
+	}
+	for i, s := range f.Servers {
+		if msg := checkNATSURL(s); msg != "" {
+			v.bad(fp("servers", elem(i)), "%s", msg)
+		}
+	}
+	for _, k := range []struct {
+		key, val string
+	}{{"creds_file", f.CredsFile}, {"nkey_file", f.NkeyFile}, {"password_file", f.PasswordFile}, {"ca_file", f.CAFile}, {"cert_file", f.CertFile}, {"key_file", f.KeyFile}} {
+		v.absPath(fp(k.key), k.val, true)
+	}
+	var auth []string
+	for _, k := range []struct{ key, val string }{{"creds_file", f.CredsFile}, {"nkey_file", f.NkeyFile}, {"password_file", f.PasswordFile}} {
+		if k.val != "" {
+			auth = append(auth, k.key)
+		}
+	}
+	if len(auth) > 1 {
+		v.bad(fp(auth[1]), "set only one of creds_file, nkey_file and password_file (found %s)", strings.Join(auth, " and "))
+	}
+	switch {
+	case f.PasswordFile != "" && f.User == "":
+		v.d.add(fp("password_file"), false, false, "password_file needs user")
+	case f.User != "" && f.PasswordFile == "":
+		v.bad(fp("user"), "user needs password_file (the password is read from that file, never written in the policy)")
+	case f.User != "" && (strings.ContainsAny(f.User, " \t\r\n\x00") || len(f.User) > 128):
+		v.bad(fp("user"), "invalid user name %q", f.User)
+	}
+	if (f.CertFile == "") != (f.KeyFile == "") {
+		if f.CertFile == "" {
+			v.bad(fp("key_file"), "key_file needs cert_file")
+		} else {
+			v.bad(fp("cert_file"), "cert_file needs key_file")
+		}
+	}
+	if f.Node != "" {
+		if err := ValidNode(f.Node); err != nil {
+			v.bad(fp("node"), "%v", err)
+		}
+	}
+	if !streamRe.MatchString(f.Stream) {
+		v.bad(fp("stream"), "invalid stream name %q (1 to 64 letters, digits, _ or -)", f.Stream)
+	}
+	seen := map[string]bool{}
+	for i, n := range f.AcceptFrom {
+		switch err := ValidNode(n); {
+		case err != nil:
+			v.bad(fp("accept_from", elem(i)), "%v", err)
+		case seen[n]:
+			v.bad(fp("accept_from", elem(i)), "duplicate node %q", n)
+		}
+		seen[n] = true
+	}
+	v.intRange(fp("rate"), int64(f.Rate), 1, 1_000_000)
+	v.intRange(fp("burst"), int64(f.Burst), 1, 10_000_000)
+	v.intRange(fp("outbox_max"), int64(f.OutboxMax), 1, 10_000_000)
+}
+
+// checkNATSURL checks one fleet server URL.
+func checkNATSURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Opaque != "":
+		return fmt.Sprintf("%q is not a URL (expected nats://HOST:PORT or tls://HOST:PORT)", s)
+	case u.Scheme != "nats" && u.Scheme != "tls":
+		return fmt.Sprintf("%q: scheme %q (expected nats:// or tls://)", s, u.Scheme)
+	case u.User != nil:
+		return fmt.Sprintf("%q: credentials in the URL are not allowed (use creds_file, nkey_file or password_file)", s)
+	case u.Hostname() == "" || !isAddr(u.Hostname()) && !hostRe.MatchString(u.Hostname()):
+		return fmt.Sprintf("%q: missing or invalid host", s)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Sprintf("%q: expected no path, query or fragment", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("%q: port %q is out of range (1 to 65535)", s, p)
+		}
+	}
+	return ""
 }
