@@ -51,8 +51,9 @@ Examples:
 		Name:    "list",
 		Summary: "list the bans in force with their expiry",
 		Usage:   "guard list [--jail JAIL] [-p POLICY] [--socket PATH] [--json]",
-		Help: `Lists every ban in force (prefix, jail, expiry, time left, failures),
-sorted by address.
+		Help: `Lists every ban in force (prefix, jail, origin, expiry, time left,
+failures), sorted by address. The origin is "local" for this host's own
+bans, or the fleet node that decided a ban received over [fleet].
 
 Examples:
   sudo rampart guard list
@@ -319,6 +320,9 @@ func printGuardStatus(w io.Writer, st *control.Status, one bool) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if f := st.Fleet; f != nil {
+		printFleetLink(w, f)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JAIL\tFILTER\tFAILING NOW\tFAILURES\tBANNED NOW\tBANS")
 	for _, j := range st.Jails {
@@ -333,9 +337,13 @@ func printGuardBans(w io.Writer, bans []control.BanInfo, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PREFIX\tJAIL\tUNTIL\tLEFT\tFAILURES")
+	fmt.Fprintln(tw, "PREFIX\tJAIL\tORIGIN\tUNTIL\tLEFT\tFAILURES")
 	for _, b := range bans {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", b.Prefix, b.Jail, b.Until.UTC().Format(time.RFC3339), policy.FormatDuration(b.Until.Sub(now).Round(time.Second)), b.Failures)
+		origin := b.Origin
+		if origin == "" {
+			origin = "local"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", b.Prefix, b.Jail, origin, b.Until.UTC().Format(time.RFC3339), policy.FormatDuration(b.Until.Sub(now).Round(time.Second)), b.Failures)
 	}
 	tw.Flush()
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/fleet"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -54,6 +55,8 @@ type Status struct {
 	ActiveBans int            `json:"active_bans"`
 	Sources    []SourceStatus `json:"sources"`
 	Jails      []JailStatus   `json:"jails"`
+	// Fleet is the fleet link (nil when [fleet] is off).
+	Fleet *fleet.Status `json:"fleet,omitempty"`
 }
 
 // SourceStatus is one log source.
@@ -85,6 +88,8 @@ type BanInfo struct {
 	Until    time.Time `json:"until"`
 	Failures int       `json:"failures,omitempty"`
 	Count    int       `json:"count,omitempty"`
+	// Origin is the fleet node that decided the ban ("" = this host).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Handler is the daemon side.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/fleet"
 	"github.com/rampart-sec/rampart/internal/guard/action"
 	"github.com/rampart-sec/rampart/internal/guard/control"
 	"github.com/rampart-sec/rampart/internal/guard/engine"
@@ -117,6 +118,8 @@ type Daemon struct {
 	kick chan string // an outside change to the table (nft.Watcher)
 	recs chan source.Record
 	m    *meters
+
+	link *fleet.Link // nil without [fleet]
 }
 
 // New checks the options and builds the engine and the sources.
@@ -172,6 +175,11 @@ func New(o Options) (*Daemon, error) {
 	}
 	d.acts = action.New(o.Policy.Ban.Actions, o.Actions.Log)
 	d.o.Actions = o.Actions
+	if o.Policy.Fleet.Enabled {
+		if d.link, err = fleet.New(fleet.Config{Policy: o.Policy, StateDir: o.StateDir, Log: d.log.With("component", "fleet"), Metrics: d.m.reg, Clock: o.Clock}); err != nil {
+			return nil, fmt.Errorf("guard daemon: %w", err)
+		}
+	}
 	d.sources = o.Sources
 	if d.sources == nil {
 		if d.sources, err = d.buildSources(); err != nil {
@@ -312,6 +320,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	d.startFleet(sctx, &wg)
 	if d.o.Ready != nil {
 		close(d.o.Ready)
 	}
@@ -344,11 +353,11 @@ func (d *Daemon) restore(ctx context.Context) error {
 			if _, ok := d.container(e.Prefix); ok || e.Expires <= 0 {
 				continue
 			}
-			j := e.Comment
+			j, origin := splitComment(e.Comment)
 			if control.ValidJailName(j) != nil {
 				j = "restored"
 			}
-			if d.put(&store.Ban{Prefix: e.Prefix, Jail: j, At: now, Until: now.Add(e.Expires)}, time.Time{}) {
+			if d.put(&store.Ban{Prefix: e.Prefix, Jail: j, Origin: origin, At: now, Until: now.Add(e.Expires)}, time.Time{}) {
 				adopted++
 			}
 		}
@@ -431,7 +440,7 @@ func (d *Daemon) active(now time.Time) []nft.Ban {
 	out := make([]nft.Ban, 0, len(d.bans))
 	for _, b := range d.bans {
 		if b.Until.After(now) {
-			out = append(out, nft.Ban{Prefix: b.Prefix, Until: b.Until, Jail: b.Jail})
+			out = append(out, nftBan(b))
 		}
 	}
 	return out
@@ -479,6 +488,14 @@ func (d *Daemon) loop(ctx context.Context) error {
 				d.handle(<-d.recs)
 			}
 			if len(d.recs) == 0 || time.Since(d.lastFlush) >= d.o.Tick {
+				d.flush(ctx)
+			}
+		case in := <-d.fleetIn():
+			d.remote(in)
+			for n := 0; n < 4096 && len(d.fleetIn()) > 0; n++ {
+				d.remote(<-d.fleetIn())
+			}
+			if len(d.fleetIn()) == 0 || time.Since(d.lastFlush) >= d.o.Tick {
 				d.flush(ctx)
 			}
 		case f := <-d.reqs:
@@ -531,6 +548,7 @@ func (d *Daemon) handle(r source.Record) {
 		d.log.Info("ban", "prefix", dec.Prefix.String(), "jail", dec.Jail, "failures", dec.Failures, "until", dec.Until.UTC().Format(time.RFC3339), "count", dec.Count)
 		d.m.bans.With(dec.Jail).Inc()
 		d.acts.Send(action.Event{Action: "ban", Prefix: dec.Prefix, Jail: dec.Jail, Until: dec.Until, Failures: dec.Failures, Bantime: dec.Until.Sub(dec.At)})
+		d.shareBan(dec.Prefix, dec.Jail, dec.At, dec.Until, dec.Failures, "")
 	}
 }
 
@@ -545,7 +563,7 @@ func (d *Daemon) flush(ctx context.Context) {
 	var add []nft.Ban
 	for p := range d.pendingAdd {
 		if b, ok := d.bans[p]; ok && b.Until.After(now) {
-			add = append(add, nft.Ban{Prefix: p, Until: b.Until, Jail: b.Jail})
+			add = append(add, nftBan(b))
 		}
 	}
 	var del []netip.Prefix
@@ -719,7 +737,7 @@ func (d *Daemon) sortedBans(jailName string) []control.BanInfo {
 }
 
 func info(b store.Ban) control.BanInfo {
-	return control.BanInfo{Prefix: b.Prefix.String(), Jail: b.Jail, At: b.At, Until: b.Until, Failures: b.Failures, Count: b.Count}
+	return control.BanInfo{Prefix: b.Prefix.String(), Jail: b.Jail, At: b.At, Until: b.Until, Failures: b.Failures, Count: b.Count, Origin: b.Origin}
 }
 
 func (d *Daemon) jailNames() []string {
@@ -748,7 +766,7 @@ func (d *Daemon) Status(ctx context.Context, jailName string) (*control.Status, 
 			err = fmt.Errorf("no jail %q (running jails: %v)", jailName, d.jailNames())
 			return
 		}
-		st = &control.Status{Backend: d.o.Backend.Name(), Table: d.o.Policy.Ban.Table, Started: d.started, Lines: d.lines, ActiveBans: len(d.bans)}
+		st = &control.Status{Backend: d.o.Backend.Name(), Table: d.o.Policy.Ban.Table, Started: d.started, Lines: d.lines, ActiveBans: len(d.bans), Fleet: d.fleetStatus()}
 		d.mu.Lock()
 		for _, s := range d.sources {
 			st.Sources = append(st.Sources, control.SourceStatus{Key: s.Key(), Lines: d.srcLines[s.Key()], Error: d.srcErr[s.Key()]})
@@ -815,6 +833,7 @@ func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur t
 			d.log.Info("manual ban", "prefix", p.String(), "jail", jailName, "until", b.Until.UTC().Format(time.RFC3339))
 			d.m.bans.With(jailName).Inc()
 			d.acts.Send(action.Event{Action: "ban", Prefix: p, Jail: jailName, Until: b.Until, Bantime: dur})
+			d.shareBan(p, jailName, b.At, b.Until, 0, "manual ban")
 			d.flush(ctx)
 		}
 		w, _ := d.container(p)
@@ -848,8 +867,11 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 		sort.Slice(hit, func(i, j int) bool { return hit[i].Bits() < hit[j].Bits() })
 		out = info(*d.bans[hit[0]])
 		for _, q := range hit {
-			d.log.Info("unban", "prefix", q.String(), "jail", d.bans[q].Jail)
+			d.log.Info("unban", "prefix", q.String(), "jail", d.bans[q].Jail, "origin", d.bans[q].Origin)
 			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: d.bans[q].Jail, Until: d.now(), Reason: "manual"})
+			if d.bans[q].Origin == "" {
+				d.shareUnban(q)
+			}
 			d.drop(q)
 			for _, r := range d.eng.Routes {
 				r.Jail.Forget(q.Addr())

@@ -34,6 +34,8 @@ type Cursor struct {
 	Ino     uint64 `json:"ino,omitempty"`
 	Off     int64  `json:"off,omitempty"`
 	Hash    uint64 `json:"hash,omitempty"`
+	// Seq is a stream sequence (the fleet link's position).
+	Seq uint64 `json:"seq,omitempty"`
 }
 
 // IsZero reports whether c is "no saved position".

@@ -33,6 +33,8 @@ type Ban struct {
 	Failures int       `json:"failures,omitempty"`
 	// Count is n for the nth ban of this prefix (ban-time increment).
 	Count int `json:"count,omitempty"`
+	// Origin is the fleet node that decided the ban ("" = this host).
+	Origin string `json:"origin,omitempty"`
 }
 
 // State is everything persisted.

@@ -1,0 +1,112 @@
+package daemon
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/fleet"
+	"github.com/rampart-sec/rampart/internal/guard/nft"
+	"github.com/rampart-sec/rampart/internal/guard/source"
+	"github.com/rampart-sec/rampart/internal/guard/store"
+)
+
+// The fleet hook: local bans and unbans go to the link without blocking;
+// the link's accepted messages arrive on the loop like log records and
+// change the same sets. The stream position is saved with the bans.
+
+// fleetCursor is the key of the fleet position among the cursors.
+const fleetCursor = "fleet"
+
+// startFleet runs the link (when [fleet] is on) until ctx ends.
+func (d *Daemon) startFleet(ctx context.Context, wg *sync.WaitGroup) {
+	if d.link == nil {
+		return
+	}
+	after := d.cursors[fleetCursor].Seq
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := d.link.Run(ctx, after); err != nil {
+			d.log.Error("fleet link stopped", "err", err)
+		}
+	}()
+}
+
+// fleetIn is the link's channel (nil without a link: never ready).
+func (d *Daemon) fleetIn() <-chan fleet.Inbound {
+	if d.link == nil {
+		return nil
+	}
+	return d.link.Inbound()
+}
+
+func (d *Daemon) fleetStatus() *fleet.Status {
+	if d.link == nil {
+		return nil
+	}
+	st := d.link.Status()
+	return &st
+}
+
+// shareBan hands a local ban to the link (non-blocking).
+func (d *Daemon) shareBan(p netip.Prefix, jail string, at, until time.Time, failures int, reason string) {
+	if d.link != nil {
+		d.link.Publish(fleet.Message{Kind: fleet.KindBan, Prefix: p, Jail: jail, DecidedAt: at, ExpiresAt: until, Failures: failures, Reason: reason})
+	}
+}
+
+// shareUnban hands a local unban to the link (non-blocking).
+func (d *Daemon) shareUnban(p netip.Prefix) {
+	if d.link != nil {
+		d.link.Publish(fleet.Message{Kind: fleet.KindUnban, Prefix: p, DecidedAt: d.now()})
+	}
+}
+
+// remote applies one message of the stream and advances the position.
+func (d *Daemon) remote(in fleet.Inbound) {
+	d.cursors[fleetCursor] = source.Cursor{Seq: in.Seq}
+	d.dirty = true
+	switch in.Kind {
+	case fleet.KindBan:
+		if !in.Until.After(d.now()) {
+			return
+		}
+		b := &store.Ban{Prefix: in.Prefix, Jail: in.Jail, Origin: in.Origin, At: in.At, Until: in.Until, Failures: in.Failures}
+		if d.put(b, time.Now()) {
+			d.log.Info("fleet ban", "prefix", in.Prefix.String(), "jail", in.Jail, "origin", in.Origin, "until", in.Until.UTC().Format(time.RFC3339))
+		}
+	case fleet.KindUnban, fleet.KindFleetUnban:
+		for q, b := range d.bans {
+			if !q.Overlaps(in.Prefix) || in.Kind == fleet.KindUnban && b.Origin != in.Origin {
+				continue
+			}
+			d.log.Info("fleet unban", "prefix", q.String(), "jail", b.Jail, "origin", b.Origin, "by", in.Origin)
+			d.drop(q)
+			if in.Kind == fleet.KindFleetUnban {
+				for _, r := range d.eng.Routes {
+					r.Jail.Forget(q.Addr())
+				}
+			}
+			d.m.unbans.With().Inc()
+		}
+	}
+}
+
+// nftBan is b as the firewall holds it: the comment names the jail, and
+// the origin node for a fleet ban ("sshd@web2").
+func nftBan(b *store.Ban) nft.Ban {
+	c := b.Jail
+	if b.Origin != "" {
+		c += "@" + b.Origin
+	}
+	return nft.Ban{Prefix: b.Prefix, Until: b.Until, Jail: c}
+}
+
+// splitComment reads an element comment back into jail and origin.
+func splitComment(c string) (string, string) {
+	j, origin, _ := strings.Cut(c, "@")
+	return j, origin
+}
