@@ -157,12 +157,13 @@ const (
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
 	testenv.RequireNetns(t)
-	paths := testenv.RequireCommands(t, "sshd", "ssh", "ssh-keygen", "sshpass", "nft", "ip")
+	sshd := testenv.RequireSSHD(t)
+	paths := testenv.RequireCommands(t, "ssh", "ssh-keygen", "sshpass", "nft", "ip")
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, dir: t.TempDir(), self: self, sshd: paths[0], sshpass: paths[3], nodes: map[string]*node{}}
+	c := &cluster{t: t, dir: t.TempDir(), self: self, sshd: sshd, sshpass: paths[2], nodes: map[string]*node{}}
 	c.fab = testenv.NewNetns(t, "flf")
 	c.inet = testenv.NewNetns(t, "fli")
 	c.inet.Exec(t, "ip", "link", "add", "br0", "type", "bridge")
