@@ -41,12 +41,14 @@ func runFlood(arg string) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		fmt.Fprintln(os.Stderr, "flood: acks timed out")
-		return 2
+		if (i+1)%4096 == 0 || i == n-1 {
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-time.After(2 * time.Minute):
+				fmt.Fprintln(os.Stderr, "flood: acks timed out")
+				return 2
+			}
+		}
 	}
 	return 0
 }
