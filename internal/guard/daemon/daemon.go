@@ -495,7 +495,9 @@ func (d *Daemon) loop(ctx context.Context) error {
 			for n := 0; n < 4096 && len(d.fleetIn()) > 0; n++ {
 				d.remote(<-d.fleetIn())
 			}
-			if len(d.fleetIn()) == 0 || time.Since(d.lastFlush) >= d.o.Tick {
+			// At most one commit (store and firewall) per tick while
+			// the fleet streams in; the ticker commits the rest.
+			if time.Since(d.lastFlush) >= d.o.Tick {
 				d.flush(ctx)
 			}
 		case f := <-d.reqs:
