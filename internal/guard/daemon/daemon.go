@@ -120,6 +120,10 @@ type Daemon struct {
 	m    *meters
 
 	link *fleet.Link // nil without [fleet]
+	// fleetOnly: every pending change came from the fleet stream, which
+	// replays them after a crash, so the commit need not wait for the
+	// store (saved at most once a second by the tick instead).
+	fleetOnly bool
 }
 
 // New checks the options and builds the engine and the sources.
@@ -547,6 +551,7 @@ func (d *Daemon) handle(r source.Record) {
 		if !d.put(&store.Ban{Prefix: dec.Prefix, Jail: dec.Jail, At: dec.At, Until: dec.Until, Failures: dec.Failures, Count: dec.Count}, readAt) {
 			continue
 		}
+		d.fleetOnly = false
 		d.log.Info("ban", "prefix", dec.Prefix.String(), "jail", dec.Jail, "failures", dec.Failures, "until", dec.Until.UTC().Format(time.RFC3339), "count", dec.Count)
 		d.m.bans.With(dec.Jail).Inc()
 		d.acts.Send(action.Event{Action: "ban", Prefix: dec.Prefix, Jail: dec.Jail, Until: dec.Until, Failures: dec.Failures, Bantime: dec.Until.Sub(dec.At)})
@@ -560,7 +565,10 @@ func (d *Daemon) flush(ctx context.Context) {
 	if len(d.pendingAdd) == 0 && len(d.pendingDel) == 0 {
 		return
 	}
-	d.save()
+	if !d.fleetOnly {
+		d.save()
+	}
+	d.fleetOnly = false
 	now := d.now()
 	var add []nft.Ban
 	for p := range d.pendingAdd {
@@ -831,6 +839,7 @@ func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur t
 	err := d.do(ctx, func() {
 		now := d.now()
 		b := &store.Ban{Prefix: p, Jail: jailName, At: now, Until: now.Add(dur)}
+		d.fleetOnly = false
 		if d.put(b, time.Time{}) {
 			d.log.Info("manual ban", "prefix", p.String(), "jail", jailName, "until", b.Until.UTC().Format(time.RFC3339))
 			d.m.bans.With(jailName).Inc()
@@ -866,6 +875,7 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 			ferr = fmt.Errorf("%v is not banned", p)
 			return
 		}
+		d.fleetOnly = false
 		sort.Slice(hit, func(i, j int) bool { return hit[i].Bits() < hit[j].Bits() })
 		out = info(*d.bans[hit[0]])
 		for _, q := range hit {

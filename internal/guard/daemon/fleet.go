@@ -69,6 +69,9 @@ func (d *Daemon) shareUnban(p netip.Prefix) {
 func (d *Daemon) remote(in fleet.Inbound) {
 	d.cursors[fleetCursor] = source.Cursor{Seq: in.Seq}
 	d.dirty = true
+	if len(d.pendingAdd) == 0 && len(d.pendingDel) == 0 {
+		d.fleetOnly = true // else keep what the pending changes need
+	}
 	switch in.Kind {
 	case fleet.KindBan:
 		if !in.Until.After(d.now()) {
