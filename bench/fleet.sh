@@ -57,7 +57,11 @@ if ! command -v crowdsec >/dev/null || ! command -v crowdsec-firewall-bouncer >/
 fi
 CS=$W/cs
 mkdir -p "$CS"
-sed -e '/online_client:/d' -e '/online_api_credentials.yaml/d' -e "s|log_dir: /var/log/|log_dir: $CS/|" /etc/crowdsec/config.yaml >"$CS/config.yaml"
+# No journal here: crowdsec reads an empty file instead of journalctl.
+: >"$CS/empty.log"
+printf 'filenames:\n  - %s/empty.log\nlabels:\n  type: syslog\n' "$CS" >"$CS/acquis.yaml"
+sed -e '/online_client:/d' -e '/online_api_credentials.yaml/d' -e "s|log_dir: /var/log/|log_dir: $CS/|" \
+	-e "s|acquisition_path: .*|acquisition_path: $CS/acquis.yaml|" -e '/acquisition_dir:/d' /etc/crowdsec/config.yaml >"$CS/config.yaml"
 sed -e 's|^mode: .*|mode: nftables|' -e 's|^daemonize: .*|daemonize: false|' -e "s|^log_dir: .*|log_dir: $CS/|" -e "s|^pid_dir: .*|pid_dir: $CS/|" \
 	/etc/crowdsec/bouncers/crowdsec-firewall-bouncer.yaml >"$CS/bouncer.yaml"
 ip netns add "$NS"
@@ -69,6 +73,9 @@ for _ in $(seq 100); do
 	ip netns exec "$NS" cscli -c "$CS/config.yaml" decisions list >/dev/null 2>&1 && break
 	sleep 0.2
 done
+BOUNCER=rampart-bench-$$
+KEY=$(ip netns exec "$NS" cscli -c "$CS/config.yaml" bouncers add "$BOUNCER" -o raw)
+sed -i "s|^api_key: .*|api_key: $KEY|" "$CS/bouncer.yaml"
 ip netns exec "$NS" crowdsec-firewall-bouncer -c "$CS/bouncer.yaml" >"$CS/bouncer.out" 2>&1 &
 BPID=$!
 PIDS+=("$BPID")
@@ -76,7 +83,7 @@ for _ in $(seq 100); do
 	ip netns exec "$NS" nft list set ip crowdsec crowdsec-blacklists >/dev/null 2>&1 && break
 	sleep 0.2
 done
-ip netns exec "$NS" nft list set ip crowdsec crowdsec-blacklists >/dev/null || { tail -20 "$CS"/*.log "$CS"/*.out >&2; exit 1; }
+ip netns exec "$NS" nft list set ip crowdsec crowdsec-blacklists >/dev/null || { for f in "$CS"/*.out; do tail -n 20 "$f" >&2; done; exit 1; }
 LAT=()
 for i in $(seq "$SAMPLES"); do
 	ip=192.0.2.$((100 + i))
@@ -97,3 +104,4 @@ echo "CROWDSEC samples_ms ${LAT[*]}"
 echo "CROWDSEC crowdsec_rss $(awk '/VmRSS/ {print $2, $3}' /proc/"$CSPID"/status 2>/dev/null || echo '?')"
 echo "CROWDSEC bouncer_rss $(awk '/VmRSS/ {print $2, $3}' /proc/"$BPID"/status 2>/dev/null || echo '?')"
 ip netns exec "$NS" cscli -c "$CS/config.yaml" decisions delete --all >/dev/null 2>&1 || true
+ip netns exec "$NS" cscli -c "$CS/config.yaml" bouncers delete "$BOUNCER" >/dev/null 2>&1 || true

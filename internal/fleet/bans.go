@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -82,7 +83,17 @@ func (l *BanList) Active(now time.Time) []FleetBan {
 // ReadBans reads the whole stream (up to its last message when called)
 // into a BanList.
 func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanList, error) {
-	s, err := js.Stream(ctx, stream)
+	// Right after a server restart JetStream may not answer for a moment
+	// (no responders): retry for a few seconds.
+	var s jetstream.Stream
+	var err error
+	for try := 0; ; try++ {
+		s, err = js.Stream(ctx, stream)
+		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || try == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
 	}
