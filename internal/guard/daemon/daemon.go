@@ -313,10 +313,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer stopSources()
 	for _, s := range d.sources {
 		wg.Add(1)
+		cur := d.cursors[s.Key()] // read here: the loop writes the map
 		go func() {
 			defer wg.Done()
-			d.log.Info("source started", "source", s.Key(), "cursor", d.cursors[s.Key()].String())
-			if err := s.Run(sctx, d.cursors[s.Key()], d.recs); err != nil {
+			d.log.Info("source started", "source", s.Key(), "cursor", cur.String())
+			if err := s.Run(sctx, cur, d.recs); err != nil {
 				d.log.Error("source stopped", "source", s.Key(), "err", err)
 				d.mu.Lock()
 				d.srcErr[s.Key()] = err.Error()
