@@ -20,7 +20,7 @@ buildGoModule {
       ../packaging
     ];
   };
-  vendorHash = "sha256-blKsskaMOWLy6ylW9b6x/AP49UF28Y9zD4m+/MZ9eJA=";
+  vendorHash = "sha256-dTlHM2Zn/kpmbjEohsQKvBTEzmAaT777zLKgGiWugys=";
   subPackages = [ "cmd/rampart" ];
   env.CGO_ENABLED = 0;
   ldflags = [

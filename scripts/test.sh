@@ -12,6 +12,8 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:" >&2; echo "$unformatted" >&2; exit 1
 fi
+echo "== go mod tidy -diff"
+go mod tidy -diff
 echo "== go vet"
 go vet ./...
 echo "== staticcheck"

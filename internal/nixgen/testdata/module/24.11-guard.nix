@@ -201,6 +201,25 @@
         enabled = true;
         trusted_interfaces = [ ];
       };
+      fleet = {
+        accept = true;
+        accept_from = [ ];
+        burst = 1000;
+        ca_file = "";
+        cert_file = "";
+        creds_file = "";
+        enabled = false;
+        key_file = "";
+        nkey_file = "";
+        node = "";
+        outbox_max = 100000;
+        password_file = "";
+        rate = 100;
+        servers = [ ];
+        share = true;
+        stream = "RAMPART_BANS";
+        user = "";
+      };
       journald = {
         max_retention = "1month";
         storage = "persistent";
