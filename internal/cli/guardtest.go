@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/guard/engine"
+	"github.com/rampart-sec/rampart/internal/guard/filter"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -33,9 +34,7 @@ with the thresholds of the policy jail that uses it (the [ban] ones when
 none does); --jail runs one policy jail.
 
 Built-in filters:
-  sshd            modes normal (default), ddos, extra, aggressive
-  nginx-noscript  access-log 404s for scripts, "Primary script unknown"
-
+` + builtinFilterHelp() + `
 JSON output: {"lines", "matched", "missed", "ignored",
 "jails": [{"name", "filter", "maxretry", "findtime", "bantime", "matched",
 "ignored", "failures", "bans"}], "ips": [{"ip", "failures", "ignored"}],
@@ -53,6 +52,21 @@ Exit codes: 0 replayed, 2 unreadable input, bad policy or bad arguments.`,
 	})
 }
 
+// builtinFilterHelp lists the filters registered in guard/filter: name,
+// description and, when there is a choice, the modes.
+func builtinFilterHelp() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	for _, f := range filter.Builtins() {
+		fmt.Fprintf(w, "  %s\t%s\n", f.Name, f.Help)
+		if len(f.Modes) > 1 {
+			fmt.Fprintf(w, "\tmodes %s (default), %s\n", f.Modes[0], strings.Join(f.Modes[1:], ", "))
+		}
+	}
+	w.Flush()
+	return b.String()
+}
+
 func runGuardTest(env *Env, args []string) int {
 	const path = "guard test"
 	c := guardCmd
@@ -65,7 +79,7 @@ func runGuardTest(env *Env, args []string) int {
 	var polPath, filterName, mode, jailName, format string
 	fs.StringVar(&polPath, "p", "", "policy file (default: the embedded default policy)")
 	fs.StringVar(&polPath, "policy", "", "policy file")
-	fs.StringVar(&filterName, "filter", "", "filter to run (sshd, nginx-noscript, fail2ban:NAME)")
+	fs.StringVar(&filterName, "filter", "", "filter to run ("+strings.Join(filter.Names(), ", ")+", "+filter.Fail2banPrefix+"NAME)")
 	fs.StringVar(&mode, "mode", "", "filter mode for --filter")
 	fs.StringVar(&jailName, "jail", "", "policy jail to run")
 	fs.StringVar(&format, "format", "text", "output format: text or json")

@@ -268,7 +268,7 @@ func runLockdownApply(env *Env, args []string) int {
 	noWait := fs.Bool("no-wait", false, "return once applied; the watchdog rolls back unless confirmed")
 	nixos := fs.Bool("nixos", false, "run the NixOS commit-confirmed flow (nixos-rebuild test)")
 	module := fs.String("module", "", "NixOS: read the rendered module from `FILE` instead of rendering the policy")
-	release := fs.String("release", "", "NixOS: render the module for `RELEASE` (24.11 … unstable; default the newest stable)")
+	release := fs.String("release", "", "NixOS: render the module for `RELEASE` ("+releaseRange()+"; default the newest stable)")
 	modulePath := fs.String("module-path", lockdown.DefaultModule, "NixOS: where the module is written (`PATH`)")
 	nixConfig := fs.String("nixos-config", lockdown.DefaultNixConfig, "NixOS: the configuration that imports the module (`PATH`)")
 	dir := lockdownStateDirFlag(fs)

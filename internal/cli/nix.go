@@ -218,3 +218,9 @@ func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
 	}
 	return nil
 }
+
+// releaseRange is "OLDEST … NEWEST" of the releases nixfacts knows.
+func releaseRange() string {
+	n := nixfacts.Names()
+	return n[0] + " … " + n[len(n)-1]
+}

@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/rampart-sec/rampart/internal/guard/filter"
+	"github.com/rampart-sec/rampart/internal/guard/source"
 )
 
 // MarshalTOML writes p as a complete policy file: every key with its value,
@@ -87,9 +90,6 @@ var keyDocs = map[string]string{
 	"ban.increment":                      "Longer bans for repeat offenders: each ban lasts factor times the last, up to max.",
 	"ban.jails.*":                        "",
 	"ban.actions":                        "Actions on ban and unban, off the ban path: type \"webhook\" (POST JSON to url) or\n# \"exec\" (argv, no shell; {action} {prefix} {ip} {jail} {until} {failures} {bantime}).",
-	"ban.jails.*.filter":                 `"sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf"`,
-	"ban.jails.*.mode":                   `sshd filter: "normal", "aggressive", "ddos" or "extra"`,
-	"ban.jails.*.source":                 `"journal" (matches below), "file" (paths below) or "stdin"`,
 	"ban.jails.*.ports":                  "service ports (bans cover every port of the offender)",
 	"ban.jails.*.maxretry":               "maxretry, findtime and bantime default to the [ban] values",
 	"audit":                              "Kernel audit: auditd running and keyed watches (-w PATH -p PERMS -k KEY).",
@@ -123,6 +123,41 @@ var keyDocs = map[string]string{
 	"fleet.rate":                         "bans accepted per second from one node on average (excess dropped and counted)",
 	"fleet.burst":                        "bans accepted at once from one node",
 	"fleet.outbox_max":                   "bans kept for publishing while NATS is unreachable (oldest dropped first)",
+}
+
+// registryDocs are the comments that list what the filter and source
+// registries hold, computed when written: a package that registers a
+// filter or source may be initialised after this one.
+var registryDocs = map[string]func() string{
+	"ban.jails.*.filter": filterChoices,
+	"ban.jails.*.mode":   modeDoc,
+	"ban.jails.*.source": sourceDoc,
+}
+
+// modeDoc lists the modes of each registered filter that has a choice
+// (`sshd filter: "normal", "aggressive", "ddos" or "extra"`).
+func modeDoc() string {
+	var out []string
+	for _, b := range filter.Builtins() {
+		if len(b.Modes) > 1 {
+			out = append(out, b.Name+" filter: "+orList(b.Modes))
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// sourceDoc lists the registered log sources with what each reads
+// (`"journal" (matches below), "file" (paths below) or "stdin"`).
+func sourceDoc() string {
+	var names []string
+	for _, k := range source.Kinds() {
+		n := strconv.Quote(k.Name)
+		if k.Help != "" {
+			n += " (" + k.Help + ")"
+		}
+		names = append(names, n)
+	}
+	return joinOr(names)
 }
 
 // keyExamples are commented example lines shown after a key (or instead of
@@ -161,7 +196,11 @@ func (w *tomlWriter) comment(path []string) {
 	if !w.comments {
 		return
 	}
-	if d := keyDocs[docPath(path)]; d != "" {
+	d := keyDocs[docPath(path)]
+	if f := registryDocs[docPath(path)]; f != nil {
+		d = f()
+	}
+	if d != "" {
 		w.b.WriteString("# " + d + "\n")
 	}
 }

@@ -74,9 +74,9 @@ func TestParseErrors(t *testing.T) {
 		{"journald storage", "[journald]\nstorage = \"disk\"\n", false, []string{`p.toml:2:11: journald.storage: invalid value "disk" (expected "persistent", "volatile", "auto" or "none")`}},
 		{"routing features", "[tailnet]\nuse_routing_features = \"yes\"\n", false, []string{`p.toml:2:24: tailnet.use_routing_features: invalid value "yes" (expected "none", "client", "server" or "both")`}},
 		// Jails.
-		{"jail filter", "[ban.jails.sshd]\nfilter = \"ssh\"\n", false, []string{`p.toml:2:10: ban.jails.sshd.filter: unknown filter "ssh" (expected "sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`}},
+		{"jail filter", "[ban.jails.sshd]\nfilter = \"ssh\"\n", false, []string{`p.toml:2:10: ban.jails.sshd.filter: unknown filter "ssh" (expected "nginx-noscript", "sshd" or "fail2ban:/path/to/filter.conf")`}},
 		{"jail filter fail2ban path", "[ban.jails.x]\nfilter = \"fail2ban:filter.d/x.conf\"\npaths = [\"/var/log/x.log\"]\n", false, []string{`p.toml:2:10: ban.jails.x.filter: "filter.d/x.conf" is not an absolute path`}},
-		{"new jail needs filter", "[ban.jails.web]\npaths = [\"/var/log/web.log\"]\n", false, []string{`p.toml:1:12: ban.jails.web.filter: filter is required ("sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`}},
+		{"new jail needs filter", "[ban.jails.web]\npaths = [\"/var/log/web.log\"]\n", false, []string{`p.toml:1:12: ban.jails.web.filter: filter is required (expected "nginx-noscript", "sshd" or "fail2ban:/path/to/filter.conf")`}},
 		{"jail name", "[ban.jails.\"bad name\"]\nfilter = \"sshd\"\njournal = [\"_COMM=sshd\"]\n", false, []string{`p.toml:1:12: ban.jails."bad name": invalid jail name (letters, digits, _, . or -, at most 64 characters)`}},
 		{"jail file source needs paths", "[ban.jails.nginx-noscript]\npaths = []\n", false, []string{`p.toml:1:12: ban.jails.nginx-noscript.source: source "file" needs at least one entry in paths`}},
 		{"journal match", "[ban.jails.sshd]\njournal = [\"unit=sshd\"]\n", false, []string{`p.toml:2:12: ban.jails.sshd.journal[0]: invalid journal match "unit=sshd" (expected FIELD=value with an upper-case field name, e.g. "_SYSTEMD_UNIT=sshd.service")`}},

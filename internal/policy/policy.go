@@ -3,6 +3,8 @@ package policy
 import (
 	"slices"
 	"time"
+
+	"github.com/rampart-sec/rampart/internal/guard/source"
 )
 
 // Profiles understood by Default and by the "profile" key.
@@ -160,17 +162,19 @@ type Increment struct {
 type Jail struct {
 	Name    string `toml:"name" json:"name"`
 	Enabled bool   `toml:"enabled" json:"enabled"`
-	// Filter is a built-in filter name ("sshd", "nginx-noscript") or
-	// "fail2ban:PATH" for a fail2ban filter file read at run time.
+	// Filter is the name of a filter registered in internal/guard/filter
+	// (filter.Names) or "fail2ban:PATH" for a fail2ban filter file read at
+	// run time.
 	Filter string `toml:"filter" json:"filter"`
-	// Mode selects a filter mode (sshd: normal, aggressive, ddos, extra).
+	// Mode selects one of the filter's modes (filter.Builtin.Modes).
 	Mode string `toml:"mode" json:"mode"`
-	// Source is "journal", "file" or "stdin".
+	// Source is the name of a log source kind registered in
+	// internal/guard/source (source.KindNames).
 	Source string `toml:"source" json:"source"`
-	// Journal holds journal matches for Source "journal"
+	// Journal holds journal matches for the journal source
 	// (e.g. "_SYSTEMD_UNIT=sshd.service", "SYSLOG_IDENTIFIER=sshd-session").
 	Journal []string `toml:"journal" json:"journal"`
-	// Paths are the log files for Source "file".
+	// Paths are the log files for the file source.
 	Paths []string `toml:"paths" json:"paths"`
 	// Ports are the service ports (for the NixOS fail2ban rendering and
 	// reports); bans cover every port of the offending address.
@@ -178,6 +182,12 @@ type Jail struct {
 	Maxretry int      `toml:"maxretry" json:"maxretry"`
 	Findtime Duration `toml:"findtime" json:"findtime"`
 	Bantime  Duration `toml:"bantime" json:"bantime"`
+}
+
+// SourceConfig is what the jail says about its log source, as the source
+// registry (internal/guard/source) takes it.
+func (j Jail) SourceConfig() source.Config {
+	return source.Config{Jail: j.Name, Kind: j.Source, Journal: j.Journal, Paths: j.Paths}
 }
 
 // EffectiveMaxretry returns the jail's maxretry or the global one.

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/rampart-sec/rampart/internal/guard/filter"
+	"github.com/rampart-sec/rampart/internal/guard/source"
 )
 
 // Validate checks an in-memory policy (one built in Go rather than parsed)
@@ -195,10 +198,15 @@ func orList(xs []string) string {
 	for i, x := range xs {
 		q[i] = strconv.Quote(x)
 	}
-	if len(q) == 1 {
-		return q[0]
+	return joinOr(q)
+}
+
+// joinOr joins "a, b or c".
+func joinOr(xs []string) string {
+	if len(xs) <= 1 {
+		return strings.Join(xs, "")
 	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+	return strings.Join(xs[:len(xs)-1], ", ") + " or " + xs[len(xs)-1]
 }
 
 func (v *validator) intRange(path []string, n, lo, hi int64) {
@@ -463,27 +471,25 @@ func (v *validator) jail(j Jail) {
 	if !jailRe.MatchString(j.Name) {
 		v.d.add(jp(), true, false, "invalid jail name (letters, digits, _, . or -, at most 64 characters)")
 	}
-	switch {
-	case j.Filter == "sshd":
-		v.enum(jp("mode"), j.Mode, "normal", "aggressive", "ddos", "extra")
-	case j.Filter == "nginx-noscript":
-		v.enum(jp("mode"), j.Mode, "normal")
-	case strings.HasPrefix(j.Filter, "fail2ban:"):
-		v.absPath(jp("filter"), strings.TrimPrefix(j.Filter, "fail2ban:"), false)
+	switch b, builtin := filter.Lookup(j.Filter); {
+	case builtin:
+		v.enum(jp("mode"), j.Mode, b.Modes...)
+	case strings.HasPrefix(j.Filter, filter.Fail2banPrefix):
+		v.absPath(jp("filter"), strings.TrimPrefix(j.Filter, filter.Fail2banPrefix), false)
 		if j.Mode != "" && !modeRe.MatchString(j.Mode) {
 			v.bad(jp("mode"), "invalid mode %q", j.Mode)
 		}
 	case j.Filter == "":
-		v.bad(jp("filter"), `filter is required ("sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`)
+		v.bad(jp("filter"), "filter is required (expected %s)", filterChoices())
 	default:
-		v.bad(jp("filter"), `unknown filter %q (expected "sshd", "nginx-noscript" or "fail2ban:/path/to/filter.conf")`, j.Filter)
+		v.bad(jp("filter"), "unknown filter %q (expected %s)", j.Filter, filterChoices())
 	}
-	if v.enum(jp("source"), j.Source, "journal", "file", "stdin") {
-		switch {
-		case j.Source == "file" && len(j.Paths) == 0:
-			v.d.add(jp("source"), false, false, `source "file" needs at least one entry in paths`)
-		case j.Source == "journal" && len(j.Journal) == 0:
-			v.d.add(jp("source"), false, false, `source "journal" needs at least one journal match such as "_SYSTEMD_UNIT=sshd.service"`)
+	if v.enum(jp("source"), j.Source, source.KindNames()...) {
+		k, _ := source.Lookup(j.Source)
+		if k.Check != nil {
+			for _, pr := range k.Check(j.SourceConfig()) {
+				v.bad(jp(pr.Field), "%s", pr.Msg)
+			}
 		}
 	}
 	for i, m := range j.Journal {
@@ -505,6 +511,12 @@ func (v *validator) jail(j Jail) {
 	if v.explicitOrNegative(jp("bantime"), int64(j.Bantime.D)) && j.Bantime.D <= 0 {
 		v.bad(jp("bantime"), "duration must be greater than 0 (leave it out to inherit ban.bantime)")
 	}
+}
+
+// filterChoices lists what ban.jails.NAME.filter accepts: the registered
+// filters and a fail2ban filter file.
+func filterChoices() string {
+	return orList(append(filter.Names(), filter.Fail2banPrefix+"/path/to/filter.conf"))
 }
 
 // explicitOrNegative reports whether a "zero inherits" value must be

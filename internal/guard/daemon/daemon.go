@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -193,53 +192,15 @@ func New(o Options) (*Daemon, error) {
 	return d, nil
 }
 
-// buildSources makes one journal source (the union of the jails' matches:
-// two journal readers would count a line matching both twice), one file
-// source per distinct path, and stdin.
+// buildSources makes the sources of the enabled jails through the source
+// registry (source.Build).
 func (d *Daemon) buildSources() ([]source.Source, error) {
-	var out []source.Source
-	var matches []string
-	journal, stdin := false, false
-	files := map[string]bool{}
+	var cs []source.Config
 	for _, r := range d.eng.Routes {
 		pj, _ := d.o.Policy.Ban.Jail(r.Jail.Name())
-		switch pj.Source {
-		case "journal", "":
-			journal = true
-			for _, m := range pj.Journal {
-				if err := source.ValidMatch(m); err != nil {
-					return nil, fmt.Errorf("jail %q: %w", pj.Name, err)
-				}
-				if !slices.Contains(matches, m) {
-					matches = append(matches, m)
-				}
-			}
-		case "file":
-			if len(pj.Paths) == 0 {
-				return nil, fmt.Errorf("jail %q: source file but no paths", pj.Name)
-			}
-			for _, p := range pj.Paths {
-				if !files[p] {
-					files[p] = true
-					out = append(out, &source.File{Path: p, Poll: d.o.Poll, FromStart: d.o.FromStart, Log: d.log.With("source", "file:"+p)})
-				}
-			}
-		case "stdin":
-			stdin = true
-		default:
-			return nil, fmt.Errorf("jail %q: source %q: want journal, file or stdin", pj.Name, pj.Source)
-		}
+		cs = append(cs, pj.SourceConfig())
 	}
-	if journal {
-		out = append(out, &source.Journal{Host: d.o.Host, Matches: matches, Files: d.o.JournalFiles, Log: d.log.With("source", "journal")})
-	}
-	if stdin {
-		if d.o.Stdin == nil {
-			return nil, errors.New("a jail reads stdin but no stdin was given")
-		}
-		out = append(out, &source.Reader{R: d.o.Stdin})
-	}
-	return out, nil
+	return source.Build(cs, source.Env{Host: d.o.Host, JournalFiles: d.o.JournalFiles, Stdin: d.o.Stdin, Poll: d.o.Poll, FromStart: d.o.FromStart, Log: d.log})
 }
 
 func (d *Daemon) now() time.Time { return d.o.Clock() }

@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/guard/filter"
 	"github.com/rampart-sec/rampart/internal/guard/jail"
 	"github.com/rampart-sec/rampart/internal/guard/logline"
+	"github.com/rampart-sec/rampart/internal/guard/source"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -103,17 +104,11 @@ func NewRoute(p *policy.Policy, pj policy.Jail) (*Route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jail %q: %w", pj.Name, err)
 	}
-	r := &Route{Jail: j, Filter: f}
-	switch pj.Source {
-	case "file":
-		for _, p := range pj.Paths {
-			r.Sources = append(r.Sources, SourceFile(p))
-		}
-	case "":
-		r.Sources = []string{SourceJournal}
-	default:
-		r.Sources = []string{pj.Source}
+	k, err := source.KindOf(pj.SourceConfig())
+	if err != nil {
+		return nil, err
 	}
+	r := &Route{Jail: j, Filter: f, Sources: k.Keys(pj.SourceConfig())}
 	return r, nil
 }
 

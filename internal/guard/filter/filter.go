@@ -31,10 +31,16 @@ type Filter interface {
 	Match(l *logline.Line) (Hit, bool)
 }
 
-// Builtin describes a built-in filter.
+// Builtin describes a built-in filter. Each filter's file registers its
+// Builtin from init; the registry is the one list of filters: the policy
+// validates ban.jails.NAME.filter and .mode against it and the CLI lists it,
+// so adding a filter is its file plus its test.
 type Builtin struct {
-	Name  string
-	Modes []string // first is the default
+	// Name is the filter's policy name.
+	Name string
+	// Modes are the accepted modes; the first is "normal", the default
+	// (the policy gives a new jail mode "normal").
+	Modes []string
 	// Help is a one-line description for listings.
 	Help string
 	New  func(mode string) (Filter, error)
@@ -42,7 +48,19 @@ type Builtin struct {
 
 var builtins = map[string]*Builtin{}
 
-func register(b *Builtin) { builtins[b.Name] = b }
+// Register adds a built-in filter. An incomplete or duplicate one is a
+// programming error that every test of a package importing this one finds.
+func Register(b *Builtin) {
+	switch {
+	case b.Name == "" || strings.HasPrefix(b.Name, Fail2banPrefix) || b.New == nil || b.Help == "":
+		panic(fmt.Sprintf("filter.Register: %q needs a name (not %s…), a constructor and help", b.Name, Fail2banPrefix))
+	case len(b.Modes) == 0 || b.Modes[0] != "normal":
+		panic(fmt.Sprintf("filter.Register: %q: the first mode must be \"normal\" (the default)", b.Name))
+	case builtins[b.Name] != nil:
+		panic(fmt.Sprintf("filter.Register: %q registered twice", b.Name))
+	}
+	builtins[b.Name] = b
+}
 
 // Builtins lists the built-in filters by name.
 func Builtins() []*Builtin {
@@ -51,6 +69,22 @@ func Builtins() []*Builtin {
 		out = append(out, b)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the built-in filter called name.
+func Lookup(name string) (*Builtin, bool) {
+	b, ok := builtins[name]
+	return b, ok
+}
+
+// Names lists the built-in filter names, sorted.
+func Names() []string {
+	out := make([]string, 0, len(builtins))
+	for n := range builtins {
+		out = append(out, n)
+	}
+	sort.Strings(out)
 	return out
 }
 
@@ -70,12 +104,7 @@ func New(name, mode string) (Filter, error) {
 	}
 	b := builtins[name]
 	if b == nil {
-		names := make([]string, 0, len(builtins))
-		for n := range builtins {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("filter %q: unknown; built-in filters are %s, or use %q", name, strings.Join(names, ", "), Fail2banPrefix+"NAME")
+		return nil, fmt.Errorf("filter %q: unknown; built-in filters are %s, or use %q", name, strings.Join(Names(), ", "), Fail2banPrefix+"NAME")
 	}
 	if mode == "" {
 		mode = b.Modes[0]

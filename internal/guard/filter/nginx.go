@@ -7,10 +7,10 @@ import (
 )
 
 func init() {
-	register(&Builtin{
+	Register(&Builtin{
 		Name:  "nginx-noscript",
 		Modes: []string{"normal"},
-		Help:  "nginx: script requests (.php .asp .exe .pl .cgi …) answered 404 (access log), PHP-FPM \"Primary script unknown\" (error log)",
+		Help:  "access-log 404s for scripts, \"Primary script unknown\"",
 		New:   func(string) (Filter, error) { return NginxNoscript{}, nil },
 	})
 }

@@ -24,10 +24,10 @@ var sshdModes = map[string]uint8{
 }
 
 func init() {
-	register(&Builtin{
+	Register(&Builtin{
 		Name:  "sshd",
-		Modes: []string{"normal", "ddos", "extra", "aggressive"},
-		Help:  "OpenSSH (sshd and sshd-session tags): failed logins; ddos adds banner/kex scanners, extra adds negotiation failures",
+		Modes: []string{"normal", "aggressive", "ddos", "extra"},
+		Help:  "OpenSSH failed logins; ddos adds scanners, extra kex failures",
 		New: func(mode string) (Filter, error) {
 			return &SSHD{mode: sshdModes[mode], conns: newConnTable(8192)}, nil
 		},

@@ -48,6 +48,42 @@ type File struct {
 
 var _ Source = (*File)(nil)
 
+func init() {
+	Register(&Kind{
+		Name: "file",
+		Help: "paths below",
+		Check: func(c Config) []Problem {
+			if len(c.Paths) == 0 {
+				return []Problem{{"source", `source "file" needs at least one entry in paths`}}
+			}
+			return nil
+		},
+		Keys: func(c Config) []string {
+			out := make([]string, len(c.Paths))
+			for i, p := range c.Paths {
+				out[i] = (&File{Path: p}).Key()
+			}
+			return out
+		},
+		// One tailer per distinct path.
+		New: func(cs []Config, env Env) ([]Source, error) {
+			var out []Source
+			seen := map[string]bool{}
+			for _, c := range cs {
+				for _, p := range c.Paths {
+					if !seen[p] {
+						seen[p] = true
+						f := &File{Path: p, Poll: env.Poll, FromStart: env.FromStart}
+						f.Log = logger(env).With("source", f.Key())
+						out = append(out, f)
+					}
+				}
+			}
+			return out, nil
+		},
+	})
+}
+
 // Key implements Source.
 func (f *File) Key() string { return "file:" + f.Path }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,36 @@ type Journal struct {
 }
 
 var _ Source = (*Journal)(nil)
+
+func init() {
+	Register(&Kind{
+		Name: KindJournal,
+		Help: "matches below",
+		Check: func(c Config) []Problem {
+			if len(c.Journal) == 0 {
+				return []Problem{{"source", `source "journal" needs at least one journal match such as "_SYSTEMD_UNIT=sshd.service"`}}
+			}
+			return nil
+		},
+		Keys: func(Config) []string { return []string{KindJournal} },
+		// One reader for the union of the jails' matches: two readers
+		// would count a line matching both jails twice.
+		New: func(cs []Config, env Env) ([]Source, error) {
+			var matches []string
+			for _, c := range cs {
+				for _, m := range c.Journal {
+					if err := ValidMatch(m); err != nil {
+						return nil, fmt.Errorf("jail %q: %w", c.Jail, err)
+					}
+					if !slices.Contains(matches, m) {
+						matches = append(matches, m)
+					}
+				}
+			}
+			return []Source{&Journal{Host: env.Host, Matches: matches, Files: env.JournalFiles, Log: logger(env).With("source", KindJournal)}}, nil
+		},
+	})
+}
 
 // Key implements Source.
 func (j *Journal) Key() string { return "journal" }

@@ -20,6 +20,19 @@ type Reader struct {
 
 var _ Source = (*Reader)(nil)
 
+func init() {
+	Register(&Kind{
+		Name: "stdin",
+		Keys: func(Config) []string { return []string{"stdin"} },
+		New: func(_ []Config, env Env) ([]Source, error) {
+			if env.Stdin == nil {
+				return nil, errors.New("a jail reads stdin but no stdin was given")
+			}
+			return []Source{&Reader{R: env.Stdin}}, nil
+		},
+	})
+}
+
 // Key implements Source.
 func (r *Reader) Key() string {
 	if r.Name == "" {
