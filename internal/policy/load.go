@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/rampart-sec/rampart/internal/guard/source"
 )
 
 // Issue is one problem in a policy: where it is, which field, and what is
@@ -510,7 +512,7 @@ func (d *decoder) jails(v reflect.Value, raw any, path []string) {
 		}
 		d.structFields(reflect.ValueOf(&js[i]).Elem(), t, jp)
 		if js[i].Source == "" {
-			js[i].Source = "journal"
+			js[i].Source = source.KindJournal
 			if len(js[i].Paths) > 0 {
 				js[i].Source = "file"
 			}

@@ -3,6 +3,9 @@
 // fail2ban filter files read at run time ("fail2ban:NAME" or
 // "fail2ban:/path/to/filter.conf").
 //
+// Each built-in filter registers itself (Register, in its own file); the
+// registry is the one list of filters the policy validates against.
+//
 // Anchoring is the security property: a built-in filter takes the address
 // only from the position where sshd or nginx writes it (parsed from the end
 // of sshd's fixed tail, or the first field of an access-log line), so user

@@ -5,6 +5,9 @@
 // switches, and resumes from a saved device, inode, offset and first-line
 // hash), and stdin.
 //
+// Each kind registers itself (Register, in its own file); the registry is
+// the one list of sources the policy, the engine and the daemon use.
+//
 // A source only frames records and remembers where it is. It never
 // interprets the text: every byte of a log line may be written by an
 // attacker, and parsing belongs to the filters.
