@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,6 +39,16 @@ print("attempts %d"%n)`
 func TestE2EFlushRuleset(t *testing.T) {
 	w := newWorld(t)
 	w.reconcile = "1h"
+	// Bans for an hour: the world's 10s bantime can run out before the
+	// last check (the probe and the brute force take 5-10s on their own).
+	pol, err := os.ReadFile(w.policy)
+	short := []byte(fmt.Sprintf("bantime = %q", fmt.Sprintf("%ds", int(bantime/time.Second))))
+	if err != nil || !bytes.Contains(pol, short) {
+		t.Fatalf("world policy has no %s: %v", short, err)
+	}
+	if err := os.WriteFile(w.policy, bytes.Replace(pol, short, []byte(`bantime = "1h"`), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const brute = "198.51.100.12"
 	w.inet.Exec(t, "ip", "addr", "add", brute+"/24", "dev", "eth0", "nodad")
 	w.startDaemon()
