@@ -83,21 +83,23 @@ func (l *BanList) Active(now time.Time) []FleetBan {
 // ReadBans reads the whole stream (up to its last message when called)
 // into a BanList.
 func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanList, error) {
-	// Right after a server restart JetStream may not answer for a moment
-	// (no responders): retry for a few seconds.
+	// Right after a server restart, or while the cluster elects a new
+	// JetStream leader, the stream may not answer for a while (no
+	// responders): retry the lookup and its info for up to 15 seconds.
 	var s jetstream.Stream
+	var info *jetstream.StreamInfo
 	var err error
-	for try := 0; ; try++ {
+	giveUp := time.Now().Add(15 * time.Second)
+	for {
 		s, err = js.Stream(ctx, stream)
-		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || try == 20 || ctx.Err() != nil {
+		if err == nil {
+			info, err = s.Info(ctx)
+		}
+		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(giveUp) || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
-	}
-	info, err := s.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
 	}
