@@ -125,8 +125,13 @@ func TestE2EFlushRuleset(t *testing.T) {
 		t.Errorf("the banned attacker got through for %v (want well under 1s)\n%s\n%v", longest, b, oks)
 	}
 	b, _ := os.ReadFile(filepath.Join(w.dir, "daemon.log"))
-	if n := bytes.Count(b, []byte("re-asserting it")); n < 20 {
-		t.Errorf("%d re-asserts for 20 flushes:\n%s", n, b)
+	// A flush that lands in the middle of a ban's apply fails the apply,
+	// and the daemon rebuilds the table on that path instead (its event
+	// then finds the table whole): both count as a restore.
+	reasserts := bytes.Count(b, []byte("re-asserting it"))
+	rebuilds := bytes.Count(b, []byte("rebuilding the table"))
+	if reasserts+rebuilds < 20 {
+		t.Errorf("%d re-asserts and %d rebuilds for 20 flushes:\n%s", reasserts, rebuilds, b)
 	}
 	set := w.elements()
 	for _, a := range []string{w.attacker, brute} {
