@@ -4,6 +4,12 @@
 // produce []Result, and internal/report renders one []Result as text, JSON,
 // JUnit or SARIF.
 //
+// What every check shares lives here and is enforced by the runner (Run),
+// not by helpers a check may forget: a pass needs evidence, a panic is
+// unknown, evidence text is bounded (MaxEvidence) and message and evidence
+// are made safe to print (host.SafeText). Select picks checks by ID or
+// area, and Env.NixRelease resolves the release of remediation text.
+//
 // Status vocabulary:
 //
 //	pass     the evidence shows the policy holds
@@ -21,6 +27,7 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
@@ -52,7 +59,8 @@ const (
 )
 
 // Evidence is one thing actually read: a command line or file path, and an
-// excerpt of what it returned.
+// excerpt of what it returned. The runner keeps at most MaxEvidence bytes
+// of each Text and makes Source and Text safe to print (host.SafeText).
 type Evidence struct {
 	Source string `json:"source"`
 	Text   string `json:"text"`
@@ -238,9 +246,7 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 			// A pass must rest on something read.
 			r.Status, r.Message = Unknown, "check reported pass without evidence: "+r.Message
 		}
-		if r.Evidence == nil {
-			r.Evidence = []Evidence{}
-		}
+		clean(&r)
 	}()
 	if c.Applies != nil && env.Policy != nil {
 		if ok, why := c.Applies(env.Policy); !ok {
@@ -248,6 +254,40 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 		}
 	}
 	return c.Eval(ctx, env)
+}
+
+// MaxEvidence bounds the text kept from one piece of evidence, in bytes,
+// so that a huge or hostile output cannot bloat a report. Longer text is
+// cut at a character boundary and ends in EvidenceCut.
+const MaxEvidence = 4000
+
+// EvidenceCut marks evidence text the runner shortened.
+const EvidenceCut = "\n… (truncated)"
+
+// clean enforces what every result shares, whatever its check returned:
+// message and evidence come from the host (attacker-controlled on a remote
+// one), so control characters and terminal escapes are made visible, and
+// each evidence text is bounded by MaxEvidence.
+func clean(r *Result) {
+	r.Message = host.SafeText(r.Message)
+	// A copy: checks may return evidence they share through Env.Memo.
+	evs := make([]Evidence, len(r.Evidence))
+	for i, e := range r.Evidence {
+		evs[i] = Evidence{Source: clip(host.SafeText(e.Source)), Text: clip(host.SafeText(e.Text))}
+	}
+	r.Evidence = evs
+}
+
+// clip cuts s to MaxEvidence bytes at a UTF-8 boundary and marks the cut.
+func clip(s string) string {
+	if len(s) <= MaxEvidence {
+		return s
+	}
+	cut := MaxEvidence
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + EvidenceCut
 }
 
 // Summary counts results by status.

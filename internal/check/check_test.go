@@ -210,3 +210,83 @@ func TestNixRelease(t *testing.T) {
 		}
 	}
 }
+
+// The runner bounds and sanitises what every check returns, so that no
+// check can put a megabyte or a terminal escape from a hostile host into
+// a report, whatever helper it used to build its evidence.
+func TestRunnerCleansOutput(t *testing.T) {
+	huge := strings.Repeat("a", MaxEvidence-1) + "é" + strings.Repeat("b", 10000) // é straddles the limit
+	shared := []Evidence{{Source: "/etc/motd\x1b]0;title\x07", Text: "line\x1b[2J\x1b[31mred\r\n\u009bmore\xff"}}
+	c := &Check{ID: "zz-clean.c", Title: "t", Eval: func(context.Context, *Env) Result {
+		return Result{Status: Fail, Message: "msg\x1b[1;1H\x00end",
+			Evidence: append(append([]Evidence{}, shared...), Evidence{Source: "cmd", Text: huge})}
+	}}
+	r := Run(context.Background(), NewEnv(nil, nil, ""), []*Check{c})[0]
+	if want := `msg\x1b[1;1H\x00end`; r.Message != want {
+		t.Errorf("message = %q, want %q", r.Message, want)
+	}
+	if want := `/etc/motd\x1b]0;title\x07`; r.Evidence[0].Source != want {
+		t.Errorf("source = %q, want %q", r.Evidence[0].Source, want)
+	}
+	if want := "line\\x1b[2J\\x1b[31mred\\x0d\n\\x9bmore\uFFFD"; r.Evidence[0].Text != want {
+		t.Errorf("text = %q, want %q", r.Evidence[0].Text, want)
+	}
+	got := r.Evidence[1].Text
+	if !strings.HasSuffix(got, EvidenceCut) || len(got) > MaxEvidence+len(EvidenceCut) {
+		t.Errorf("long evidence kept %d bytes, ends %q; want at most %d plus the marker %q", len(got), got[max(0, len(got)-20):], MaxEvidence, EvidenceCut)
+	}
+	if body := strings.TrimSuffix(got, EvidenceCut); body != strings.Repeat("a", MaxEvidence-1) {
+		t.Errorf("cut at %d bytes, want at the character boundary %d", len(body), MaxEvidence-1)
+	}
+	if shared[0].Text != "line\x1b[2J\x1b[31mred\r\n\u009bmore\xff" {
+		t.Error("the runner rewrote the check's own evidence slice")
+	}
+	// Text at the limit is kept whole.
+	exact := strings.Repeat("x", MaxEvidence)
+	c.Eval = func(context.Context, *Env) Result {
+		return Result{Status: Pass, Message: "ok", Evidence: []Evidence{{Source: "s", Text: exact}}}
+	}
+	if r := Run(context.Background(), NewEnv(nil, nil, ""), []*Check{c})[0]; r.Evidence[0].Text != exact {
+		t.Errorf("evidence of exactly MaxEvidence bytes was changed to %d bytes", len(r.Evidence[0].Text))
+	}
+	// A panic's message (which may quote host text) is cleaned too.
+	c.Eval = func(context.Context, *Env) Result { panic("bad \x1b[2J") }
+	if r := Run(context.Background(), NewEnv(nil, nil, ""), []*Check{c})[0]; strings.Contains(r.Message, "\x1b") {
+		t.Errorf("panic message kept an escape: %q", r.Message)
+	}
+}
+
+func TestSelect(t *testing.T) {
+	ok := func(context.Context, *Env) Result { return Result{} }
+	var all []*Check
+	for _, id := range []string{"ssh.password-authentication", "ssh.x11-forwarding", "time.chrony-running", "time.single-daemon", "time.synchronised", "tailnet.running"} {
+		all = append(all, &Check{ID: id, Title: id, Eval: ok})
+	}
+	ids := func(cs []*Check) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		only, skip []string
+		want       string
+	}{
+		{nil, nil, "ssh.password-authentication ssh.x11-forwarding time.chrony-running time.single-daemon time.synchronised tailnet.running"},
+		{[]string{"time", "ssh.password-authentication"}, []string{"time.single-daemon"}, "ssh.password-authentication time.chrony-running time.synchronised"},
+		{[]string{"ssh.*"}, nil, "ssh.password-authentication ssh.x11-forwarding"},
+		{[]string{"tailnet."}, nil, "tailnet.running"},
+		{nil, []string{"ssh", "time"}, "tailnet.running"},
+	} {
+		cs, err := Select(all, tc.only, tc.skip)
+		if err != nil || ids(cs) != tc.want {
+			t.Errorf("Select(%v, %v) = %q, %v; want %q", tc.only, tc.skip, ids(cs), err, tc.want)
+		}
+	}
+	for _, bad := range [][2][]string{{{"sssh"}, nil}, {nil, {"time.nope"}}, {{"time"}, {"time"}}, {{"ssh.password"}, nil}} {
+		if _, err := Select(all, bad[0], bad[1]); err == nil {
+			t.Errorf("Select(%v, %v) accepted", bad[0], bad[1])
+		}
+	}
+}

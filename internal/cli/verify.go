@@ -114,7 +114,7 @@ func runVerify(env *Env, args []string) int {
 	} else if _, err := nixfacts.ParseRelease(*release); err != nil {
 		return usage("--release: %v", err)
 	}
-	checks, err := verify.Select(catalog.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
+	checks, err := check.Select(catalog.All(), verify.SplitList(*only), verify.SplitList(*skipIDs))
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -171,7 +171,7 @@ func runVerify(env *Env, args []string) int {
 		hr := &fleetverify.HostRun{Target: t, Policy: pol, PolicyHash: fleetverify.PolicyHash(p),
 			Version: meta.Version, Release: *release, Started: started, Duration: meta.Duration, Results: results}
 		if b, err := h.ReadFile(ctx, "/proc/sys/kernel/hostname"); err == nil {
-			hr.Reported = sshhost.SafeText(strings.TrimSpace(string(b)))
+			hr.Reported = host.SafeText(strings.TrimSpace(string(b)))
 		}
 		return renderFleet(env, fr, &fleetverify.Fleet{Version: meta.Version, Started: started, Duration: meta.Duration,
 			Hosts: []*fleetverify.HostRun{hr}})

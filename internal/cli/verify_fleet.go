@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/report/htmlreport"
@@ -95,7 +96,7 @@ func runFleetVerify(env *Env, fr fleetRun) int {
 			}
 			for _, h := range f.Hosts {
 				if prev, ok := seen[h.Target.Name]; ok {
-					return errf("--from %s: host %q is also in %s", file, sshhost.SafeText(h.Target.Name), prev)
+					return errf("--from %s: host %q is also in %s", file, host.SafeText(h.Target.Name), prev)
 				}
 				seen[h.Target.Name] = file
 				fleet.Hosts = append(fleet.Hosts, h)

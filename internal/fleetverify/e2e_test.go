@@ -123,7 +123,7 @@ timeout = "3s"
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks, err := verify.Select(check.All(), e2eChecks, nil)
+	checks, err := check.Select(check.All(), e2eChecks, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/verify"
@@ -176,7 +177,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	}
 	defer closeAll()
 	if b, err := h.ReadFile(hctx, "/proc/sys/kernel/hostname"); err == nil {
-		r.Reported = sshhost.SafeText(strings.TrimSpace(string(b)))
+		r.Reported = host.SafeText(strings.TrimSpace(string(b)))
 	}
 	vo := o.Verify
 	if len(t.SSHDConfigs) > 0 {

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 // maxHostsListed bounds the host names printed on one failure line.
@@ -148,7 +148,7 @@ func listHosts(names []string) string {
 }
 
 // safe makes host-supplied text harmless on a terminal.
-func safe(s string) string { return sshhost.SafeText(s) }
+func safe(s string) string { return host.SafeText(s) }
 
 func indent(s, pad string) string {
 	return strings.ReplaceAll(safe(strings.TrimRight(s, "\n")), "\n", "\n"+pad)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/nftrules"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -51,15 +50,10 @@ func sshEnabled(p *policy.Policy) (bool, string) {
 	return p.SSH.Enabled, "ssh.enabled is false in the policy"
 }
 
-// maxEvidence bounds one piece of evidence text.
-const maxEvidence = 4000
-
+// ev is one piece of evidence; the runner bounds and sanitises it
+// (check.MaxEvidence).
 func ev(source string, text string) check.Evidence {
-	text = strings.TrimSpace(text)
-	if len(text) > maxEvidence {
-		text = text[:maxEvidence] + "\n… (truncated)"
-	}
-	return check.Evidence{Source: source, Text: sshhost.SafeText(text)}
+	return check.Evidence{Source: source, Text: strings.TrimSpace(text)}
 }
 
 // unknown turns a collector error into an unknown result.
@@ -68,7 +62,7 @@ func unknown(what string, err error, fix check.Remediation) check.Result {
 	if errors.Is(err, host.ErrNotFound) {
 		msg = fmt.Sprintf("could not read %s: %v (is it installed?)", what, err)
 	}
-	return check.Result{Status: check.Unknown, Message: sshhost.SafeText(msg), Remediation: fix}
+	return check.Result{Status: check.Unknown, Message: msg, Remediation: fix}
 }
 
 // nix returns the option lines of a nixfacts topic for the env's release.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
@@ -180,8 +179,7 @@ func evalRouting(ctx context.Context, env *check.Env) check.Result {
 		if n == "" {
 			n = p.ExitNodeID
 		}
-		// tailscale's own output: made safe like any evidence.
-		uses = append(uses, "sends its traffic through exit node "+sshhost.SafeText(n))
+		uses = append(uses, "sends its traffic through exit node "+n)
 	}
 	if p.RouteAll {
 		uses = append(uses, "accepts other nodes' subnet routes")

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 )
 
@@ -307,10 +308,10 @@ func sshInfo(ctx context.Context, conn net.Conn, j job, opts Options) *SSHInfo {
 		if info.Banner == "" {
 			msg = "no SSH version banner: " + msg
 		}
-		info.Error = sshhost.SafeText(msg)
+		info.Error = host.SafeText(msg)
 	}
 	for _, m := range methods {
-		m = sshhost.SafeText(m)
+		m = host.SafeText(m)
 		info.Methods = append(info.Methods, m)
 		switch m {
 		case "password":
@@ -351,7 +352,7 @@ func (c *recordConn) banner() string {
 			if len(s) > 255 {
 				s = s[:255]
 			}
-			return sshhost.SafeText(s)
+			return host.SafeText(s)
 		}
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 type junitSuites struct {
@@ -79,13 +80,13 @@ func JUnit(w io.Writer, m Meta, rs []check.Result) error {
 			body := details(r)
 			switch r.Status {
 			case check.Fail:
-				c.Failure = &junitProblem{Message: sanitize(r.Message), Type: string(r.Severity), Body: body}
+				c.Failure = &junitProblem{Message: host.SafeText(r.Message), Type: string(r.Severity), Body: body}
 				suite.Failures++
 			case check.Unknown:
-				c.Error = &junitProblem{Message: sanitize(r.Message), Type: "unknown", Body: body}
+				c.Error = &junitProblem{Message: host.SafeText(r.Message), Type: "unknown", Body: body}
 				suite.Errors++
 			case check.Skip:
-				c.Skipped = &junitSkipped{Message: sanitize(r.Message)}
+				c.Skipped = &junitSkipped{Message: host.SafeText(r.Message)}
 				suite.Skipped++
 			default:
 				c.SystemOut = strings.ToUpper(string(r.Status)) + ": " + body
@@ -113,5 +114,5 @@ func details(r check.Result) string {
 	if r.Remediation.Generic != "" {
 		fmt.Fprintf(&b, "fix: %s\n", r.Remediation.Generic)
 	}
-	return sanitize(b.String())
+	return host.SafeText(b.String())
 }

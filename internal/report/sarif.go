@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 // SARIF 2.1.0 (OASIS), the subset code-scanning services read.
@@ -165,7 +166,7 @@ func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 		if ev == nil {
 			ev = []check.Evidence{}
 		}
-		msg := sanitize(r.Message)
+		msg := host.SafeText(r.Message)
 		if msg == "" {
 			msg = r.Title
 		}

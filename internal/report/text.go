@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 const (
@@ -68,7 +69,7 @@ func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
 				if id, ok := sh.seen("message", r.Message, r.ID); ok && r.Status != check.Skip {
 					bs.ref("message", id)
 				} else {
-					bs.line(sanitize(r.Message))
+					bs.line(host.SafeText(r.Message))
 				}
 			}
 			if (detail || o.Verbose) && len(r.Evidence) > 0 {
@@ -81,10 +82,10 @@ func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
 							break
 						}
 						if id, ok := sh.seen("evidence item", evidenceKey(e), r.ID); ok {
-							bs.line(fmt.Sprintf("%s %s %s", paint(ansiDim, "read:"), sanitize(e.Source), paint(ansiDim, "(same as "+id+")")))
+							bs.line(fmt.Sprintf("%s %s %s", paint(ansiDim, "read:"), host.SafeText(e.Source), paint(ansiDim, "(same as "+id+")")))
 							continue
 						}
-						bs.line(fmt.Sprintf("%s %s\n  %s", paint(ansiDim, "read:"), sanitize(e.Source), indent(excerpt(e.Text, 6), "  ")))
+						bs.line(fmt.Sprintf("%s %s\n  %s", paint(ansiDim, "read:"), host.SafeText(e.Source), indent(excerpt(e.Text, 6), "  ")))
 					}
 				}
 			}
@@ -128,11 +129,11 @@ const maxSummaryMessage = 120
 // header is the first line: which host (and its OS) was checked, under
 // which policy, and which NixOS release the fixes are written for.
 func header(m Meta) string {
-	h := fmt.Sprintf("%s: host %s", orDefault(m.Tool, "rampart verify"), sanitize(m.Host))
+	h := fmt.Sprintf("%s: host %s", orDefault(m.Tool, "rampart verify"), host.SafeText(m.Host))
 	if m.OS != "" {
-		h += " (" + sanitize(m.OS) + ")"
+		h += " (" + host.SafeText(m.OS) + ")"
 	}
-	h += ", policy " + sanitize(orDefault(m.Policy, "(default)"))
+	h += ", policy " + host.SafeText(orDefault(m.Policy, "(default)"))
 	if m.Release != "" {
 		h += ", fixes for NixOS " + m.Release
 	}
@@ -203,7 +204,7 @@ func (bs blocks) render() []string {
 
 // oneLine is s on one line, cut to at most n runes.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(sanitize(s)), " ")
+	s = strings.Join(strings.Fields(host.SafeText(s)), " ")
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n-1]) + "…"
 	}
@@ -233,22 +234,7 @@ func excerpt(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func indent(s, pad string) string { return strings.ReplaceAll(sanitize(s), "\n", "\n"+pad) }
-
-// sanitize removes terminal control characters from text that came from
-// the host (attacker-writable log lines, config values), so a report
-// cannot rewrite the reader's terminal.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '?'
-		}
-		return r
-	}, s)
-}
+func indent(s, pad string) string { return strings.ReplaceAll(host.SafeText(s), "\n", "\n"+pad) }
 
 func orDefault(s, d string) string {
 	if s == "" {

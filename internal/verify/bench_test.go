@@ -12,7 +12,7 @@ import (
 // checks themselves, without the programs they run.
 func BenchmarkRunFixtures(b *testing.B) {
 	h := fixture(b, []string{"ssh_hardened", "sysctl_hardened", "time_synced", "journald_dropins", "ban_running"}, nil)
-	checks, err := Select(check.All(), []string{"ssh", "sysctl", "time", "journald", "ban"}, nil)
+	checks, err := check.Select(check.All(), []string{"ssh", "sysctl", "time", "journald", "ban"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

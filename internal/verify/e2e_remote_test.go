@@ -39,7 +39,7 @@ func TestE2ERemote(t *testing.T) {
 		t.Fatalf("dial: %v", err)
 	}
 	defer h.Close()
-	checks, err := Select(check.All(), []string{"ssh.sshd-discovered", "ssh.password-authentication",
+	checks, err := check.Select(check.All(), []string{"ssh.sshd-discovered", "ssh.password-authentication",
 		"ssh.kbd-interactive-authentication", "ssh.permit-root-login", "sysctl.tcp-synack-retries",
 		"sysctl.accept-redirects", "sysctl.send-redirects", "sysctl.rp-filter", "sysctl.ip-forward"}, nil)
 	if err != nil {

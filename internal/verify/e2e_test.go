@@ -185,7 +185,7 @@ func TestE2EChrony(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	checks, err := Select(check.All(), []string{"time.chrony-running", "time.synchronised"}, nil)
+	checks, err := check.Select(check.All(), []string{"time.chrony-running", "time.synchronised"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

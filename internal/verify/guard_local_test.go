@@ -69,7 +69,7 @@ func TestLocalGuardViaControlSocket(t *testing.T) {
 
 	p := policy.MustDefault("")
 	p.Ban.Socket = sock
-	cs, err := verify.Select(check.All(), []string{"ban.daemon-running", "ban.actions", "ban.maxretry"}, nil)
+	cs, err := check.Select(check.All(), []string{"ban.daemon-running", "ban.actions", "ban.maxretry"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

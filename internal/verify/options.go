@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -36,51 +35,6 @@ func optionsOf(env *check.Env) Options {
 	v, _ := env.Memo(optionsKey, func() (any, error) { return Options{}, nil })
 	o, _ := v.(Options)
 	return o
-}
-
-// Select returns the registered checks chosen by only and skip, each a list
-// of check IDs or area names ("ssh", "sysctl"). An empty only means all.
-// A name matching no registered check is an error, so a typo never
-// silently selects nothing.
-func Select(all []*check.Check, only, skip []string) ([]*check.Check, error) {
-	match := func(c *check.Check, sel string) bool {
-		sel = strings.TrimSuffix(sel, ".*")
-		sel = strings.TrimSuffix(sel, ".")
-		return c.ID == sel || c.Area() == sel
-	}
-	for _, list := range [][]string{only, skip} {
-		for _, sel := range list {
-			found := false
-			for _, c := range all {
-				if match(c, sel) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return nil, fmt.Errorf("no check or area named %q (run 'rampart verify --list' to see them)", sel)
-			}
-		}
-	}
-	var out []*check.Check
-	for _, c := range all {
-		keep := len(only) == 0
-		for _, sel := range only {
-			keep = keep || match(c, sel)
-		}
-		for _, sel := range skip {
-			if match(c, sel) {
-				keep = false
-			}
-		}
-		if keep {
-			out = append(out, c)
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("the selection leaves no check to run")
-	}
-	return out, nil
 }
 
 // Run evaluates checks against env with the given options.

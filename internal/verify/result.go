@@ -11,16 +11,10 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 )
 
-// maxEvidence bounds the evidence excerpt kept from one source, so a huge
-// or hostile output cannot bloat the report.
-const maxEvidence = 2000
-
+// ev is one piece of evidence; the runner bounds and sanitises it
+// (check.MaxEvidence).
 func ev(source, text string) check.Evidence {
-	text = strings.TrimRight(text, "\n")
-	if len(text) > maxEvidence {
-		text = text[:maxEvidence] + "\n… (truncated)"
-	}
-	return check.Evidence{Source: source, Text: text}
+	return check.Evidence{Source: source, Text: strings.TrimRight(text, "\n")}
 }
 
 func evf(source, format string, args ...any) check.Evidence {

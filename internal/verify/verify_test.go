@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -43,7 +42,7 @@ func fixture(t testing.TB, names []string, files map[string]string) *hosttest.Fi
 // areaChecks returns the registered checks of the given areas.
 func areaChecks(t *testing.T, areas ...string) []*check.Check {
 	t.Helper()
-	cs, err := Select(check.All(), areas, nil)
+	cs, err := check.Select(check.All(), areas, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,29 +339,6 @@ func TestBan(t *testing.T) {
 		{name: "banning off", fixtures: []string{"ban_stopped"}, policy: func(p *policy.Policy) { p.Ban.Enabled = false },
 			want: all(t, "ban", S, nil)},
 	})
-}
-
-func TestSelect(t *testing.T) {
-	ids := func(cs []*check.Check) []string {
-		var out []string
-		for _, c := range cs {
-			out = append(out, c.ID)
-		}
-		sort.Strings(out)
-		return out
-	}
-	cs, err := Select(check.All(), []string{"time", "ssh.password-authentication"}, []string{"time.single-daemon"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff([]string{"ssh.password-authentication", "time.chrony-running", "time.synchronised"}, ids(cs)); d != "" {
-		t.Errorf("selection (-want +got):\n%s", d)
-	}
-	for _, bad := range [][2][]string{{{"sssh"}, nil}, {nil, {"time.nope"}}, {{"time"}, {"time"}}} {
-		if _, err := Select(check.All(), bad[0], bad[1]); err == nil {
-			t.Errorf("Select(%v, %v) accepted", bad[0], bad[1])
-		}
-	}
 }
 
 func TestSSHDFromProcess(t *testing.T) {

@@ -1,11 +1,13 @@
 package catalog
 
 import (
+	"github.com/rampart-sec/rampart/internal/check"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,6 +66,23 @@ func TestAllAreas(t *testing.T) {
 	for _, a := range []string{"ssh", "sysctl", "time", "journald", "ban", "audit", "firewall", "tailnet"} {
 		if areas[a] == 0 {
 			t.Errorf("no %s.* check in the catalogue (areas: %v)", a, areas)
+		}
+	}
+}
+
+// TestSelectCatalogue: verify's selection reaches every check of the
+// catalogue by ID and by area, whichever package registers it.
+func TestSelectCatalogue(t *testing.T) {
+	all := All()
+	for _, c := range all {
+		for _, sel := range []string{c.ID, c.Area(), c.Area() + ".*"} {
+			cs, err := check.Select(all, []string{sel}, nil)
+			if err != nil || !slices.Contains(cs, c) {
+				t.Errorf("Select(%q) does not select %s (%v)", sel, c.ID, err)
+			}
+		}
+		if cs, err := check.Select(all, nil, []string{c.ID}); err != nil || slices.Contains(cs, c) {
+			t.Errorf("skipping %s: %v", c.ID, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package sshhost
 import (
 	"context"
 	"fmt"
+	"github.com/rampart-sec/rampart/internal/host"
 	"net"
 )
 
@@ -13,7 +14,7 @@ import (
 func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	c, err := h.client.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("ssh %s: forward to %s: %w", h.name, SafeText(addr), err)
+		return nil, fmt.Errorf("ssh %s: forward to %s: %w", h.name, host.SafeText(addr), err)
 	}
 	return c, nil
 }

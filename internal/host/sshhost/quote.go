@@ -24,7 +24,7 @@ func Quote(s string) string {
 // fixed PATH and LC_ALL=C, behind "sudo -n" when sudo is true.
 func CommandLine(c host.Cmd, sudo bool) (string, error) {
 	if c.Name == "" || strings.HasPrefix(c.Name, "-") || strings.ContainsAny(c.Name, "\x00\n=") {
-		return "", fmt.Errorf("invalid program name %q", SafeText(c.Name))
+		return "", fmt.Errorf("invalid program name %q", host.SafeText(c.Name))
 	}
 	parts := []string{}
 	if sudo {
@@ -45,12 +45,12 @@ func CommandLine(c host.Cmd, sudo bool) (string, error) {
 // globbing, so it can sit unquoted in the for list.
 func globScript(pattern string) (string, error) {
 	if !strings.HasPrefix(pattern, "/") {
-		return "", fmt.Errorf("glob %q: pattern must be an absolute path", SafeText(pattern))
+		return "", fmt.Errorf("glob %q: pattern must be an absolute path", host.SafeText(pattern))
 	}
 	for _, r := range pattern {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-*?[]+@,:=!", r)
 		if !ok {
-			return "", fmt.Errorf("glob %q: character %q is not allowed in a remote glob pattern", SafeText(pattern), r)
+			return "", fmt.Errorf("glob %q: character %q is not allowed in a remote glob pattern", host.SafeText(pattern), r)
 		}
 	}
 	return `for f in ` + pattern + `; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done`, nil

@@ -280,7 +280,7 @@ func firstLine(b []byte) string {
 	if len(s) > 300 {
 		s = s[:300] + "…"
 	}
-	return SafeText(s)
+	return host.SafeText(s)
 }
 
 // capped keeps at most max bytes and notes an overflow.

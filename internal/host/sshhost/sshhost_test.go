@@ -104,14 +104,6 @@ func TestGlobScript(t *testing.T) {
 	}
 }
 
-func TestSafeText(t *testing.T) {
-	got := SafeText("ok\x1b[31mred\x07\r\nnext\xff")
-	want := "ok\\x1b[31mred\\x07\\x0d\nnext\uFFFD"
-	if got != want {
-		t.Errorf("SafeText = %q, want %q", got, want)
-	}
-}
-
 // lab is a namespace with a real sshd on its loopback and a client set up
 // with a temporary HOME, key and known_hosts.
 type lab struct {

@@ -2,6 +2,7 @@ package sshhost
 
 import (
 	"fmt"
+	"github.com/rampart-sec/rampart/internal/host"
 	"net"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ func ParseTarget(s string) (Target, error) {
 	if i := strings.LastIndex(rest, "@"); i >= 0 {
 		t.User, rest = rest[:i], rest[i+1:]
 		if t.User == "" || strings.ContainsAny(t.User, " \t\n\r:/\\'\"`$;&|<>()") || strings.HasPrefix(t.User, "-") {
-			return t, fmt.Errorf("target %q: invalid user name %q", SafeText(s), SafeText(t.User))
+			return t, fmt.Errorf("target %q: invalid user name %q", host.SafeText(s), host.SafeText(t.User))
 		}
 	}
 	t.Port = 22
@@ -35,13 +36,13 @@ func ParseTarget(s string) (Target, error) {
 		if err != nil {
 			end := strings.Index(rest, "]")
 			if end < 0 || end != len(rest)-1 {
-				return t, fmt.Errorf("target %q: %v", SafeText(s), err)
+				return t, fmt.Errorf("target %q: %v", host.SafeText(s), err)
 			}
 			h = rest[1:end]
 		} else if p != "" {
 			n, err := strconv.Atoi(p)
 			if err != nil || n < 1 || n > 65535 {
-				return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", SafeText(s), SafeText(p))
+				return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", host.SafeText(s), host.SafeText(p))
 			}
 			t.Port = n
 		}
@@ -52,14 +53,14 @@ func ParseTarget(s string) (Target, error) {
 		h, p, _ := strings.Cut(rest, ":")
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", SafeText(s), SafeText(p))
+			return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", host.SafeText(s), host.SafeText(p))
 		}
 		t.Host, t.Port = h, n
 	default:
 		t.Host = rest
 	}
 	if t.Host == "" || strings.HasPrefix(t.Host, "-") || strings.ContainsAny(t.Host, " \t\n\r/\\'\"`$;&|<>()@") {
-		return t, fmt.Errorf("target %q: invalid host name %q", SafeText(s), SafeText(t.Host))
+		return t, fmt.Errorf("target %q: invalid host name %q", host.SafeText(s), host.SafeText(t.Host))
 	}
 	return t, nil
 }
@@ -79,22 +80,4 @@ func (t Target) String() string {
 		return t.User + "@" + h
 	}
 	return h
-}
-
-// SafeText makes remote text safe to print on a terminal: control
-// characters (escape sequences included) other than newline and tab are
-// shown as \xNN, invalid UTF-8 as \uFFFD.
-func SafeText(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }
