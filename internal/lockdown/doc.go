@@ -4,8 +4,9 @@
 // The change is made in the commit-confirmed style of network devices:
 //
 //   - Preflight proves the tailnet path first: tailscale Running, the node
-//     key not expiring, the tailnet interface up with a tailnet address,
-//     sshd listening where the tailnet reaches it, an admin key on disk,
+//     key not expiring, the tailnet interface up with a tailnet address
+//     (verify's tailnet.* checks, run from the check registry, so verify
+//     and lockdown give one verdict; each must pass), sshd listening where the tailnet reaches it, an admin key on disk,
 //     and (from an SSH session) that the session itself came over the
 //     tailnet.
 //   - Apply installs rampart's own nftables table (one atomic `nft -f`

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/netcheck"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
@@ -30,11 +31,13 @@ type PreflightOptions struct {
 	SSHDConfig string
 }
 
-// Check IDs of the pre-flight.
+// Check IDs of the pre-flight. The first three are verify's tailnet checks
+// (internal/netcheck), run from the check registry: verify and lockdown
+// give one verdict on the tailnet path.
 const (
-	IDTailscaleRunning = "lockdown.tailscale-running"
-	IDKeyExpiry        = "lockdown.key-expiry-disabled"
-	IDInterface        = "lockdown.tailnet-interface"
+	IDTailscaleRunning = netcheck.IDRunning
+	IDKeyExpiry        = netcheck.IDKeyExpiry
+	IDInterface        = netcheck.IDInterface
 	IDSSHDListen       = "lockdown.sshd-tailnet-listen"
 	IDAdminKey         = "lockdown.admin-key"
 	IDSession          = "lockdown.session-via-tailnet"
@@ -45,26 +48,45 @@ const (
 // the tailnet. The results are in a fixed order.
 func Preflight(ctx context.Context, h host.Host, p *policy.Policy, cfg Config, o PreflightOptions) []check.Result {
 	pf := &preflight{cfg: cfg, opts: o}
-	checks := []*check.Check{
-		{ID: IDTailscaleRunning, Title: "tailscale is running (BackendState Running)", Severity: check.Critical, Eval: pf.tailscaleRunning},
-		{ID: IDKeyExpiry, Title: "this node's key does not expire (tagged node)", Severity: check.Critical, Eval: pf.keyExpiry},
-		{ID: IDInterface, Title: "the tailnet interface is up with a tailnet address", Severity: check.Critical, Eval: pf.iface},
+	var checks []*check.Check
+	for _, id := range tailnetChecks {
+		checks = append(checks, registered(id))
+	}
+	checks = append(checks, []*check.Check{
 		{ID: IDSSHDListen, Title: "sshd listens where the tailnet reaches it", Severity: check.Critical, Eval: pf.sshdListen},
 		{ID: IDAdminKey, Title: "an admin has an authorized SSH key", Severity: check.Critical, Eval: pf.adminKey},
 		{ID: IDSession, Title: "this SSH session arrives over the tailnet", Severity: check.High, Eval: pf.session},
-	}
+	}...)
 	if !o.NixOS {
 		checks = append(checks, &check.Check{ID: IDNftables, Title: "nftables can be changed", Severity: check.Critical, Eval: pf.nftables})
 	}
 	return check.Run(ctx, check.NewEnv(h, p, ""), checks)
 }
 
-// Ready reports whether the results prove the tailnet path: no check
-// failed and none could not be read. It returns the reasons otherwise.
+// tailnetChecks are the registered checks the pre-flight runs first; each
+// must pass for the lockdown to go ahead.
+var tailnetChecks = []string{IDTailscaleRunning, IDKeyExpiry, IDInterface}
+
+// registered returns the registered check id, or one that reports unknown
+// (and so blocks the lockdown) if it is missing from the registry.
+func registered(id string) *check.Check {
+	if c, ok := check.Lookup(id); ok {
+		return c
+	}
+	return &check.Check{ID: id, Title: id, Severity: check.Critical, Eval: func(context.Context, *check.Env) check.Result {
+		return check.Result{Status: check.Unknown, Message: "check " + id + " is not registered"}
+	}}
+}
+
+// Ready reports whether the results prove the tailnet path: every tailnet
+// check passed (a warning, or a skip under a policy without [tailnet], is
+// no proof), no other check failed and none could not be read. It returns
+// the reasons otherwise.
 func Ready(rs []check.Result) (bool, []string) {
 	var why []string
 	for _, r := range rs {
-		if r.Status == check.Fail || r.Status == check.Unknown {
+		required := slices.Contains(tailnetChecks, r.ID)
+		if r.Status == check.Fail || r.Status == check.Unknown || required && r.Status != check.Pass {
 			why = append(why, fmt.Sprintf("%s: %s", r.ID, r.Message))
 		}
 	}
@@ -74,20 +96,6 @@ func Ready(rs []check.Result) (bool, []string) {
 type preflight struct {
 	cfg  Config
 	opts PreflightOptions
-}
-
-type tsResult struct {
-	st  *tailscale.Status
-	raw []byte
-}
-
-func (pf *preflight) status(ctx context.Context, env *check.Env) (*tailscale.Status, []byte, error) {
-	v, err := env.Memo("tailscale-status", func() (any, error) {
-		st, raw, err := tailscale.ReadStatus(ctx, env.Host)
-		return tsResult{st, raw}, err
-	})
-	r, _ := v.(tsResult)
-	return r.st, r.raw, err
 }
 
 // evidence is one piece of evidence; the runner bounds and sanitises it
@@ -100,133 +108,12 @@ func unknown(msg string, err error) check.Result {
 	return check.Result{Status: check.Unknown, Message: fmt.Sprintf("%s: %v", msg, err)}
 }
 
-var tsRemedy = check.Remediation{
-	NixOS:   "services.tailscale.enable = true; services.tailscale.authKeyFile = \"/run/secrets/tailscale-authkey\"; (a tagged auth key)",
-	Generic: "install tailscale, start tailscaled and run `tailscale up --auth-key=file:/path/to/tagged-key`",
-}
-
-func statusExcerpt(st *tailscale.Status) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "BackendState: %s\n", st.BackendState)
-	if st.Self != nil {
-		fmt.Fprintf(&b, "Self.HostName: %s\nSelf.TailscaleIPs: %v\nSelf.Online: %v\n", st.Self.HostName, st.Self.TailscaleIPs, st.Self.Online)
-		if len(st.Self.Tags) > 0 {
-			fmt.Fprintf(&b, "Self.Tags: %v\n", st.Self.Tags)
-		}
-		if st.Self.KeyExpiry != nil {
-			fmt.Fprintf(&b, "Self.KeyExpiry: %s\n", st.Self.KeyExpiry.UTC().Format("2006-01-02T15:04:05Z"))
-		} else {
-			b.WriteString("Self.KeyExpiry: (absent: expiry disabled)\n")
-		}
-		if st.Self.Expired {
-			b.WriteString("Self.Expired: true\n")
-		}
-	}
-	for _, h := range st.Health {
-		fmt.Fprintf(&b, "Health: %s\n", h)
-	}
-	return b.String()
-}
-
-func (pf *preflight) tailscaleRunning(ctx context.Context, env *check.Env) check.Result {
-	st, raw, err := pf.status(ctx, env)
-	if err != nil {
-		r := unknown("cannot read the tailscale status", err)
-		if len(raw) > 0 {
-			r.Evidence = evidence(tailscale.StatusCmd.String(), string(raw))
-		}
-		if errors.Is(err, host.ErrNotFound) {
-			r.Status, r.Message = check.Fail, "tailscale is not installed: "+err.Error()
-		}
-		r.Remediation = tsRemedy
-		return r
-	}
-	ev := evidence(tailscale.StatusCmd.String(), statusExcerpt(st))
-	if !st.Running() {
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: tsRemedy,
-			Message: fmt.Sprintf("tailscale BackendState is %s, not Running: SSH over the tailnet would not work", st.BackendState)}
-	}
-	if st.Self != nil && !st.Self.Online {
-		return check.Result{Status: check.Warn, Evidence: ev, Message: "tailscale is Running but this node is not online with the control plane"}
-	}
-	return check.Result{Status: check.Pass, Evidence: ev, Message: fmt.Sprintf("tailscale is Running with addresses %v", st.SelfIPs())}
-}
-
-func (pf *preflight) keyExpiry(ctx context.Context, env *check.Env) check.Result {
-	st, _, err := pf.status(ctx, env)
-	if err != nil {
-		return unknown("cannot read the tailscale status", err)
-	}
-	ev := evidence(tailscale.StatusCmd.String(), statusExcerpt(st))
-	remedy := check.Remediation{
-		NixOS:   "join with a tagged auth key (services.tailscale.authKeyFile), or disable key expiry for this machine in the admin console",
-		Generic: "disable key expiry for this machine (admin console, or the API: POST /api/v2/device/{id}/key {\"keyExpiryDisabled\":true}), or re-join with a tagged auth key",
-	}
-	switch {
-	case st.Self == nil:
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale status has no Self node: not logged in"}
-	case st.Self.Expired:
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "this node's key has expired"}
-	case !st.Running():
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "tailscale is not Running, so the node key cannot be judged"}
-	case st.Self.KeyExpiry != nil:
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
-			Message: fmt.Sprintf("this node's key expires at %s; after that the tailnet path (and with lockdown, all SSH) is gone until someone re-authenticates", st.Self.KeyExpiry.UTC().Format("2006-01-02 15:04 UTC"))}
-	}
-	msg := "key expiry is disabled (KeyExpiry absent)"
-	if st.Self.Tagged() {
-		msg += fmt.Sprintf("; tagged node %v", st.Self.Tags)
-	}
-	return check.Result{Status: check.Pass, Evidence: ev, Message: msg}
-}
-
 func (pf *preflight) ranges() []netip.Prefix {
 	r, err := tailscale.ParseRanges(pf.cfg.Ranges)
 	if err != nil || len(r) == 0 {
 		return tailscale.DefaultRanges
 	}
 	return r
-}
-
-func (pf *preflight) readIface(ctx context.Context, env *check.Env) (*tailscale.Interface, string, []byte, error) {
-	type res struct {
-		ifc *tailscale.Interface
-		src string
-		raw []byte
-	}
-	v, err := env.Memo("iface", func() (any, error) {
-		ifc, src, raw, err := tailscale.ReadInterface(ctx, env.Host, pf.cfg.Tailnet)
-		return res{ifc, src, raw}, err
-	})
-	r, _ := v.(res)
-	return r.ifc, r.src, r.raw, err
-}
-
-func (pf *preflight) iface(ctx context.Context, env *check.Env) check.Result {
-	ifc, src, raw, err := pf.readIface(ctx, env)
-	remedy := check.Remediation{NixOS: "services.tailscale.enable = true; (interfaceName \"" + pf.cfg.Tailnet + "\", not userspace-networking)",
-		Generic: "run tailscaled with a TUN device named " + pf.cfg.Tailnet}
-	if errors.Is(err, tailscale.ErrNoInterface) {
-		return check.Result{Status: check.Fail, Evidence: evidence(src, string(raw)), Remediation: remedy,
-			Message: fmt.Sprintf("interface %s does not exist", pf.cfg.Tailnet)}
-	}
-	if err != nil {
-		return unknown("cannot read the interface", err)
-	}
-	var text []string
-	for _, a := range ifc.Addrs {
-		text = append(text, a.String())
-	}
-	ev := evidence(src, fmt.Sprintf("%s flags=%v operstate=%s addrs=%s", ifc.Name, ifc.Flags, ifc.OperState, strings.Join(text, " ")))
-	ts := ifc.TailnetAddrs(pf.ranges())
-	switch {
-	case !ifc.Up():
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: fmt.Sprintf("interface %s is down", ifc.Name)}
-	case len(ts) == 0:
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
-			Message: fmt.Sprintf("interface %s has no address in the tailnet ranges %v", ifc.Name, pf.cfg.Ranges)}
-	}
-	return check.Result{Status: check.Pass, Evidence: ev, Message: fmt.Sprintf("%s is up with tailnet address(es) %v", ifc.Name, ts)}
 }
 
 // ListenCmd lists listening TCP sockets with their processes.
@@ -242,7 +129,7 @@ func (pf *preflight) sshdListen(ctx context.Context, env *check.Env) check.Resul
 		return unknown("cannot read the socket list", err)
 	}
 	var addrs []netip.Addr
-	if ifc, _, _, err := pf.readIface(ctx, env); err == nil {
+	if ifc, _, _, err := netcheck.ReadInterface(ctx, env, pf.cfg.Tailnet); err == nil {
 		addrs = ifc.TailnetAddrs(pf.ranges())
 	}
 	var lines, ok []string

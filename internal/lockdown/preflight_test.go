@@ -2,6 +2,7 @@ package lockdown
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -80,16 +81,28 @@ func TestPreflight(t *testing.T) {
 		{name: "daemon down", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			f.SetCmd(tailscale.StatusCmd, "", 1)
 			f.Cmds[tailscale.StatusCmd.String()].Stderr = []byte(fixture(t, "daemon-down.stderr"))
-		}, want: map[string]check.Status{IDTailscaleRunning: check.Unknown, IDKeyExpiry: check.Unknown}, msg: "failed to connect to local tailscaled"},
+		}, want: map[string]check.Status{IDTailscaleRunning: check.Fail, IDKeyExpiry: check.Unknown}, msg: "failed to connect to local tailscaled"},
 		{name: "not installed", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			f.Missing["tailscale"] = true
 		}, want: map[string]check.Status{IDTailscaleRunning: check.Fail}, msg: "not installed"},
 		{name: "key expires", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			f.SetCmd(tailscale.StatusCmd, fixture(t, "status-running-user-expiry.json"), 0)
-		}, want: map[string]check.Status{IDTailscaleRunning: check.Pass, IDKeyExpiry: check.Fail}, msg: "expires at 2026-12-07 09:12 UTC"},
+		}, want: map[string]check.Status{IDTailscaleRunning: check.Pass, IDKeyExpiry: check.Fail}, msg: "expires on 2026-12-07T09:12:44Z"},
 		{name: "key expired", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			f.SetCmd(tailscale.StatusCmd, fixture(t, "status-expired.json"), 0)
 		}, want: map[string]check.Status{IDKeyExpiry: check.Fail}, msg: "has expired"},
+		// verify and the pre-flight run the same check: no Self node is a
+		// failure in both (the status was read and shows no node key).
+		{name: "no Self node", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
+			f.SetCmd(tailscale.StatusCmd, statusWith(t, "status-needslogin.json", func(st map[string]any) { delete(st, "Self") }), 0)
+		}, want: map[string]check.Status{IDTailscaleRunning: check.Fail, IDKeyExpiry: check.Fail}, msg: "no Self node"},
+		// A tailnet check that does not pass blocks, even with a warning.
+		{name: "node offline", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
+			f.SetCmd(tailscale.StatusCmd, statusWith(t, "status-running-tagged.json", func(st map[string]any) { st["Self"].(map[string]any)["Online"] = false }), 0)
+		}, want: map[string]check.Status{IDTailscaleRunning: check.Warn, IDKeyExpiry: check.Pass}, msg: "offline"},
+		{name: "policy without tailnet", mutate: func(_ *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
+			p.Tailnet.Enabled = false
+		}, want: map[string]check.Status{IDTailscaleRunning: check.Skip, IDInterface: check.Skip, IDSSHDListen: check.Pass}},
 		{name: "no interface", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			c := host.C("ip", "-j", "addr", "show", "dev", "tailscale0")
 			f.SetCmd(c, "", 1)
@@ -97,7 +110,7 @@ func TestPreflight(t *testing.T) {
 		}, want: map[string]check.Status{IDInterface: check.Fail, IDSSHDListen: check.Pass}, msg: "does not exist"},
 		{name: "interface without tailnet address", mutate: func(_ *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
 			p.Tailnet.Addresses = []string{"198.51.100.0/24"}
-		}, want: map[string]check.Status{IDInterface: check.Fail}, msg: "no address in the tailnet ranges"},
+		}, want: map[string]check.Status{IDInterface: check.Fail}, msg: "has no address in 198.51.100.0/24"},
 		{name: "sshd on loopback only", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			f.SetCmd(ListenCmd, fixture(t, "ss-loopback-only.txt"), 0)
 		}, want: map[string]check.Status{IDSSHDListen: check.Fail}, msg: "not on a wildcard"},
@@ -194,6 +207,21 @@ func TestPreflight(t *testing.T) {
 			}
 		})
 	}
+}
+
+// statusWith is a tailscale status capture changed by edit.
+func statusWith(t *testing.T, name string, edit func(map[string]any)) string {
+	t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal([]byte(fixture(t, name)), &st); err != nil {
+		t.Fatal(err)
+	}
+	edit(st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestParseListeners(t *testing.T) {

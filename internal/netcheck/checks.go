@@ -17,6 +17,14 @@ import (
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
+// IDs of the tailnet checks lockdown's pre-flight runs too: the one
+// verdict on the tailnet path, whether verify or lockdown asks.
+const (
+	IDRunning   = "tailnet.running"
+	IDKeyExpiry = "tailnet.key-expiry-disabled"
+	IDInterface = "tailnet.interface-address"
+)
+
 func init() {
 	check.Register(
 		&check.Check{ID: "firewall.active", Title: "A default-deny firewall filters incoming traffic (IPv4 and IPv6)",
@@ -27,11 +35,11 @@ func init() {
 			TitleFor: exposureTitle, Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure},
 		&check.Check{ID: "firewall.sshd-bindings", Title: "sshd listens where the policy needs it",
 			Severity: check.Medium, Applies: sshEnabled, Eval: evalBindings},
-		&check.Check{ID: "tailnet.running", Title: "Tailscale is running and logged in",
+		&check.Check{ID: IDRunning, Title: "Tailscale is running and logged in",
 			Severity: check.Critical, Applies: tailnetEnabled, Eval: evalRunning},
-		&check.Check{ID: "tailnet.key-expiry-disabled", Title: "This node's tailnet key never expires",
+		&check.Check{ID: IDKeyExpiry, Title: "This node's tailnet key never expires",
 			Severity: check.High, Applies: tailnetEnabled, Eval: evalKeyExpiry},
-		&check.Check{ID: "tailnet.interface-address", Title: "The tailnet interface is up with a tailnet address",
+		&check.Check{ID: IDInterface, Title: "The tailnet interface is up with a tailnet address",
 			Severity: check.High, Applies: tailnetEnabled, Eval: evalInterface},
 		&check.Check{ID: "tailnet.routing", Title: "This node offers and uses tailnet routes only as the policy allows",
 			Severity: check.Medium, Applies: tailnetEnabled, Eval: evalRouting},

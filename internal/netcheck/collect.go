@@ -68,6 +68,25 @@ func readStatus(ctx context.Context, env *check.Env) (*status, error) {
 	return v.(*status), nil
 }
 
+type iface struct {
+	ifc *tailscale.Interface
+	src string
+	raw []byte
+}
+
+// ReadInterface reads interface name (`ip -j addr show dev NAME`) once per
+// env: the tailnet checks and lockdown's pre-flight share it. It returns
+// the interface, the command read and its output, as
+// tailscale.ReadInterface does.
+func ReadInterface(ctx context.Context, env *check.Env, name string) (*tailscale.Interface, string, []byte, error) {
+	v, err := env.Memo("netcheck.iface."+name, func() (any, error) {
+		ifc, src, raw, err := tailscale.ReadInterface(ctx, env.Host, name)
+		return iface{ifc, src, raw}, err
+	})
+	r, _ := v.(iface)
+	return r.ifc, r.src, r.raw, err
+}
+
 // ssCmd lists listening TCP sockets with their processes (root sees
 // every process name).
 var ssCmd = host.Cmd{Name: "ss", Args: []string{"-Htlnp"}, Sudo: true}

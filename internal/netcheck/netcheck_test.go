@@ -30,9 +30,11 @@ func read(t *testing.T, path string) string {
 }
 
 type setup struct {
-	nft    string // nftrules fixture name, "" = nft missing
-	ss     string // testdata/ss-*.txt name, "" = ss missing
-	status string // tailscale fixture name, "" = tailscale missing, "down" = daemon down
+	nft string // nftrules fixture name, "" = nft missing
+	ss  string // testdata/ss-*.txt name, "" = ss missing
+	// status is the tailscale fixture name, "" = tailscale missing, "down"
+	// = daemon down, "noself" = the needslogin capture without its Self.
+	status string
 	prefs  string // tailscale debug prefs fixture name (../tailscale/testdata/prefs-NAME.json)
 	noTS0  bool   // tailscale0 does not exist
 	// ipt is the prefix of iptables-save/ip6tables-save captures in
@@ -79,6 +81,14 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 	switch s.status {
 	case "":
 		f.Missing["tailscale"] = true
+	case "noself":
+		var st map[string]any
+		if err := json.Unmarshal([]byte(read(t, filepath.Join("..", "tailscale", "testdata", "status-needslogin.json"))), &st); err != nil {
+			t.Fatal(err)
+		}
+		delete(st, "Self")
+		b, _ := json.Marshal(st)
+		f.SetCmd(tailscale.StatusCmd, string(b), 0)
 	case "down":
 		c := tailscale.StatusCmd.String()
 		f.Cmds[c] = &host.Output{Stderr: []byte(read(t, filepath.Join("..", "tailscale", "testdata", "daemon-down.stderr"))), ExitCode: 1}
@@ -144,6 +154,11 @@ func TestChecks(t *testing.T) {
 		{"tailnet.key-expiry-disabled", tailnet, setup{status: "running-tagged"}, check.Pass, "disabled"},
 		{"tailnet.key-expiry-disabled", tailnet, setup{status: "running-user-expiry"}, check.Fail, "expires on 20"},
 		{"tailnet.key-expiry-disabled", tailnet, setup{}, check.Unknown, "could not read tailscale status"},
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "down"}, check.Unknown, "could not read tailscale status"},
+		// Read, and not logged in: fail (lockdown's pre-flight runs this check too).
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "noself"}, check.Fail, "no Self node"},
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "needslogin"}, check.Fail, "NeedsLogin, not Running"},
+		{"tailnet.key-expiry-disabled", tailnet, setup{status: "expired"}, check.Fail, "key has expired"},
 
 		{"tailnet.interface-address", tailnet, setup{}, check.Pass, "tailscale0 is up with [100.64.0.1"},
 		{"tailnet.interface-address", tailnet, setup{status: "running-tagged"}, check.Pass, "tailscale0 is up with [100.64.0.1"},

@@ -84,18 +84,26 @@ func evalKeyExpiry(ctx context.Context, env *check.Env) check.Result {
 	if err != nil {
 		return unknown("tailscale status", err, fix)
 	}
-	res := check.Result{Evidence: []check.Evidence{statusEvidence(s)}, Remediation: fix}
+	res := check.Result{Evidence: []check.Evidence{statusEvidence(s)}, Remediation: fix, Status: check.Fail}
 	self := s.st.Self
+	// The status was read: every verdict below rests on it. A node that is
+	// not logged in (no Self, or not Running) has no node key in force, so
+	// the policy's non-expiring key does not hold: fail, not unknown
+	// (unknown is for evidence that could not be read). lockdown's
+	// pre-flight runs this same check.
 	switch {
 	case self == nil:
-		res.Status, res.Message = check.Unknown, "tailscale status has no Self node (not logged in?)"
+		res.Message = "tailscale status has no Self node: not logged in, so this node has no key"
+	case self.Expired:
+		res.Message = "this node's key has expired: the tailnet path is down until someone re-authenticates"
+	case !s.st.Running():
+		res.Message = "tailscale is " + s.st.BackendState + ", not Running: this node is not on the tailnet with a key in force (see tailnet.running)"
 	case self.KeyExpiryDisabled():
 		res.Status, res.Message = check.Pass, "key expiry is disabled for this node"
 		if self.Tagged() {
 			res.Message += " (tagged: " + strings.Join(self.Tags, ", ") + ")"
 		}
 	default:
-		res.Status = check.Fail
 		res.Message = "the node key expires on " + self.KeyExpiry.UTC().Format(time.RFC3339) + "; after that the tailnet path, and with ssh.tailnet_only all SSH, is gone"
 	}
 	return res
@@ -111,7 +119,7 @@ func evalInterface(ctx context.Context, env *check.Env) check.Result {
 	if err != nil {
 		return unknown("the policy's tailnet.addresses", err, fix)
 	}
-	ifc, src, raw, err := tailscale.ReadInterface(ctx, env.Host, p.Tailnet.Interface)
+	ifc, src, raw, err := ReadInterface(ctx, env, p.Tailnet.Interface)
 	if errors.Is(err, tailscale.ErrNoInterface) {
 		return check.Result{Status: check.Fail, Message: "interface " + p.Tailnet.Interface + " does not exist",
 			Evidence: []check.Evidence{ev(src, string(raw))}, Remediation: fix}
