@@ -68,6 +68,12 @@ func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
 	if o.HostTimeout <= 0 {
 		o.HostTimeout = 60 * time.Second
 	}
+	if o.SSH.Shells == 0 && len(targets) > 1 {
+		// Hosts verified side by side are the parallelism: one shell
+		// each spares every server the CPU of two more sessions
+		// (sshhost's shell.go), which is what bounds a large fleet run.
+		o.SSH.Shells = 1
+	}
 	pols := &policyCache{load: o.Policy, m: map[[2]string]*policyEntry{}}
 	out := make([]*HostRun, len(targets))
 	sem := make(chan struct{}, o.Parallel)

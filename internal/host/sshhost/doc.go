@@ -10,8 +10,10 @@
 //     a password;
 //   - every argument is single-quoted for the remote shell, and programs
 //     run under env with a fixed PATH and LC_ALL=C;
-//   - one connection carries every command (a session each), with a
-//     bound on concurrent sessions below sshd's MaxSessions;
+//   - one connection carries every command, run in a few long-lived
+//     shells (shell.go: a session per command cost the server more CPU
+//     than the commands themselves), with random end-of-output markers no
+//     output can forge, and a bound on sessions below sshd's MaxSessions;
 //   - remote output is hostile: each stream is capped in size, and text
 //     put into error messages is stripped of control characters.
 package sshhost

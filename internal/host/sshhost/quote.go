@@ -40,6 +40,37 @@ func CommandLine(c host.Cmd, sudo bool) (string, error) {
 	return strings.Join(parts, " "), nil
 }
 
+// shellLine is the line one of the long-lived shells runs for c: the
+// program and its quoted arguments (the shell already runs under env with
+// the fixed PATH and LC_ALL=C), or CommandLine's sudo form, since sudo
+// resets the environment. A name the shell would take as one of its
+// builtins (printf, kill, test) goes through env too, so the program that
+// runs is the one the name means on every shell.
+func shellLine(c host.Cmd, sudo bool) (string, error) {
+	line, err := CommandLine(c, sudo)
+	if err != nil || sudo || shellBuiltins[c.Name] {
+		return line, err
+	}
+	parts := make([]string, 0, 1+len(c.Args))
+	// Quoted always: a quoted word is never a keyword ('if', '!').
+	parts = append(parts, "'"+strings.ReplaceAll(c.Name, "'", `'\''`)+"'")
+	for _, a := range c.Args {
+		parts = append(parts, Quote(a))
+	}
+	return strings.Join(parts, " "), nil
+}
+
+// shellBuiltins are the regular and special builtins of dash and bash.
+var shellBuiltins = map[string]bool{}
+
+func init() {
+	for _, b := range strings.Fields(`. : [ alias bg break builtin cd command continue echo eval exec exit export false fc fg
+		getopts hash jobs kill let local printf pwd read readonly return set shift test times trap true type typeset
+		ulimit umask unalias unset wait`) {
+		shellBuiltins[b] = true
+	}
+}
+
 // globScript lists the paths matching pattern, NUL-terminated. The pattern
 // is restricted to characters that mean nothing to the shell besides
 // globbing, so it can sit unquoted in the for list.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +40,9 @@ type Options struct {
 	// MaxSessions bounds concurrent commands on the connection (default
 	// 8, below OpenSSH's MaxSessions 10).
 	MaxSessions int
+	// Shells bounds the long-lived shells commands run in (default 3,
+	// each holding one of MaxSessions).
+	Shells int
 	// MaxOutput caps each of stdout and stderr per command (default 32 MiB).
 	MaxOutput int64
 	// Getenv reads HOME, USER and SSH_AUTH_SOCK (default os.Getenv).
@@ -54,6 +58,10 @@ type Host struct {
 	client    *ssh.Client
 	sem       chan struct{}
 	maxOutput int64
+
+	// Long-lived shells (shell.go): idle ones, and a slot per running one.
+	idle   chan *shell
+	shells chan struct{}
 
 	rootOnce sync.Once
 	root     bool
@@ -93,6 +101,10 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = 8
 	}
+	if opts.Shells <= 0 {
+		opts.Shells = 3
+	}
+	opts.Shells = min(opts.Shells, max(1, opts.MaxSessions-1))
 	if opts.MaxOutput <= 0 {
 		opts.MaxOutput = 32 << 20
 	}
@@ -156,12 +168,24 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 		name:      t.String(),
 		client:    ssh.NewClient(c, chans, reqs),
 		sem:       make(chan struct{}, opts.MaxSessions),
+		idle:      make(chan *shell, opts.Shells),
+		shells:    make(chan struct{}, opts.Shells),
 		maxOutput: opts.MaxOutput,
 	}, nil
 }
 
-// Close closes the connection.
-func (h *Host) Close() error { return h.client.Close() }
+// Close ends the shells and closes the connection.
+func (h *Host) Close() error {
+	for {
+		select {
+		case sh := <-h.idle:
+			sh.stdin.Close()
+			sh.sess.Close()
+		default:
+			return h.client.Close()
+		}
+	}
+}
 
 // Name implements host.Host.
 func (h *Host) Name() string { return h.name }
@@ -192,28 +216,135 @@ func (h *Host) acquire(ctx context.Context) error {
 func (h *Host) release() { <-h.sem }
 
 func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, error) {
+	var out *host.Output
+	var over bool
+	var err error
+	if c.Stdin != nil {
+		// The shells' standard input carries their commands.
+		out, over, err = h.runSession(ctx, c, sudo)
+	} else {
+		out, over, err = h.runShell(ctx, c, sudo)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if over {
+		return out, fmt.Errorf("ssh %s: %s: output larger than %d bytes", h.name, c.String(), h.maxOutput)
+	}
+	// env reports a program it cannot find with 127 ("No such file or
+	// directory"), and so does the shell ("not found").
+	if out.ExitCode == 127 && (bytes.Contains(out.Stderr, []byte("No such file or directory")) || bytes.Contains(out.Stderr, []byte("not found"))) &&
+		bytes.Contains(out.Stderr, []byte(c.Name)) {
+		return nil, &host.NotFoundError{Name: c.Name}
+	}
+	if sudo && out.ExitCode == 1 && bytes.Contains(out.Stderr, []byte("sudo:")) &&
+		sudoRefused(out.Stderr) {
+		return out, fmt.Errorf("ssh %s: %s needs root and sudo -n was refused: %s: %w", h.name, c.String(),
+			firstLine(out.Stderr), fs.ErrPermission)
+	}
+	return out, nil
+}
+
+// runShell runs c in one of the connection's long-lived shells (shell.go).
+func (h *Host) runShell(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, bool, error) {
+	line, err := shellLine(c, sudo)
+	if err != nil {
+		return nil, false, fmt.Errorf("ssh %s: %w", h.name, err)
+	}
+	for attempt := 0; ; attempt++ {
+		sh, err := h.getShell(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("ssh %s: open session: %w", h.name, err)
+		}
+		stdout, stderr, code, over, dead, err := sh.run(ctx, line, h.maxOutput)
+		if dead {
+			if ctx.Err() != nil {
+				go h.killGroup(sh.pid)
+			}
+			h.dropShell()
+		} else {
+			h.idle <- sh
+		}
+		switch {
+		case err == nil:
+			return &host.Output{Stdout: stdout, Stderr: stderr, ExitCode: code}, over, nil
+		case ctx.Err() != nil:
+			return nil, false, ctx.Err()
+		case errors.Is(err, errNotSent) && attempt == 0:
+			// The server closed an idle shell: the command never ran,
+			// so it is safe to send it again on a new one.
+			continue
+		}
+		return nil, false, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+	}
+}
+
+// getShell returns an idle shell, or starts one while fewer than the
+// connection's bound run, or waits for one to be free.
+func (h *Host) getShell(ctx context.Context) (*shell, error) {
+	select {
+	case sh := <-h.idle:
+		return sh, nil
+	default:
+	}
+	select {
+	case sh := <-h.idle:
+		return sh, nil
+	case h.shells <- struct{}{}:
+		if err := h.acquire(ctx); err != nil {
+			<-h.shells
+			return nil, err
+		}
+		sh, err := h.startShell(ctx)
+		if err != nil {
+			h.dropShell()
+			return nil, err
+		}
+		return sh, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// killGroup kills what is left of a shell whose command was abandoned: the
+// shell leads its own process group (sshd starts each session in a new
+// session), so its program dies with it and no longer runs on after the
+// deadline. A program under sudo runs as root and may outlive it.
+func (h *Host) killGroup(pid int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _, _ = h.runSession(ctx, host.Cmd{Name: "kill", Args: []string{"-KILL", "--", "-" + strconv.Itoa(pid)}, Stdin: []byte{}}, false)
+}
+
+// dropShell gives back the slot and session of a shell that ended.
+func (h *Host) dropShell() {
+	h.release()
+	<-h.shells
+}
+
+// runSession runs c on a session of its own, for a command that reads
+// standard input.
+func (h *Host) runSession(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, bool, error) {
 	line, err := CommandLine(c, sudo)
 	if err != nil {
-		return nil, fmt.Errorf("ssh %s: %w", h.name, err)
+		return nil, false, fmt.Errorf("ssh %s: %w", h.name, err)
 	}
 	if err := h.acquire(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer h.release()
 	s, err := h.newSession(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ssh %s: open session: %w", h.name, err)
+		return nil, false, fmt.Errorf("ssh %s: open session: %w", h.name, err)
 	}
 	defer s.Close()
 	stdout := &capped{max: h.maxOutput}
 	stderr := &capped{max: h.maxOutput}
 	s.Stdout, s.Stderr = stdout, stderr
-	if c.Stdin != nil {
-		s.Stdin = bytes.NewReader(c.Stdin)
-	}
+	s.Stdin = bytes.NewReader(c.Stdin)
 	done := make(chan error, 1)
 	if err := s.Start(line); err != nil {
-		return nil, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+		return nil, false, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
 	}
 	go func() { done <- s.Wait() }()
 	select {
@@ -221,7 +352,7 @@ func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, er
 	case <-ctx.Done():
 		_ = s.Signal(ssh.SIGKILL)
 		s.Close()
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 	out := &host.Output{Stdout: stdout.buf.Bytes(), Stderr: stderr.buf.Bytes()}
 	var ee *ssh.ExitError
@@ -233,22 +364,9 @@ func (h *Host) run(ctx context.Context, c host.Cmd, sudo bool) (*host.Output, er
 			out.ExitCode = 128 + 9
 		}
 	default:
-		return nil, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
+		return nil, false, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
 	}
-	if stdout.over || stderr.over {
-		return out, fmt.Errorf("ssh %s: %s: output larger than %d bytes", h.name, c.String(), h.maxOutput)
-	}
-	// env reports a program it cannot find with 127.
-	if out.ExitCode == 127 && bytes.Contains(out.Stderr, []byte("No such file or directory")) &&
-		bytes.Contains(out.Stderr, []byte(c.Name)) {
-		return nil, &host.NotFoundError{Name: c.Name}
-	}
-	if sudo && out.ExitCode == 1 && bytes.Contains(out.Stderr, []byte("sudo:")) &&
-		sudoRefused(out.Stderr) {
-		return out, fmt.Errorf("ssh %s: %s needs root and sudo -n was refused: %s: %w", h.name, c.String(),
-			firstLine(out.Stderr), fs.ErrPermission)
-	}
-	return out, nil
+	return out, stdout.over || stderr.over, nil
 }
 
 // newSession opens a session channel. A session closed a moment ago may

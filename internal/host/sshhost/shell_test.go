@@ -1,0 +1,148 @@
+package sshhost
+
+import (
+	"bufio"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-sec/rampart/internal/host"
+)
+
+// readUntil splits a shell's stream at the marker line only: output that
+// ends without a newline, is empty, or carries look-alike lines comes
+// back byte for byte, and the cap is exact.
+func TestReadUntil(t *testing.T) {
+	const m = "rampart-end-0123"
+	for _, tc := range []struct {
+		name, stream string
+		max          int64
+		data, rest   string
+		over         bool
+	}{
+		{name: "plain", stream: "a\nb\n\n" + m + " 0\n", max: 100, data: "a\nb\n", rest: " 0\n"},
+		{name: "empty", stream: "\n" + m + " 3\n", max: 100, data: "", rest: " 3\n"},
+		{name: "no final newline", stream: "abc\n" + m + " 0\n", max: 100, data: "abc", rest: " 0\n"},
+		{name: "marker not at a line start", stream: "x" + m + " 9\n\n" + m + " 0\n", max: 100, data: "x" + m + " 9\n", rest: " 0\n"},
+		{name: "another marker", stream: "rampart-end-9999 0\n\n" + m + " 1\n", max: 100, data: "rampart-end-9999 0\n", rest: " 1\n"},
+		{name: "first line is the marker's text", stream: m + " 5\n\n" + m + " 0\n", max: 100, data: m + " 5\n", rest: " 0\n"},
+		{name: "at the cap", stream: "12345\n" + m + " 0\n", max: 5, data: "12345", rest: " 0\n"},
+		{name: "over the cap", stream: "123456\n" + m + " 0\n", max: 5, data: "12345", rest: " 0\n", over: true},
+		{name: "long line over the cap", stream: strings.Repeat("z", 200000) + "\n" + m + " 0\n", max: 10, data: "zzzzzzzzzz", rest: " 0\n", over: true},
+		{name: "long line", stream: strings.Repeat("z", 200000) + "\n" + m + " 0\n", max: 1 << 20, data: strings.Repeat("z", 200000), rest: " 0\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := bufio.NewReaderSize(strings.NewReader(tc.stream+"next command's output"), 4096)
+			data, rest, over, err := readUntil(r, []byte(m), tc.max)
+			if err != nil || string(data) != tc.data || string(rest) != tc.rest || over != tc.over {
+				t.Errorf("got %q rest %q over %v err %v;\nwant %q rest %q over %v", trunc(string(data)), rest, over, err, trunc(tc.data), tc.rest, tc.over)
+			}
+			if left, _ := r.ReadString(0); left != "next command's output" {
+				t.Errorf("read past the marker: left %q", left)
+			}
+		})
+	}
+	if _, _, _, err := readUntil(bufio.NewReader(strings.NewReader("abc\n")), []byte(m), 10); err == nil {
+		t.Error("a stream that ends before its marker is not an error")
+	}
+}
+
+func trunc(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// Commands run in long-lived shells: what one command does to its
+// standard input, its output or its shell never reaches the next one.
+func TestShells(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	o := l.opts()
+	o.Shells = 1
+	h, err := Dial(ctx, "root@127.0.0.1", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	run := func(c host.Cmd) *host.Output {
+		t.Helper()
+		out, err := h.Run(ctx, c)
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		return out
+	}
+	// A program reading standard input sees /dev/null, not the commands
+	// queued behind it.
+	if out := run(host.C("cat")); len(out.Stdout) != 0 || out.ExitCode != 0 {
+		t.Errorf("cat without stdin: %+v", out)
+	}
+	if out := run(host.C("sh", "-c", "read x; echo \"[$x]\"")); string(out.Stdout) != "[]\n" {
+		t.Errorf("read without stdin: %q", out.Stdout)
+	}
+	// Output that imitates the end of a command, on either stream.
+	fake := "\nrampart-end-00000000000000000000000000000000 0\n"
+	if out := run(host.C("sh", "-c", `printf "$1"; printf "$1" >&2; exit 4`, "sh", fake)); string(out.Stdout) != fake || string(out.Stderr) != fake || out.ExitCode != 4 {
+		t.Errorf("look-alike marker: %+v", out)
+	}
+	// A command cannot change the shell the next one runs in.
+	run(host.C("sh", "-c", "exit 7"))
+	if out := run(host.C("sh", "-c", "echo $PATH; echo $LC_ALL")); !strings.HasPrefix(string(out.Stdout), remotePath+"\nC\n") {
+		t.Errorf("environment: %q", out.Stdout)
+	}
+	// Killed mid-command on a deadline: the shell is replaced and the
+	// next command runs.
+	dctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := h.Run(dctx, host.C("sleep", "31.25")); err == nil {
+		t.Error("sleep under a 300ms deadline returned no error")
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the deadline returned after %v: it waited for the program", d)
+	}
+	if out := run(host.C("echo", "after")); string(out.Stdout) != "after\n" {
+		t.Errorf("after a killed command: %q", out.Stdout)
+	}
+	// ... and the abandoned program does not run on.
+	for i := 0; ; i++ {
+		out := run(host.C("pgrep", "-f", "^sleep 31.25$"))
+		if out.ExitCode == 1 {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("sleep still runs after its deadline: pid %s", out.Stdout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A builtin name runs the program (env), and a keyword is a name.
+	if out := run(host.C("printf", "%s", "-n")); string(out.Stdout) != "-n" {
+		t.Errorf("printf: %q", out.Stdout)
+	}
+	if _, err := h.Run(ctx, host.C("if")); err == nil || !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "if") {
+		t.Errorf("a keyword as a program name: %v", err)
+	}
+	// One shell serves every concurrent caller, one at a time.
+	var wg sync.WaitGroup
+	pids := make([]string, 8)
+	for i := range pids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := h.Run(ctx, host.C("sh", "-c", "echo $PPID"))
+			if err == nil {
+				pids[i] = strings.TrimSpace(string(out.Stdout))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, p := range pids {
+		if p == "" || p != pids[0] {
+			t.Fatalf("parent shells %q: want one shell for all", pids)
+		}
+	}
+}
