@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 // A session costs the server a fork of its connection process and a login
@@ -180,7 +182,7 @@ func (sh *shell) run(ctx context.Context, line string, max int64) (out, errOut [
 	code, cerr := strconv.Atoi(string(bytes.TrimSpace(o.rest)))
 	if cerr != nil || len(bytes.TrimSpace(e.rest)) != 0 {
 		sh.close()
-		return nil, nil, 0, false, true, fmt.Errorf("shell printed a malformed end of command: %q", SafeText(string(o.rest)))
+		return nil, nil, 0, false, true, fmt.Errorf("shell printed a malformed end of command: %q", host.SafeText(string(o.rest)))
 	}
 	return o.data, e.data, code, o.over || e.over, false, nil
 }
