@@ -5,6 +5,7 @@
 #     policy = { admin.users = [ { name = "alice"; authorized_keys = [ "ssh-ed25519 AAAA..." ]; } ]; };
 #     guard.enable = true;        # the ban daemon (rampart-guard.service)
 #     verify.timer = "daily";     # periodic `rampart verify`
+#     verify.publish = true;      # ... pushed to the fleet's JetStream bucket
 #     audit.apply = true;         # load the audit watches at boot
 #   };
 #
@@ -112,6 +113,7 @@ in
       example = "daily";
       description = "When to run `rampart verify` (a systemd OnCalendar value; null = never). The JSON report is kept in /var/lib/rampart/verify.json and the text on the journal.";
     };
+    verify.publish = lib.mkEnableOption "publishing each timed `rampart verify` report to the fleet's JetStream key-value bucket rampart-verify (`verify --publish`, with the policy's [fleet] servers and credentials; read back with `rampart fleet status`). A publish that fails fails the unit (exit status 3)";
     audit.apply = lib.mkEnableOption "loading the policy's audit watches at boot (`rampart audit apply`)";
   };
 
@@ -141,11 +143,13 @@ in
 
     systemd.services.rampart-verify = lib.mkIf (cfg.verify.timer != null) {
       description = "rampart verify: check this host against its policy";
+      after = lib.mkIf cfg.verify.publish [ "network-online.target" ];
+      wants = lib.mkIf cfg.verify.publish [ "network-online.target" ];
       serviceConfig = {
         Type = "oneshot";
         StateDirectory = "rampart";
         ExecStart = pkgs.writeShellScript "rampart-verify" ''
-          ${rampart} verify -p ${policyPath} --format json > /var/lib/rampart/verify.json.new || rc=$?
+          ${rampart} verify -p ${policyPath} --format json${lib.optionalString cfg.verify.publish " --publish"} > /var/lib/rampart/verify.json.new || rc=$?
           mv /var/lib/rampart/verify.json.new /var/lib/rampart/verify.json
           ${rampart} verify -p ${policyPath} || true
           exit ''${rc:-0}

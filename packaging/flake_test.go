@@ -85,6 +85,7 @@ let
     mkOption = o: o;
     mkEnableOption = d: { description = d; };
     getExe = p: "${p}/bin/rampart";
+    optionalString = c: s: if c then s else "";
     literalExpression = s: s;
     types = { package = "package"; path = "path"; str = "str"; nullOr = t: t; };
   };
@@ -104,6 +105,7 @@ let
       policyFile = null;
       guard.enable = true;
       verify.timer = "daily";
+      verify.publish = true;
       audit.apply = true;
     };
   };
@@ -113,6 +115,7 @@ in {
   user = c.users.users.rampart;
   policyCheck = c.environment.etc."rampart/policy.toml".source.script;
   verify = c.systemd.services.rampart-verify.serviceConfig.ExecStart;
+  verifyAfter = c.systemd.services.rampart-verify.after;
   timer = c.systemd.timers.rampart-verify.timerConfig.OnCalendar;
   audit = c.systemd.services.rampart-audit.serviceConfig.ExecStart;
   options = builtins.attrNames m.options.services.rampart;
@@ -141,6 +144,7 @@ func TestModuleMatchesUnit(t *testing.T) {
 		User        map[string]any
 		PolicyCheck string
 		Verify      string
+		VerifyAfter []string
 		Timer       string
 		Audit       string
 		Options     []string
@@ -203,8 +207,11 @@ func TestModuleMatchesUnit(t *testing.T) {
 	if !strings.Contains(got.PolicyCheck, "rampart policy check /nix/store/hash-rampart-policy.toml\n") {
 		t.Errorf("the policy is not checked at build time:\n%s", got.PolicyCheck)
 	}
-	if !strings.Contains(got.Verify, "verify -p /etc/rampart/policy.toml --format json > /var/lib/rampart/verify.json.new") || got.Timer != "daily" {
+	if !strings.Contains(got.Verify, "verify -p /etc/rampart/policy.toml --format json --publish > /var/lib/rampart/verify.json.new") || got.Timer != "daily" {
 		t.Errorf("verify timer %q:\n%s", got.Timer, got.Verify)
+	}
+	if !reflect.DeepEqual(got.VerifyAfter, []string{"network-online.target"}) {
+		t.Errorf("a publishing verify runs after %q, want the network online", got.VerifyAfter)
 	}
 	if got.Audit != "/nix/store/hash-rampart/bin/rampart audit apply -p /etc/rampart/policy.toml" {
 		t.Errorf("audit apply: %q", got.Audit)

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/version"
@@ -46,6 +47,8 @@ type Env struct {
 	// HomeDir returns a user's home directory from the user database
 	// (os/user in production; nil means the same).
 	HomeDir func(user string) (string, error)
+	// Now is the clock (time.Now when nil; tests set it).
+	Now func() time.Time
 
 	// flagSet, when set, makes ParseFlags hand over the command's flag
 	// set and stop (see commandFlags).
@@ -111,6 +114,9 @@ func Run(env *Env, args []string) int {
 	}
 	if env.HomeDir == nil {
 		env.HomeDir = lookupHome
+	}
+	if env.Now == nil {
+		env.Now = time.Now
 	}
 	if len(args) == 0 {
 		printTop(env.Stderr)

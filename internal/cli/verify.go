@@ -26,7 +26,7 @@ import (
 var verifyCmd = &Command{ // Run is set in init (it refers to verifyCmd)
 	Name:    "verify",
 	Summary: "check a live host against the policy (ssh, sysctl, time, journald, ban, audit, firewall …)",
-	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]]... [--inventory FILE] [--release R] [--format text|json|junit|sarif|html] [-o FILE] [--summary] [--only IDS] [--skip IDS] [--baseline FILE [--fail-on regressions]]",
+	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]]... [--inventory FILE] [--release R] [--format text|json|junit|sarif|html] [-o FILE] [--summary] [--only IDS] [--skip IDS] [--baseline FILE [--fail-on regressions]] [--publish [--node NAME]]",
 	Help: `Runs every check the policy implies against this machine (or, with --host, a
 remote one over SSH) and prints what it read, what passed, what failed and how
 to fix it. Checks read the effective state (sshd -T for every running sshd and
@@ -38,6 +38,10 @@ root, tool missing, permission denied; never counted as a pass) or skip (not
 applicable under this policy). Run as root (or --host with sudo -n) for full
 evidence.
 
+With --publish the report is also put into the fleet's JetStream key-value
+bucket rampart-verify under this node's name (the policy's [fleet] servers
+and credentials), where 'rampart fleet status' reads every node's report.
+
 Flags:
 
 Exit status:
@@ -46,6 +50,9 @@ Exit status:
   2  could not run: bad arguments or policy, unreachable host, or no check
      failed but some were unknown (nothing is ever reported as passing
      without evidence), or nothing was evaluated at all
+  3  with --publish: the report was written as usual but could not be put
+     into the fleet bucket (stderr says why; the report's own result is in
+     the report)
   For several hosts the same rules apply to all their checks together; with
   --fail-on regressions the status is 1 for a new failure, else 0.
 
@@ -58,6 +65,7 @@ Examples:
   rampart verify --inventory fleet.toml --baseline last.json --fail-on regressions
   rampart verify --inventory fleet.toml --format html -o fleet.html
   rampart verify --list
+  sudo rampart verify -p /etc/rampart/policy.toml --publish --format json -o /var/lib/rampart/verify.json
 `,
 }
 
@@ -71,6 +79,7 @@ func runVerify(env *Env, args []string) int {
 	fs := NewFlags(path)
 	pf := AddPolicyFlags(fs)
 	ff := addFleetFlags(fs)
+	pub := addPublishFlags(fs)
 	release := fs.String("release", "", "NixOS release `R` the fixes are written for, whatever the host runs: "+strings.Join(nixfacts.Names(), ", ")+" (default: "+nixfacts.Newest().String()+", the same as rampart nix)")
 	format := fs.String("format", "text", "output format `F`: text, json (schema rampart.verify/v1; rampart.fleet/v1 for several hosts), junit, sarif (2.1.0) or html (one self-contained page)")
 	summary := fs.Bool("summary", false, "text: one line per check that is not pass or skip")
@@ -129,6 +138,9 @@ func runVerify(env *Env, args []string) int {
 		return ExitOK
 	}
 	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
+	if pub.publish && (len(ff.hosts) > 1 || ff.inventory != "" || len(ff.from) > 0) {
+		return usage("--publish publishes one host's report (this host or one --host); each node of a fleet publishes its own")
+	}
 	if ff.fleet(*format) && (len(ff.hosts) > 0 || ff.inventory != "" || len(ff.from) > 0) {
 		fr := fleetRun{ff: ff, pf: pf, format: *format, release: *release, checks: checks, opts: opts,
 			identities: identities, knownHosts: knownHosts, usage: usage}
@@ -142,6 +154,9 @@ func runVerify(env *Env, args []string) int {
 	p, code := pf.Load(env)
 	if p == nil {
 		return code
+	}
+	if msg := pub.ready(p); msg != "" {
+		return usage("%s", msg)
 	}
 	ctx, cancel := context.WithTimeout(env.Ctx, *timeout)
 	defer cancel()
@@ -161,8 +176,8 @@ func runVerify(env *Env, args []string) int {
 	osName, _ := host.OSName(ctx, h) // "" when unreadable: the header then names no OS
 	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), OS: osName, Policy: p.Source,
 		Release: *release, Started: started, Duration: time.Since(started)}
-	if ff.fleet(*format) { // one host as an HTML page, or compared with a baseline
-		fr := fleetRun{ff: ff, pf: pf, format: *format, release: *release, usage: usage}
+	var one *fleetverify.Fleet // this host as a fleet of one, for a page, a baseline or publishing
+	if ff.fleet(*format) || pub.publish {
 		t := &fleetverify.Target{Name: h.Name()}
 		pol := p.Source
 		if pol == "" {
@@ -173,20 +188,34 @@ func runVerify(env *Env, args []string) int {
 		if b, err := h.ReadFile(ctx, "/proc/sys/kernel/hostname"); err == nil {
 			hr.Reported = host.SafeText(strings.TrimSpace(string(b)))
 		}
-		return renderFleet(env, fr, &fleetverify.Fleet{Version: meta.Version, Started: started, Duration: meta.Duration,
-			Hosts: []*fleetverify.HostRun{hr}})
+		one = &fleetverify.Fleet{Version: meta.Version, Started: started, Duration: meta.Duration, Hosts: []*fleetverify.HostRun{hr}}
+	}
+	code = writeVerify(env, ff, one, *format, meta, results, report.Options{Color: useColor(env) && ff.output == "", Verbose: *verbose, Summary: *summary}, usage)
+	if ctx.Err() != nil {
+		fmt.Fprintf(env.Stderr, "rampart verify: the run hit --timeout %s; unfinished checks are unknown\n", *timeout)
+	}
+	if pub.publish {
+		if c := publishReport(env, p, pub, one); c != ExitOK {
+			return c
+		}
+	}
+	return code
+}
+
+// writeVerify writes one host's report (as a fleet of one when one is
+// set) and returns verify's exit status for it.
+func writeVerify(env *Env, ff *fleetFlags, one *fleetverify.Fleet, format string, meta report.Meta, results []check.Result, opts report.Options, usage func(string, ...any) int) int {
+	if ff.fleet(format) { // one host as an HTML page, or compared with a baseline
+		return renderFleet(env, fleetRun{ff: ff, format: format, release: meta.Release, usage: usage}, one)
 	}
 	var out bytes.Buffer
-	err = report.Write(&out, *format, meta, results, report.Options{Color: useColor(env) && ff.output == "", Verbose: *verbose, Summary: *summary})
+	err := report.Write(&out, format, meta, results, opts)
 	if err == nil {
 		err = writeOutput(env, ff.output, out.Bytes())
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart verify: write report: %v\n", err)
 		return ExitUsage
-	}
-	if ctx.Err() != nil {
-		fmt.Fprintf(env.Stderr, "rampart verify: the run hit --timeout %s; unfinished checks are unknown\n", *timeout)
 	}
 	sum := check.Summarize(results)
 	switch {

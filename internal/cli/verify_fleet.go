@@ -39,11 +39,17 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	fs.StringVar(&ff.inventory, "inventory", "", "verify the hosts of a fleet `FILE` (TOML: [[host]] with name, address, user, port, proxy_jump, labels, group, policy, timeout, sshd_config; [group.NAME] tables)")
 	fs.IntVar(&ff.parallel, "parallel", 16, "hosts verified at once")
 	fs.DurationVar(&ff.hostTimeout, "host-timeout", 60*time.Second, "deadline for one host; a host past it, or unreachable, is unknown and the run goes on")
+	fs.Var(&ff.from, "from", "render saved JSON report `FILE`s instead of verifying (repeatable: merges them into one fleet view)")
+	addReportFlags(fs, ff)
+	return ff
+}
+
+// addReportFlags adds the flags of a rendered fleet view: the baseline,
+// --fail-on and -o.
+func addReportFlags(fs *flag.FlagSet, ff *fleetFlags) {
 	fs.StringVar(&ff.baseline, "baseline", "", "compare with an earlier JSON report `FILE` (fleet or one host): what got worse, what got better")
 	fs.StringVar(&ff.failOn, "fail-on", "", "with --baseline: exit 1 only for new failures (`regressions`)")
-	fs.Var(&ff.from, "from", "render saved JSON report `FILE`s instead of verifying (repeatable: merges them into one fleet view)")
 	fs.StringVar(&ff.output, "o", "", "write the report to `FILE` instead of stdout")
-	return ff
 }
 
 // fleet reports whether the run is a fleet run (several hosts, an
@@ -65,6 +71,8 @@ type fleetRun struct {
 	knownHosts []string
 	timeout    time.Duration
 	usage      func(string, ...any) int
+	// cmd names the command in messages ("verify" when empty).
+	cmd string
 }
 
 func runFleetVerify(env *Env, fr fleetRun) int {
@@ -118,8 +126,12 @@ func runFleetVerify(env *Env, fr fleetRun) int {
 // the exit status.
 func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
 	ff := fr.ff
+	cmd := fr.cmd
+	if cmd == "" {
+		cmd = "verify"
+	}
 	errf := func(format string, a ...any) int {
-		fmt.Fprintf(env.Stderr, "rampart verify: "+format+"\n", a...)
+		fmt.Fprintf(env.Stderr, "rampart "+cmd+": "+format+"\n", a...)
 		return ExitUsage
 	}
 	if ff.failOn != "" && ff.failOn != "regressions" {
@@ -157,7 +169,7 @@ func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
 	}
 	if ff.failOn == "regressions" {
 		if n := fleet.Baseline.Regressions(); n > 0 {
-			fmt.Fprintf(env.Stderr, "rampart verify: %d new failure(s) since %s\n", n, ff.baseline)
+			fmt.Fprintf(env.Stderr, "rampart %s: %d new failure(s) since %s\n", cmd, n, ff.baseline)
 			return ExitProblem
 		}
 		return ExitOK

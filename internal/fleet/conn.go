@@ -135,6 +135,12 @@ func NodeName(f policy.Fleet) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("fleet.node is empty and the host name is unknown: %w", err)
 	}
+	return NodeFromHostname(h)
+}
+
+// NodeFromHostname makes a host name's first label a valid node name
+// (characters a node name cannot hold are left out).
+func NodeFromHostname(h string) (string, error) {
 	h, _, _ = strings.Cut(h, ".")
 	var b strings.Builder
 	for _, r := range h {

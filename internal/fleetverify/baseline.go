@@ -196,6 +196,12 @@ func Read(r io.Reader) (*Fleet, error) {
 		if t, err := time.Parse(time.RFC3339, hj.Time); err == nil {
 			h.Started = t
 		}
+		if t, err := time.Parse(time.RFC3339Nano, hj.Published); err == nil {
+			h.Published, h.Stale = t, hj.Stale
+			if hj.AgeS != nil {
+				h.Age = time.Duration(*hj.AgeS) * time.Second
+			}
+		}
 		f.Hosts = append(f.Hosts, h)
 	}
 	return f, nil

@@ -6,7 +6,11 @@
 // without stopping the run; the fleet JSON document that wraps each host's
 // rampart.verify/v1 report; JUnit with one suite per host; SARIF with one
 // run per host; a text view (host x area matrix, then failures grouped by
-// check across hosts); and the comparison with a baseline run.
+// check across hosts); the comparison with a baseline run; and push mode:
+// Publish puts one node's report into the JetStream key-value bucket
+// rampart-verify (key = node), ReadBucket and FromBucket build the fleet
+// view from every key, with each report's age, stale ones unknown and
+// malformed ones an error of their host.
 //
 // The JSON schema "rampart.fleet/v1":
 //
@@ -28,6 +32,10 @@
 //	    "policy_sha256":     hash of the effective policy,
 //	    "rampart_version", "release", "time" (RFC 3339), "duration_ms",
 //	    "error":             why the host was not verified ("" when it was),
+//	    "published", "age_s", "stale": only in `rampart fleet status` views: when
+//	                         the server stored the host's report (RFC 3339), its
+//	                         age in seconds when the view was built, and whether
+//	                         that was more than --max-age,
 //	    "report":            the host's rampart.verify/v1 document
 //	  }]
 //	}

@@ -89,6 +89,9 @@ type hostJSON struct {
 	Time             string          `json:"time"`
 	DurationMS       int64           `json:"duration_ms"`
 	Error            string          `json:"error"`
+	Published        string          `json:"published,omitempty"`
+	AgeS             *int64          `json:"age_s,omitempty"`
+	Stale            bool            `json:"stale,omitempty"`
 	Report           json.RawMessage `json:"report"`
 }
 
@@ -108,7 +111,12 @@ func (f *Fleet) JSON(w io.Writer) error {
 		doc.Hosts = append(doc.Hosts, hostJSON{Name: h.Target.Name, Address: h.Target.Dest(), ReportedHostname: h.Reported,
 			Group: h.Target.Group, Labels: labels, Policy: h.Policy, PolicySHA256: h.PolicyHash, RampartVersion: h.Version,
 			Release: h.Release, Time: h.Started.UTC().Format(time.RFC3339), DurationMS: h.Duration.Milliseconds(),
-			Error: h.Error, Report: json.RawMessage(bytes.TrimSpace(buf.Bytes()))})
+			Error: h.Error, Stale: h.Stale, Report: json.RawMessage(bytes.TrimSpace(buf.Bytes()))})
+		if !h.Published.IsZero() {
+			hj := &doc.Hosts[len(doc.Hosts)-1]
+			age := int64(h.Age / time.Second)
+			hj.Published, hj.AgeS = h.Published.UTC().Format(time.RFC3339Nano), &age
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

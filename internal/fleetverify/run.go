@@ -56,6 +56,12 @@ type HostRun struct {
 	// deadline, bad policy); every check is then unknown.
 	Error   string
 	Results []check.Result
+	// Published is when the server stored the report, Age how old it was
+	// when the view was built, and Stale whether that was more than the
+	// view's maximum age; set only for reports read from the bucket.
+	Published time.Time
+	Age       time.Duration
+	Stale     bool
 }
 
 // Run verifies every target, at most Parallel at a time, each under its

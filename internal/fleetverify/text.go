@@ -36,8 +36,16 @@ func (f *Fleet) Text(w io.Writer) error {
 		release = ", fixes for NixOS " + f.Hosts[0].Release
 	}
 	ew.printf("%s: %d hosts%s\n\n", f.tool(), len(f.Hosts), release)
+	aged := false
+	for _, h := range f.Hosts {
+		aged = aged || !h.Published.IsZero()
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "HOST\t%s\tTOTAL\n", strings.ToUpper(strings.Join(areas, "\t")))
+	head := "HOST\t"
+	if aged {
+		head += "AGE\t"
+	}
+	fmt.Fprintf(tw, "%s%s\tTOTAL\n", head, safe(strings.ToUpper(strings.Join(areas, "\t"))))
 	for _, h := range f.Hosts {
 		per := map[string][]check.Result{}
 		for _, r := range h.Results {
@@ -45,6 +53,9 @@ func (f *Fleet) Text(w io.Writer) error {
 		}
 		cells := make([]string, 0, len(areas)+2)
 		cells = append(cells, safe(h.Target.Name))
+		if aged {
+			cells = append(cells, ageCell(h))
+		}
 		for _, a := range areas {
 			cells = append(cells, cell(per[a]))
 		}
@@ -80,7 +91,7 @@ func (f *Fleet) Text(w io.Writer) error {
 			names[i] = safe(x.h.Target.Name)
 		}
 		r0 := hr[0].r
-		ew.printf("\nFAIL %s (%s) on %s\n", id, r0.Severity, listHosts(names))
+		ew.printf("\nFAIL %s (%s) on %s\n", safe(id), safe(string(r0.Severity)), listHosts(names))
 		ew.printf("     %s\n", safe(r0.Title))
 		// The same message on several hosts is printed once.
 		var msgs []string
@@ -130,6 +141,17 @@ func (f *Fleet) Text(w io.Writer) error {
 	}
 	ew.printf("\n")
 	return ew.err
+}
+
+// ageCell is a bucket report's age, "(stale)" when past the maximum.
+func ageCell(h *HostRun) string {
+	if h.Published.IsZero() {
+		return "-"
+	}
+	if h.Stale {
+		return FormatAge(h.Age) + " (stale)"
+	}
+	return FormatAge(h.Age)
 }
 
 func cell(rs []check.Result) string {

@@ -71,6 +71,8 @@ type hostRow struct {
 	Pass, Fail, Unk         int
 	Policy, PolicyHashShort string
 	Version, Time           string
+	Age                     string // a bucket report's age ("" otherwise)
+	Stale                   bool
 }
 
 type hostCell struct {
@@ -180,6 +182,9 @@ func buildFleet(f *fleetverify.Fleet) *fleetPage {
 			Error: h.Error, Policy: h.Policy, Version: h.Version, Time: h.Started.UTC().Format(time.RFC3339)}
 		if len(h.PolicyHash) >= 12 {
 			row.PolicyHashShort = h.PolicyHash[:12]
+		}
+		if !h.Published.IsZero() {
+			row.Age, row.Stale = fleetverify.FormatAge(h.Age), h.Stale
 		}
 		for _, l := range h.Target.Labels {
 			labelSet[l] = true
