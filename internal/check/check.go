@@ -246,7 +246,7 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 			// A pass must rest on something read.
 			r.Status, r.Message = Unknown, "check reported pass without evidence: "+r.Message
 		}
-		clean(&r)
+		Clean(&r)
 	}()
 	if c.Applies != nil && env.Policy != nil {
 		if ok, why := c.Applies(env.Policy); !ok {
@@ -264,12 +264,16 @@ const MaxEvidence = 4000
 // EvidenceCut marks evidence text the runner shortened.
 const EvidenceCut = "\n… (truncated)"
 
-// clean enforces what every result shares, whatever its check returned:
+// Clean enforces what every result shares, whatever its check returned:
 // message and evidence come from the host (attacker-controlled on a remote
 // one), so control characters and terminal escapes are made visible, and
-// each evidence text is bounded by MaxEvidence.
-func clean(r *Result) {
-	r.Message = host.SafeText(r.Message)
+// each evidence text is bounded by MaxEvidence. The runner applies it to
+// every result; readers of results from elsewhere (a report another node
+// published) apply it too, and then the title and fixes are not the
+// checks' own either, so they are made safe as well.
+func Clean(r *Result) {
+	r.Message, r.Title = host.SafeText(r.Message), host.SafeText(r.Title)
+	r.Remediation.NixOS, r.Remediation.Generic = host.SafeText(r.Remediation.NixOS), host.SafeText(r.Remediation.Generic)
 	// A copy: checks may return evidence they share through Env.Memo.
 	evs := make([]Evidence, len(r.Evidence))
 	for i, e := range r.Evidence {

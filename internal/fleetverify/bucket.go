@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -131,8 +131,8 @@ func FromBucket(entries []Entry, now time.Time, maxAge time.Duration, tool, vers
 		age := max(0, now.Sub(e.Created))
 		h, err := decodeEntry(e)
 		if err != nil {
-			h = &HostRun{Target: &Target{Name: shorten(sshhost.SafeText(e.Key), 64)},
-				Error: "published value: " + shorten(sshhost.SafeText(err.Error()), 300)}
+			h = &HostRun{Target: &Target{Name: shorten(host.SafeText(e.Key), 64)},
+				Error: "published value: " + shorten(host.SafeText(err.Error()), 300)}
 		}
 		h.Published, h.Age = e.Created, age
 		if err == nil && maxAge > 0 && age > maxAge {
@@ -181,14 +181,10 @@ func decodeEntry(e Entry) (*HostRun, error) {
 			return nil, fmt.Errorf("checks[%d]: severity %q", i, r.Severity)
 		}
 		r.Host = e.Key
-		r.Title, r.Message = sshhost.SafeText(r.Title), sshhost.SafeText(r.Message)
-		r.Remediation.NixOS, r.Remediation.Generic = sshhost.SafeText(r.Remediation.NixOS), sshhost.SafeText(r.Remediation.Generic)
-		for j := range r.Evidence {
-			r.Evidence[j].Source, r.Evidence[j].Text = sshhost.SafeText(r.Evidence[j].Source), sshhost.SafeText(r.Evidence[j].Text)
-		}
+		check.Clean(r)
 	}
 	for _, s := range []*string{&h.Reported, &h.Policy, &h.PolicyHash, &h.Version, &h.Release, &h.Error} {
-		*s = shorten(sshhost.SafeText(*s), 300)
+		*s = shorten(host.SafeText(*s), 300)
 	}
 	return h, nil
 }
