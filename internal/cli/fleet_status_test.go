@@ -194,6 +194,24 @@ func TestE2EPublishAndStatus(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 
+	// A value that is not a report (written here with the admin's
+	// credential; a node could write its own key so): that host's error,
+	// escaped; the others are unaffected. Deleting the key drops the host.
+	if _, err := kv.Put(ctx, "junk", []byte("\x1b[2J{not json")); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code = run(t, nil, "fleet", "status", "-p", admin)
+	if !strings.Contains(out, "junk: published value: not a rampart report") || strings.Contains(out, "\x1b") ||
+		!strings.Contains(stderr, "1 of 3 hosts not verified: 0 stale (older than --max-age 25h0m0s), 1 unreadable") || code == ExitOK {
+		t.Errorf("junk value: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if err := kv.Delete(ctx, "junk"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ = run(t, nil, "fleet", "status", "-p", admin); strings.Contains(out, "junk") || !strings.Contains(out, ": 2 hosts") {
+		t.Errorf("after deleting junk:\n%s", out)
+	}
+
 	// The same view as a page.
 	page := filepath.Join(dir, "fleet.html")
 	if _, stderr, _ := run(t, func() time.Time { return later }, "fleet", "status", "-p", admin, "--format", "html", "-o", page); stderr == "" {
