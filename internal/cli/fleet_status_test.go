@@ -117,6 +117,16 @@ func TestE2EPublishAndStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The bucket node a created: one value per key, file storage, one
+	// replica for one server, values up to fleetverify.MaxValue.
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config; st.History() != 1 || cfg.Storage != jetstream.FileStorage ||
+		cfg.Replicas != 1 || cfg.MaxMsgSize != fleetverify.MaxValue || st.Values() != 2 {
+		t.Errorf("bucket: history %d, storage %s, replicas %d, max value %d, %d values", st.History(), cfg.Storage, cfg.Replicas, cfg.MaxMsgSize, st.Values())
+	}
 	before, err := kv.Get(ctx, "b")
 	if err != nil {
 		t.Fatal(err)

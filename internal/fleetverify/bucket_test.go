@@ -177,3 +177,11 @@ func TestFormatAge(t *testing.T) {
 		}
 	}
 }
+
+func TestBucketReplicas(t *testing.T) {
+	for servers, want := range map[int]int{0: 1, 1: 1, 2: 2, 3: 3, 7: 3} {
+		if got := BucketConfig(servers).Replicas; got != want {
+			t.Errorf("%d servers: %d replicas, want %d (like the ban stream: min(3, servers))", servers, got, want)
+		}
+	}
+}
