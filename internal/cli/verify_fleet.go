@@ -97,11 +97,12 @@ func runFleetVerify(env *Env, fr fleetRun) int {
 	if len(ff.from) > 0 {
 		fleet = &fleetverify.Fleet{Version: version.String()}
 		seen := map[string]string{}
-		for _, file := range ff.from {
-			f, err := fleetverify.ReadFile(file)
-			if err != nil {
-				return errf("--from %v", err)
-			}
+		files, err := fleetverify.ReadFiles(ff.from)
+		if err != nil {
+			return errf("--from %v", err)
+		}
+		for i, f := range files {
+			file := ff.from[i]
 			for _, h := range f.Hosts {
 				if prev, ok := seen[h.Target.Name]; ok {
 					return errf("--from %s: host %q is also in %s", file, host.SafeText(h.Target.Name), prev)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -17,6 +19,9 @@ type Baseline struct {
 	File    string   `json:"file"`
 	Started string   `json:"started"`
 	Changes []Change `json:"changes"`
+
+	index     map[[2]string]int // host, check -> index in Changes
+	indexOnce sync.Once
 }
 
 // Change is one check on one host whose status moved.
@@ -102,10 +107,15 @@ func (b *Baseline) ChangeOf(hostName, id string) (Change, bool) {
 	if b == nil {
 		return Change{}, false
 	}
-	for _, c := range b.Changes {
-		if c.Host == hostName && c.Check == id {
-			return c, true
+	b.indexOnce.Do(func() {
+		b.index = make(map[[2]string]int, len(b.Changes))
+		for i := len(b.Changes) - 1; i >= 0; i-- {
+			c := b.Changes[i]
+			b.index[[2]string{c.Host, c.Check}] = i
 		}
+	})
+	if i, ok := b.index[[2]string{hostName, id}]; ok {
+		return b.Changes[i], true
 	}
 	return Change{}, false
 }
@@ -113,17 +123,26 @@ func (b *Baseline) ChangeOf(hostName, id string) (Change, bool) {
 // ReadFile reads a fleet document (rampart.fleet/v1) or a single host's
 // rampart.verify/v1 report as a Fleet.
 func ReadFile(path string) (*Fleet, error) {
-	fh, err := os.Open(path)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	f, err := Read(fh)
+	if fi.Size() > maxDoc {
+		return nil, fmt.Errorf("%s: %d bytes is more than a report can be (%d)", path, fi.Size(), maxDoc)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := decode(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil
 }
+
+// maxDoc bounds what Read takes in.
+const maxDoc = 1 << 30
 
 type verifyDoc struct {
 	Schema     string `json:"schema"`
@@ -138,25 +157,37 @@ type verifyDoc struct {
 	} `json:"checks"`
 }
 
+// anyDoc is either document: one decoding pass reads the schema and the
+// content together (a report of 1,000 hosts is 50 MB of JSON).
+// Started and duration_ms mean the same in both.
+type anyDoc struct {
+	verifyDoc
+	Tool    string `json:"tool"`
+	Version string `json:"version"`
+	Hosts   []struct {
+		hostJSON
+		Report verifyDoc `json:"report"`
+	} `json:"hosts"`
+}
+
 // Read decodes a fleet document or a single verify report. Statuses are
 // checked: the file may come from anywhere.
 func Read(r io.Reader) (*Fleet, error) {
-	var head struct {
-		Schema string `json:"schema"`
-	}
-	data, err := io.ReadAll(io.LimitReader(r, 1<<30))
+	data, err := io.ReadAll(io.LimitReader(r, maxDoc))
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
+	return decode(data)
+}
+
+func decode(data []byte) (*Fleet, error) {
+	var doc anyDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("not a rampart report: %w", err)
 	}
-	switch head.Schema {
+	switch doc.Schema {
 	case report.Schema:
-		var v verifyDoc
-		if err := json.Unmarshal(data, &v); err != nil {
-			return nil, err
-		}
+		v := &doc.verifyDoc
 		h, err := v.hostRun(&Target{Name: v.Host})
 		if err != nil {
 			return nil, err
@@ -164,17 +195,7 @@ func Read(r io.Reader) (*Fleet, error) {
 		return &Fleet{Started: h.Started, Duration: h.Duration, Hosts: []*HostRun{h}}, nil
 	case Schema:
 	default:
-		return nil, fmt.Errorf("schema %q: expected %q or %q", head.Schema, Schema, report.Schema)
-	}
-	var doc struct {
-		docJSON
-		Hosts []struct {
-			hostJSON
-			Report verifyDoc `json:"report"`
-		} `json:"hosts"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("schema %q: expected %q or %q", doc.Schema, Schema, report.Schema)
 	}
 	f := &Fleet{Tool: doc.Tool, Version: doc.Version, Duration: time.Duration(doc.DurationMS) * time.Millisecond}
 	f.Started, _ = time.Parse(time.RFC3339, doc.Started)
@@ -205,6 +226,35 @@ func Read(r io.Reader) (*Fleet, error) {
 		f.Hosts = append(f.Hosts, h)
 	}
 	return f, nil
+}
+
+// ReadFiles reads every file with ReadFile, on all CPUs, and returns them
+// in order (or the error of the first file, in order, that failed).
+func ReadFiles(paths []string) ([]*Fleet, error) {
+	out := make([]*Fleet, len(paths))
+	errs := make([]error, len(paths))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i], errs[i] = ReadFile(paths[i])
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func (v *verifyDoc) hostRun(t *Target) (*HostRun, error) {

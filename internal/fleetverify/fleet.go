@@ -41,10 +41,15 @@ type Summary struct {
 // not be reached (or had no check evaluated), passing is the rest.
 func (f *Fleet) Summarize() Summary {
 	var s Summary
-	var all []check.Result
 	for _, h := range f.Hosts {
 		s.Hosts++
 		sum := check.Summarize(h.Results)
+		s.Checks.Total += sum.Total
+		s.Checks.Pass += sum.Pass
+		s.Checks.Fail += sum.Fail
+		s.Checks.Warn += sum.Warn
+		s.Checks.Unknown += sum.Unknown
+		s.Checks.Skip += sum.Skip
 		switch {
 		case sum.Fail > 0:
 			s.HostsFailing++
@@ -53,9 +58,7 @@ func (f *Fleet) Summarize() Summary {
 		default:
 			s.HostsPassing++
 		}
-		all = append(all, h.Results...)
 	}
-	s.Checks = check.Summarize(all)
 	return s
 }
 

@@ -111,6 +111,7 @@ type findingGroup struct {
 	Status   check.Status
 	Hosts    []string
 	HostIdx  string // comma list of row indexes, for the filter
+	idx      []byte // HostIdx as it is built
 	Message  string
 	Evidence []check.Evidence
 	Changes  []string // "web3: pass → fail" for hosts with a baseline change
@@ -247,6 +248,27 @@ func buildFleet(f *fleetverify.Fleet) *fleetPage {
 
 // findings groups every host's result by check; within a check, hosts
 // that said the same thing with the same evidence share one entry.
+// groupKey is what makes two problem results one group: the status, the
+// message and every piece of evidence.
+func groupKey(b *strings.Builder, r check.Result) string {
+	b.Reset()
+	n := len(r.Status) + len(r.Message) + 1
+	for _, e := range r.Evidence {
+		n += len(e.Source) + len(e.Text) + 2
+	}
+	b.Grow(n)
+	b.WriteString(string(r.Status))
+	b.WriteByte(0)
+	b.WriteString(r.Message)
+	for _, e := range r.Evidence {
+		b.WriteByte(0)
+		b.WriteString(e.Source)
+		b.WriteByte(0)
+		b.WriteString(e.Text)
+	}
+	return b.String()
+}
+
 func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 	type acc struct {
 		f      *finding
@@ -258,6 +280,7 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 	}
 	rank := map[check.Status]int{check.Skip: 0, check.Pass: 1, check.Warn: 2, check.Unknown: 3, check.Fail: 4}
 	by := map[string]*acc{}
+	var kb strings.Builder
 	for i, h := range f.Hosts {
 		for _, r := range h.Results {
 			a := by[r.ID]
@@ -283,10 +306,7 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 			key := string(r.Status)
 			problem := r.Status == check.Fail || r.Status == check.Warn || r.Status == check.Unknown
 			if problem {
-				key += "\x00" + r.Message
-				for _, e := range r.Evidence {
-					key += "\x00" + e.Source + "\x00" + e.Text
-				}
+				key = groupKey(&kb, r)
 			}
 			gi, ok := a.groups[key]
 			if ok && gi < 0 {
@@ -317,10 +337,10 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 			}
 			g := &a.f.Groups[gi]
 			g.Hosts = append(g.Hosts, h.Target.Name)
-			if g.HostIdx != "" {
-				g.HostIdx += ","
+			if len(g.idx) > 0 {
+				g.idx = append(g.idx, ',')
 			}
-			g.HostIdx += strconv.Itoa(i)
+			g.idx = strconv.AppendInt(g.idx, int64(i), 10)
 			a.f.HostCount++
 			if ch, ok := f.Baseline.ChangeOf(h.Target.Name, r.ID); ok {
 				from := string(ch.From)
@@ -348,6 +368,9 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 			}
 		}
 		fd.Statuses = string(letters)
+		for k := range fd.Groups {
+			fd.Groups[k].HostIdx = string(fd.Groups[k].idx)
+		}
 		// Problems first and open; the worst group first within a check.
 		sort.SliceStable(fd.Groups, func(i, j int) bool { return rank[fd.Groups[i].Status] > rank[fd.Groups[j].Status] })
 		fd.Open = fd.Status == check.Fail || fd.Status == check.Warn || fd.Status == check.Unknown
