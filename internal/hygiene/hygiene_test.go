@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 )
 
 // repoRoot walks up from this package to the directory holding go.mod.
@@ -108,6 +111,34 @@ func TestExecOnlyInHostSeam(t *testing.T) {
 					t.Errorf("%s imports os/exec: run programs through internal/host (host.Host.Run / host.Streamer)", r)
 				}
 			}
+		}
+	}
+}
+
+// The README states the supported NixOS releases as a range; the one list
+// is nixfacts' (issue 10): every range the README gives must be its first
+// and last stable release, so a release added there cannot leave the prose
+// behind.
+func TestReadmeReleaseRange(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stable []string
+	for _, r := range nixfacts.Releases() {
+		if r.Stable() {
+			stable = append(stable, r.String())
+		}
+	}
+	want := stable[0] + " to " + stable[len(stable)-1]
+	ranges := regexp.MustCompile(`\b(\d\d\.\d\d) to (\d\d\.\d\d)\b`).FindAllString(string(b), -1)
+	if len(ranges) == 0 {
+		t.Fatal("README.md states no release range (\"24.11 to 26.11\"); this test would test nothing")
+	}
+	for _, r := range ranges {
+		if r != want {
+			t.Errorf("README.md says %q; nixfacts' release list is %s (and unstable)", r, want)
 		}
 	}
 }
