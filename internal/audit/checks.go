@@ -25,6 +25,7 @@ func init() {
 		Severity: check.High,
 		Applies:  auditEnabled,
 		Eval:     evalEnabled,
+		Fix:      enableRemediation,
 	})
 	for _, k := range WatchKeys {
 		key := k
@@ -44,6 +45,7 @@ func init() {
 			Eval: func(ctx context.Context, env *check.Env) check.Result {
 				return evalWatches(ctx, env, watchesFor(env.Policy, key))
 			},
+			Fix: allWatchesRemediation,
 		})
 	}
 	check.Register(&check.Check{
@@ -62,6 +64,7 @@ func init() {
 		Eval: func(ctx context.Context, env *check.Env) check.Result {
 			return evalWatches(ctx, env, watchesFor(env.Policy, ""))
 		},
+		Fix: allWatchesRemediation,
 	})
 }
 
@@ -395,6 +398,10 @@ func enableRemediation(env *check.Env) check.Remediation {
 	return check.Remediation{NixOS: nix,
 		Generic: "install and start the audit daemon (Debian: apt-get install auditd; systemctl enable --now auditd); it registers with the kernel and enables auditing (auditctl -s shows enabled 1 and its pid)"}
 }
+
+// allWatchesRemediation is the fix of a watch check: load every policy
+// watch (its Eval names the missing ones).
+func allWatchesRemediation(env *check.Env) check.Remediation { return remediation(env, nil) }
 
 // remediation is the NixOS option text for the release (from nixfacts,
 // the generator's own facts) and the generic auditctl commands for the

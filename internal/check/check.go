@@ -25,12 +25,14 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -107,6 +109,40 @@ func (e *Env) NixRelease() (rel nixfacts.Release, ok bool) {
 	return r, err == nil
 }
 
+// Nix is the NixOS option lines that set the nixfacts policy topics
+// ("ssh.max_auth_tries", "sysctl.net.ipv4.ip_forward", …) for the env's
+// policy in its release, one per line; "" without a policy, for a release
+// nixfacts does not know, or when the policy sets none of them.
+func (e *Env) Nix(topics ...string) string {
+	rel, ok := e.NixRelease()
+	if !ok || e.Policy == nil {
+		return ""
+	}
+	var lines []string
+	for _, t := range topics {
+		if s := strings.TrimSpace(nixfacts.Remediation(rel, t, e.Policy)); s != "" {
+			lines = append(lines, s)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// NixLine is the definition `path = v;` in the env's release, checked
+// against nixfacts (nixfacts.Line); "" for a release nixfacts does not
+// know. A path that is not an option of the release gives a comment that
+// says so instead of a definition that would fail evaluation.
+func (e *Env) NixLine(v nixexpr.Value, path ...string) string {
+	rel, ok := e.NixRelease()
+	if !ok {
+		return ""
+	}
+	line, err := nixfacts.Line(rel, v, path...)
+	if err != nil {
+		return "# " + err.Error()
+	}
+	return line
+}
+
 // NewEnv returns an Env for h and p.
 func NewEnv(h host.Host, p *policy.Policy, release string) *Env {
 	return &Env{Host: h, Policy: p, Release: release}
@@ -142,8 +178,16 @@ type Check struct {
 	// check that does not apply is reported as skip with the reason.
 	Applies func(p *policy.Policy) (bool, string)
 	// Eval reads the host and returns the verdict. It fills Status,
-	// Message, Evidence and Remediation; the runner fills the rest.
+	// Message, Evidence and may fill Remediation; the runner fills the
+	// rest.
 	Eval func(ctx context.Context, env *Env) Result
+	// Fix is the check's remediation under env's policy and release: how
+	// to make it pass, on NixOS and on any Linux. The runner gives it to a
+	// failure whose Eval set no remediation. NixOS text names only options
+	// nixfacts knows for the release: build it with Env.Nix and
+	// Env.NixLine (TestRemediationsKnownToNixfacts in check/catalog asks
+	// nixfacts about every option path of every check's Fix).
+	Fix func(env *Env) Remediation
 }
 
 // TitleUnder is the check's title under p (Title when p is nil or the
@@ -246,6 +290,9 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 			// A pass must rest on something read.
 			r.Status, r.Message = Unknown, "check reported pass without evidence: "+r.Message
 		}
+		if r.Status == Fail && r.Remediation == (Remediation{}) && c.Fix != nil {
+			r.Remediation = fixOf(c, env)
+		}
 		Clean(&r)
 	}()
 	if c.Applies != nil && env.Policy != nil {
@@ -254,6 +301,16 @@ func runOne(ctx context.Context, env *Env, c *Check) (r Result) {
 		}
 	}
 	return c.Eval(ctx, env)
+}
+
+// fixOf is c.Fix(env); a panic in it leaves the result without a fix.
+func fixOf(c *Check, env *Env) (fix Remediation) {
+	defer func() {
+		if recover() != nil {
+			fix = Remediation{}
+		}
+	}()
+	return c.Fix(env)
 }
 
 // MaxEvidence bounds the text kept from one piece of evidence, in bytes,

@@ -290,3 +290,35 @@ func TestSelect(t *testing.T) {
 		}
 	}
 }
+
+// A failure carries the check's declared Fix unless Eval chose one; other
+// verdicts carry only what Eval set, and a panicking Fix costs the fix,
+// not the run.
+func TestRunnerFix(t *testing.T) {
+	env := NewEnv(nil, &policy.Policy{}, "")
+	declared := Remediation{NixOS: "services.openssh.enable = true;", Generic: "start sshd"}
+	own := Remediation{Generic: "the eval's own"}
+	mk := func(id string, st Status, rem Remediation, fix func(*Env) Remediation) *Check {
+		return &Check{ID: id, Title: id, Fix: fix, Eval: func(context.Context, *Env) Result {
+			return Result{Status: st, Message: "m", Evidence: ev("e"), Remediation: rem}
+		}}
+	}
+	fix := func(*Env) Remediation { return declared }
+	for _, tc := range []struct {
+		c    *Check
+		want Remediation
+	}{
+		{mk("fix.fail", Fail, Remediation{}, fix), declared},
+		{mk("fix.fail-own", Fail, own, fix), own},
+		{mk("fix.pass", Pass, Remediation{}, fix), Remediation{}},
+		{mk("fix.unknown", Unknown, Remediation{}, fix), Remediation{}},
+		{mk("fix.warn-own", Warn, own, fix), own},
+		{mk("fix.none", Fail, Remediation{}, nil), Remediation{}},
+		{mk("fix.panics", Fail, Remediation{}, func(*Env) Remediation { panic("bad fix") }), Remediation{}},
+	} {
+		r := Run(context.Background(), env, []*Check{tc.c})[0]
+		if r.Remediation != tc.want || r.Status != tc.c.Eval(context.Background(), env).Status {
+			t.Errorf("%s: %s with remediation %+v, want %+v", tc.c.ID, r.Status, r.Remediation, tc.want)
+		}
+	}
+}

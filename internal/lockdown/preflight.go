@@ -47,20 +47,43 @@ const (
 // Preflight runs the checks that must pass before SSH is closed outside
 // the tailnet. The results are in a fixed order.
 func Preflight(ctx context.Context, h host.Host, p *policy.Policy, cfg Config, o PreflightOptions) []check.Result {
+	return check.Run(ctx, check.NewEnv(h, p, ""), preflightChecks(cfg, o))
+}
+
+// preflightChecks are the checks of the pre-flight, in order.
+func preflightChecks(cfg Config, o PreflightOptions) []*check.Check {
 	pf := &preflight{cfg: cfg, opts: o}
 	var checks []*check.Check
 	for _, id := range tailnetChecks {
 		checks = append(checks, registered(id))
 	}
 	checks = append(checks, []*check.Check{
-		{ID: IDSSHDListen, Title: "sshd listens where the tailnet reaches it", Severity: check.Critical, Eval: pf.sshdListen},
-		{ID: IDAdminKey, Title: "an admin has an authorized SSH key", Severity: check.Critical, Eval: pf.adminKey},
-		{ID: IDSession, Title: "this SSH session arrives over the tailnet", Severity: check.High, Eval: pf.session},
+		{ID: IDSSHDListen, Title: "sshd listens where the tailnet reaches it", Severity: check.Critical, Eval: pf.sshdListen, Fix: fixSSHDListen},
+		{ID: IDAdminKey, Title: "an admin has an authorized SSH key", Severity: check.Critical, Eval: pf.adminKey, Fix: fixAdminKey},
+		{ID: IDSession, Title: "this SSH session arrives over the tailnet", Severity: check.High, Eval: pf.session, Fix: fixSession},
 	}...)
 	if !o.NixOS {
-		checks = append(checks, &check.Check{ID: IDNftables, Title: "nftables can be changed", Severity: check.Critical, Eval: pf.nftables})
+		checks = append(checks, &check.Check{ID: IDNftables, Title: "nftables can be changed", Severity: check.Critical, Eval: pf.nftables, Fix: fixNftables})
 	}
-	return check.Run(ctx, check.NewEnv(h, p, ""), checks)
+	return checks
+}
+
+func fixSSHDListen(*check.Env) check.Remediation {
+	return check.Remediation{NixOS: "leave services.openssh.listenAddresses empty (all addresses) or include the tailnet address",
+		Generic: "let sshd listen on 0.0.0.0/:: or on the tailnet address (ListenAddress)"}
+}
+
+func fixAdminKey(*check.Env) check.Remediation {
+	return check.Remediation{NixOS: "users.users.<admin>.openssh.authorizedKeys.keys = [ \"ssh-ed25519 …\" ]; and list the admin under [admin] in the policy",
+		Generic: "add the admin's public key to ~/.ssh/authorized_keys and to [admin] users in the policy"}
+}
+
+func fixSession(*check.Env) check.Remediation {
+	return check.Remediation{Generic: "ssh in over the tailnet (to this host's tailnet address) and run again"}
+}
+
+func fixNftables(*check.Env) check.Remediation {
+	return check.Remediation{Generic: "install nftables (apt-get install nftables)"}
 }
 
 // tailnetChecks are the registered checks the pre-flight runs first; each
@@ -147,14 +170,12 @@ func (pf *preflight) sshdListen(ctx context.Context, env *check.Env) check.Resul
 		}
 	}
 	ev := evidence(ListenCmd.String(), strings.Join(lines, "\n"))
-	remedy := check.Remediation{NixOS: "leave services.openssh.listenAddresses empty (all addresses) or include the tailnet address",
-		Generic: "let sshd listen on 0.0.0.0/:: or on the tailnet address (ListenAddress)"}
 	switch {
 	case len(lines) == 0:
-		return check.Result{Status: check.Fail, Evidence: evidence(ListenCmd.String(), string(out)), Remediation: remedy,
+		return check.Result{Status: check.Fail, Evidence: evidence(ListenCmd.String(), string(out)),
 			Message: fmt.Sprintf("no sshd listens on port(s) %v", pf.cfg.Ports)}
 	case len(ok) == 0:
-		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy,
+		return check.Result{Status: check.Fail, Evidence: ev,
 			Message: fmt.Sprintf("sshd listens on port(s) %v, but not on a wildcard or on %s's tailnet address %v", pf.cfg.Ports, pf.cfg.Tailnet, addrs)}
 	}
 	return check.Result{Status: check.Pass, Evidence: ev, Message: "sshd reachable over the tailnet on " + strings.Join(ok, ", ")}
@@ -205,8 +226,7 @@ func (pf *preflight) adminKey(ctx context.Context, env *check.Env) check.Result 
 			found = append(found, u.Name)
 		}
 	}
-	remedy := check.Remediation{NixOS: "users.users.<admin>.openssh.authorizedKeys.keys = [ \"ssh-ed25519 …\" ]; and list the admin under [admin] in the policy",
-		Generic: "add the admin's public key to ~/.ssh/authorized_keys and to [admin] users in the policy"}
+	remedy := fixAdminKey(env)
 	switch {
 	case len(users) == 0:
 		return check.Result{Status: check.Fail, Evidence: ev, Remediation: remedy, Message: "the policy names no admin user and no fallback account was given"}
@@ -374,8 +394,7 @@ func (pf *preflight) nftables(ctx context.Context, env *check.Env) check.Result 
 		if errors.Is(err, host.ErrNotFound) {
 			st = check.Fail
 		}
-		return check.Result{Status: st, Message: "cannot run nft: " + err.Error(),
-			Remediation: check.Remediation{Generic: "install nftables (apt-get install nftables)"}}
+		return check.Result{Status: st, Message: "cannot run nft: " + err.Error(), Remediation: fixNftables(env)}
 	}
 	if !env.Host.IsRoot(ctx) {
 		return check.Result{Status: check.Warn, Evidence: evidence(c.String(), string(out)),

@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
@@ -263,3 +264,29 @@ func TestParseListeners(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestPreflightFixes: every pre-flight check declares its fix, and the
+// NixOS options it names exist in every release nixfacts supports (the
+// tailnet checks' fixes are also covered by the catalogue's test).
+func TestPreflightFixes(t *testing.T) {
+	p := adminPolicy(t)
+	cfg, err := ConfigFromPolicy(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range preflightChecks(cfg, PreflightOptions{}) {
+		if c.Fix == nil {
+			t.Errorf("%s declares no Fix", c.ID)
+			continue
+		}
+		for _, rel := range nixfacts.Releases() {
+			fix := c.Fix(check.NewEnv(nil, p, rel.String()))
+			if fix.Generic == "" {
+				t.Errorf("%s (NixOS %s): no generic fix", c.ID, rel)
+			}
+			for _, err := range nixfacts.UnknownOptions(rel, fix.NixOS+"\n"+fix.Generic) {
+				t.Errorf("%s (NixOS %s) prints an option nixfacts does not know: %v", c.ID, rel, err)
+			}
+		}
+	}
+}

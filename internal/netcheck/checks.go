@@ -12,7 +12,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nftrules"
-	"github.com/rampart-sec/rampart/internal/nixfacts"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
@@ -28,21 +28,21 @@ const (
 func init() {
 	check.Register(
 		&check.Check{ID: "firewall.active", Title: "A default-deny firewall filters incoming traffic (IPv4 and IPv6)",
-			Severity: check.High, Applies: firewallEnabled, Eval: evalActive},
+			Severity: check.High, Applies: firewallEnabled, Eval: evalActive, Fix: fixActive},
 		&check.Check{ID: "firewall.tailnet-trusted", Title: "The tailnet interface is trusted by the firewall",
-			Severity: check.High, Applies: tailnetEnabled, Eval: evalTrusted},
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalTrusted, Fix: fixTrusted},
 		&check.Check{ID: "firewall.ssh-exposure", Title: "SSH is closed on untrusted interfaces when ssh.tailnet_only says so",
-			TitleFor: exposureTitle, Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure},
+			TitleFor: exposureTitle, Severity: check.Critical, Applies: sshEnabled, Eval: evalExposure, Fix: fixExposure},
 		&check.Check{ID: "firewall.sshd-bindings", Title: "sshd listens where the policy needs it",
-			Severity: check.Medium, Applies: sshEnabled, Eval: evalBindings},
+			Severity: check.Medium, Applies: sshEnabled, Eval: evalBindings, Fix: fixBindings},
 		&check.Check{ID: IDRunning, Title: "Tailscale is running and logged in",
-			Severity: check.Critical, Applies: tailnetEnabled, Eval: evalRunning},
+			Severity: check.Critical, Applies: tailnetEnabled, Eval: evalRunning, Fix: fixRunning},
 		&check.Check{ID: IDKeyExpiry, Title: "This node's tailnet key never expires",
-			Severity: check.High, Applies: tailnetEnabled, Eval: evalKeyExpiry},
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalKeyExpiry, Fix: fixKeyExpiry},
 		&check.Check{ID: IDInterface, Title: "The tailnet interface is up with a tailnet address",
-			Severity: check.High, Applies: tailnetEnabled, Eval: evalInterface},
+			Severity: check.High, Applies: tailnetEnabled, Eval: evalInterface, Fix: fixInterface},
 		&check.Check{ID: "tailnet.routing", Title: "This node offers and uses tailnet routes only as the policy allows",
-			Severity: check.Medium, Applies: tailnetEnabled, Eval: evalRouting},
+			Severity: check.Medium, Applies: tailnetEnabled, Eval: evalRouting, Fix: fixRouting},
 	)
 }
 
@@ -73,27 +73,9 @@ func unknown(what string, err error, fix check.Remediation) check.Result {
 	return check.Result{Status: check.Unknown, Message: msg, Remediation: fix}
 }
 
-// nix returns the option lines of a nixfacts topic for the env's release.
-func nix(env *check.Env, topics ...string) string {
-	if env.Policy == nil {
-		return ""
-	}
-	rel, ok := env.NixRelease()
-	if !ok {
-		return ""
-	}
-	var lines []string
-	for _, t := range topics {
-		if s := strings.TrimSpace(nixfacts.Remediation(rel, t, env.Policy)); s != "" {
-			lines = append(lines, s)
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
 func fixActive(env *check.Env) check.Remediation {
 	return check.Remediation{
-		NixOS: strings.TrimSpace(nix(env, "firewall.enabled") + "\nnetworking.nftables.enable = true;"),
+		NixOS: strings.TrimSpace(env.Nix("firewall.enabled") + "\n" + env.NixLine(nixexpr.Bool(true), "networking", "nftables", "enable")),
 		Generic: "load a default-deny input chain for both families, e.g. in /etc/nftables.conf: " +
 			"table inet filter { chain input { type filter hook input priority 0; policy drop; " +
 			"iifname \"lo\" accept; ct state established,related accept; } } and enable nftables.service",
@@ -133,7 +115,7 @@ func fixTrusted(env *check.Env) check.Remediation {
 		ifc = env.Policy.Tailnet.Interface
 	}
 	return check.Remediation{
-		NixOS:   nix(env, "firewall.trusted_interfaces"),
+		NixOS:   env.Nix("firewall.trusted_interfaces"),
 		Generic: fmt.Sprintf("accept everything arriving on %s before any drop: nft insert rule inet filter input iifname %q accept", ifc, ifc),
 	}
 }
@@ -172,7 +154,7 @@ func sshPorts(p *policy.Policy) []int {
 
 func fixExposure(env *check.Env) check.Remediation {
 	return check.Remediation{
-		NixOS: strings.TrimSpace(nix(env, "ssh.tailnet_only") + "\n# and no SSH port in networking.firewall.allowedTCPPorts or networking.firewall.interfaces.<if>.allowedTCPPorts"),
+		NixOS: strings.TrimSpace(env.Nix("ssh.tailnet_only") + "\n# and no SSH port in networking.firewall.allowedTCPPorts or networking.firewall.interfaces.<if>.allowedTCPPorts"),
 		Generic: "drop new connections to the SSH port(s) on every interface except lo and the tailnet's " +
 			"(rampart lockdown apply does this with an automatic rollback)",
 	}
@@ -307,12 +289,18 @@ func dedupe(l []string) []string {
 	return out
 }
 
+func fixBindings(env *check.Env) check.Remediation {
+	nix := env.NixLine(nixexpr.Bool(true), "services", "openssh", "enable")
+	if nix != "" {
+		nix += " # sshd listens on all addresses by default; services.openssh.listenAddresses pins them (mind boot order with tailscale0)"
+	}
+	return check.Remediation{NixOS: nix,
+		Generic: "start sshd with ListenAddress covering the tailnet address (or all addresses behind the firewall)"}
+}
+
 func evalBindings(ctx context.Context, env *check.Env) check.Result {
 	p := env.Policy
-	fix := check.Remediation{
-		NixOS:   "services.openssh.enable = true; # sshd listens on all addresses by default; services.openssh.listenAddresses pins them (mind boot order with tailscale0)",
-		Generic: "start sshd with ListenAddress covering the tailnet address (or all addresses behind the firewall)",
-	}
+	fix := fixBindings(env)
 	ls, out, err := readListeners(ctx, env)
 	if err != nil {
 		return unknown("the listening sockets", err, fix)

@@ -37,11 +37,15 @@ func statusEvidence(s *status) check.Evidence {
 	return ev(tailscale.StatusCmd.String(), b.String())
 }
 
-func evalRunning(ctx context.Context, env *check.Env) check.Result {
-	fix := check.Remediation{
-		NixOS:   nix(env, "tailnet.enabled", "tailnet.auth_key_file"),
+func fixRunning(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS:   env.Nix("tailnet.enabled", "tailnet.auth_key_file"),
 		Generic: "install tailscale, start tailscaled (systemctl enable --now tailscaled) and join with a tagged auth key: tailscale up --auth-key file:/run/secrets/tailscale-authkey",
 	}
+}
+
+func evalRunning(ctx context.Context, env *check.Env) check.Result {
+	fix := fixRunning(env)
 	s, err := readStatus(ctx, env)
 	switch {
 	case errors.Is(err, host.ErrNotFound):
@@ -74,12 +78,16 @@ func evalRunning(ctx context.Context, env *check.Env) check.Result {
 	return res
 }
 
-func evalKeyExpiry(ctx context.Context, env *check.Env) check.Result {
-	fix := check.Remediation{
-		NixOS: strings.TrimSpace(nix(env, "tailnet.auth_key_file") +
+func fixKeyExpiry(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS: strings.TrimSpace(env.Nix("tailnet.auth_key_file") +
 			"\n# key expiry is not a NixOS option: authenticate with a tagged auth key, or disable key expiry for this machine in the admin console"),
 		Generic: "disable key expiry for this node (admin console: Machines → … → Disable key expiry; or API POST /api/v2/device/{id}/key {\"keyExpiryDisabled\": true}), or re-join with a tagged auth key",
 	}
+}
+
+func evalKeyExpiry(ctx context.Context, env *check.Env) check.Result {
+	fix := fixKeyExpiry(env)
 	s, err := readStatus(ctx, env)
 	if err != nil {
 		return unknown("tailscale status", err, fix)
@@ -109,12 +117,16 @@ func evalKeyExpiry(ctx context.Context, env *check.Env) check.Result {
 	return res
 }
 
+func fixInterface(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS:   env.Nix("tailnet.enabled", "tailnet.interface"),
+		Generic: "bring tailscale up (tailscale up) so that " + env.Policy.Tailnet.Interface + " exists with its 100.x address",
+	}
+}
+
 func evalInterface(ctx context.Context, env *check.Env) check.Result {
 	p := env.Policy
-	fix := check.Remediation{
-		NixOS:   strings.TrimSpace(nix(env, "tailnet.enabled", "tailnet.interface")),
-		Generic: "bring tailscale up (tailscale up) so that " + p.Tailnet.Interface + " exists with its 100.x address",
-	}
+	fix := fixInterface(env)
 	ranges, err := tailscale.ParseRanges(p.Tailnet.Addresses)
 	if err != nil {
 		return unknown("the policy's tailnet.addresses", err, fix)
@@ -157,6 +169,15 @@ func evalInterface(ctx context.Context, env *check.Env) check.Result {
 	return res
 }
 
+func fixRouting(env *check.Env) check.Remediation {
+	return check.Remediation{
+		NixOS: strings.TrimSpace(env.Nix("tailnet.use_routing_features") +
+			"\n# routes and exit nodes are tailscale preferences, not NixOS options: tailscale set (below), or services.tailscale.extraSetFlags"),
+		Generic: "tailscale set --advertise-exit-node=false --advertise-routes= (stop offering routes), " +
+			"tailscale set --exit-node= --accept-routes=false (stop using them); or change tailnet.use_routing_features in the policy",
+	}
+}
+
 // evalRouting compares what this node routes over the tailnet with the
 // policy's use_routing_features: a node that offers itself as an exit
 // node or subnet router while the policy says none or client forwards
@@ -165,12 +186,7 @@ func evalInterface(ctx context.Context, env *check.Env) check.Result {
 // routes while the policy says none or server breaks strict rp_filter.
 func evalRouting(ctx context.Context, env *check.Env) check.Result {
 	want := env.Policy.Tailnet.UseRoutingFeatures
-	fix := check.Remediation{
-		NixOS: strings.TrimSpace(nix(env, "tailnet.use_routing_features") +
-			"\n# routes and exit nodes are tailscale preferences, not NixOS options: tailscale set (below), or services.tailscale.extraSetFlags"),
-		Generic: "tailscale set --advertise-exit-node=false --advertise-routes= (stop offering routes), " +
-			"tailscale set --exit-node= --accept-routes=false (stop using them); or change tailnet.use_routing_features in the policy",
-	}
+	fix := fixRouting(env)
 	p, _, err := tailscale.ReadPrefs(ctx, env.Host)
 	if err != nil {
 		return unknown("tailscale debug prefs", err, fix)

@@ -25,6 +25,8 @@ const (
 	srcGrub        = "nixos/modules/system/boot/loader/grub/grub.nix"
 	srcVersion     = "nixos/modules/misc/version.nix"
 	srcUnitOptions = "nixos/lib/systemd-unit-options.nix"
+	srcTimesyncd   = "nixos/modules/system/boot/timesyncd.nix"
+	srcNftables    = "nixos/modules/services/networking/nftables.nix"
 )
 
 // srcRampart is rampart's own NixOS module (this repository's flake,
@@ -116,6 +118,10 @@ var facts = []Fact{
 	{Path: "services.openssh.settings.ClientAliveInterval", Type: "int", Source: srcSSHD, Note: "freeform key"},
 	{Path: "services.openssh.settings.ClientAliveCountMax", Type: "int", Source: srcSSHD, Note: "freeform key"},
 	{Path: "services.openssh.settings.AllowTcpForwarding", Type: "bool", Source: srcSSHD, Note: "freeform key, rendered yes/no"},
+	{Path: "services.openssh.settings.PubkeyAuthentication", Type: "bool", Source: srcSSHD, Note: "freeform key, rendered yes/no; OpenSSH's default is yes"},
+	{Path: "services.openssh.settings.PermitEmptyPasswords", Type: "bool", Source: srcSSHD, Note: "freeform key, rendered yes/no; OpenSSH's default is no"},
+	{Path: "services.openssh.extraConfig", Type: "lines", Source: srcSSHD, Note: "verbatim sshd_config lines after the generated ones (Match blocks go here)"},
+	{Path: "services.openssh.listenAddresses", Source: srcSSHD, Note: "list of { addr; port; }; empty (the default) listens on every address"},
 	{Path: "services.openssh.passwordAuthentication", Kind: Renamed, Use: "services.openssh.settings.PasswordAuthentication", Source: srcSSHD},
 	{Path: "services.openssh.kbdInteractiveAuthentication", Kind: Renamed, Use: "services.openssh.settings.KbdInteractiveAuthentication", Source: srcSSHD},
 	{Path: "services.openssh.challengeResponseAuthentication", Kind: Renamed, Use: "services.openssh.settings.KbdInteractiveAuthentication", Source: srcSSHD},
@@ -144,10 +150,12 @@ var facts = []Fact{
 	{Path: "services.fail2ban.bantime", Type: "str", Source: srcFail2ban, Note: "types.str; an integer fails evaluation"},
 	{Path: "services.fail2ban.maxretry", Type: "int", Source: srcFail2ban},
 	{Path: "services.fail2ban.ignoreIP", Type: "strs", Source: srcFail2ban, Note: "127.0.0.1/8 and ::1 are always added"},
+	{Path: "services.fail2ban.banaction", Type: "str", Source: srcFail2ban, Note: "default nftables-multiport with networking.nftables.enable, else iptables-multiport"},
 	{Path: "services.fail2ban.bantime-increment.enable", Type: "bool", Source: srcFail2ban},
 	{Path: "services.fail2ban.bantime-increment.factor", Type: "str", Source: srcFail2ban},
 	{Path: "services.fail2ban.bantime-increment.maxtime", Type: "str", Source: srcFail2ban},
 	{Path: "services.fail2ban.bantime-increment.formula", Type: "str", Source: srcFail2ban, Note: "nullOr str, written as bantime.formula; fail2ban evaluates it with ban.Time, ban.Count and banFactor (fail2ban/server/jail.py setBanTimeExtra); exclusive with multipliers (assertion)"},
+	{Path: "services.fail2ban.jails.*", Source: srcFail2ban, Note: "one jail, a submodule (enabled, filter, settings); rampart defines a file jail whole, under mkIf config.services.nginx.enable"},
 	{Path: "services.fail2ban.jails.*.enabled", Type: "bool", Source: srcFail2ban},
 	{Path: "services.fail2ban.jails.*.settings", Type: "atom", Prefix: true, Source: srcFail2ban, Note: "any jail.conf key; the 24.x module replaced a top-level string filter with the jail name, so filter names go here"},
 	{Path: "services.fail2ban.filters", Type: "atom", Prefix: true, Since: R2611, Use: `environment.etc."fail2ban/filter.d/NAME.local".text`, Source: srcFail2ban, Note: "writes /etc/fail2ban/filter.d/<name>.local (nixpkgs issue #241321; newest fail2ban.nix, which also has fail2ban.socket, a 26.11 release note)"},
@@ -187,6 +195,7 @@ var facts = []Fact{
 	// Time.
 	{Path: "services.chrony.enable", Type: "bool", Source: srcChrony, Note: "forces services.timesyncd.enable = false"},
 	{Path: "services.chrony.servers", Type: "strs", Source: srcChrony},
+	{Path: "services.timesyncd.enable", Type: "bool", Source: srcTimesyncd, Note: "default true; chrony.nix sets it to mkForce false"},
 
 	// journald: extraConfig until 26.05, settings.Journal on unstable.
 	{Path: "systemd.journald", Prefix: true, Kind: Undeclared, Use: "services.journald", Source: srcJournald},
@@ -203,12 +212,15 @@ var facts = []Fact{
 	{Path: "services.tailscale.interfaceName", Type: "str", Source: srcTailscale},
 	{Path: "services.tailscale.authKeyFile", Type: "str", Source: srcTailscale, Note: "a runtime path string; a Nix path literal would copy the key into the store"},
 	{Path: "services.tailscale.useRoutingFeatures", Type: "str", Source: srcTailscale, Note: "server/both force conf.all.forwarding on; client/both loosen checkReversePath"},
+	{Path: "services.tailscale.extraSetFlags", Type: "strs", Source: srcTailscale, Note: "flags for `tailscale set` (added in 24.05)"},
 
 	// Firewall.
 	{Path: "networking.firewall.enable", Type: "bool", Source: srcFirewall},
 	{Path: "networking.firewall.trustedInterfaces", Type: "strs", Source: srcFirewall},
 	{Path: "networking.firewall.allowedTCPPorts", Type: "ints", Source: srcFirewall},
 	{Path: "networking.firewall.allowedUDPPorts", Type: "ints", Source: srcFirewall},
+	{Path: "networking.firewall.interfaces.*.allowedTCPPorts", Type: "ints", Source: srcFirewall},
+	{Path: "networking.nftables.enable", Type: "bool", Source: srcNftables, Note: "the firewall module then writes nftables rules instead of iptables"},
 
 	// Hardened profile: an option in 25.05/25.11, removed in 26.05.
 	{Path: "profiles.hardened", Type: "bool", Since: R2505, Until: R2605, Use: "the wanted settings themselves (26.05 removed the profile)", Source: srcHardened, Note: "removed by PR #501199; rampart emits the settings it wants explicitly"},
@@ -250,10 +262,17 @@ func Absent(r Release) []Fact {
 	return out
 }
 
-// Check says whether defining path with value v is right for release r:
-// the path must be a known option available in r, no absent fact may cover
-// it, and v must have the option's type. It is the renderer's gate.
-func Check(r Release, path []string, v nixexpr.Value) error {
+// Known says whether path is an option rampart may name for release r:
+// no absent fact covers it and an available fact matches it. A path with
+// a "*" segment (a name placeholder in prose, "users.users.<name>") is
+// matched against the facts' own "*" segments. It is the gate of every
+// option path remediation text prints.
+func Known(r Release, path []string) error {
+	_, err := known(r, path)
+	return err
+}
+
+func known(r Release, path []string) (Fact, error) {
 	for _, f := range facts {
 		if !f.Available(r) && matches(f.segments(), path, true) {
 			name := nixexpr.KeyPath(path)
@@ -264,20 +283,39 @@ func Check(r Release, path []string, v nixexpr.Value) error {
 			if f.Use != "" {
 				msg += "; use " + f.Use
 			}
-			return fmt.Errorf("%s (%s)", msg, f.Source)
+			return f, fmt.Errorf("%s (%s)", msg, f.Source)
 		}
 	}
 	for _, f := range facts {
 		if f.Available(r) && matches(f.segments(), path, f.Prefix) {
-			if !typeOK(f.Type, v) {
-				name := nixexpr.KeyPath(path)
-				s, _ := nixexpr.Render(v)
-				return fmt.Errorf("%s must be of type %s, not %s (%s)", name, f.Type, s, f.Source)
-			}
-			return nil
+			return f, nil
 		}
 	}
-	return fmt.Errorf("%s is not a known option for NixOS %s", nixexpr.KeyPath(path), r)
+	return Fact{}, fmt.Errorf("%s is not a known option for NixOS %s", nixexpr.KeyPath(path), r)
+}
+
+// Check says whether defining path with value v is right for release r:
+// the path must be a known option available in r (Known), and v must have
+// the option's type. It is the renderer's gate.
+func Check(r Release, path []string, v nixexpr.Value) error {
+	f, err := known(r, path)
+	if err != nil {
+		return err
+	}
+	if !typeOK(f.Type, v) {
+		name := nixexpr.KeyPath(path)
+		s, _ := nixexpr.Render(v)
+		return fmt.Errorf("%s must be of type %s, not %s (%s)", name, f.Type, s, f.Source)
+	}
+	return nil
+}
+
+// Line is the definition `path = v;` for release r, checked by Check.
+func Line(r Release, v nixexpr.Value, path ...string) (string, error) {
+	if err := Check(r, path, v); err != nil {
+		return "", err
+	}
+	return nixexpr.Assign(path, v)
 }
 
 func typeOK(t string, v nixexpr.Value) bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/guard/control"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -283,27 +284,115 @@ func banApplies(p *policy.Policy) (bool, string) {
 func init() {
 	check.Register(
 		&check.Check{ID: "ban.daemon-running", Title: "The ban daemon is running and answering on its socket", Severity: check.High,
-			Applies: banApplies, Eval: evalBanDaemon},
+			Applies: banApplies, Eval: evalBanDaemon, Fix: fixBanDaemon},
 		&check.Check{ID: "ban.jails", Title: "Every policy jail is active", Severity: check.High,
-			Applies: banApplies, Eval: evalBanJails},
+			Applies: banApplies, Eval: evalBanJails, Fix: banFix(
+				func(*check.Env, *policy.Policy) check.Remediation {
+					return check.Remediation{NixOS: "services.rampart.policy.ban.jails.<name>.enabled = true;",
+						Generic: "enable every policy jail ([ban.jails.NAME] enabled = true)" + guardRestart}
+				},
+				func(env *check.Env, _ *policy.Policy) check.Remediation {
+					return check.Remediation{NixOS: env.Nix("ban.jails"),
+						Generic: "enable every policy jail in jail.local ([name] enabled = true) and reload: fail2ban-client reload"}
+				})},
 		&check.Check{ID: "ban.bantime", Title: "Jails ban for the policy's bantime", Severity: check.Medium,
 			Applies: banApplies, Eval: jailValue("bantime", func(j policy.Jail, b policy.Ban) string {
 				return strconv.FormatInt(j.EffectiveBantime(b).Seconds(), 10)
-			})},
+			}), Fix: banDurationFix("bantime", func(b policy.Ban) policy.Duration { return b.Bantime })},
 		&check.Check{ID: "ban.findtime", Title: "Jails count failures over the policy's findtime", Severity: check.Medium,
 			Applies: banApplies, Eval: jailValue("findtime", func(j policy.Jail, b policy.Ban) string {
 				return strconv.FormatInt(j.EffectiveFindtime(b).Seconds(), 10)
-			})},
+			}), Fix: banDurationFix("findtime", func(b policy.Ban) policy.Duration { return b.Findtime })},
 		&check.Check{ID: "ban.maxretry", Title: "Jails ban after the policy's number of failures", Severity: check.Medium,
 			Applies: banApplies, Eval: jailValue("maxretry", func(j policy.Jail, b policy.Ban) string {
 				return strconv.Itoa(j.EffectiveMaxretry(b))
-			})},
+			}), Fix: banFix(
+				func(env *check.Env, p *policy.Policy) check.Remediation {
+					return guardSet(env, "maxretry", nixexpr.Int(p.Ban.Maxretry))
+				},
+				func(env *check.Env, p *policy.Policy) check.Remediation {
+					return check.Remediation{NixOS: env.Nix("ban.maxretry"),
+						Generic: "set maxretry per jail in jail.local and reload fail2ban"}
+				})},
 		&check.Check{ID: "ban.ignoreip", Title: "Jails exempt exactly the policy's networks", Severity: check.High,
-			Applies: banApplies, Eval: evalIgnoreIP},
+			Applies: banApplies, Eval: evalIgnoreIP, Fix: banFix(
+				func(env *check.Env, p *policy.Policy) check.Remediation {
+					return guardSet(env, "ignore", nixexpr.Strs(p.Ban.Ignore...))
+				},
+				func(env *check.Env, _ *policy.Policy) check.Remediation {
+					return check.Remediation{NixOS: env.Nix("ban.ignore"),
+						Generic: "set ignoreip to exactly the policy's networks in jail.local; never 0.0.0.0/0 or ::/0"}
+				})},
 		&check.Check{ID: "ban.actions", Title: "Jails ban through a firewall action", Severity: check.High,
-			Applies: banApplies, Eval: evalBanActions},
+			Applies: banApplies, Eval: evalBanActions, Fix: banFix(
+				func(env *check.Env, p *policy.Policy) check.Remediation {
+					return check.Remediation{NixOS: env.NixLine(nixexpr.Bool(true), "services", "rampart", "guard", "enable") + " # rampart guard bans into its own nftables table",
+						Generic: "run rampart guard (systemctl enable --now rampart-guard): it bans into its own nftables table " + p.Ban.Table}
+				},
+				func(env *check.Env, _ *policy.Policy) check.Remediation {
+					nix := env.NixLine(nixexpr.Str("nftables-multiport"), "services", "fail2ban", "banaction")
+					if nix != "" {
+						nix += " # the module's default with networking.nftables.enable = true"
+					}
+					return check.Remediation{NixOS: nix,
+						Generic: "give every jail a firewall ban action (banaction = nftables-multiport); dummy actions ban nothing"}
+				})},
 	)
 }
+
+// banFix is the fix of a ban check: through rampart guard's policy when
+// the policy bans with it (ban.engine = "rampart"; services.rampart.policy
+// on NixOS), else through the fail2ban module and jail.local.
+func banFix(guard, fail2ban func(env *check.Env, p *policy.Policy) check.Remediation) func(*check.Env) check.Remediation {
+	return func(env *check.Env) check.Remediation {
+		p := policyOf(env)
+		if p.Ban.Engine == policy.EngineRampart {
+			return guard(env, p)
+		}
+		return fail2ban(env, p)
+	}
+}
+
+// banDurationFix is the fix of the policy's bantime or findtime (key):
+// the nixfacts topic ban.KEY for fail2ban.
+func banDurationFix(key string, get func(policy.Ban) policy.Duration) func(*check.Env) check.Remediation {
+	return banFix(
+		func(env *check.Env, p *policy.Policy) check.Remediation {
+			return guardSet(env, key, nixexpr.Str(get(p.Ban).String()))
+		},
+		func(env *check.Env, p *policy.Policy) check.Remediation {
+			return check.Remediation{NixOS: env.Nix("ban." + key),
+				Generic: fmt.Sprintf("set %s = %d in jail.local and reload fail2ban", key, get(p.Ban).Seconds())}
+		})
+}
+
+// guardRestart ends the generic fix of a guard setting: the guard reads
+// every [ban] key from its policy file.
+const guardRestart = " in /etc/rampart/policy.toml, then systemctl restart rampart-guard"
+
+// guardSet sets one [ban] key of rampart guard's policy.
+func guardSet(env *check.Env, key string, v nixexpr.Value) check.Remediation {
+	val, _ := nixexpr.Render(v)
+	nix := env.NixLine(v, "services", "rampart", "policy", "ban", key)
+	if nix != "" {
+		nix += " # rampart's flake, nixosModules.default"
+	}
+	return check.Remediation{NixOS: nix, Generic: "set ban." + key + " = " + val + guardRestart}
+}
+
+var fixBanDaemon = banFix(
+	func(env *check.Env, _ *policy.Policy) check.Remediation {
+		nix := env.NixLine(nixexpr.Bool(true), "services", "rampart", "guard", "enable")
+		if nix != "" {
+			nix += " # rampart's flake, nixosModules.default; `rampart nix` renders it"
+		}
+		return check.Remediation{NixOS: nix,
+			Generic: "start the ban daemon: systemctl enable --now rampart-guard (the Debian package's unit; an enabled unit that is not running protects nothing)"}
+	},
+	func(env *check.Env, _ *policy.Policy) check.Remediation {
+		return check.Remediation{NixOS: env.Nix("ban.enabled"),
+			Generic: "start the ban daemon: systemctl enable --now fail2ban (an enabled unit that is not running protects nothing)"}
+	})
 
 func evalBanDaemon(ctx context.Context, env *check.Env) check.Result {
 	d, err := findBanDaemon(ctx, env)
@@ -311,9 +400,7 @@ func evalBanDaemon(ctx context.Context, env *check.Env) check.Result {
 		return unknown("the ban daemon", err)
 	}
 	if d.Kind == "" {
-		r := fail(d.Why, d.Evidence...)
-		r.Remediation = remedy(env, "ban.daemon-running")
-		return r
+		return fail(d.Why, d.Evidence...)
 	}
 	return pass(d.Kind+" answers on its socket", d.Evidence...)
 }
@@ -328,7 +415,7 @@ func activeJails(ctx context.Context, env *check.Env) (map[string]bool, check.Ev
 	}
 	if d.Kind == "" {
 		r := fail("not in effect: "+d.Why+" (see ban.daemon-running)", d.Evidence...)
-		r.Remediation = remedy(env, "ban.daemon-running")
+		r.Remediation = fixBanDaemon(env)
 		return nil, check.Evidence{}, &r
 	}
 	if d.Guard != nil {
@@ -394,9 +481,7 @@ func evalBanJails(ctx context.Context, env *check.Env) check.Result {
 		}
 	}
 	if len(missing) > 0 {
-		res := fail("policy jails not active: "+strings.Join(missing, ", "), e)
-		res.Remediation = remedy(env, "ban.jails")
-		return res
+		return fail("policy jails not active: "+strings.Join(missing, ", "), e)
 	}
 	if len(ok) == 0 {
 		return skip("the policy enables no jail")
@@ -435,9 +520,7 @@ func perJail(ctx context.Context, env *check.Env, id string, fn func(j policy.Ja
 	}
 	switch {
 	case len(problems) > 0:
-		res := fail(strings.Join(problems, "; ")+note, evs...)
-		res.Remediation = remedy(env, id)
-		return res
+		return fail(strings.Join(problems, "; ")+note, evs...)
 	case checked == 0:
 		return result(check.Unknown, "no policy jail is active to read"+note)
 	}

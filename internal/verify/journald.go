@@ -108,16 +108,17 @@ func (c *journaldConf) get(key string) journaldSetting {
 }
 
 type journaldRule struct {
-	id, title, key string
-	sev            check.Severity
-	applies        func(p policy.Journald) bool
-	want           func(p policy.Journald) string
+	// topic is the nixfacts topic that sets key on NixOS.
+	id, title, key, topic string
+	sev                   check.Severity
+	applies               func(p policy.Journald) bool
+	want                  func(p policy.Journald) string
 	// compare returns "" when the effective value complies, else why not.
 	compare func(ctx context.Context, env *check.Env, s journaldSetting) (string, error)
 }
 
 var journaldRules = []journaldRule{
-	{id: "journald.max-retention", title: "journald drops entries older than the policy's retention", key: "MaxRetentionSec", sev: check.Low,
+	{id: "journald.max-retention", topic: "journald.max_retention", title: "journald drops entries older than the policy's retention", key: "MaxRetentionSec", sev: check.Low,
 		applies: func(p policy.Journald) bool { return p.MaxRetention.D > 0 },
 		want:    func(p policy.Journald) string { return p.MaxRetention.String() },
 		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
@@ -134,7 +135,7 @@ var journaldRules = []journaldRule{
 			}
 			return "", nil
 		}},
-	{id: "journald.system-max-file-size", title: "journald's file size limit is the policy's", key: "SystemMaxFileSize", sev: check.Low,
+	{id: "journald.system-max-file-size", topic: "journald.system_max_file_size", title: "journald's file size limit is the policy's", key: "SystemMaxFileSize", sev: check.Low,
 		applies: func(p policy.Journald) bool { return p.SystemMaxFileSize.Bytes > 0 },
 		want:    func(p policy.Journald) string { return p.SystemMaxFileSize.String() },
 		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
@@ -151,7 +152,7 @@ var journaldRules = []journaldRule{
 			}
 			return "", nil
 		}},
-	{id: "journald.system-max-files", title: "journald keeps the policy's number of files", key: "SystemMaxFiles", sev: check.Low,
+	{id: "journald.system-max-files", topic: "journald.system_max_files", title: "journald keeps the policy's number of files", key: "SystemMaxFiles", sev: check.Low,
 		applies: func(p policy.Journald) bool { return p.SystemMaxFiles > 0 },
 		want:    func(p policy.Journald) string { return strconv.Itoa(p.SystemMaxFiles) },
 		compare: func(_ context.Context, env *check.Env, s journaldSetting) (string, error) {
@@ -164,7 +165,7 @@ var journaldRules = []journaldRule{
 			}
 			return "", nil
 		}},
-	{id: "journald.storage", title: "journald stores the journal as the policy says", key: "Storage", sev: check.Medium,
+	{id: "journald.storage", topic: "journald.storage", title: "journald stores the journal as the policy says", key: "Storage", sev: check.Medium,
 		applies: func(p policy.Journald) bool { return p.Storage != "" },
 		want:    func(p policy.Journald) string { return p.Storage },
 		compare: func(ctx context.Context, env *check.Env, s journaldSetting) (string, error) {
@@ -190,14 +191,22 @@ var journaldRules = []journaldRule{
 }
 
 func init() {
-	check.Register(&check.Check{ID: "journald.running", Title: "systemd-journald is running", Severity: check.Medium, Eval: evalJournaldRunning})
+	check.Register(&check.Check{ID: "journald.running", Title: "systemd-journald is running", Severity: check.Medium, Eval: evalJournaldRunning,
+		Fix: func(*check.Env) check.Remediation {
+			return check.Remediation{NixOS: "systemd-journald is always part of NixOS; check `systemctl status systemd-journald`",
+				Generic: "systemctl start systemd-journald"}
+		}})
 	for i := range journaldRules {
 		r := &journaldRules[i]
 		check.Register(&check.Check{ID: r.id, Title: r.title, Severity: r.sev,
 			Applies: func(p *policy.Policy) (bool, string) {
 				return r.applies(p.Journald), "the policy does not set " + r.key
 			},
-			Eval: func(ctx context.Context, env *check.Env) check.Result { return evalJournaldRule(ctx, env, r) }})
+			Eval: func(ctx context.Context, env *check.Env) check.Result { return evalJournaldRule(ctx, env, r) },
+			Fix: func(env *check.Env) check.Remediation {
+				return check.Remediation{NixOS: env.Nix(r.topic),
+					Generic: fmt.Sprintf("in /etc/systemd/journald.conf.d/90-rampart.conf: [Journal] %s=%s; then systemctl restart systemd-journald", r.key, r.want(policyOf(env).Journald))}
+			}})
 	}
 }
 
@@ -210,14 +219,10 @@ func evalJournaldRule(ctx context.Context, env *check.Env, r *journaldRule) chec
 	evs := append([]check.Evidence{evf("effective "+r.key, "%s=%s (%s)", r.key, s.Value, where(s))}, c.files...)
 	why, err := r.compare(ctx, env, s)
 	if err != nil {
-		res := fail("cannot parse the effective value: "+err.Error(), evs...)
-		res.Remediation = remedy(env, r.id)
-		return res
+		return fail("cannot parse the effective value: "+err.Error(), evs...)
 	}
 	if why != "" {
-		res := fail(fmt.Sprintf("%s (%s); the policy wants %s", why, where(s), r.want(env.Policy.Journald)), evs...)
-		res.Remediation = remedy(env, r.id)
-		return res
+		return fail(fmt.Sprintf("%s (%s); the policy wants %s", why, where(s), r.want(env.Policy.Journald)), evs...)
 	}
 	return pass(fmt.Sprintf("%s=%s (%s)", r.key, s.Value, where(s)), evs...)
 }
@@ -235,10 +240,8 @@ func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {
 		return unknown("the process table", err)
 	}
 	if len(ps) == 0 {
-		res := fail("no systemd-journald process: nothing collects the logs the ban daemon and audit rely on",
+		return fail("no systemd-journald process: nothing collects the logs the ban daemon and audit rely on",
 			ev("/proc/*/cmdline", "no systemd-journald"))
-		res.Remediation = remedy(env, "journald.running")
-		return res
 	}
 	return pass(fmt.Sprintf("systemd-journald runs (pid %d)", ps[0].PID), ev("/proc/*/cmdline", describeProcs(ps)))
 }

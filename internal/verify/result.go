@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/policy"
 )
 
 // ev is one piece of evidence; the runner bounds and sanitises it
@@ -81,3 +82,19 @@ func plural(n int, one, many string) string {
 }
 
 func errorsIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// policyOf is the env's policy, or the default one for remediation text
+// asked for without a policy.
+func policyOf(env *check.Env) *policy.Policy {
+	if env.Policy == nil {
+		return policy.MustDefault("")
+	}
+	return env.Policy
+}
+
+func yesno(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -21,6 +22,16 @@ type sshRule struct {
 	// eval returns the shown value ("passwordauthentication yes") and
 	// whether it complies.
 	eval func(p policy.SSH, c sshdConfig) (string, bool)
+	// fix is the rule's remediation (check.Check.Fix).
+	fix func(env *check.Env, s policy.SSH) check.Remediation
+}
+
+// sshSet is the fix of a rule that a nixfacts topic implements: the
+// topic's option on NixOS, an sshd_config line elsewhere.
+func sshSet(topic string, generic func(s policy.SSH) string) func(*check.Env, policy.SSH) check.Remediation {
+	return func(env *check.Env, s policy.SSH) check.Remediation {
+		return check.Remediation{NixOS: env.Nix(topic), Generic: generic(s)}
+	}
 }
 
 // keyIs returns an evaluator for a keyword (or its older aliases) whose
@@ -73,11 +84,17 @@ var sshRules = []sshRule{
 	{id: "ssh.password-authentication", title: "SSH password authentication is off for every connection", sev: check.Critical,
 		applies: whenOff(func(p policy.SSH) bool { return p.PasswordAuthentication }, "password authentication"),
 		want:    func(policy.SSH) string { return "no" },
-		eval:    keyIs(isNo, "passwordauthentication")},
+		eval:    keyIs(isNo, "passwordauthentication"),
+		fix: sshSet("ssh.password_authentication", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"PasswordAuthentication %s\" in sshd_config, remove it from every Match block, and reload sshd", yesno(s.PasswordAuthentication))
+		})},
 	{id: "ssh.kbd-interactive-authentication", title: "SSH keyboard-interactive authentication is off", sev: check.High,
 		applies: whenOff(func(p policy.SSH) bool { return p.KbdInteractiveAuthentication }, "keyboard-interactive authentication"),
 		want:    func(policy.SSH) string { return "no" },
-		eval:    keyIs(isNo, "kbdinteractiveauthentication", "challengeresponseauthentication")},
+		eval:    keyIs(isNo, "kbdinteractiveauthentication", "challengeresponseauthentication"),
+		fix: sshSet("ssh.kbd_interactive_authentication", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"KbdInteractiveAuthentication %s\" in sshd_config (PAM answers keyboard-interactive with a password), and reload sshd", yesno(s.KbdInteractiveAuthentication))
+		})},
 	{id: "ssh.permit-root-login", title: "SSH root login is no looser than the policy", sev: check.High,
 		applies: func(p policy.SSH) (bool, string) {
 			return p.PermitRootLogin != "", "the policy sets no PermitRootLogin"
@@ -87,27 +104,45 @@ var sshRules = []sshRule{
 			got, ok1 := rootRank[v]
 			want, ok2 := rootRank[p.PermitRootLogin]
 			return ok1 && ok2 && got <= want
-		}, "permitrootlogin")},
+		}, "permitrootlogin"),
+		fix: sshSet("ssh.permit_root_login", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"PermitRootLogin %s\" in sshd_config and in every Match block", s.PermitRootLogin)
+		})},
 	{id: "ssh.max-auth-tries", title: "SSH MaxAuthTries is at most the policy's", sev: check.Medium,
 		applies: whenPositive(func(p policy.SSH) int64 { return int64(p.MaxAuthTries) }, "MaxAuthTries"),
 		want:    func(p policy.SSH) string { return fmt.Sprintf("1..%d", p.MaxAuthTries) },
-		eval:    atMost(func(p policy.SSH) int64 { return int64(p.MaxAuthTries) }, "maxauthtries")},
+		eval:    atMost(func(p policy.SSH) int64 { return int64(p.MaxAuthTries) }, "maxauthtries"),
+		fix: sshSet("ssh.max_auth_tries", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"MaxAuthTries %d\" in sshd_config", s.MaxAuthTries)
+		})},
 	{id: "ssh.client-alive-interval", title: "SSH idle sessions are probed (ClientAliveInterval)", sev: check.Low,
 		applies: whenPositive(func(p policy.SSH) int64 { return p.ClientAliveInterval.Seconds() }, "ClientAliveInterval"),
 		want:    func(p policy.SSH) string { return fmt.Sprintf("1..%d", p.ClientAliveInterval.Seconds()) },
-		eval:    atMost(func(p policy.SSH) int64 { return p.ClientAliveInterval.Seconds() }, "clientaliveinterval")},
+		eval:    atMost(func(p policy.SSH) int64 { return p.ClientAliveInterval.Seconds() }, "clientaliveinterval"),
+		fix: sshSet("ssh.client_alive_interval", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"ClientAliveInterval %d\" in sshd_config", s.ClientAliveInterval.Seconds())
+		})},
 	{id: "ssh.client-alive-count-max", title: "SSH drops unresponsive sessions (ClientAliveCountMax)", sev: check.Low,
 		applies: whenPositive(func(p policy.SSH) int64 { return int64(p.ClientAliveCountMax) }, "ClientAliveCountMax"),
 		want:    func(p policy.SSH) string { return fmt.Sprintf("1..%d (0 never drops)", p.ClientAliveCountMax) },
-		eval:    atMost(func(p policy.SSH) int64 { return int64(p.ClientAliveCountMax) }, "clientalivecountmax")},
+		eval:    atMost(func(p policy.SSH) int64 { return int64(p.ClientAliveCountMax) }, "clientalivecountmax"),
+		fix: sshSet("ssh.client_alive_count_max", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"ClientAliveCountMax %d\" in sshd_config", s.ClientAliveCountMax)
+		})},
 	{id: "ssh.tcp-forwarding", title: "SSH TCP forwarding is off", sev: check.Medium,
 		applies: whenOff(func(p policy.SSH) bool { return p.AllowTCPForwarding }, "TCP forwarding"),
 		want:    func(policy.SSH) string { return "no" },
-		eval:    keyIs(isNo, "allowtcpforwarding")},
+		eval:    keyIs(isNo, "allowtcpforwarding"),
+		fix: sshSet("ssh.allow_tcp_forwarding", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"AllowTcpForwarding %s\" in sshd_config", yesno(s.AllowTCPForwarding))
+		})},
 	{id: "ssh.x11-forwarding", title: "SSH X11 forwarding is off", sev: check.Medium,
 		applies: whenOff(func(p policy.SSH) bool { return p.X11Forwarding }, "X11 forwarding"),
 		want:    func(policy.SSH) string { return "no" },
-		eval:    keyIs(isNo, "x11forwarding")},
+		eval:    keyIs(isNo, "x11forwarding"),
+		fix: sshSet("ssh.x11_forwarding", func(s policy.SSH) string {
+			return fmt.Sprintf("set \"X11Forwarding %s\" in sshd_config", yesno(s.X11Forwarding))
+		})},
 	{id: "ssh.pubkey-authentication", title: "SSH public-key authentication is on and sufficient", sev: check.High,
 		want: func(policy.SSH) string { return "pubkeyauthentication yes, authenticationmethods any or publickey" },
 		eval: func(_ policy.SSH, c sshdConfig) (string, bool) {
@@ -117,10 +152,18 @@ var sshRules = []sshRule{
 				am = "any"
 			}
 			return fmt.Sprintf("pubkeyauthentication %s, authenticationmethods %s", pk, am), pk == "yes" && (am == "any" || am == "publickey")
+		},
+		fix: func(env *check.Env, _ policy.SSH) check.Remediation {
+			return check.Remediation{NixOS: env.NixLine(nixexpr.Bool(true), "services", "openssh", "settings", "PubkeyAuthentication") + " # the default; remove any override",
+				Generic: "set \"PubkeyAuthentication yes\" and leave AuthenticationMethods at any or publickey"}
 		}},
 	{id: "ssh.permit-empty-passwords", title: "SSH refuses empty passwords", sev: check.High,
 		want: func(policy.SSH) string { return "no" },
-		eval: keyIs(isNo, "permitemptypasswords")},
+		eval: keyIs(isNo, "permitemptypasswords"),
+		fix: func(env *check.Env, _ policy.SSH) check.Remediation {
+			return check.Remediation{NixOS: env.NixLine(nixexpr.Bool(false), "services", "openssh", "settings", "PermitEmptyPasswords"),
+				Generic: "set \"PermitEmptyPasswords no\" in sshd_config"}
+		}},
 }
 
 func init() {
@@ -128,7 +171,11 @@ func init() {
 		return p.SSH.Enabled, "the policy does not enable the SSH server"
 	}
 	check.Register(&check.Check{ID: "ssh.sshd-discovered", Title: "An sshd server is running and its configuration was found",
-		Severity: check.High, Applies: sshEnabled, Eval: evalSSHDDiscovered})
+		Severity: check.High, Applies: sshEnabled, Eval: evalSSHDDiscovered,
+		Fix: func(env *check.Env) check.Remediation {
+			return check.Remediation{NixOS: env.Nix("ssh.enabled"),
+				Generic: "start the OpenSSH server (systemctl enable --now ssh) with the hardened sshd_config"}
+		}})
 	for i := range sshRules {
 		r := &sshRules[i]
 		check.Register(&check.Check{ID: r.id, Title: r.title, Severity: r.sev,
@@ -141,10 +188,15 @@ func init() {
 				}
 				return true, ""
 			},
-			Eval: func(ctx context.Context, env *check.Env) check.Result { return evalSSHRule(ctx, env, r) }})
+			Eval: func(ctx context.Context, env *check.Env) check.Result { return evalSSHRule(ctx, env, r) },
+			Fix:  func(env *check.Env) check.Remediation { return r.fix(env, policyOf(env).SSH) }})
 	}
 	check.Register(&check.Check{ID: "ssh.match-consistency", Title: "No Match block weakens the SSH policy for some connections",
-		Severity: check.High, Applies: sshEnabled, Eval: evalMatchConsistency})
+		Severity: check.High, Applies: sshEnabled, Eval: evalMatchConsistency,
+		Fix: func(*check.Env) check.Remediation {
+			return check.Remediation{NixOS: "remove the weakening Match block from services.openssh.extraConfig",
+				Generic: "remove policy settings from Match blocks in sshd_config and its Include files, or repeat the hardened values there"}
+		}})
 }
 
 func evalSSHDDiscovered(ctx context.Context, env *check.Env) check.Result {
@@ -152,7 +204,6 @@ func evalSSHDDiscovered(ctx context.Context, env *check.Env) check.Result {
 	if err != nil {
 		return unknown("the process table", err)
 	}
-	fix := remedy(env, "ssh.sshd-discovered")
 	if m.running() == 0 {
 		if !env.Host.IsRoot(ctx) {
 			return result(check.Unknown, "no sshd listener visible, but not running as root: /proc may hide other users' processes (hidepid); run as root")
@@ -161,7 +212,6 @@ func evalSSHDDiscovered(ctx context.Context, env *check.Env) check.Result {
 		if o := optionsOf(env); len(o.SSHDConfigs)+len(o.SSHDPIDs) > 0 {
 			r.Message += fmt.Sprintf(" (discovery restricted to configs %v, pids %v)", o.SSHDConfigs, o.SSHDPIDs)
 		}
-		r.Remediation = fix
 		return r
 	}
 	evs := append([]check.Evidence{}, m.Found...)
@@ -264,7 +314,6 @@ func evalSSHRule(ctx context.Context, env *check.Env, r *sshRule) check.Result {
 		}
 		res := fail(fmt.Sprintf("%s for %d of %d connection specs (%s); the policy wants %s%s",
 			bad[0].shown, nbad, len(m.Evals), where, r.want(p), note), evs...)
-		res.Remediation = remedy(env, r.id)
 		return res
 	case m.Err != nil:
 		return unknown("the effective sshd configuration", m.Err, append(evs, m.Errors...)...)
@@ -326,9 +375,7 @@ func evalMatchConsistency(ctx context.Context, env *check.Env) check.Result {
 	}
 	switch {
 	case len(weakening) > 0:
-		res := fail("a Match block weakens the policy for some connections: "+strings.Join(weakening, ", "), evs...)
-		res.Remediation = remedy(env, "ssh.match-consistency")
-		return res
+		return fail("a Match block weakens the policy for some connections: "+strings.Join(weakening, ", "), evs...)
 	case len(varying) > 0:
 		return result(check.Warn, "settings differ between connections but all comply: "+strings.Join(varying, ", "), evs...)
 	}

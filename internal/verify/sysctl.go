@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -339,7 +340,8 @@ func init() {
 			},
 			Eval: func(ctx context.Context, env *check.Env) check.Result {
 				return evalSysctlKeys(ctx, env, g.id, policyKeys(env.Policy, g.keys))
-			}})
+			},
+			Fix: func(env *check.Env) check.Remediation { return sysctlFix(env, policyKeys(policyOf(env), g.keys)) }})
 	}
 	check.Register(&check.Check{ID: "sysctl.other", Title: "Other policy kernel parameters have their values", Severity: check.Low,
 		Applies: func(p *policy.Policy) (bool, string) {
@@ -347,19 +349,52 @@ func init() {
 		},
 		Eval: func(ctx context.Context, env *check.Env) check.Result {
 			return evalSysctlKeys(ctx, env, "sysctl.other", policyKeys(env.Policy, nil))
-		}})
+		},
+		Fix: func(env *check.Env) check.Remediation { return sysctlFix(env, policyKeys(policyOf(env), nil)) }})
 	check.Register(&check.Check{ID: "sysctl.persisted", Title: "Policy kernel parameters persist across reboots (sysctl.d)", Severity: check.Medium,
 		Applies: func(p *policy.Policy) (bool, string) {
 			return len(p.Sysctl) > 0, "the policy sets no kernel parameters"
 		},
-		Eval: evalSysctlPersisted})
+		Eval: evalSysctlPersisted,
+		Fix: func(env *check.Env) check.Remediation {
+			return check.Remediation{NixOS: env.Nix("sysctl"),
+				Generic: "write the keys to /etc/sysctl.d/90-rampart.conf so they survive a reboot, then sysctl --system"}
+		}})
+}
+
+// sysctlFix sets keys: boot.kernel.sysctl on NixOS (nixfacts' sysctl.KEY
+// topics, which leave out a key that would undo the tailnet's routing),
+// /etc/sysctl.d elsewhere. A conf.all key also gets its conf.default twin,
+// which new interfaces inherit.
+func sysctlFix(env *check.Env, keys []policy.Sysctl) check.Remediation {
+	var nix, gen []string
+	forward := false
+	for _, k := range keys {
+		if l := env.Nix("sysctl." + k.Name); l != "" {
+			nix = append(nix, l)
+		}
+		gen = append(gen, fmt.Sprintf("%s = %d", k.Name, k.Value))
+		if base, ok := strings.CutPrefix(k.Name, "net.ipv4.conf.all."); ok {
+			if l := env.NixLine(nixexpr.Int(k.Value), "boot", "kernel", "sysctl", "net.ipv4.conf.default."+base); l != "" {
+				nix = append(nix, l+" # new interfaces inherit default, not all")
+			}
+			gen = append(gen, fmt.Sprintf("net.ipv4.conf.default.%s = %d (and each existing interface: sysctl -w net.ipv4.conf.IFACE.%s=%d)", base, k.Value, base, k.Value))
+		}
+		forward = forward || strings.Contains(k.Name, "forward")
+	}
+	if forward && policyOf(env).Tailnet.Enabled {
+		if l := env.NixLine(nixexpr.Str("none"), "services", "tailscale", "useRoutingFeatures"); l != "" {
+			nix = append(nix, l+` # "server"/"both" force forwarding on at mkOverride 97`)
+		}
+	}
+	return check.Remediation{NixOS: strings.Join(nix, "\n"),
+		Generic: "in /etc/sysctl.d/90-rampart.conf: " + strings.Join(gen, "; ") + "; then sysctl --system"}
 }
 
 func evalSysctlKeys(ctx context.Context, env *check.Env, id string, keys []policy.Sysctl) check.Result {
 	var evs []check.Evidence
-	var problems, names []string
+	var problems []string
 	for _, k := range keys {
-		names = append(names, k.Name)
 		f, err := evalSysctl(ctx, env, k.Name, k.Value)
 		if err != nil {
 			return unknown(k.Name, err, evs...)
@@ -370,9 +405,7 @@ func evalSysctlKeys(ctx context.Context, env *check.Env, id string, keys []polic
 		}
 	}
 	if len(problems) > 0 {
-		r := fail(strings.Join(problems, "; "), evs...)
-		r.Remediation = remedy(env, "sysctl:"+strings.Join(names, ","))
-		return r
+		return fail(strings.Join(problems, "; "), evs...)
 	}
 	var want []string
 	for _, k := range keys {
@@ -537,9 +570,7 @@ func evalSysctlPersisted(ctx context.Context, env *check.Env) check.Result {
 		evs = append(evs, ev(strings.Join(sysctlDirs, ", ")+", /etc/sysctl.conf", "no assignments found"))
 	}
 	if len(problems) > 0 {
-		r := fail(strings.Join(problems, "; "), evs...)
-		r.Remediation = remedy(env, "sysctl.persisted")
-		return r
+		return fail(strings.Join(problems, "; "), evs...)
 	}
 	return pass(fmt.Sprintf("all %d policy keys persist with their values", len(env.Policy.Sysctl)), evs...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -98,12 +99,39 @@ func chronyApplies(p *policy.Policy) (bool, string) {
 func init() {
 	check.Register(
 		&check.Check{ID: "time.chrony-running", Title: "chronyd is running and answering", Severity: check.High,
-			Applies: chronyApplies, Eval: evalChronyRunning},
+			Applies: chronyApplies, Eval: evalChronyRunning, Fix: fixChronyRunning},
 		&check.Check{ID: "time.synchronised", Title: "The clock is synchronised to a real time source", Severity: check.High,
-			Applies: chronyApplies, Eval: evalSynchronised},
+			Applies: chronyApplies, Eval: evalSynchronised, Fix: fixSynchronised},
 		&check.Check{ID: "time.single-daemon", Title: "Only one time daemon adjusts the clock", Severity: check.Low,
-			Applies: chronyApplies, Eval: evalSingleTimeDaemon},
+			Applies: chronyApplies, Eval: evalSingleTimeDaemon, Fix: fixSingleTimeDaemon},
 	)
+}
+
+func fixChronyRunning(env *check.Env) check.Remediation {
+	return check.Remediation{NixOS: env.Nix("time.chrony"),
+		Generic: "install chrony and start it: systemctl enable --now chrony"}
+}
+
+// defaultNTPServers are the NixOS module's default servers, named when the
+// policy names none.
+var defaultNTPServers = []string{"0.nixos.pool.ntp.org", "1.nixos.pool.ntp.org"}
+
+func fixSynchronised(env *check.Env) check.Remediation {
+	servers := policyOf(env).Time.Servers
+	if len(servers) == 0 {
+		servers = defaultNTPServers
+	}
+	return check.Remediation{NixOS: env.NixLine(nixexpr.Strs(servers...), "services", "chrony", "servers"),
+		Generic: "give chrony reachable NTP servers (server … iburst), allow UDP 123 out, and check `chronyc sources`"}
+}
+
+func fixSingleTimeDaemon(env *check.Env) check.Remediation {
+	nix := env.Nix("time.chrony")
+	if nix != "" {
+		nix += "\n# with chrony on, NixOS sets services.timesyncd.enable = false"
+	}
+	return check.Remediation{NixOS: nix,
+		Generic: "disable the second time daemon: systemctl disable --now systemd-timesyncd"}
 }
 
 func evalChronyRunning(ctx context.Context, env *check.Env) check.Result {
@@ -117,7 +145,6 @@ func evalChronyRunning(ctx context.Context, env *check.Env) check.Result {
 			res.Evidence = append(res.Evidence, ev("/proc/*/cmdline", describeProcs(ps)))
 			res.Message += " (a chronyd process exists but its command socket does not answer)"
 		}
-		res.Remediation = remedy(env, "time.chrony-running")
 		return res
 	}
 	return pass(fmt.Sprintf("chronyd answers (reference %s, stratum %d)", r.t.RefID, r.t.Stratum), r.evidence())
@@ -144,7 +171,7 @@ func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
 	}
 	if r.out.ExitCode != 0 {
 		res := fail("no synchronisation: chronyd does not answer ("+firstLine(r.out)+")", r.evidence())
-		res.Remediation = remedy(env, "time.chrony-running")
+		res.Remediation = fixChronyRunning(env)
 		return res
 	}
 	t := r.t
@@ -167,9 +194,7 @@ func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
 		problems = append(problems, fmt.Sprintf("|offset| %s exceeds the policy's max_offset %s", off, env.Policy.Time.MaxOffset))
 	}
 	if len(problems) > 0 {
-		res := fail(strings.Join(problems, "; "), r.evidence())
-		res.Remediation = remedy(env, "time.synchronised")
-		return res
+		return fail(strings.Join(problems, "; "), r.evidence())
 	}
 	return pass(fmt.Sprintf("synchronised to %s (%s), stratum %d, offset %s, leap %s",
 		t.RefID, t.RefName, t.Stratum, time.Duration(t.Offset*float64(time.Second)), t.Leap), r.evidence())
@@ -183,9 +208,7 @@ func evalSingleTimeDaemon(ctx context.Context, env *check.Env) check.Result {
 		return unknown("the process table", err)
 	}
 	if len(ps) > 0 {
-		res := fail("another time daemon is running beside chrony", ev("/proc/*/cmdline", describeProcs(ps)))
-		res.Remediation = remedy(env, "time.single-daemon")
-		return res
+		return fail("another time daemon is running beside chrony", ev("/proc/*/cmdline", describeProcs(ps)))
 	}
 	all, _ := processes(ctx, env)
 	if len(all) == 0 {

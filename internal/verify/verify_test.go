@@ -512,31 +512,38 @@ func TestBanBatch(t *testing.T) {
 	}
 }
 
-func TestRemedy(t *testing.T) {
+// TestFix: each check's declared remediation (check.Check.Fix) under the
+// env's release; TestRemediationsKnownToNixfacts (check/catalog) checks
+// every option path of every check against nixfacts.
+func TestFix(t *testing.T) {
 	p := fail2banDefault("tailnet")
 	for _, tc := range []struct {
-		release, topic, nixos, generic string
+		release, id, nixos, generic string
 	}{
 		{"", "ssh.password-authentication", "services.openssh.settings.PasswordAuthentication = false;", "PasswordAuthentication no"},
 		{"24.11", "ssh.permit-root-login", `services.openssh.settings.PermitRootLogin = "prohibit-password";`, "PermitRootLogin prohibit-password"},
-		{"", "sysctl:net.ipv4.conf.all.rp_filter", `boot.kernel.sysctl."net.ipv4.conf.default.rp_filter" = 1;`, "each existing interface"},
-		{"", "sysctl:net.ipv4.ip_forward", `useRoutingFeatures = "none"`, "net.ipv4.ip_forward = 0"},
-		{"", "journald.max-retention", "MaxRetentionSec", "journald.conf.d"},
+		{"", "ssh.permit-empty-passwords", "services.openssh.settings.PermitEmptyPasswords = false;", "PermitEmptyPasswords no"},
+		{"", "sysctl.rp-filter", `boot.kernel.sysctl."net.ipv4.conf.default.rp_filter" = 1;`, "each existing interface"},
+		{"", "sysctl.ip-forward", `useRoutingFeatures = "none"`, "net.ipv4.ip_forward = 0"},
+		{"", "journald.max-retention", "services.journald.extraConfig", "journald.conf.d"},
+		{"26.11", "journald.max-retention", "services.journald.settings.Journal.MaxRetentionSec", "journald.conf.d"},
 		{"", "ban.daemon-running", "services.fail2ban.enable = true;", "enabled unit that is not running"},
 		{"unstable", "time.chrony-running", "services.chrony.enable = true;", "chrony"},
+		{"", "time.synchronised", `services.chrony.servers = [`, "chronyc sources"},
 	} {
-		fix := remedy(check.NewEnv(nil, p, tc.release), tc.topic)
+		c, ok := check.Lookup(tc.id)
+		if !ok {
+			t.Fatalf("%s not registered", tc.id)
+		}
+		fix := c.Fix(check.NewEnv(nil, p, tc.release))
 		if !strings.Contains(fix.NixOS, tc.nixos) || !strings.Contains(fix.Generic, tc.generic) {
-			t.Errorf("%s (%q): %+v, want NixOS containing %q and generic containing %q", tc.topic, tc.release, fix, tc.nixos, tc.generic)
+			t.Errorf("%s (%q): %+v, want NixOS containing %q and generic containing %q", tc.id, tc.release, fix, tc.nixos, tc.generic)
 		}
 	}
-	for _, c := range areaChecks(t, "ssh", "sysctl", "time", "journald", "ban") {
-		if c.ID == "sysctl.other" || strings.HasPrefix(c.ID, "sysctl.") && c.ID != "sysctl.persisted" {
-			continue // per-key remediation, covered above
-		}
-		if fix := remedy(check.NewEnv(nil, p, ""), c.ID); fix.Generic == "" {
-			t.Errorf("%s has no generic remediation", c.ID)
-		}
+	// An unknown release gets no NixOS text (check.Env.NixRelease).
+	c, _ := check.Lookup("ssh.permit-empty-passwords")
+	if fix := c.Fix(check.NewEnv(nil, p, "19.03")); fix.NixOS != "" || fix.Generic == "" {
+		t.Errorf("release 19.03: %+v, want only the generic fix", fix)
 	}
 }
 
@@ -590,8 +597,9 @@ func TestGuardEngine(t *testing.T) {
 			t.Errorf("%s passed without a guard: %s", r.ID, r.Message)
 		}
 	}
-	fix := remedy(check.NewEnv(nil, p, ""), "ban.bantime")
-	if fix.NixOS != `services.rampart.policy.ban.bantime = "1h"; (rampart's flake, nixosModules.default)` || !strings.Contains(fix.Generic, "/etc/rampart/policy.toml") {
+	bantime, _ := check.Lookup("ban.bantime")
+	fix := bantime.Fix(check.NewEnv(nil, p, ""))
+	if fix.NixOS != `services.rampart.policy.ban.bantime = "1h"; # rampart's flake, nixosModules.default` || !strings.Contains(fix.Generic, "/etc/rampart/policy.toml") {
 		t.Errorf("ban.bantime fix = %+v", fix)
 	}
 	// The same host with the fail2ban engine passes the daemon check.
