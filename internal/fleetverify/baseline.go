@@ -260,7 +260,9 @@ func ReadFiles(paths []string) ([]*Fleet, error) {
 func (v *verifyDoc) hostRun(t *Target) (*HostRun, error) {
 	h := &HostRun{Target: t, Policy: v.Policy, Release: v.Release, Duration: time.Duration(v.DurationMS) * time.Millisecond}
 	h.Started, _ = time.Parse(time.RFC3339, v.Started)
-	for i, c := range v.Checks {
+	h.Results = make([]check.Result, 0, len(v.Checks))
+	for i := range v.Checks {
+		c := &v.Checks[i]
 		switch c.Status {
 		case check.Pass, check.Fail, check.Warn, check.Unknown, check.Skip:
 		default:

@@ -3,6 +3,7 @@ package htmlreport
 import (
 	"encoding/json"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"sort"
@@ -63,16 +64,32 @@ type checkCol struct {
 }
 
 type hostRow struct {
-	Index                   int
-	Name, Reported, Group   string
-	Labels                  []string
-	Error                   string
-	Cells                   []hostCell
+	Index                 int
+	Name, Reported, Group string
+	Labels                []string
+	Error                 string
+	Cells                 []hostCell
+	// CellsHTML is Cells as table cells: 51 checks by 1,000 hosts are
+	// 51,000 cells, which the template engine takes a third of a second
+	// to write one by one.
+	CellsHTML               template.HTML
 	Pass, Fail, Unk         int
 	Policy, PolicyHashShort string
 	Version, Time           string
 	Age                     string // a bucket report's age ("" otherwise)
 	Stale                   bool
+}
+
+// cellsHTML writes cells as <td class="…"></td>, escaped.
+func cellsHTML(cells []hostCell) template.HTML {
+	var b strings.Builder
+	b.Grow(len(cells) * 24)
+	for _, c := range cells {
+		b.WriteString(`<td class="`)
+		b.WriteString(html.EscapeString(c.Class))
+		b.WriteString(`"></td>`)
+	}
+	return template.HTML(b.String())
 }
 
 type hostCell struct {
@@ -212,6 +229,7 @@ func buildFleet(f *fleetverify.Fleet) *fleetPage {
 				row.Unk++
 			}
 		}
+		row.CellsHTML = cellsHTML(row.Cells)
 		labels := h.Target.Labels
 		if labels == nil {
 			labels = []string{}
