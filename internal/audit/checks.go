@@ -363,16 +363,6 @@ func relatedLines(l *listed, want []Rule) string {
 	return fmt.Sprintf("%d rule(s) loaded, none on these paths", len(l.rules))
 }
 
-// release is the env's release (check.Env.NixRelease); an unknown one
-// gets the newest stable release's text, since the enable and rules
-// remediations are built around it.
-func release(env *check.Env) nixfacts.Release {
-	if r, ok := env.NixRelease(); ok {
-		return r
-	}
-	return nixfacts.Newest()
-}
-
 func policyOf(env *check.Env) *policy.Policy {
 	if env.Policy == nil {
 		return policy.MustDefault("")
@@ -391,11 +381,20 @@ func releaseNote(rel nixfacts.Release) string {
 	return fmt.Sprintf("# NixOS %s: rules load through audit.service (auditctl -D, then -R); backlogLimit defaults to 64, consider security.audit.backlogLimit = 8192", rel)
 }
 
+// nixText is the NixOS text of an audit fix: auditing on, the options of
+// topic, and how the release loads rules; "" for a release nixfacts does
+// not know (check.Env.NixRelease).
+func nixText(env *check.Env, topic string) string {
+	rel, ok := env.NixRelease()
+	if !ok {
+		return ""
+	}
+	return env.Nix("audit.enabled", topic) + "\n" + releaseNote(rel)
+}
+
 // enableRemediation turns auditing on and starts the daemon.
 func enableRemediation(env *check.Env) check.Remediation {
-	p, rel := policyOf(env), release(env)
-	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p)+nixfacts.Remediation(rel, "audit.backlog_limit", p)) + "\n" + releaseNote(rel)
-	return check.Remediation{NixOS: nix,
+	return check.Remediation{NixOS: nixText(env, "audit.backlog_limit"),
 		Generic: "install and start the audit daemon (Debian: apt-get install auditd; systemctl enable --now auditd); it registers with the kernel and enables auditing (auditctl -s shows enabled 1 and its pid)"}
 }
 
@@ -407,8 +406,7 @@ func allWatchesRemediation(env *check.Env) check.Remediation { return remediatio
 // the generator's own facts) and the generic auditctl commands for the
 // missing rules (all policy watches when missing is nil).
 func remediation(env *check.Env, missing []Rule) check.Remediation {
-	p, rel := policyOf(env), release(env)
-	nix := strings.TrimSpace(nixfacts.Remediation(rel, "audit.enabled", p)+nixfacts.Remediation(rel, "audit.watches", p)) + "\n" + releaseNote(rel)
+	p, nix := policyOf(env), nixText(env, "audit.watches")
 	if missing == nil {
 		missing, _ = FromPolicy(p.Audit)
 	}
