@@ -27,7 +27,7 @@ func init() {
 		Name:    "audit",
 		Summary: "load, compare and report the policy's kernel audit watches",
 		Usage:   "audit <rules|apply|diff|report> [flags]",
-		Help: `The policy's [audit] watches (seed 000: /etc/passwd and /etc/group → identity,
+		Help: `The policy's [audit] watches (by default: /etc/passwd and /etc/group → identity,
 sshd_config → ssh, sudoers → sudo, crontab → cron, /etc/systemd → systemd) as
 kernel audit rules: printed, loaded idempotently, compared with what the kernel
 has loaded, and the events they record summarised per key.

@@ -199,7 +199,7 @@ func printTop(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'rampart help <command>' for details and examples. 'rampart --version' prints the version.")
-	fmt.Fprintln(w, "With no -p/--policy file every command uses the embedded default policy (the seed system).")
+	fmt.Fprintln(w, "With no -p/--policy file every command uses the embedded default policy (the hardened server: profile baseline).")
 }
 
 func printCommand(w io.Writer, path string, c *Command) {

@@ -30,7 +30,7 @@ var lockdownCmd = &Command{
 	Name:    "lockdown",
 	Summary: "close SSH except over the tailnet, with pre-flight checks and automatic rollback",
 	Usage:   "lockdown <plan|apply|confirm|rollback|status> [flags]",
-	Help: `Seed 003 closes the SSH port on every interface but tailscale0. Done by hand, an expired node key or a
+	Help: `A tailnet-only server closes the SSH port on every interface but tailscale0. Done by hand, an expired node key or a
 broken tailnet path locks the admin out. lockdown makes the change commit-confirmed:
 
   plan      proves the tailnet path (tailscale Running, node key not expiring, tailscale0 up with a

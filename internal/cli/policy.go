@@ -109,8 +109,8 @@ var policyCmd = &Command{
 	Summary: "write, check and show the policy file",
 	Usage:   "policy <init|check|show> [arguments]",
 	Help: `One TOML policy file drives every rampart command. With no file (no -p),
-commands use the embedded default: the seed system ("baseline"), or with
---profile tailnet the seed system plus Tailscale with SSH only over the tailnet.
+commands use the embedded default: the hardened server ("baseline"), or with
+--profile tailnet the same plus Tailscale with SSH only over the tailnet.
 
 Examples:
   rampart policy init --admin alice --key alice.pub > rampart.toml

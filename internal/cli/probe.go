@@ -20,7 +20,7 @@ where it runs, and reports what an attacker there sees:
   open         the TCP handshake completed; for SSH also the version banner,
                the host key and the authentication methods offered
   refused      the host answered with a reset (nothing listens, or a reject rule)
-  filtered     no answer before --timeout (a drop rule: what seed 003 wants
+  filtered     no answer before --timeout (a drop rule: what a tailnet-only server wants
                from the public internet)
   unreachable  an ICMP host/network unreachable or prohibited answer
 

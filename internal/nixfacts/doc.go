@@ -1,8 +1,8 @@
 // Package nixfacts holds what rampart knows about NixOS options, per
 // release, as data: which option paths exist in each release of
 // Releases (release.go holds the one list, with end-of-life dates), which
-// were renamed, removed or never existed (the mistakes of the seed
-// guide), their types, and the nixpkgs file each fact comes
+// were renamed, removed or never existed (mistakes that published
+// hardening guides commonly make), their types, and the nixpkgs file each fact comes
 // from (Fact.Source, a path under nixos/modules/ on the release's
 // nixos-RR.MM branch of nixpkgs, where the option is declared or renamed).
 //

@@ -3,9 +3,10 @@ package policy
 import "fmt"
 
 // Default returns the embedded default policy for a profile: "baseline" is
-// seed 000 as written (corrected where the seed is wrong), "tailnet" adds
-// seed 003. Site-specific values (admin users, the example LAN, the auth-key
-// path) are left empty or at the seed's example; `rampart policy init`
+// the hardened internet-facing server rampart is built for (its published
+// NixOS configuration, corrected where that is wrong), "tailnet" adds
+// SSH only over Tailscale. Site-specific values (admin users, the example LAN, the auth-key
+// path) are left empty or at an example; `rampart policy init`
 // shows them as commented examples.
 func Default(profile string) (*Policy, error) {
 	p := &Policy{

@@ -3,7 +3,7 @@
 // checks it, guard enforces its jails, audit loads its watches, lockdown
 // applies its tailnet-only SSH).
 //
-// With no policy file, Default returns the seed system: fail2ban-style jails
+// With no policy file, Default returns the baseline system: fail2ban-style jails
 // (bantime 1h, findtime 10m, maxretry 3; an sshd and an nginx-noscript jail),
 // six audit watches, a locked-down OpenSSH, seven network sysctls, chrony and
 // journald retention. The "tailnet" profile adds Tailscale with SSH reachable

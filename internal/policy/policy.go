@@ -15,7 +15,8 @@ const (
 
 // Policy is the whole model. Field tags give the TOML/JSON key names.
 type Policy struct {
-	// Profile is "baseline" (seed 000) or "tailnet" (seed 000 + seed 003).
+	// Profile is "baseline" (the hardened server) or "tailnet" (baseline + SSH
+	// only over Tailscale).
 	Profile  string   `toml:"profile" json:"profile"`
 	Admin    Admin    `toml:"admin" json:"admin"`
 	SSH      SSH      `toml:"ssh" json:"ssh"`
@@ -56,7 +57,7 @@ func (a Admin) HasAuthorizedKey() bool {
 	return false
 }
 
-// SSH is the OpenSSH server policy (seed 000's services.openssh block).
+// SSH is the OpenSSH server policy (the baseline's services.openssh block).
 type SSH struct {
 	Enabled bool  `toml:"enabled" json:"enabled"`
 	Ports   []int `toml:"ports" json:"ports"`
@@ -73,7 +74,7 @@ type SSH struct {
 	AllowTCPForwarding  bool     `toml:"allow_tcp_forwarding" json:"allow_tcp_forwarding"`
 	X11Forwarding       bool     `toml:"x11_forwarding" json:"x11_forwarding"`
 	// TailnetOnly closes the SSH ports on every interface except the
-	// tailnet's (seed 003). Requires [tailnet] enabled.
+	// tailnet's (the tailnet profile). Requires [tailnet] enabled.
 	TailnetOnly bool `toml:"tailnet_only" json:"tailnet_only"`
 }
 
@@ -304,7 +305,7 @@ type Journald struct {
 	Storage string `toml:"storage" json:"storage"`
 }
 
-// Tailnet is the Tailscale policy of seed 003.
+// Tailnet is the Tailscale policy: SSH reachable only over the tailnet.
 type Tailnet struct {
 	Enabled bool `toml:"enabled" json:"enabled"`
 	// Interface is the tailnet interface, trusted by the firewall.

@@ -9,13 +9,13 @@ type SysctlRange struct {
 	Doc string
 }
 
-// KnownSysctls are the kernel parameters a policy may set: the seed's seven
+// KnownSysctls are the kernel parameters a policy may set: the baseline's seven
 // plus common hardening keys, each with the range the kernel accepts (from
 // Documentation/networking/ip-sysctl.rst and admin-guide/sysctl/*.rst).
 // A name outside this table is an error with a did-you-mean, since a typo
 // would otherwise render a setting that silently does nothing.
 var KnownSysctls = map[string]SysctlRange{
-	// The seed's seven.
+	// The baseline's seven.
 	"net.ipv4.ip_forward":                {0, 1, "route IPv4 packets between interfaces"},
 	"net.ipv4.conf.all.accept_redirects": {0, 1, "accept ICMP redirects"},
 	"net.ipv4.conf.all.send_redirects":   {0, 1, "send ICMP redirects"},

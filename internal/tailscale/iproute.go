@@ -135,7 +135,7 @@ func ParseRoute(data []byte) (*Route, error) {
 	return &rs[0], nil
 }
 
-// RouteGet asks the kernel which interface reaches addr, as the seed does
+// RouteGet asks the kernel which interface reaches addr, as a manual check with `ip route get` does
 // with `ip route get ${SSH_CONNECTION%% *}`. The command line and output
 // are returned for evidence.
 func RouteGet(ctx context.Context, h host.Host, addr netip.Addr) (*Route, string, []byte, error) {
