@@ -1,5 +1,6 @@
-// Package lockdown closes SSH on every interface but the tailnet's (seed
-// 003) without ever locking the admin out.
+// Package lockdown closes SSH on every interface but the tailnet's
+// (tailscale0 trusted, port 22 closed everywhere else) without ever
+// locking the admin out.
 //
 // The change is made in the commit-confirmed style of network devices:
 //

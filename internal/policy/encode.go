@@ -64,7 +64,7 @@ const initHeader = `# rampart policy, profile %q (written by 'rampart policy ini
 // keyDocs are the comments of `policy init`, by dotted path (no indexes;
 // jails as ban.jails.*).
 var keyDocs = map[string]string{
-	"profile":                            `"baseline" (seed system) or "tailnet" (adds Tailscale, SSH only over the tailnet)`,
+	"profile":                            `"baseline" (the hardened server) or "tailnet" (adds Tailscale, SSH only over the tailnet)`,
 	"admin":                              "People who must always be able to log in; at least one authorized key is\n# required while password and keyboard-interactive logins are off.",
 	"ssh":                                "OpenSSH server.",
 	"ssh.ports":                          "ports sshd listens on",
