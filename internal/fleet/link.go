@@ -31,6 +31,9 @@ type Inbound struct {
 	Until  time.Time
 	// Failures is the origin's failure count.
 	Failures int
+	// Pending is how many stream messages followed this one when it was
+	// read: 0 once the link has caught up with the stream.
+	Pending uint64
 }
 
 // Config configures a Link.
@@ -54,7 +57,7 @@ type Link struct {
 	clock func() time.Time
 	guard *Guardrails
 	box   *Outbox
-	out   chan Message  // local events to publish
+	out   chan *Message // local events to publish (pointers: the queue is long)
 	in    chan Inbound  // stream messages for the daemon
 	kick  chan struct{} // connection came up
 	m     linkMeters
@@ -106,6 +109,11 @@ type linkMeters struct {
 // are dropped (counted as lost) rather than slowing the local ban path.
 const outCap = 1 << 16
 
+// inCap is the queue of stream messages for the daemon: deep enough
+// that the consumer keeps reading while the daemon commits a batch to
+// the firewall (a transaction waits milliseconds in the kernel).
+const inCap = 16384
+
 // New opens the outbox and prepares the link; Run connects.
 func New(c Config) (*Link, error) {
 	f := c.Policy.Fleet
@@ -138,7 +146,7 @@ func New(c Config) (*Link, error) {
 	}
 	r := c.Metrics
 	l := &Link{p: c.Policy, node: node, log: c.Log, clock: c.Clock, guard: g, box: box,
-		out: make(chan Message, outCap), in: make(chan Inbound, 1024), kick: make(chan struct{}, 1),
+		out: make(chan *Message, outCap), in: make(chan Inbound, inCap), kick: make(chan struct{}, 1),
 		origins: map[string]*OriginCount{}, depth: box.Len(),
 		m: linkMeters{
 			published: r.Counter("rampart_fleet_published_total", "Local bans and unbans the fleet stream acknowledged."),
@@ -167,7 +175,7 @@ func (l *Link) Publish(m Message) {
 		return
 	}
 	select {
-	case l.out <- m:
+	case l.out <- &m:
 	default:
 		l.lost.Add(1)
 		l.m.lost.With().Inc()
@@ -259,7 +267,7 @@ func (l *Link) Run(ctx context.Context, after uint64) error {
 	if nc.IsConnected() {
 		l.up()
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(5*time.Second))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(window), jetstream.WithPublishAsyncTimeout(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
@@ -320,14 +328,18 @@ func (l *Link) publisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStr
 				l.drain()
 				return
 			case m := <-l.out:
-				l.enqueue(m)
+				l.enqueue(*m)
 			case <-l.kick:
 			case <-retry.C:
 			}
 			backoff = 0
 		}
 		l.drain()
-		if l.box.Len() == 0 || !nc.IsConnected() {
+		if l.box.Len() == 0 {
+			continue
+		}
+		if !nc.IsConnected() {
+			l.sync()
 			continue
 		}
 		if !streamOK {
@@ -337,6 +349,7 @@ func (l *Link) publisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStr
 			_, err := EnsureStream(cctx, js, l.p)
 			cancel()
 			if err != nil {
+				l.sync()
 				l.log.Warn("fleet: stream not ready; will retry", "err", err)
 				l.setErr(err)
 				backoff = time.Second
@@ -353,23 +366,29 @@ func (l *Link) publisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStr
 	}
 }
 
-// drain moves every queued event into the outbox and syncs it.
+// drain moves every queued event into the outbox file (written, so a
+// crash of the process loses none; sync makes them survive the machine's).
 func (l *Link) drain() {
-	n := 0
 	for {
 		select {
 		case m := <-l.out:
-			l.enqueue(m)
-			n++
+			l.enqueue(*m)
 			continue
 		default:
 		}
 		break
 	}
-	if err := l.box.Sync(); err != nil {
+	if err := l.box.Flush(); err != nil {
 		l.log.Error("fleet outbox", "err", err)
 	}
 	l.depthChanged()
+}
+
+// sync makes the outbox file durable (fsync).
+func (l *Link) sync() {
+	if err := l.box.Sync(); err != nil {
+		l.log.Error("fleet outbox", "err", err)
+	}
 }
 
 func (l *Link) depthChanged() {
@@ -398,12 +417,19 @@ func (l *Link) enqueue(m Message) {
 	}
 }
 
-// window is how many messages are in flight at once.
-const window = 512
+// window is how many messages are in flight at once (at most the
+// client's async publish limit).
+const window = 4096
 
 // sendWindow publishes the oldest waiting entries and removes those
 // acknowledged in order (a failure stops at the first unacknowledged
-// one; the rest are resent, deduplicated by their IDs).
+// one; the rest are resent, deduplicated by their IDs). The outbox is
+// fsynced while the acknowledgements are on their way: an entry is on
+// disk before the outbox forgets it, as before, without a disk flush
+// between a ban and its first send. The removals are written, not
+// synced: after a power loss an acknowledged entry may be sent again
+// (deduplicated by its ID within the stream's duplicate window, and a
+// repeated ban or unban in the same order changes nothing).
 func (l *Link) sendWindow(ctx context.Context, js jetstream.JetStream) error {
 	now := l.clock()
 	es := l.box.Pending(window)
@@ -421,6 +447,7 @@ func (l *Link) sendWindow(ctx context.Context, js jetstream.JetStream) error {
 		}
 		futs = append(futs, f)
 	}
+	l.sync()
 	done := 0
 	sent := 0
 wait:
@@ -445,8 +472,8 @@ wait:
 	if derr := l.box.Done(done); derr != nil {
 		l.log.Error("fleet outbox", "err", derr)
 	}
-	if serr := l.box.Sync(); serr != nil {
-		l.log.Error("fleet outbox", "err", serr)
+	if ferr := l.box.Flush(); ferr != nil {
+		l.log.Error("fleet outbox", "err", ferr)
 	}
 	l.published.Add(int64(sent))
 	l.m.published.With().Add(float64(sent))
@@ -495,7 +522,7 @@ func (l *Link) consume(ctx context.Context, js jetstream.JetStream, after uint64
 	if err != nil {
 		return fmt.Errorf("fleet consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(1024))
+	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
 	if err != nil {
 		return fmt.Errorf("fleet consumer: %w", err)
 	}
@@ -518,7 +545,7 @@ func (l *Link) consume(ctx context.Context, js jetstream.JetStream, after uint64
 			continue
 		}
 		in := l.judge(msg.Subject(), msg.Data(), md.Timestamp)
-		in.Seq = md.Sequence.Stream
+		in.Seq, in.Pending = md.Sequence.Stream, md.NumPending
 		l.mu.Lock()
 		l.lag = md.NumPending
 		l.mu.Unlock()

@@ -15,7 +15,7 @@ import (
 
 // runServer starts a real single-node JetStream server on a free
 // loopback port, storing in dir.
-func runServer(t *testing.T, dir string, port int) (*server.Server, string) {
+func runServer(t testing.TB, dir string, port int) (*server.Server, string) {
 	t.Helper()
 	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoSigs: true, ServerName: "t1"}
 	s, err := server.NewServer(opts)
@@ -30,14 +30,14 @@ func runServer(t *testing.T, dir string, port int) (*server.Server, string) {
 	return s, fmt.Sprintf("nats://%s", s.Addr().String())
 }
 
-func fleetPolicy(t *testing.T, node, url string) *policy.Policy {
+func fleetPolicy(t testing.TB, node, url string) *policy.Policy {
 	t.Helper()
 	p := policy.MustDefault(policy.ProfileBaseline)
 	p.Fleet.Enabled, p.Fleet.Servers, p.Fleet.Node = true, []string{url}, node
 	return p
 }
 
-func startLink(t *testing.T, p *policy.Policy, dir string, after uint64) (*Link, context.CancelFunc, chan error) {
+func startLink(t testing.TB, p *policy.Policy, dir string, after uint64) (*Link, context.CancelFunc, chan error) {
 	t.Helper()
 	l, err := New(Config{Policy: p, StateDir: dir, Own: []netip.Addr{netip.MustParseAddr("192.0.2.1")}})
 	if err != nil {
@@ -128,7 +128,7 @@ func TestOutboxSurvivesOutage(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -158,6 +158,18 @@ func Decode(subject string, data []byte) (Message, error) {
 	if len(data) > MaxPayload {
 		return Message{}, fmt.Errorf("payload of %d bytes exceeds %d", len(data), MaxPayload)
 	}
+	// One strict pass decides a well-formed v1 payload; anything else
+	// goes the slow way below, which names what is wrong.
+	var p Payload
+	if strictDecode(data, &p) == nil && p.Schema == Schema {
+		return check(kind, origin, jail, &p)
+	}
+	return decodeSlow(kind, origin, jail, data)
+}
+
+// decodeSlow decodes a payload in steps, so that the error says whether
+// it is not JSON, another schema version, or a bad v1 payload.
+func decodeSlow(kind Kind, origin, jail string, data []byte) (Message, error) {
 	var probe struct {
 		Schema json.RawMessage `json:"schema"`
 	}
@@ -169,14 +181,30 @@ func Decode(subject string, data []byte) (Message, error) {
 		return Message{}, fmt.Errorf("field schema: %w %s (want %q)", ErrSchema, clip(string(probe.Schema)), Schema)
 	}
 	var p Payload
+	if err := strictDecode(data, &p); err != nil {
+		return Message{}, err
+	}
+	return check(kind, origin, jail, &p)
+}
+
+// strictDecode reads exactly one JSON object of no unknown field.
+func strictDecode(data []byte, p *Payload) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return Message{}, fmt.Errorf("payload: %s", clip(err.Error()))
+	if err := dec.Decode(p); err != nil {
+		return fmt.Errorf("payload: %s", clip(err.Error()))
 	}
-	if dec.More() {
-		return Message{}, errors.New("payload: data after the JSON object")
+	for _, c := range data[dec.InputOffset():] {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return errors.New("payload: data after the JSON object")
+		}
 	}
+	return nil
+}
+
+// check turns a decoded payload into a message, checking its fields.
+func check(kind Kind, origin, jail string, p *Payload) (Message, error) {
+	var err error
 	m := Message{Kind: kind, Origin: origin, DecidedAt: p.DecidedAt, ExpiresAt: p.ExpiresAt, Failures: p.Failures, Reason: p.Reason}
 	if m.Prefix, err = parsePrefix(p.Prefix); err != nil {
 		return Message{}, fmt.Errorf("field prefix: %w", err)

@@ -67,6 +67,12 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, subj, payload string) {
 		m, err := Decode(subj, []byte(payload))
+		// The one-pass fast path decides exactly as the step-by-step one.
+		if kind, origin, jail, serr := ParseSubject(subj); serr == nil && len(payload) <= MaxPayload {
+			if sm, serr := decodeSlow(kind, origin, jail, []byte(payload)); sm != m || (serr == nil) != (err == nil) {
+				t.Fatalf("fast path: %+v, %v; step by step: %+v, %v", m, err, sm, serr)
+			}
+		}
 		if err != nil {
 			return
 		}

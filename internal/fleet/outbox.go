@@ -30,8 +30,9 @@ type Entry struct {
 
 // Outbox is a bounded, ordered queue persisted as an append-only log in
 // the state directory: "P {entry}" adds, "A id" removes (sent, expired or
-// dropped). Open replays it, so a restart or kill -9 loses no entry that
-// Put returned for. Not safe for concurrent use.
+// dropped). Open replays it, so a restart or kill -9 loses no entry put
+// before a Flush, and a power loss none put before a Sync. Not safe for
+// concurrent use.
 type Outbox struct {
 	path    string
 	max     int
@@ -152,10 +153,19 @@ func (o *Outbox) Done(n int) error {
 	return nil
 }
 
-// Sync writes buffered lines and fsyncs the file.
-func (o *Outbox) Sync() error {
+// Flush writes buffered lines to the file: a crash of this process
+// loses none of them (Sync: nor a crash of the machine).
+func (o *Outbox) Flush() error {
 	if err := o.w.Flush(); err != nil {
 		return fmt.Errorf("fleet outbox: %w", err)
+	}
+	return nil
+}
+
+// Sync writes buffered lines and fsyncs the file.
+func (o *Outbox) Sync() error {
+	if err := o.Flush(); err != nil {
+		return err
 	}
 	if err := o.f.Sync(); err != nil {
 		return fmt.Errorf("fleet outbox: fsync: %w", err)

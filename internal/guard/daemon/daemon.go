@@ -118,11 +118,30 @@ type Daemon struct {
 	recs chan source.Record
 	m    *meters
 
+	// The table check runs beside the loop (with 100,000 elements the
+	// kernel's dump takes seconds): checking while one runs, with the
+	// prefixes the loop changed meanwhile (rebuilt: the whole table),
+	// which its result cannot judge; recheck is a kick that came during
+	// it; nextCheck is the earliest next periodic one.
+	checking  bool
+	changed   map[netip.Prefix]bool
+	rebuilt   bool
+	recheck   string
+	nextCheck time.Time
+	checked   chan checkResult
+
 	link *fleet.Link // nil without [fleet]
 	// fleetOnly: every pending change came from the fleet stream, which
 	// replays them after a crash, so the commit need not wait for the
 	// store (saved at most once a second by the tick instead).
 	fleetOnly bool
+	// fleetBehind: the last stream message had others after it (a
+	// catch-up is streaming in).
+	fleetBehind bool
+	// fleetLogged counts the fleet bans of the current batch for its log
+	// line; fleetLast is its last one.
+	fleetLogged int
+	fleetLast   *store.Ban
 }
 
 // New checks the options and builds the engine and the sources.
@@ -162,7 +181,7 @@ func New(o Options) (*Daemon, error) {
 		pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{},
 		cursors: map[string]source.Cursor{}, parsers: map[string]*logline.Parser{}, srcLines: map[string]int64{},
 		srcErr: map[string]string{},
-		reqs:   make(chan func()), kick: make(chan string, 1), recs: make(chan source.Record, 8192),
+		reqs:   make(chan func()), kick: make(chan string, 1), recs: make(chan source.Record, 8192), checked: make(chan checkResult, 1),
 		m: newMeters(),
 	}
 	for _, s := range o.Policy.BanIgnore() {
@@ -424,6 +443,7 @@ func (d *Daemon) sync(ctx context.Context) error {
 	for _, b := range bans {
 		d.inKernel[b.Prefix] = true
 	}
+	d.rebuilt = true
 	d.observeLatency(now)
 	clear(d.pendingAdd)
 	clear(d.pendingDel)
@@ -458,26 +478,37 @@ func (d *Daemon) loop(ctx context.Context) error {
 			}
 		case in := <-d.fleetIn():
 			d.remote(in)
-			for n := 0; n < 4096 && len(d.fleetIn()) > 0; n++ {
-				d.remote(<-d.fleetIn())
+			for n := 1; n < fleetBatch && len(d.fleetIn()) > 0; n++ {
+				in = <-d.fleetIn()
+				d.remote(in)
 			}
-			// At most one commit (store and firewall) per tick while
-			// the fleet streams in; the ticker commits the rest.
-			if time.Since(d.lastFlush) >= d.o.Tick {
+			// Caught up with the stream (nothing queued here, nothing
+			// after the last message on the server): commit now, a peer's
+			// ban is waiting. While history streams in, at most one
+			// commit per tick; the ticker commits the rest.
+			d.fleetBehind = in.Pending > 0
+			if len(d.fleetIn()) == 0 && in.Pending == 0 || time.Since(d.lastFlush) >= d.o.Tick {
 				d.flush(ctx)
 			}
+			d.logFleet()
 		case f := <-d.reqs:
 			f()
 		case <-tick.C:
 			d.flush(ctx)
-			if d.dirty && time.Since(d.lastSave) >= time.Second {
-				d.save() // cursors only
+			every := time.Second
+			if d.fleetBehind {
+				every = fleetSaveEvery
+			}
+			if d.dirty && time.Since(d.lastSave) >= every {
+				d.save() // cursors and fleet bans
 			}
 			d.updateMeters()
 		case <-rec.C:
 			d.reconcile(ctx, "")
 		case why := <-d.kick:
 			d.reconcile(ctx, why)
+		case r := <-d.checked:
+			d.reconciled(ctx, r)
 		case <-exp.C:
 			d.expire()
 		}
@@ -554,9 +585,15 @@ func (d *Daemon) flush(ctx context.Context) {
 	}
 	for _, p := range del {
 		delete(d.inKernel, p)
+		if d.changed != nil {
+			d.changed[p] = true
+		}
 	}
 	for _, b := range add {
 		d.inKernel[b.Prefix] = true
+		if d.changed != nil {
+			d.changed[b.Prefix] = true
+		}
 	}
 	d.observeLatency(now)
 	clear(d.pendingAdd)
@@ -616,32 +653,76 @@ func (d *Daemon) watch(ctx context.Context, w nft.Watcher) {
 	}
 }
 
-// reconcile re-asserts the table when it was flushed, deleted or edited;
-// trigger is the outside change that prompted it ("" for the periodic
-// check).
+// checkResult is a table check done beside the loop.
+type checkResult struct {
+	els     []nft.Element
+	err     error
+	trigger string
+	took    time.Duration
+}
+
+// checkShare bounds the periodic checks' share of the time: the next
+// one waits at least checkShare times as long as the last one took.
+const checkShare = 20
+
+// reconcile starts a check of the table (re-asserted when it was
+// flushed, deleted or edited); trigger is the outside change that
+// prompted it ("" for the periodic check). The check reads the kernel
+// beside the loop, which keeps banning meanwhile; reconciled judges it.
 func (d *Daemon) reconcile(ctx context.Context, trigger string) {
-	els, err := d.o.Backend.Check(ctx)
+	if d.checking {
+		if trigger != "" {
+			d.recheck = trigger // after this one, for what it may have missed
+		}
+		return
+	}
+	if trigger == "" && time.Now().Before(d.nextCheck) {
+		return
+	}
+	d.checking, d.changed, d.rebuilt = true, map[netip.Prefix]bool{}, false
+	go func() {
+		t0 := time.Now()
+		els, err := d.o.Backend.Check(ctx)
+		d.checked <- checkResult{els: els, err: err, trigger: trigger, took: time.Since(t0)}
+	}()
+}
+
+// reconciled compares a finished check with the bans, leaving out what
+// the loop changed while it ran.
+func (d *Daemon) reconciled(ctx context.Context, r checkResult) {
+	changed, rebuilt := d.changed, d.rebuilt
+	d.checking, d.changed = false, nil
+	d.nextCheck = time.Now().Add(checkShare * r.took)
+	defer func() {
+		if t := d.recheck; t != "" {
+			d.recheck = ""
+			d.reconcile(ctx, t)
+		}
+	}()
+	if rebuilt {
+		return // the table was rebuilt meanwhile: nothing left to judge
+	}
 	reason := ""
 	switch {
-	case errors.Is(err, nft.ErrIncomplete):
-		reason = err.Error()
-	case err != nil:
-		d.log.Warn("reconcile: cannot read the table", "err", err)
+	case errors.Is(r.err, nft.ErrIncomplete):
+		reason = r.err.Error()
+	case r.err != nil:
+		d.log.Warn("reconcile: cannot read the table", "err", r.err)
 		return
 	default:
 		now := d.now()
-		have := make(map[netip.Prefix]bool, len(els))
-		for _, e := range els {
+		have := make(map[netip.Prefix]bool, len(r.els))
+		for _, e := range r.els {
 			have[e.Prefix] = true
 			// An element about to time out may outlive its ban by the
 			// timeout's rounding (MinTimeout, whole milliseconds).
-			if _, ok := d.bans[e.Prefix]; !ok && e.Expires > 2*time.Second {
+			if _, ok := d.bans[e.Prefix]; !ok && e.Expires > 2*time.Second && !changed[e.Prefix] {
 				reason = fmt.Sprintf("unexpected element %v", e.Prefix)
 			}
 		}
 		for p, b := range d.bans {
 			// Elements about to time out may already be gone.
-			if !have[p] && b.Until.After(now.Add(2*time.Second)) && d.inKernel[p] {
+			if !have[p] && b.Until.After(now.Add(2*time.Second)) && d.inKernel[p] && !changed[p] {
 				reason = fmt.Sprintf("missing element %v", p)
 			}
 		}
@@ -649,7 +730,7 @@ func (d *Daemon) reconcile(ctx context.Context, trigger string) {
 	if reason == "" {
 		return
 	}
-	d.log.Warn("firewall table out of step; re-asserting it", "reason", reason, "trigger", trigger, "bans", len(d.bans))
+	d.log.Warn("firewall table out of step; re-asserting it", "reason", reason, "trigger", r.trigger, "bans", len(d.bans))
 	d.m.reasserts.With().Inc()
 	if err := d.sync(ctx); err != nil {
 		d.log.Error("reconcile failed", "err", err)
@@ -659,8 +740,10 @@ func (d *Daemon) reconcile(ctx context.Context, trigger string) {
 // expire forgets bans that ended (the kernel drops its elements itself).
 func (d *Daemon) expire() {
 	now := d.now()
+	n := 0
 	for p, b := range d.bans {
 		if !b.Until.After(now) {
+			n++
 			d.log.Info("ban expired", "prefix", p.String(), "jail", b.Jail)
 			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: b.Jail, Until: b.Until, Reason: "expired"})
 			delete(d.bans, p)
@@ -673,7 +756,9 @@ func (d *Daemon) expire() {
 	for _, r := range d.eng.Routes {
 		r.Jail.Expire(now)
 	}
-	d.save()
+	if n > 0 {
+		d.save()
+	}
 }
 
 // do runs f on the loop goroutine and waits for it.

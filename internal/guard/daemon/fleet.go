@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -19,6 +20,16 @@ import (
 
 // fleetCursor is the key of the fleet position among the cursors.
 const fleetCursor = "fleet"
+
+// fleetBatch is the most fleet messages the loop takes at once.
+const fleetBatch = 4096
+
+// fleetSaveEvery is how often the tick saves the store while a fleet
+// catch-up streams in (else once a second): the stream replays what a
+// crash loses, and saving 100,000 bans every second would take much of
+// the loop's time. Local bans are saved before they are applied, as
+// always.
+const fleetSaveEvery = 5 * time.Second
 
 // startFleet runs the link (when [fleet] is on) until ctx ends.
 func (d *Daemon) startFleet(ctx context.Context, wg *sync.WaitGroup) {
@@ -79,7 +90,11 @@ func (d *Daemon) remote(in fleet.Inbound) {
 		}
 		b := &store.Ban{Prefix: in.Prefix, Jail: in.Jail, Origin: in.Origin, At: in.At, Until: in.Until, Failures: in.Failures}
 		if d.put(b, time.Now()) {
-			d.log.Info("fleet ban", "prefix", in.Prefix.String(), "jail", in.Jail, "origin", in.Origin, "until", in.Until.UTC().Format(time.RFC3339))
+			if d.log.Enabled(context.Background(), slog.LevelDebug) {
+				d.log.Debug("fleet ban", "prefix", in.Prefix.String(), "jail", in.Jail, "origin", in.Origin, "until", in.Until.UTC().Format(time.RFC3339))
+			}
+			d.fleetLogged++
+			d.fleetLast = b
 		}
 	case fleet.KindUnban, fleet.KindFleetUnban:
 		for q, b := range d.bans {
@@ -96,6 +111,19 @@ func (d *Daemon) remote(in fleet.Inbound) {
 			d.m.unbans.With().Inc()
 		}
 	}
+}
+
+// logFleet logs the fleet bans of a batch: each one when it came alone,
+// else one line for all (a catch-up brings 100,000; each is at debug
+// level, and `guard list` shows every ban's origin).
+func (d *Daemon) logFleet() {
+	switch b := d.fleetLast; {
+	case d.fleetLogged == 1:
+		d.log.Info("fleet ban", "prefix", b.Prefix.String(), "jail", b.Jail, "origin", b.Origin, "until", b.Until.UTC().Format(time.RFC3339))
+	case d.fleetLogged > 1:
+		d.log.Info("fleet bans", "count", d.fleetLogged, "last_prefix", b.Prefix.String(), "last_origin", b.Origin, "until", b.Until.UTC().Format(time.RFC3339))
+	}
+	d.fleetLogged, d.fleetLast = 0, nil
 }
 
 // nftBan is b as the firewall holds it: the comment names the jail, and

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -138,16 +139,17 @@ func SortBans(bs []Ban) {
 // Save replaces the snapshot atomically and durably.
 func (s *Store) Save(st State) error {
 	st.Version = Version
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
 	tmp, err := os.CreateTemp(s.dir, ".guard-state-*.tmp")
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	err = encode(w, &st)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
 		tmp.Close()
 		return fmt.Errorf("save state: %w", err)
 	}
@@ -170,6 +172,39 @@ func (s *Store) Save(st State) error {
 		return fmt.Errorf("save state: fsync directory: %w", err)
 	}
 	return nil
+}
+
+// encode writes st as json.Marshal does, plus a newline, one ban at a
+// time: marshalling 100,000 bans at once holds (and leaves in
+// encoding/json's buffer pool) tens of megabytes.
+func encode(w *bufio.Writer, st *State) error {
+	fmt.Fprintf(w, `{"version":%d,"bans":`, st.Version)
+	if st.Bans == nil {
+		w.WriteString("null")
+	} else {
+		w.WriteByte('[')
+		for i := range st.Bans {
+			b, err := json.Marshal(&st.Bans[i])
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				w.WriteByte(',')
+			}
+			w.Write(b)
+		}
+		w.WriteByte(']')
+	}
+	if len(st.Cursors) > 0 {
+		b, err := json.Marshal(st.Cursors)
+		if err != nil {
+			return err
+		}
+		w.WriteString(`,"cursors":`)
+		w.Write(b)
+	}
+	_, err := w.WriteString("}\n")
+	return err
 }
 
 // Quarantine moves a damaged snapshot aside (to FILE.damaged-UNIXTIME) so

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"net/netip"
 	"os"
 	"strings"
@@ -112,4 +113,32 @@ func FuzzDecode(f *testing.F) {
 			seen[x.Prefix] = true
 		}
 	})
+}
+
+// TestSaveAsMarshal: the snapshot written one ban at a time is exactly
+// json.Marshal's, plus a newline.
+func TestSaveAsMarshal(t *testing.T) {
+	at := time.Unix(1_700_000_000, 0).UTC()
+	for _, st := range []State{
+		{},
+		{Bans: []Ban{}},
+		{Bans: []Ban{{Prefix: netip.MustParsePrefix("192.0.2.7/32"), Jail: "sshd", At: at, Until: at.Add(time.Hour), Failures: 3, Count: 2},
+			{Prefix: netip.MustParsePrefix("2001:db8::/64"), Jail: "sshd", At: at, Until: at.Add(time.Hour), Origin: "web2"}},
+			Cursors: map[string]source.Cursor{"fleet": {Seq: 7}, "file:/var/log/auth.log": {Dev: 1, Ino: 2, Off: 3, Hash: 4}}},
+	} {
+		dir := t.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(st); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := os.ReadFile(s.Path())
+		st.Version = Version
+		want, _ := json.Marshal(st)
+		if string(got) != string(want)+"\n" {
+			t.Errorf("saved\n%s\nwant\n%s", got, want)
+		}
+	}
 }
