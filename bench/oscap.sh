@@ -25,7 +25,10 @@
 #               "machine" platforms (sshd, sysctl, auditd, partitions, ...)
 #               are evaluated as on a VM. This one is timed N times and is
 #               the one compared with rampart.
-# Usage: sudo bench/oscap.sh [PROFILE] [N]     (LYNIS=0 skips Lynis)
+#   - with FLEET=N, bench/fleet_verify.sh N afterwards (rampart verify
+#     --inventory vs ssh-audit -T over N sshd namespaces), so that all of
+#     issue 13's anchors come from one run.
+# Usage: sudo [FLEET=50] bench/oscap.sh [PROFILE] [N]     (LYNIS=0 skips Lynis)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=${1:-standard}
@@ -134,6 +137,10 @@ if [ "${LYNIS:-1}" != 0 ] && command -v lynis >/dev/null; then
 	l=$(( (e - s) / 1000000 ))
 	echo "lynis $(lynis --version) audit system --quick: ${l} ms ($(sed -n 's/^lynis_tests_done=//p' "$tmp/lynis-report.dat") tests, $(grep -c '^warning\[\]=' "$tmp/lynis-report.dat" || true) warnings, $(grep -c '^suggestion\[\]=' "$tmp/lynis-report.dat" || true) suggestions, hardening index $(sed -n 's/^hardening_index=//p' "$tmp/lynis-report.dat"))"
 	awk -v l="$l" -v r="$rampart_ms" 'BEGIN { if (r > 0) printf "ratio lynis/rampart: %.0fx\n", l / r }'
+fi
+if [ -n "${FLEET:-}" ]; then
+	echo "== bench/fleet_verify.sh $FLEET (load $(load))"
+	bash bench/fleet_verify.sh "$FLEET"
 fi
 echo "load at end: $(load)"
 
