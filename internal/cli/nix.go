@@ -194,26 +194,39 @@ func printNixFacts(env *Env, r nixfacts.Release) {
 	tw.Flush()
 }
 
-// writeFileAtomic writes data to a temporary file next to dst and renames
-// it into place, so a reader never sees half a module.
+// writeFileAtomic replaces the regular file at dst (through a symlink, the
+// file it points to) with data in one rename, so a reader never sees half a
+// report or module. Anything else that exists there (/dev/null, a FIFO, a
+// terminal) is written to as it is: renaming over it would replace the
+// device itself.
 func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
+	if fi, err := os.Stat(dst); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("write %s: is a directory", dst)
+		}
+		f, err := os.OpenFile(dst, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+		_, err = f.Write(data)
+		if err = errors.Join(err, f.Close()); err != nil {
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+		return nil
+	}
+	if real, err := filepath.EvalSymlinks(dst); err == nil {
+		dst = real
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", dst, err)
+	_, err = tmp.Write(data)
+	if err = errors.Join(err, tmp.Chmod(mode), tmp.Close()); err == nil {
+		err = os.Rename(tmp.Name(), dst)
 	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", dst, err)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
+	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	return nil

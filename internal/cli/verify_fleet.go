@@ -188,11 +188,7 @@ func writeOutput(env *Env, file string, b []byte) error {
 		_, err := env.Stdout.Write(b)
 		return err
 	}
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
+	return writeFileAtomic(file, b, 0o644)
 }
 
 // verifyFleet runs the checks on every host of the inventory and --host.
