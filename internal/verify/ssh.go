@@ -275,13 +275,24 @@ func (g *specGroup) evidence() check.Evidence {
 	return evf(src, "%s\nfor %s: %s", g.shown, g.inst, strings.Join(g.specs, "; "))
 }
 
+// noSSHD says why there is no sshd configuration to evaluate.
+func noSSHD(o Options) string {
+	switch {
+	case len(o.SSHDPIDs) > 0:
+		return fmt.Sprintf("no sshd runs with the process IDs given (%v): nothing to evaluate", o.SSHDPIDs)
+	case len(o.SSHDConfigs) > 0:
+		return "no sshd runs from " + strings.Join(o.SSHDConfigs, ", ") + " and it cannot be read: nothing to evaluate"
+	}
+	return "no sshd is running and " + DefaultSSHDConfig + " does not exist: nothing to evaluate"
+}
+
 func evalSSHRule(ctx context.Context, env *check.Env, r *sshRule) check.Result {
 	m, err := sshdEffective(ctx, env)
 	if err != nil {
 		return unknown("the process table", err)
 	}
 	if len(m.Instances) == 0 {
-		return result(check.Unknown, "no sshd is running and "+DefaultSSHDConfig+" does not exist: nothing to evaluate")
+		return result(check.Unknown, noSSHD(optionsOf(env)))
 	}
 	p := env.Policy.SSH
 	groups := groupSpecs(m, func(c sshdConfig) (string, bool) { return r.eval(p, c) })

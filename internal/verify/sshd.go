@@ -257,6 +257,15 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 			out.insts = append(out.insts, inst)
 			out.evs = append(out.evs, ev(fmt.Sprintf("/proc/%d/cmdline", inst.PID), p.Title))
 		}
+		if len(out.insts) == 0 && len(o.SSHDConfigs) > 0 && len(o.SSHDPIDs) == 0 {
+			// --sshd-config FILE with no sshd running from it: the file
+			// itself, as the next start would read it.
+			for _, c := range o.SSHDConfigs {
+				if _, err := env.Host.ReadFile(ctx, c); err == nil {
+					out.insts = append(out.insts, sshdInstance{Binary: "sshd", Config: c, Origin: "no sshd running from " + c + "; evaluating the file"})
+				}
+			}
+		}
 		if len(out.insts) == 0 && len(o.SSHDConfigs) == 0 && len(o.SSHDPIDs) == 0 {
 			if inst, evs, ok := socketActivated(ctx, env); ok {
 				out.insts = append(out.insts, inst)

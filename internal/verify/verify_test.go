@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -606,5 +607,31 @@ func TestGuardEngine(t *testing.T) {
 	rs = Run(context.Background(), check.NewEnv(fixture(t, []string{"ban_running"}, nil), fail2banDefault(""), ""), Options{}, areaChecks(t, "ban"))
 	if r := byID(rs, "ban.daemon-running"); r.Status != check.Pass {
 		t.Errorf("engine fail2ban: ban.daemon-running = %s %q", r.Status, r.Message)
+	}
+}
+
+// --sshd-config FILE with no sshd running from it evaluates the file, as
+// the next start of sshd would read it (it once said the default config
+// "does not exist" although FILE did).
+func TestSSHConfigGivenNotRunning(t *testing.T) {
+	h := fixture(t, []string{"ssh_weak"}, nil)
+	delete(h.Files, "/proc/812/cmdline")
+	const site = "/etc/ssh/site.conf"
+	h.SetFile(site, "PasswordAuthentication yes\n")
+	for argv, out := range h.Cmds {
+		if rest, ok := strings.CutPrefix(argv, "/usr/sbin/sshd -T -f /etc/ssh/sshd_config"); ok {
+			h.Cmds["sshd -T -f "+site+rest] = out
+		}
+	}
+	rs := Run(context.Background(), check.NewEnv(h, fail2banDefault(""), ""), Options{SSHDConfigs: []string{site}}, areaChecks(t, "ssh"))
+	r := byID(rs, "ssh.password-authentication")
+	if r.Status != check.Fail || !strings.Contains(fmt.Sprint(r.Evidence), site) {
+		t.Errorf("password authentication from %s: %s %s %v", site, r.Status, r.Message, r.Evidence)
+	}
+	// Neither running nor readable: the message names the file given.
+	delete(h.Files, site)
+	rs = Run(context.Background(), check.NewEnv(h, fail2banDefault(""), ""), Options{SSHDConfigs: []string{site}}, areaChecks(t, "ssh"))
+	if r := byID(rs, "ssh.password-authentication"); r.Status != check.Unknown || !strings.Contains(r.Message, "no sshd runs from "+site) {
+		t.Errorf("unreadable %s: %s %s", site, r.Status, r.Message)
 	}
 }
