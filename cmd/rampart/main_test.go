@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -45,7 +46,9 @@ func TestMain(m *testing.M) {
 // the script's $WORK directory. The extra command "exits CODE PROG ARGS..."
 // asserts an exact exit code; "sshd-ready" sets $SSHD to an sshd that can
 // start (testenv.SSHD: its privilege-separation directory exists), the
-// only way scripts start sshd.
+// only way scripts start sshd; "netns NS..." creates network namespaces
+// that are emptied (their processes killed) and deleted when the script
+// ends, pass or fail; "netns-passwd NS..." gives root /bin/sh in them.
 func TestScripts(t *testing.T) {
 	t.Parallel()
 	testscript.Run(t, testscript.Params{
@@ -57,7 +60,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: condition,
-		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "sshd-ready": cmdSSHDReady, "netns-passwd": cmdNetnsPasswd},
+		Cmds:      map[string]func(*testscript.TestScript, bool, []string){"exits": cmdExits, "sshd-ready": cmdSSHDReady, "netns-passwd": cmdNetnsPasswd, "netns": cmdNetns},
 	})
 }
 
@@ -109,6 +112,33 @@ func cmdSSHDReady(ts *testscript.TestScript, neg bool, args []string) {
 // so commands over the script's sshd do not run the machine's dotfiles:
 //
 //	netns-passwd NS...
+//
+// cmdNetns creates network namespaces (removing stale ones of the same
+// name first) and, when the script ends however it ends, kills every
+// process left in them (a background sshd) and deletes them.
+func cmdNetns(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: netns NS... (no negation)")
+	}
+	gone := func(ns string) {
+		if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
+			for _, f := range strings.Fields(string(out)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	}
+	for _, ns := range args {
+		gone(ns)
+		if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+			ts.Fatalf("ip netns add %s: %v: %s", ns, err, out)
+		}
+		ts.Defer(func() { gone(ns) })
+	}
+}
+
 func cmdNetnsPasswd(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: netns-passwd NS... (no negation)")
