@@ -502,10 +502,17 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				}
 				continue
 			}
+			same := noMatchBlock(ctx, env.Host, inst)
 			for _, l := range listens(base) {
 				for _, u := range matrixUsers(env) {
 					for _, a := range matrixAddrs(env) {
-						jobs = append(jobs, job{inst, connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}})
+						spec := connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}
+						if same {
+							m.Evals = append(m.Evals, sshdEval{Inst: inst, Spec: spec, Cfg: base,
+								Cmd: sshdCmd(inst, nil).String() + " (no Match block in " + inst.Config + " or the files it includes: the same for every connection)"})
+							continue
+						}
+						jobs = append(jobs, job{inst, spec})
 					}
 				}
 			}
@@ -543,6 +550,67 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		return nil, err
 	}
 	return v.(*sshdMatrix), nil
+}
+
+// noMatchBlock reports whether the instance's config and every file it
+// includes were read and none has a Match line: sshd -T -C would then print
+// what the plain sshd -T printed for every connection, and the matrix of
+// -C runs (20 ms of process start each) is skipped. Anything not read (a
+// denied file, an Include pattern that cannot be listed or is quoted,
+// options on the command line, deeper nesting than sshd allows) counts as
+// a Match block, so the matrix runs.
+func noMatchBlock(ctx context.Context, h host.Host, inst sshdInstance) bool {
+	if len(inst.Extra) > 0 {
+		return false
+	}
+	seen := map[string]bool{}
+	var walk func(p string, depth int) bool
+	walk = func(p string, depth int) bool {
+		if depth > 16 {
+			return false
+		}
+		if seen[p] {
+			return true
+		}
+		seen[p] = true
+		b, err := h.ReadFile(ctx, p)
+		if err != nil {
+			return false
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '=' || r == '\r' })
+			if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+				continue
+			}
+			switch strings.ToLower(f[0]) {
+			case "match":
+				return false
+			case "include":
+				for _, pat := range f[1:] {
+					if strings.HasPrefix(pat, "#") {
+						break
+					}
+					if strings.ContainsAny(pat, "\"'\\") {
+						return false
+					}
+					if !strings.HasPrefix(pat, "/") {
+						pat = "/etc/ssh/" + pat
+					}
+					files, err := h.Glob(ctx, pat)
+					if err != nil {
+						return false
+					}
+					for _, inc := range files {
+						if !walk(inc, depth+1) {
+							return false
+						}
+					}
+				}
+			}
+		}
+		return true
+	}
+	return walk(inst.Config, 0)
 }
 
 // sortedKeys returns a map's keys in order.

@@ -635,3 +635,46 @@ func TestSSHConfigGivenNotRunning(t *testing.T) {
 		t.Errorf("unreadable %s: %s %s", site, r.Status, r.Message)
 	}
 }
+
+// With no Match block in sshd_config or the files it includes, the -C
+// matrix is not run (each sshd -T is a process start, the bound of a fleet
+// run) and every check judges as the matrix would; a Match line anywhere,
+// or a file that cannot be read, runs the matrix.
+func TestSSHMatrixSkippedWithoutMatch(t *testing.T) {
+	run := func(files map[string]string) (map[string]check.Status, []string) {
+		h := fixture(t, []string{"ssh_weak"}, files)
+		rs := Run(context.Background(), check.NewEnv(h, fail2banDefault(""), ""), Options{}, areaChecks(t, "ssh"))
+		var dashC []string
+		for _, c := range h.Ran() {
+			if strings.Contains(c, " -C ") {
+				dashC = append(dashC, c)
+			}
+		}
+		return statuses(rs), dashC
+	}
+	matrix, ran := run(nil)
+	if len(ran) != 4 {
+		t.Fatalf("without the config files the matrix runs: %d -C runs", len(ran))
+	}
+	plain := map[string]string{
+		"/etc/ssh/sshd_config":             "# comment Match\nInclude /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+		"/etc/ssh/sshd_config.d/10-a.conf": "X11Forwarding=yes\n",
+	}
+	got, ran := run(plain)
+	if len(ran) != 0 {
+		t.Errorf("no Match block, yet %d -C runs: %q", len(ran), ran)
+	}
+	if d := cmp.Diff(matrix, got); d != "" {
+		t.Errorf("statuses without the matrix differ (-matrix +skipped):\n%s", d)
+	}
+	for name, files := range map[string]map[string]string{
+		"Match in an included file": {"/etc/ssh/sshd_config": plain["/etc/ssh/sshd_config"], "/etc/ssh/sshd_config.d/10-a.conf": "  match Address 203.0.113.0/24\n"},
+		"Match=":                    {"/etc/ssh/sshd_config": "Match=User root\n"},
+		"relative Include":          {"/etc/ssh/sshd_config": "Include extra.conf\n", "/etc/ssh/extra.conf": "Match User x\n"},
+		"quoted Include":            {"/etc/ssh/sshd_config": "Include \"/etc/ssh/x y.conf\"\n"},
+	} {
+		if _, ran := run(files); len(ran) != 4 {
+			t.Errorf("%s: %d -C runs, want the matrix (4)", name, len(ran))
+		}
+	}
+}
