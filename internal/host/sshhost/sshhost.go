@@ -251,6 +251,12 @@ func (h *Host) runShell(ctx context.Context, c host.Cmd, sudo bool) (*host.Outpu
 	if err != nil {
 		return nil, false, fmt.Errorf("ssh %s: %w", h.name, err)
 	}
+	return h.runLine(ctx, c, line)
+}
+
+// runLine runs line, c's command line for the shell, in one of the
+// connection's long-lived shells.
+func (h *Host) runLine(ctx context.Context, c host.Cmd, line string) (*host.Output, bool, error) {
 	for attempt := 0; ; attempt++ {
 		sh, err := h.getShell(ctx)
 		if err != nil {
@@ -455,7 +461,19 @@ func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
 		return nil, err
 	}
 	c := host.Cmd{Name: "sh", Args: []string{"-c", script}, Sudo: true}
-	out, err := h.Run(ctx, c)
+	var out *host.Output
+	if h.IsRoot(ctx) {
+		// The script is shell builtins only: as root it runs in the
+		// shell itself, with no process to start (a fleet run is bound
+		// by process starts).
+		var over bool
+		out, over, err = h.runLine(ctx, c, script)
+		if err == nil && over {
+			err = fmt.Errorf("ssh %s: glob %s: output larger than %d bytes", h.name, pattern, h.maxOutput)
+		}
+	} else {
+		out, err = h.Run(ctx, c)
+	}
 	if errors.Is(err, fs.ErrPermission) {
 		// No sudo: list what the user can see.
 		out, err = h.run(ctx, c, false)
