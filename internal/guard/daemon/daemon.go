@@ -445,8 +445,7 @@ func (d *Daemon) sync(ctx context.Context) error {
 	}
 	d.rebuilt = true
 	d.observeLatency(now)
-	clear(d.pendingAdd)
-	clear(d.pendingDel)
+	d.clearPending()
 	d.m.syncs.With().Inc()
 	return nil
 }
@@ -596,6 +595,19 @@ func (d *Daemon) flush(ctx context.Context) {
 		}
 	}
 	d.observeLatency(now)
+	d.clearPending()
+}
+
+// clearPending empties the pending changes; maps that grew large (a
+// restore or catch-up of 100,000) are dropped, as a cleared map keeps
+// its size.
+func (d *Daemon) clearPending() {
+	if len(d.pendingAdd) > fleetBatch {
+		d.pendingAdd = map[netip.Prefix]time.Time{}
+	}
+	if len(d.pendingDel) > fleetBatch {
+		d.pendingDel = map[netip.Prefix]bool{}
+	}
 	clear(d.pendingAdd)
 	clear(d.pendingDel)
 }
