@@ -7,12 +7,17 @@
 # topology (three clustered JetStream servers and three `rampart guard run`
 # in their own network namespaces) and prints BENCH lines:
 #   propagation: a ban made on a through its control socket until the
-#     element appears in b's kernel set (`nft monitor` in b's namespace),
-#     1,000 bans one after another: p50, p99, max;
+#     element appears in b's kernel set, 1,000 bans one after another:
+#     p50, p99, max;
 #   burst: 10,000 bans decided on a from its sshd log until present on all
 #     three nodes;
-#   catch-up: node c stopped, 100,000 bans stored in the stream, c started
-#     until all 100,000 are in its set (listed every ~100 ms); then c's RSS.
+#   catch-up: node c stopped, 100,000 bans stored in the stream (and
+#     applied by b), c started until all 100,000 are in its set; then the
+#     guards' RSS.
+# Each node's sets are watched with a netlink monitor (64 MB buffer, no
+# lost events), not listed: a listing of 100,000 elements costs the kernel
+# seconds. Run as root with go on PATH (sudo resets PATH: sudo env
+# PATH="$PATH" bash bench/fleet.sh).
 #
 # CrowdSec anchor: Debian's crowdsec 1.4.6 + crowdsec-firewall-bouncer
 # (installed with apt-get when missing; CAPI registration is disabled, as
