@@ -11,6 +11,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -27,7 +28,18 @@ import (
 // standard input, and the end of its output on each stream is a marker
 // line with 128 random bits chosen per command, which no output the
 // command prints (a log line, a file an unprivileged user wrote) can
-// forge, since nothing on the remote side but the shell ever sees it.
+// forge, since nothing on the remote side but the shell ever sees it. A
+// server that will not run such a shell (a login shell that is not POSIX,
+// a ForceCommand wrapper, startup files that wait for input) gets every
+// command on a session of its own instead.
+
+// errSession: no session could be opened for a shell (the connection's
+// problem, not the shell's). errShellRefused: a shell was started but never
+// became ready.
+var (
+	errSession      = errors.New("no session for a shell")
+	errShellRefused = errors.New("the server would not run a command shell")
+)
 
 // errNotSent: the command could not be written to the shell, so it never ran.
 var errNotSent = errors.New("shell closed before the command was sent")
@@ -50,6 +62,9 @@ func shellCommand(ready string) string {
 	return "printf '\\n%s %s\\n' " + ready + " $$; printf '\\n%s\\n' " + ready + " >&2; exec env LC_ALL=C PATH=" + remotePath + " sh"
 }
 
+// readyWait bounds the login shell's startup.
+var readyWait = 10 * time.Second
+
 func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	ready, err := newMarker()
 	if err != nil {
@@ -57,7 +72,7 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	}
 	s, err := h.newSession(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errSession, err)
 	}
 	sh, err := func() (*shell, error) {
 		in, err := s.StdinPipe()
@@ -85,6 +100,10 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 				done <- res
 			}()
 		}
+		// Startup files that wait for input would hold the shell
+		// forever: after readyWait it counts as refused.
+		rctx, cancel := context.WithTimeout(ctx, readyWait)
+		defer cancel()
 		for range 2 {
 			select {
 			case res := <-done:
@@ -94,8 +113,11 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 				if f := strings.Fields(string(res.rest)); len(f) == 1 {
 					sh.pid, _ = strconv.Atoi(f[0])
 				}
-			case <-ctx.Done():
-				return nil, ctx.Err()
+			case <-rctx.Done():
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+				return nil, fmt.Errorf("remote shell not ready within %s", readyWait)
 			}
 		}
 		if sh.pid <= 1 {

@@ -3,6 +3,8 @@ package sshhost
 import (
 	"bufio"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +146,54 @@ func TestShells(t *testing.T) {
 		if p == "" || p != pids[0] {
 			t.Fatalf("parent shells %q: want one shell for all", pids)
 		}
+	}
+}
+
+// A server that runs commands but not a long-lived shell (here a
+// ForceCommand wrapper that refuses anything that is not one plain
+// command, as restricted-access setups do) still gets every command, each
+// on a session of its own.
+func TestShellRefused(t *testing.T) {
+	for name, refuse := range map[string]string{
+		"refused": "echo 'shells are not allowed here' >&2; exit 1",
+		// Startup that waits for input never becomes ready.
+		"hangs": "read x; sleep 60",
+	} {
+		t.Run(name, func(t *testing.T) { testShellRefused(t, refuse) })
+	}
+}
+
+func testShellRefused(t *testing.T, refuse string) {
+	defer func(w time.Duration) { readyWait = w }(readyWait)
+	readyWait = 500 * time.Millisecond
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "only-commands")
+	script := "#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in *rampart-end*) " + refuse + ";; esac\nexec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, "ForceCommand "+wrapper)
+	ctx := context.Background()
+	h, err := Dial(ctx, "root@127.0.0.1", l.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	out, err := h.Run(ctx, host.C("echo", "still", "runs"))
+	if err != nil || string(out.Stdout) != "still runs\n" {
+		t.Fatalf("after the shell was refused: %v %+v", err, out)
+	}
+	if !h.noShells.Load() {
+		t.Error("the refused shell was not noticed")
+	}
+	got, err := h.Glob(ctx, dir+"/only-*")
+	if err != nil || len(got) != 1 || got[0] != wrapper {
+		t.Errorf("Glob without shells = %q, %v", got, err)
+	}
+	if b, err := h.ReadFile(ctx, wrapper); err != nil || string(b) != script {
+		t.Errorf("ReadFile without shells: %v", err)
 	}
 }

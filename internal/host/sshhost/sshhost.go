@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -62,6 +63,8 @@ type Host struct {
 	// Long-lived shells (shell.go): idle ones, and a slot per running one.
 	idle   chan *shell
 	shells chan struct{}
+	// noShells: a shell could not be started; commands run on sessions.
+	noShells atomic.Bool
 
 	rootOnce sync.Once
 	root     bool
@@ -251,14 +254,20 @@ func (h *Host) runShell(ctx context.Context, c host.Cmd, sudo bool) (*host.Outpu
 	if err != nil {
 		return nil, false, fmt.Errorf("ssh %s: %w", h.name, err)
 	}
-	return h.runLine(ctx, c, line)
+	return h.runLine(ctx, c, sudo, line)
 }
 
 // runLine runs line, c's command line for the shell, in one of the
-// connection's long-lived shells.
-func (h *Host) runLine(ctx context.Context, c host.Cmd, line string) (*host.Output, bool, error) {
+// connection's long-lived shells; without them, c on a session of its own.
+func (h *Host) runLine(ctx context.Context, c host.Cmd, sudo bool, line string) (*host.Output, bool, error) {
 	for attempt := 0; ; attempt++ {
+		if h.noShells.Load() {
+			return h.runSession(ctx, c, sudo)
+		}
 		sh, err := h.getShell(ctx)
+		if errors.Is(err, errShellRefused) {
+			continue
+		}
 		if err != nil {
 			return nil, false, fmt.Errorf("ssh %s: open session: %w", h.name, err)
 		}
@@ -304,6 +313,13 @@ func (h *Host) getShell(ctx context.Context) (*shell, error) {
 		sh, err := h.startShell(ctx)
 		if err != nil {
 			h.dropShell()
+			if ctx.Err() == nil && !errors.Is(err, errSession) {
+				// The server runs commands but not this shell (a login
+				// shell that is not POSIX, a ForceCommand wrapper):
+				// every command gets a session of its own from now on.
+				h.noShells.Store(true)
+				return nil, fmt.Errorf("%w: %v", errShellRefused, err)
+			}
 			return nil, err
 		}
 		return sh, nil
@@ -335,6 +351,11 @@ func (h *Host) runSession(ctx context.Context, c host.Cmd, sudo bool) (*host.Out
 	if err != nil {
 		return nil, false, fmt.Errorf("ssh %s: %w", h.name, err)
 	}
+	return h.runSessionLine(ctx, c, line)
+}
+
+// runSessionLine runs line (c's, for messages) on a session of its own.
+func (h *Host) runSessionLine(ctx context.Context, c host.Cmd, line string) (*host.Output, bool, error) {
 	if err := h.acquire(ctx); err != nil {
 		return nil, false, err
 	}
@@ -347,7 +368,9 @@ func (h *Host) runSession(ctx context.Context, c host.Cmd, sudo bool) (*host.Out
 	stdout := &capped{max: h.maxOutput}
 	stderr := &capped{max: h.maxOutput}
 	s.Stdout, s.Stderr = stdout, stderr
-	s.Stdin = bytes.NewReader(c.Stdin)
+	if c.Stdin != nil {
+		s.Stdin = bytes.NewReader(c.Stdin)
+	}
 	done := make(chan error, 1)
 	if err := s.Start(line); err != nil {
 		return nil, false, fmt.Errorf("ssh %s: %s: %w", h.name, c.String(), err)
@@ -467,7 +490,7 @@ func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
 		// shell itself, with no process to start (a fleet run is bound
 		// by process starts).
 		var over bool
-		out, over, err = h.runLine(ctx, c, script)
+		out, over, err = h.runLine(ctx, c, false, script)
 		if err == nil && over {
 			err = fmt.Errorf("ssh %s: glob %s: output larger than %d bytes", h.name, pattern, h.maxOutput)
 		}

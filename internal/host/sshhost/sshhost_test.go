@@ -113,10 +113,10 @@ type lab struct {
 	kh   string
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t *testing.T, extra ...string) *lab {
 	t.Helper()
 	ns := testenv.NewNetns(t, "nt")
-	srv := sshtest.Start(t, ns, sshtest.Config{Addr: "127.0.0.1:22"})
+	srv := sshtest.Start(t, ns, sshtest.Config{Addr: "127.0.0.1:22", Extra: extra})
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
 		t.Fatal(err)
