@@ -263,6 +263,8 @@ func TestBenchFleet(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	bench("guard_rss_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "VmRSS")))
 	bench("guard_peak_rss_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "VmHWM")))
+	bench("guard_rss_anon_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "RssAnon")))
+	bench("guard_rss_file_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "RssFile")))
 	for _, n := range []*node{a, b} {
 		bench("guard_rss_"+n.name, fmt.Sprintf("%q", rss(n.guard.Process.Pid, "VmRSS")))
 	}

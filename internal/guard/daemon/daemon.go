@@ -93,9 +93,9 @@ type Daemon struct {
 	started time.Time
 
 	// Owned by the loop goroutine.
-	bans       map[netip.Prefix]*store.Ban
-	wide       map[netip.Prefix]bool // bans wider than one address
-	inKernel   map[netip.Prefix]bool
+	bans       map[netip.Prefix]banRec // see bans.go
+	pk         packer
+	wide       map[netip.Prefix]bool      // bans wider than one address
 	pendingAdd map[netip.Prefix]time.Time // prefix -> when its line was read
 	pendingDel map[netip.Prefix]bool
 	cursors    map[string]source.Cursor
@@ -141,7 +141,7 @@ type Daemon struct {
 	// fleetLogged counts the fleet bans of the current batch for its log
 	// line; fleetLast is its last one.
 	fleetLogged int
-	fleetLast   *store.Ban
+	fleetLast   store.Ban
 }
 
 // New checks the options and builds the engine and the sources.
@@ -177,7 +177,7 @@ func New(o Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		o: o, log: o.Log, eng: eng, store: st,
-		bans: map[netip.Prefix]*store.Ban{}, wide: map[netip.Prefix]bool{}, inKernel: map[netip.Prefix]bool{},
+		bans: map[netip.Prefix]banRec{}, wide: map[netip.Prefix]bool{},
 		pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{},
 		cursors: map[string]source.Cursor{}, parsers: map[string]*logline.Parser{}, srcLines: map[string]int64{},
 		srcErr: map[string]string{},
@@ -367,18 +367,19 @@ func (d *Daemon) restore(ctx context.Context) error {
 func (d *Daemon) put(b *store.Ban, readAt time.Time) bool {
 	if w, ok := d.container(b.Prefix); ok {
 		old := d.bans[w]
-		if !old.Until.Before(b.Until) {
+		if !old.until().Before(b.Until) {
 			return false
 		}
-		nb := *b
+		nb := d.pk.pack(b)
 		if w != b.Prefix {
-			nb = *old
-			nb.Until = b.Until
+			nb = old
+			nb.untilSec, nb.untilNsec, nb.untilZone = b.Until.Unix(), uint32(b.Until.Nanosecond()), d.pk.zone(b.Until)
 		}
-		if d.inKernel[w] {
+		nb.inKernel = old.inKernel // until the commit replaces it
+		if old.inKernel {
 			d.pendingDel[w] = true // re-added with the longer timeout
 		}
-		d.bans[w] = &nb
+		d.bans[w] = nb
 		d.pendingAdd[w] = readAt
 		d.dirty = true
 		return true
@@ -391,7 +392,7 @@ func (d *Daemon) put(b *store.Ban, readAt time.Time) bool {
 		}
 		d.wide[b.Prefix] = true
 	}
-	d.bans[b.Prefix] = b
+	d.bans[b.Prefix] = d.pk.pack(b)
 	d.pendingAdd[b.Prefix] = readAt
 	d.dirty = true
 	return true
@@ -412,20 +413,26 @@ func (d *Daemon) container(p netip.Prefix) (netip.Prefix, bool) {
 
 // drop forgets ban p, queueing its removal from the kernel.
 func (d *Daemon) drop(p netip.Prefix) {
+	if d.bans[p].inKernel {
+		d.pendingDel[p] = true
+	}
 	delete(d.bans, p)
 	delete(d.wide, p)
 	delete(d.pendingAdd, p)
-	if d.inKernel[p] {
-		d.pendingDel[p] = true
-	}
 	d.dirty = true
+}
+
+// ban is the ban of prefix p (which must be banned).
+func (d *Daemon) ban(p netip.Prefix) store.Ban {
+	r := d.bans[p]
+	return d.pk.unpack(p, &r)
 }
 
 func (d *Daemon) active(now time.Time) []nft.Ban {
 	out := make([]nft.Ban, 0, len(d.bans))
-	for _, b := range d.bans {
-		if b.Until.After(now) {
-			out = append(out, nftBan(b))
+	for p, r := range d.bans {
+		if r.until().After(now) {
+			out = append(out, nftBan(p, r.jail, r.origin, r.until()))
 		}
 	}
 	return out
@@ -439,9 +446,14 @@ func (d *Daemon) sync(ctx context.Context) error {
 		d.m.firewallErrors.With().Inc()
 		return fmt.Errorf("guard: %w", err)
 	}
-	d.inKernel = make(map[netip.Prefix]bool, len(bans))
+	for p, r := range d.bans {
+		r.inKernel = false
+		d.bans[p] = r
+	}
 	for _, b := range bans {
-		d.inKernel[b.Prefix] = true
+		r := d.bans[b.Prefix]
+		r.inKernel = true
+		d.bans[b.Prefix] = r
 	}
 	d.rebuilt = true
 	d.observeLatency(now)
@@ -564,15 +576,14 @@ func (d *Daemon) flush(ctx context.Context) {
 	now := d.now()
 	var add []nft.Ban
 	for p := range d.pendingAdd {
-		if b, ok := d.bans[p]; ok && b.Until.After(now) {
-			add = append(add, nftBan(b))
+		if r, ok := d.bans[p]; ok && r.until().After(now) {
+			add = append(add, nftBan(p, r.jail, r.origin, r.until()))
 		}
 	}
+	// Only elements in the kernel are queued for removal (put, drop).
 	var del []netip.Prefix
 	for p := range d.pendingDel {
-		if d.inKernel[p] {
-			del = append(del, p)
-		}
+		del = append(del, p)
 	}
 	if err := d.o.Backend.Apply(ctx, add, del, now); err != nil {
 		d.m.firewallErrors.With().Inc()
@@ -583,13 +594,18 @@ func (d *Daemon) flush(ctx context.Context) {
 		return
 	}
 	for _, p := range del {
-		delete(d.inKernel, p)
+		if r, ok := d.bans[p]; ok {
+			r.inKernel = false
+			d.bans[p] = r
+		}
 		if d.changed != nil {
 			d.changed[p] = true
 		}
 	}
 	for _, b := range add {
-		d.inKernel[b.Prefix] = true
+		r := d.bans[b.Prefix]
+		r.inKernel = true
+		d.bans[b.Prefix] = r
 		if d.changed != nil {
 			d.changed[b.Prefix] = true
 		}
@@ -615,8 +631,8 @@ func (d *Daemon) clearPending() {
 func (d *Daemon) observeLatency(time.Time) {
 	t := time.Now()
 	for p, readAt := range d.pendingAdd {
-		if b, ok := d.bans[p]; ok && !readAt.IsZero() {
-			d.m.latency.With(b.Jail).Observe(t.Sub(readAt).Seconds())
+		if r, ok := d.bans[p]; ok && !readAt.IsZero() {
+			d.m.latency.With(r.jail).Observe(t.Sub(readAt).Seconds())
 		}
 	}
 }
@@ -627,8 +643,8 @@ func (d *Daemon) save() {
 		return
 	}
 	st := store.State{Bans: make([]store.Ban, 0, len(d.bans)), Cursors: d.cursors}
-	for _, b := range d.bans {
-		st.Bans = append(st.Bans, *b)
+	for p, r := range d.bans {
+		st.Bans = append(st.Bans, d.pk.unpack(p, &r))
 	}
 	store.SortBans(st.Bans)
 	if err := d.store.Save(st); err != nil {
@@ -732,9 +748,9 @@ func (d *Daemon) reconciled(ctx context.Context, r checkResult) {
 				reason = fmt.Sprintf("unexpected element %v", e.Prefix)
 			}
 		}
-		for p, b := range d.bans {
+		for p, r := range d.bans {
 			// Elements about to time out may already be gone.
-			if !have[p] && b.Until.After(now.Add(2*time.Second)) && d.inKernel[p] && !changed[p] {
+			if !have[p] && r.until().After(now.Add(2*time.Second)) && r.inKernel && !changed[p] {
 				reason = fmt.Sprintf("missing element %v", p)
 			}
 		}
@@ -753,14 +769,13 @@ func (d *Daemon) reconciled(ctx context.Context, r checkResult) {
 func (d *Daemon) expire() {
 	now := d.now()
 	n := 0
-	for p, b := range d.bans {
-		if !b.Until.After(now) {
+	for p, r := range d.bans {
+		if !r.until().After(now) {
 			n++
-			d.log.Info("ban expired", "prefix", p.String(), "jail", b.Jail)
-			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: b.Jail, Until: b.Until, Reason: "expired"})
+			d.log.Info("ban expired", "prefix", p.String(), "jail", r.jail)
+			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail, Until: d.pk.unpack(p, &r).Until, Reason: "expired"})
 			delete(d.bans, p)
 			delete(d.wide, p)
-			delete(d.inKernel, p)
 			delete(d.pendingDel, p)
 			d.dirty = true
 		}
@@ -792,9 +807,9 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 // sortedBans returns the bans (of one jail if named) by prefix.
 func (d *Daemon) sortedBans(jailName string) []control.BanInfo {
 	var bs []store.Ban
-	for _, b := range d.bans {
-		if jailName == "" || b.Jail == jailName {
-			bs = append(bs, *b)
+	for p, r := range d.bans {
+		if jailName == "" || r.jail == jailName {
+			bs = append(bs, d.pk.unpack(p, &r))
 		}
 	}
 	store.SortBans(bs)
@@ -849,11 +864,11 @@ func (d *Daemon) Status(ctx context.Context, jailName string) (*control.Status, 
 			pending, _ := r.Jail.Tracked()
 			js := control.JailStatus{Name: name, Filter: r.Filter.Name(), Sources: r.Sources, Lines: r.Stats.Lines, Matched: r.Stats.Matched,
 				CurrentlyFailed: pending, TotalFailed: r.Stats.Failures, TotalBanned: r.Stats.Bans}
-			for _, b := range d.bans {
-				if b.Jail == name {
+			for p, r := range d.bans {
+				if r.jail == name {
 					js.CurrentlyBanned++
 					if jailName != "" {
-						js.Banned = append(js.Banned, b.Prefix.String())
+						js.Banned = append(js.Banned, p.String())
 					}
 				}
 			}
@@ -907,8 +922,8 @@ func (d *Daemon) Ban(ctx context.Context, p netip.Prefix, jailName string, dur t
 			d.flush(ctx)
 		}
 		w, _ := d.container(p)
-		out = info(*d.bans[w])
-		if !d.inKernel[w] {
+		out = info(d.ban(w))
+		if !d.bans[w].inKernel {
 			ferr = fmt.Errorf("ban of %v stored but not in the firewall yet (see the daemon log)", p)
 		}
 	})
@@ -936,11 +951,12 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 		}
 		d.fleetOnly = false
 		sort.Slice(hit, func(i, j int) bool { return hit[i].Bits() < hit[j].Bits() })
-		out = info(*d.bans[hit[0]])
+		out = info(d.ban(hit[0]))
 		for _, q := range hit {
-			d.log.Info("unban", "prefix", q.String(), "jail", d.bans[q].Jail, "origin", d.bans[q].Origin)
-			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: d.bans[q].Jail, Until: d.now(), Reason: "manual"})
-			if d.bans[q].Origin == "" {
+			r := d.bans[q]
+			d.log.Info("unban", "prefix", q.String(), "jail", r.jail, "origin", r.origin)
+			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: r.jail, Until: d.now(), Reason: "manual"})
+			if r.origin == "" {
 				d.shareUnban(q)
 			}
 			d.drop(q)
@@ -965,10 +981,10 @@ func (d *Daemon) Flush(ctx context.Context, jailName string) ([]control.BanInfo,
 	var out []control.BanInfo
 	err := d.do(ctx, func() {
 		var hit []store.Ban
-		for p, b := range d.bans {
-			if jailName == "" || b.Jail == jailName {
-				hit = append(hit, *b)
-				d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: b.Jail, Until: d.now(), Reason: "flush"})
+		for p, r := range d.bans {
+			if jailName == "" || r.jail == jailName {
+				hit = append(hit, d.pk.unpack(p, &r))
+				d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail, Until: d.now(), Reason: "flush"})
 				d.drop(p)
 				for _, r := range d.eng.Routes {
 					r.Jail.Forget(p.Addr())

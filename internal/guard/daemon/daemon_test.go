@@ -305,14 +305,16 @@ func TestAdoptKernelBans(t *testing.T) {
 }
 
 func TestPutOverlap(t *testing.T) {
-	d := &Daemon{bans: map[netip.Prefix]*store.Ban{}, wide: map[netip.Prefix]bool{}, inKernel: map[netip.Prefix]bool{}, pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{}}
+	d := &Daemon{bans: map[netip.Prefix]banRec{}, wide: map[netip.Prefix]bool{}, pendingAdd: map[netip.Prefix]time.Time{}, pendingDel: map[netip.Prefix]bool{}}
 	t0 := time.Unix(1000, 0)
 	put := func(p string, until time.Duration) bool {
 		return d.put(&store.Ban{Prefix: pfx(p), Until: t0.Add(until)}, time.Time{})
 	}
 	put("2001:db8::1/128", time.Hour)
 	put("2001:db8::2/128", time.Hour)
-	d.inKernel[pfx("2001:db8::1/128")] = true
+	r := d.bans[pfx("2001:db8::1/128")]
+	r.inKernel = true
+	d.bans[pfx("2001:db8::1/128")] = r
 	if !put("2001:db8::/64", time.Minute) {
 		t.Fatal("wide ban refused")
 	}
@@ -322,7 +324,7 @@ func TestPutOverlap(t *testing.T) {
 	if put("2001:db8::5/128", 30*time.Second) {
 		t.Error("shorter ban inside the /64 changed something")
 	}
-	if !put("2001:db8::5/128", 2*time.Hour) || len(d.bans) != 1 || !d.bans[pfx("2001:db8::/64")].Until.Equal(t0.Add(2*time.Hour)) {
+	if !put("2001:db8::5/128", 2*time.Hour) || len(d.bans) != 1 || !d.ban(pfx("2001:db8::/64")).Until.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("longer ban inside the /64 should extend it: %v", d.bans)
 	}
 }

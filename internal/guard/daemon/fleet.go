@@ -94,14 +94,14 @@ func (d *Daemon) remote(in fleet.Inbound) {
 				d.log.Debug("fleet ban", "prefix", in.Prefix.String(), "jail", in.Jail, "origin", in.Origin, "until", in.Until.UTC().Format(time.RFC3339))
 			}
 			d.fleetLogged++
-			d.fleetLast = b
+			d.fleetLast = *b
 		}
 	case fleet.KindUnban, fleet.KindFleetUnban:
-		for q, b := range d.bans {
-			if !q.Overlaps(in.Prefix) || in.Kind == fleet.KindUnban && b.Origin != in.Origin {
+		for q, r := range d.bans {
+			if !q.Overlaps(in.Prefix) || in.Kind == fleet.KindUnban && r.origin != in.Origin {
 				continue
 			}
-			d.log.Info("fleet unban", "prefix", q.String(), "jail", b.Jail, "origin", b.Origin, "by", in.Origin)
+			d.log.Info("fleet unban", "prefix", q.String(), "jail", r.jail, "origin", r.origin, "by", in.Origin)
 			d.drop(q)
 			if in.Kind == fleet.KindFleetUnban {
 				for _, r := range d.eng.Routes {
@@ -123,17 +123,17 @@ func (d *Daemon) logFleet() {
 	case d.fleetLogged > 1:
 		d.log.Info("fleet bans", "count", d.fleetLogged, "last_prefix", b.Prefix.String(), "last_origin", b.Origin, "until", b.Until.UTC().Format(time.RFC3339))
 	}
-	d.fleetLogged, d.fleetLast = 0, nil
+	d.fleetLogged, d.fleetLast = 0, store.Ban{}
 }
 
-// nftBan is b as the firewall holds it: the comment names the jail, and
-// the origin node for a fleet ban ("sshd@web2").
-func nftBan(b *store.Ban) nft.Ban {
-	c := b.Jail
-	if b.Origin != "" {
-		c += "@" + b.Origin
+// nftBan is a ban as the firewall holds it: the comment names the jail,
+// and the origin node for a fleet ban ("sshd@web2").
+func nftBan(p netip.Prefix, jail, origin string, until time.Time) nft.Ban {
+	c := jail
+	if origin != "" {
+		c += "@" + origin
 	}
-	return nft.Ban{Prefix: b.Prefix, Until: b.Until, Jail: c}
+	return nft.Ban{Prefix: p, Until: until, Jail: c}
 }
 
 // splitComment reads an element comment back into jail and origin.
