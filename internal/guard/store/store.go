@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -138,14 +140,25 @@ func SortBans(bs []Ban) {
 
 // Save replaces the snapshot atomically and durably.
 func (s *Store) Save(st State) error {
-	st.Version = Version
+	var bans iter.Seq[Ban]
+	if st.Bans != nil {
+		bans = slices.Values(st.Bans)
+	}
+	return s.SaveSeq(bans, st.Cursors)
+}
+
+// SaveSeq is Save with the bans given one at a time (in the order they
+// are to be written, nil for none): a daemon holding 100,000 bans saves
+// them without building a slice of them all. The file is the same as
+// Save's.
+func (s *Store) SaveSeq(bans iter.Seq[Ban], cursors map[string]source.Cursor) error {
 	tmp, err := os.CreateTemp(s.dir, ".guard-state-*.tmp")
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
 	w := bufio.NewWriterSize(tmp, 64<<10)
-	err = encode(w, &st)
+	err = encode(w, bans, cursors)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -174,29 +187,35 @@ func (s *Store) Save(st State) error {
 	return nil
 }
 
-// encode writes st as json.Marshal does, plus a newline, one ban at a
-// time: marshalling 100,000 bans at once holds (and leaves in
-// encoding/json's buffer pool) tens of megabytes.
-func encode(w *bufio.Writer, st *State) error {
-	fmt.Fprintf(w, `{"version":%d,"bans":`, st.Version)
-	if st.Bans == nil {
+// encode writes a State of these bans and cursors as json.Marshal does,
+// plus a newline, one ban at a time: marshalling 100,000 bans at once
+// holds (and leaves in encoding/json's buffer pool) tens of megabytes.
+func encode(w *bufio.Writer, bans iter.Seq[Ban], cursors map[string]source.Cursor) error {
+	fmt.Fprintf(w, `{"version":%d,"bans":`, Version)
+	if bans == nil {
 		w.WriteString("null")
 	} else {
 		w.WriteByte('[')
-		for i := range st.Bans {
-			b, err := json.Marshal(&st.Bans[i])
-			if err != nil {
-				return err
+		i := 0
+		var err error
+		for b := range bans {
+			var data []byte
+			if data, err = json.Marshal(&b); err != nil {
+				break
 			}
 			if i > 0 {
 				w.WriteByte(',')
 			}
-			w.Write(b)
+			w.Write(data)
+			i++
+		}
+		if err != nil {
+			return err
 		}
 		w.WriteByte(']')
 	}
-	if len(st.Cursors) > 0 {
-		b, err := json.Marshal(st.Cursors)
+	if len(cursors) > 0 {
+		b, err := json.Marshal(cursors)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"iter"
 	"net/netip"
 	"os"
 	"strings"
@@ -139,6 +140,23 @@ func TestSaveAsMarshal(t *testing.T) {
 		want, _ := json.Marshal(st)
 		if string(got) != string(want)+"\n" {
 			t.Errorf("saved\n%s\nwant\n%s", got, want)
+		}
+		// The same bans one at a time: the same file.
+		var bans iter.Seq[Ban]
+		if st.Bans != nil {
+			bans = func(yield func(Ban) bool) {
+				for _, b := range st.Bans {
+					if !yield(b) {
+						return
+					}
+				}
+			}
+		}
+		if err := s.SaveSeq(bans, st.Cursors); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(s.Path()); string(got) != string(want)+"\n" {
+			t.Errorf("SaveSeq saved\n%s\nwant\n%s", got, want)
 		}
 	}
 }
