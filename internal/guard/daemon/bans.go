@@ -11,7 +11,8 @@ import (
 // (100,000 and more), so the loop keeps each one as a value in its map,
 // keyed by the prefix, with no allocation or pointer of its own: times as
 // Unix seconds and nanoseconds with an interned zone, the jail and origin
-// names interned, and whether its element is in the kernel set. A
+// names one pointer to an interned pair, and whether its element is in
+// the kernel set. A
 // store.Ban is built from it when one is needed (save, list, status).
 
 // banRec is one ban in Daemon.bans.
@@ -21,10 +22,27 @@ type banRec struct {
 	atZone, untilZone uint8
 	// inKernel: the element is in the kernel set (a ban dropped from the
 	// map before its removal was committed is in pendingDel instead).
-	inKernel     bool
-	jail, origin string
-	failures     int
-	count        int
+	inKernel bool
+	lbl      *label
+	failures int
+	count    int
+}
+
+// label is a ban's jail and origin node.
+type label struct{ jail, origin string }
+
+func (r *banRec) jail() string {
+	if r.lbl == nil {
+		return ""
+	}
+	return r.lbl.jail
+}
+
+func (r *banRec) origin() string {
+	if r.lbl == nil {
+		return ""
+	}
+	return r.lbl.origin
 }
 
 // until is the ban's expiry.
@@ -36,29 +54,30 @@ type zoneKey struct {
 	off  int
 }
 
-// packer interns the names and zones of the bans.
+// packer interns the labels and zones of the bans.
 type packer struct {
-	names   map[string]string
+	labels  map[label]*label
 	zones   []*time.Location
 	zoneIdx map[zoneKey]uint8
 }
 
-// Interning is bounded: names past maxNames (a peer making up jail names)
-// are kept as they come, zones past the 256th are kept as UTC (the same
+// Interning is bounded: labels past maxLabels (a peer making up jail
+// names) are one per ban, zones past the 256th are kept as UTC (the same
 // instant).
-const maxNames = 4096
+const maxLabels = 4096
 
-func (k *packer) name(s string) string {
-	if v, ok := k.names[s]; ok {
+func (k *packer) label(jail, origin string) *label {
+	l := label{jail, origin}
+	if v, ok := k.labels[l]; ok {
 		return v
 	}
-	if k.names == nil {
-		k.names = map[string]string{}
+	if k.labels == nil {
+		k.labels = map[label]*label{}
 	}
-	if len(k.names) < maxNames {
-		k.names[s] = s
+	if len(k.labels) < maxLabels {
+		k.labels[l] = &l
 	}
-	return s
+	return &l
 }
 
 // zone returns the index of t's zone: restoring t in that location shows
@@ -96,12 +115,12 @@ func (k *packer) pack(b *store.Ban) banRec {
 	return banRec{
 		atSec: b.At.Unix(), atNsec: uint32(b.At.Nanosecond()), atZone: k.zone(b.At),
 		untilSec: b.Until.Unix(), untilNsec: uint32(b.Until.Nanosecond()), untilZone: k.zone(b.Until),
-		jail: k.name(b.Jail), origin: k.name(b.Origin), failures: b.Failures, count: b.Count,
+		lbl: k.label(b.Jail, b.Origin), failures: b.Failures, count: b.Count,
 	}
 }
 
 // unpack is the ban of prefix p that r records.
 func (k *packer) unpack(p netip.Prefix, r *banRec) store.Ban {
-	return store.Ban{Prefix: p, Jail: r.jail, Origin: r.origin, Failures: r.failures, Count: r.count,
+	return store.Ban{Prefix: p, Jail: r.jail(), Origin: r.origin(), Failures: r.failures, Count: r.count,
 		At: k.time(r.atSec, r.atNsec, r.atZone), Until: k.time(r.untilSec, r.untilNsec, r.untilZone)}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/rampart-sec/rampart/internal/guard/store"
 )
@@ -38,16 +37,18 @@ func TestPackRoundTrip(t *testing.T) {
 			t.Errorf("until %v, want %v", r.until(), b.Until)
 		}
 	}
-	// Names are shared, up to maxNames.
-	a, b := k.name(string([]byte("sshd"))), k.name(string([]byte("sshd")))
-	if unsafe.StringData(a) != unsafe.StringData(b) {
-		t.Fatal("the second sshd is not the first one's string")
+	// Labels are shared, up to maxLabels.
+	a, b := k.label("sshd", string([]byte("web2"))), k.label("sshd", string([]byte("web2")))
+	if a != b || a.jail != "sshd" || a.origin != "web2" {
+		t.Fatalf("the second label %p %+v is not the first one %p %+v", b, b, a, a)
 	}
-	for i := range 2 * maxNames {
-		k.name(fmt.Sprint("jail", i))
+	for i := range 2 * maxLabels {
+		if l := k.label(fmt.Sprint("jail", i), "web2"); l.jail != fmt.Sprint("jail", i) {
+			t.Fatalf("label %d: %+v", i, l)
+		}
 	}
-	if len(k.names) != maxNames {
-		t.Errorf("%d names interned, want at most %d", len(k.names), maxNames)
+	if len(k.labels) != maxLabels {
+		t.Errorf("%d labels interned, want at most %d", len(k.labels), maxLabels)
 	}
 	// Past 256 zones, times keep their instant (shown in UTC).
 	for i := range 300 {

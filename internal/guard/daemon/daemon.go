@@ -433,7 +433,7 @@ func (d *Daemon) active(now time.Time) []nft.Ban {
 	out := make([]nft.Ban, 0, len(d.bans))
 	for p, r := range d.bans {
 		if r.until().After(now) {
-			out = append(out, nftBan(p, r.jail, r.origin, r.until()))
+			out = append(out, nftBan(p, r.jail(), r.origin(), r.until()))
 		}
 	}
 	return out
@@ -578,7 +578,7 @@ func (d *Daemon) flush(ctx context.Context) {
 	var add []nft.Ban
 	for p := range d.pendingAdd {
 		if r, ok := d.bans[p]; ok && r.until().After(now) {
-			add = append(add, nftBan(p, r.jail, r.origin, r.until()))
+			add = append(add, nftBan(p, r.jail(), r.origin(), r.until()))
 		}
 	}
 	// Only elements in the kernel are queued for removal (put, drop).
@@ -633,7 +633,7 @@ func (d *Daemon) observeLatency(time.Time) {
 	t := time.Now()
 	for p, readAt := range d.pendingAdd {
 		if r, ok := d.bans[p]; ok && !readAt.IsZero() {
-			d.m.latency.With(r.jail).Observe(t.Sub(readAt).Seconds())
+			d.m.latency.With(r.jail()).Observe(t.Sub(readAt).Seconds())
 		}
 	}
 }
@@ -782,8 +782,8 @@ func (d *Daemon) expire() {
 	for p, r := range d.bans {
 		if !r.until().After(now) {
 			n++
-			d.log.Info("ban expired", "prefix", p.String(), "jail", r.jail)
-			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail, Until: d.pk.unpack(p, &r).Until, Reason: "expired"})
+			d.log.Info("ban expired", "prefix", p.String(), "jail", r.jail())
+			d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail(), Until: d.pk.unpack(p, &r).Until, Reason: "expired"})
 			delete(d.bans, p)
 			delete(d.wide, p)
 			delete(d.pendingDel, p)
@@ -818,7 +818,7 @@ func (d *Daemon) do(ctx context.Context, f func()) error {
 func (d *Daemon) sortedBans(jailName string) []control.BanInfo {
 	var bs []store.Ban
 	for p, r := range d.bans {
-		if jailName == "" || r.jail == jailName {
+		if jailName == "" || r.jail() == jailName {
 			bs = append(bs, d.pk.unpack(p, &r))
 		}
 	}
@@ -875,7 +875,7 @@ func (d *Daemon) Status(ctx context.Context, jailName string) (*control.Status, 
 			js := control.JailStatus{Name: name, Filter: r.Filter.Name(), Sources: r.Sources, Lines: r.Stats.Lines, Matched: r.Stats.Matched,
 				CurrentlyFailed: pending, TotalFailed: r.Stats.Failures, TotalBanned: r.Stats.Bans}
 			for p, r := range d.bans {
-				if r.jail == name {
+				if r.jail() == name {
 					js.CurrentlyBanned++
 					if jailName != "" {
 						js.Banned = append(js.Banned, p.String())
@@ -964,9 +964,9 @@ func (d *Daemon) Unban(ctx context.Context, p netip.Prefix) (control.BanInfo, er
 		out = info(d.ban(hit[0]))
 		for _, q := range hit {
 			r := d.bans[q]
-			d.log.Info("unban", "prefix", q.String(), "jail", r.jail, "origin", r.origin)
-			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: r.jail, Until: d.now(), Reason: "manual"})
-			if r.origin == "" {
+			d.log.Info("unban", "prefix", q.String(), "jail", r.jail(), "origin", r.origin())
+			d.acts.Send(action.Event{Action: "unban", Prefix: q, Jail: r.jail(), Until: d.now(), Reason: "manual"})
+			if r.origin() == "" {
 				d.shareUnban(q)
 			}
 			d.drop(q)
@@ -992,9 +992,9 @@ func (d *Daemon) Flush(ctx context.Context, jailName string) ([]control.BanInfo,
 	err := d.do(ctx, func() {
 		var hit []store.Ban
 		for p, r := range d.bans {
-			if jailName == "" || r.jail == jailName {
+			if jailName == "" || r.jail() == jailName {
 				hit = append(hit, d.pk.unpack(p, &r))
-				d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail, Until: d.now(), Reason: "flush"})
+				d.acts.Send(action.Event{Action: "unban", Prefix: p, Jail: r.jail(), Until: d.now(), Reason: "flush"})
 				d.drop(p)
 				for _, r := range d.eng.Routes {
 					r.Jail.Forget(p.Addr())

@@ -98,10 +98,10 @@ func (d *Daemon) remote(in fleet.Inbound) {
 		}
 	case fleet.KindUnban, fleet.KindFleetUnban:
 		for q, r := range d.bans {
-			if !q.Overlaps(in.Prefix) || in.Kind == fleet.KindUnban && r.origin != in.Origin {
+			if !q.Overlaps(in.Prefix) || in.Kind == fleet.KindUnban && r.origin() != in.Origin {
 				continue
 			}
-			d.log.Info("fleet unban", "prefix", q.String(), "jail", r.jail, "origin", r.origin, "by", in.Origin)
+			d.log.Info("fleet unban", "prefix", q.String(), "jail", r.jail(), "origin", r.origin(), "by", in.Origin)
 			d.drop(q)
 			if in.Kind == fleet.KindFleetUnban {
 				for _, r := range d.eng.Routes {
