@@ -85,15 +85,20 @@ func (l *BanList) Active(now time.Time) []FleetBan {
 func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanList, error) {
 	// Right after a server restart, or while the cluster elects a new
 	// JetStream leader, the stream may not answer for a while (no
-	// responders): retry the lookup and its info for up to 15 seconds.
+	// responders): retry the lookup, its info and the consumer for up to
+	// 15 seconds.
 	var s jetstream.Stream
 	var info *jetstream.StreamInfo
+	var cons jetstream.Consumer
 	var err error
 	giveUp := time.Now().Add(15 * time.Second)
 	for {
 		s, err = js.Stream(ctx, stream)
 		if err == nil {
 			info, err = s.Info(ctx)
+		}
+		if err == nil && info.State.Msgs > 0 {
+			cons, err = s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 		}
 		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(giveUp) || ctx.Err() != nil {
 			break
@@ -107,10 +112,6 @@ func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanL
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return l, nil
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
 	}
 	for {
 		batch, err := cons.Fetch(4096, jetstream.FetchMaxWait(2*time.Second))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-sec/rampart/internal/cli"
 	"github.com/rampart-sec/rampart/internal/fleet"
@@ -93,9 +94,27 @@ func runRogue(url string) int {
 	}
 	defer nc.Close()
 	now := time.Now()
-	pub := func(subj, prefix string, until time.Time) error {
+	// Room for the whole flood in flight (the default 4,000 stalls the
+	// publisher, and a stall longer than 200 ms is an error).
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(rogueN+16))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	payload := func(prefix string, until time.Time) []byte {
 		data, _ := json.Marshal(fleet.Payload{Schema: fleet.Schema, Prefix: prefix, Jail: "sshd", DecidedAt: now, ExpiresAt: until})
-		return nc.Publish(subj, data)
+		return data
+	}
+	// Published to the stream with acknowledgements, so that End is when
+	// the stream has stored the whole flood: the guards' rate buckets run
+	// on the stream's timestamps, and under load storing 10,000 messages
+	// on three replicas takes longer than sending them.
+	pub := func(subj, prefix string, until time.Time) error {
+		_, err := js.PublishAsync(subj, payload(prefix, until))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "rogue publish:", err)
+		}
+		return err
 	}
 	subj := fleet.BanSubject("rogue", "sshd")
 	rep := rogueReport{Start: time.Now()}
@@ -103,15 +122,20 @@ func runRogue(url string) int {
 	pub(subj, wideBan, now.Add(time.Hour))
 	pub(subj, longBan+"/32", now.Add(365*24*time.Hour))
 	for i := range rogueN {
-		pub(subj, fmt.Sprintf("%s%x/128", rogueNet, i+1), now.Add(time.Hour))
+		if err := pub(subj, fmt.Sprintf("%s%x/128", rogueNet, i+1), now.Add(time.Hour)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
 	}
-	if err := nc.Flush(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(60 * time.Second):
+		fmt.Fprintln(os.Stderr, "the stream did not acknowledge the flood within 60s")
 		return 2
 	}
 	rep.End = time.Now()
-	// Speaking for node a.
-	pub(fleet.BanSubject("a", "sshd"), "198.51.100.200/32", now.Add(time.Hour))
+	// Speaking for node a (plain publish: the server refuses it).
+	nc.Publish(fleet.BanSubject("a", "sshd"), payload("198.51.100.200/32", now.Add(time.Hour)))
 	nc.Flush()
 	select {
 	case rep.Refused = <-refused:
@@ -579,8 +603,9 @@ func TestE2EFleet(t *testing.T) {
 	if !strings.Contains(strings.ToLower(rep.Refused), "permissions violation") {
 		t.Errorf("publishing under a's name was not refused: %q", rep.Refused)
 	}
-	// The bucket runs on the stream's own timestamps, which can trail the
-	// rogue's clock by a moment under load: two seconds of slack.
+	// The bucket runs on the stream's own timestamps, all between the
+	// rogue's Start and End (End: every message acknowledged as stored);
+	// two seconds of slack.
 	limit := burstN + int(rate*(rep.End.Sub(rep.Start).Seconds()+2))
 	for _, n := range []*node{b, cc} {
 		c.eventually(n.name+" read the flood", 30*time.Second, func() bool {
