@@ -3,7 +3,6 @@ package fleetverify
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"sort"
@@ -136,68 +135,11 @@ func (f *Fleet) tool() string {
 // SARIF writes one SARIF 2.1.0 log with one run per host (each run is what
 // report.SARIF writes for that host alone).
 func (f *Fleet) SARIF(w io.Writer) error {
-	type sarifLog struct {
-		Schema  string            `json:"$schema"`
-		Version string            `json:"version"`
-		Runs    []json.RawMessage `json:"runs"`
-	}
-	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []json.RawMessage{}}
+	runs := make([]report.Run, 0, len(f.Hosts))
 	for _, h := range f.Hosts {
-		var buf bytes.Buffer
-		if err := report.SARIF(&buf, h.Meta(f.tool()), h.Results); err != nil {
-			return err
-		}
-		var one sarifLog
-		if err := json.Unmarshal(buf.Bytes(), &one); err != nil {
-			return fmt.Errorf("sarif for %s: %w", h.Target.Name, err)
-		}
-		log.Schema, log.Version = one.Schema, one.Version
-		log.Runs = append(log.Runs, one.Runs...)
+		runs = append(runs, report.Run{Meta: h.Meta(f.tool()), Results: h.Results})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(log)
-}
-
-type junitIn struct {
-	Suites []struct {
-		Timestamp  string `xml:"timestamp,attr"`
-		Properties []struct {
-			Name  string `xml:"name,attr"`
-			Value string `xml:"value,attr"`
-		} `xml:"properties>property"`
-		Cases []struct {
-			Name      string `xml:"name,attr"`
-			Classname string `xml:"classname,attr"`
-			Time      string `xml:"time,attr"`
-			Inner     string `xml:",innerxml"`
-		} `xml:"testcase"`
-	} `xml:"testsuite"`
-}
-
-type junitCaseOut struct {
-	Name      string `xml:"name,attr"`
-	Classname string `xml:"classname,attr"`
-	Time      string `xml:"time,attr"`
-	Inner     string `xml:",innerxml"`
-}
-
-type junitProp struct {
-	Name  string `xml:"name,attr"`
-	Value string `xml:"value,attr"`
-}
-
-type junitSuiteOut struct {
-	Name       string         `xml:"name,attr"`
-	Tests      int            `xml:"tests,attr"`
-	Failures   int            `xml:"failures,attr"`
-	Errors     int            `xml:"errors,attr"`
-	Skipped    int            `xml:"skipped,attr"`
-	Time       string         `xml:"time,attr"`
-	Timestamp  string         `xml:"timestamp,attr,omitempty"`
-	Hostname   string         `xml:"hostname,attr"`
-	Properties []junitProp    `xml:"properties>property"`
-	Cases      []junitCaseOut `xml:"testcase"`
+	return report.SARIFRuns(w, runs)
 }
 
 // JUnit writes one testsuite per host (named after it) holding one
@@ -205,48 +147,25 @@ type junitSuiteOut struct {
 // host (classname HOST.AREA; fail a failure, unknown an error, skip
 // skipped).
 func (f *Fleet) JUnit(w io.Writer) error {
-	var out struct {
-		XMLName  xml.Name        `xml:"testsuites"`
-		Name     string          `xml:"name,attr"`
-		Tests    int             `xml:"tests,attr"`
-		Failures int             `xml:"failures,attr"`
-		Errors   int             `xml:"errors,attr"`
-		Skipped  int             `xml:"skipped,attr"`
-		Time     string          `xml:"time,attr"`
-		Suites   []junitSuiteOut `xml:"testsuite"`
-	}
-	out.Name = f.tool()
-	out.Time = fmt.Sprintf("%.3f", f.Duration.Seconds())
+	out := report.JUnitSuites{Name: f.tool(), Time: fmt.Sprintf("%.3f", f.Duration.Seconds())}
 	for _, h := range f.Hosts {
-		var buf bytes.Buffer
-		if err := report.JUnit(&buf, h.Meta(f.tool()), h.Results); err != nil {
-			return err
-		}
-		var in junitIn
-		if err := xml.Unmarshal(buf.Bytes(), &in); err != nil {
-			return fmt.Errorf("junit for %s: %w", h.Target.Name, err)
-		}
 		s := check.Summarize(h.Results)
-		suite := junitSuiteOut{Name: h.Target.Name, Tests: s.Total, Failures: s.Fail, Errors: s.Unknown, Skipped: s.Skip,
+		suite := report.JUnitSuite{Name: h.Target.Name, Tests: s.Total, Failures: s.Fail, Errors: s.Unknown, Skipped: s.Skip,
 			Time: fmt.Sprintf("%.3f", h.Duration.Seconds()), Hostname: h.Reported}
 		if suite.Hostname == "" {
 			suite.Hostname = h.Target.Name
 		}
-		suite.Properties = []junitProp{{"address", h.Target.Dest()}, {"policy_sha256", h.PolicyHash},
-			{"rampart_version", h.Version}, {"labels", strings.Join(h.Target.Labels, ",")}}
+		suite.Properties = []report.JUnitProperty{{Name: "address", Value: h.Target.Dest()}, {Name: "policy_sha256", Value: h.PolicyHash},
+			{Name: "rampart_version", Value: h.Version}, {Name: "labels", Value: strings.Join(h.Target.Labels, ",")}}
 		if h.Error != "" {
-			suite.Properties = append(suite.Properties, junitProp{"error", h.Error})
+			suite.Properties = append(suite.Properties, report.JUnitProperty{Name: "error", Value: h.Error})
 		}
-		for i, in := range in.Suites {
+		for i, area := range report.JUnitAreas(h.Meta(f.tool()), h.Results) {
 			if i == 0 {
-				suite.Timestamp = in.Timestamp
-				for _, p := range in.Properties {
-					suite.Properties = append(suite.Properties, junitProp(p))
-				}
+				suite.Timestamp = area.Timestamp
+				suite.Properties = append(suite.Properties, area.Properties...)
 			}
-			for _, c := range in.Cases {
-				suite.Cases = append(suite.Cases, junitCaseOut(c))
-			}
+			suite.Cases = append(suite.Cases, area.Cases...)
 		}
 		out.Tests += s.Total
 		out.Failures += s.Fail

@@ -10,7 +10,8 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 )
 
-type junitSuites struct {
+// JUnitSuites is a JUnit document (testsuites).
+type JUnitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
@@ -18,27 +19,31 @@ type junitSuites struct {
 	Errors   int          `xml:"errors,attr"`
 	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+	Suites   []JUnitSuite `xml:"testsuite"`
 }
 
-type junitSuite struct {
+// JUnitSuite is one testsuite.
+type JUnitSuite struct {
 	Name       string          `xml:"name,attr"`
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
 	Errors     int             `xml:"errors,attr"`
 	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr,omitempty"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Hostname   string          `xml:"hostname,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
+	Properties []JUnitProperty `xml:"properties>property,omitempty"`
+	Cases      []JUnitCase     `xml:"testcase"`
 }
 
-type junitProperty struct {
+// JUnitProperty is one property of a testsuite.
+type JUnitProperty struct {
 	Name  string `xml:"name,attr"`
 	Value string `xml:"value,attr"`
 }
 
-type junitCase struct {
+// JUnitCase is one testcase: one check.
+type JUnitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
@@ -63,20 +68,26 @@ type junitSkipped struct {
 // in system-out.
 func JUnit(w io.Writer, m Meta, rs []check.Result) error {
 	s := check.Summarize(rs)
-	doc := junitSuites{Name: orDefault(m.Tool, "rampart verify"), Tests: s.Total, Failures: s.Fail, Errors: s.Unknown,
-		Skipped: s.Skip, Time: seconds(m.Duration.Seconds())}
+	doc := JUnitSuites{Name: orDefault(m.Tool, "rampart verify"), Tests: s.Total, Failures: s.Fail, Errors: s.Unknown,
+		Skipped: s.Skip, Time: seconds(m.Duration.Seconds()), Suites: JUnitAreas(m, rs)}
+	return WriteXML(w, doc)
+}
+
+// JUnitAreas is the testsuites JUnit writes for one host: one per area.
+func JUnitAreas(m Meta, rs []check.Result) []JUnitSuite {
+	var suites []JUnitSuite
 	areas, groups := byArea(rs)
 	for _, a := range areas {
-		suite := junitSuite{Name: a, Hostname: m.Host}
+		suite := JUnitSuite{Name: a, Hostname: m.Host}
 		if !m.Started.IsZero() {
 			suite.Timestamp = m.Started.UTC().Format("2006-01-02T15:04:05")
 		}
-		suite.Properties = []junitProperty{{"policy", orDefault(m.Policy, "(default)")}, {"release", m.Release}}
+		suite.Properties = []JUnitProperty{{"policy", orDefault(m.Policy, "(default)")}, {"release", m.Release}}
 		if m.OS != "" {
-			suite.Properties = append(suite.Properties, junitProperty{"os", m.OS})
+			suite.Properties = append(suite.Properties, JUnitProperty{"os", m.OS})
 		}
 		for _, r := range groups[a] {
-			c := junitCase{Name: r.ID, Classname: m.Host + "." + a, Time: seconds(r.Duration.Seconds())}
+			c := JUnitCase{Name: r.ID, Classname: m.Host + "." + a, Time: seconds(r.Duration.Seconds())}
 			body := details(r)
 			switch r.Status {
 			case check.Fail:
@@ -94,9 +105,9 @@ func JUnit(w io.Writer, m Meta, rs []check.Result) error {
 			suite.Tests++
 			suite.Cases = append(suite.Cases, c)
 		}
-		doc.Suites = append(doc.Suites, suite)
+		suites = append(suites, suite)
 	}
-	return WriteXML(w, doc)
+	return suites
 }
 
 func seconds(f float64) string { return fmt.Sprintf("%.3f", f) }

@@ -126,7 +126,7 @@ func TestJUnitAndSARIFAreWellFormed(t *testing.T) {
 	if err := JUnit(&j, m, rs); err != nil {
 		t.Fatal(err)
 	}
-	var suites junitSuites
+	var suites JUnitSuites
 	if err := xml.Unmarshal(j.Bytes(), &suites); err != nil {
 		t.Fatalf("JUnit output is not XML: %v", err)
 	}

@@ -119,6 +119,28 @@ func severityLevel(s check.Severity) string {
 // at the host as a logical location and at the policy file (when one was
 // given) as the physical one.
 func SARIF(w io.Writer, m Meta, rs []check.Result) error {
+	return SARIFRuns(w, []Run{{Meta: m, Results: rs}})
+}
+
+// Run is one host's results with their Meta.
+type Run struct {
+	Meta    Meta
+	Results []check.Result
+}
+
+// SARIFRuns writes one SARIF log with a run per host, each the run SARIF
+// writes for that host alone (a fleet).
+func SARIFRuns(w io.Writer, runs []Run) error {
+	doc := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: make([]sarifRun, 0, len(runs))}
+	for _, r := range runs {
+		doc.Runs = append(doc.Runs, sarifRunOf(r.Meta, r.Results))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
+}
+
+func sarifRunOf(m Meta, rs []check.Result) sarifRun {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{Name: "rampart", Version: m.Version,
 			InformationURI: "https://github.com/rampart-sec/rampart"}},
@@ -175,10 +197,7 @@ func SARIF(w io.Writer, m Meta, rs []check.Result) error {
 			Locations:  []sarifLocation{{PhysicalLocation: phys, LogicalLocations: []sarifLogical{{Name: r.ID, FullyQualifiedName: m.Host + "/" + r.ID, Kind: "resource"}}}},
 			Properties: sarifResultProps{Status: r.Status, Evidence: ev}})
 	}
-	doc := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return run
 }
 
 func fixText(r check.Remediation) string {
