@@ -18,6 +18,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/report"
 )
 
 // DefaultLog is auditd's default log file.
@@ -366,7 +367,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 
 // WriteText writes a compact table per key, times in loc.
 func (r *Report) WriteText(w io.Writer, loc *time.Location) error {
-	ew := &errWriter{w: w}
+	ew := &report.ErrWriter{W: w}
 	since := "the beginning of the log"
 	if r.Since != nil {
 		since = r.Since.In(loc).Format("2006-01-02 15:04:05")
@@ -399,21 +400,7 @@ func (r *Report) WriteText(w io.Writer, loc *time.Location) error {
 			fmt.Fprintf(ew, "  %s\n", SafeLine(n.String()))
 		}
 	}
-	return ew.err
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) Write(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	n, err := e.w.Write(p)
-	e.err = err
-	return n, err
+	return ew.Err
 }
 
 func (e *Event) who() string {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/report"
 )
 
 // maxHostsListed bounds the host names printed on one failure line.
@@ -19,7 +20,7 @@ const maxHostsListed = 12
 // failed check once with the hosts it fails on, what each host said and
 // the fix, the changes since the baseline, and one summary line.
 func (f *Fleet) Text(w io.Writer) error {
-	ew := &errWriter{w: w}
+	ew := &report.ErrWriter{W: w}
 	areaSet := map[string]bool{}
 	for _, h := range f.Hosts {
 		for _, r := range h.Results {
@@ -35,7 +36,7 @@ func (f *Fleet) Text(w io.Writer) error {
 	if len(f.Hosts) > 0 && f.Hosts[0].Release != "" {
 		release = ", fixes for NixOS " + f.Hosts[0].Release
 	}
-	ew.printf("%s: %d hosts%s\n\n", f.tool(), len(f.Hosts), release)
+	ew.Printf("%s: %d hosts%s\n\n", f.tool(), len(f.Hosts), release)
 	aged := false
 	for _, h := range f.Hosts {
 		aged = aged || !h.Published.IsZero()
@@ -65,7 +66,7 @@ func (f *Fleet) Text(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	ew.printf("(each cell: pass/fail/unknown)\n")
+	ew.Printf("(each cell: pass/fail/unknown)\n")
 
 	var unverified []*HostRun
 	for _, h := range f.Hosts {
@@ -74,15 +75,15 @@ func (f *Fleet) Text(w io.Writer) error {
 		}
 	}
 	if len(unverified) > 0 {
-		ew.printf("\nNot verified (every check unknown):\n")
+		ew.Printf("\nNot verified (every check unknown):\n")
 		for _, h := range unverified {
-			ew.printf("  %s: %s\n", safe(h.Target.Name), indent(h.Error, "    "))
+			ew.Printf("  %s: %s\n", safe(h.Target.Name), indent(h.Error, "    "))
 		}
 	}
 
 	ids, fails := f.byCheck(func(r check.Result) bool { return r.Status == check.Fail })
 	if len(ids) > 0 {
-		ew.printf("\nFailed checks (%d), by check:\n", len(ids))
+		ew.Printf("\nFailed checks (%d), by check:\n", len(ids))
 	}
 	for _, id := range ids {
 		hr := fails[id]
@@ -91,8 +92,8 @@ func (f *Fleet) Text(w io.Writer) error {
 			names[i] = safe(x.h.Target.Name)
 		}
 		r0 := hr[0].r
-		ew.printf("\nFAIL %s (%s) on %s\n", safe(id), safe(string(r0.Severity)), listHosts(names))
-		ew.printf("     %s\n", safe(r0.Title))
+		ew.Printf("\nFAIL %s (%s) on %s\n", safe(id), safe(string(r0.Severity)), listHosts(names))
+		ew.Printf("     %s\n", safe(r0.Title))
 		// The same message on several hosts is printed once.
 		var msgs []string
 		byMsg := map[string][]string{}
@@ -108,13 +109,13 @@ func (f *Fleet) Text(w io.Writer) error {
 			if len(msgs) > 1 || len(byMsg[m]) != len(hr) {
 				who = listHosts(byMsg[m])
 			}
-			ew.printf("     %s: %s\n", who, indent(m, "       "))
+			ew.Printf("     %s: %s\n", who, indent(m, "       "))
 		}
 		if r0.Remediation.NixOS != "" {
-			ew.printf("     fix (NixOS): %s\n", indent(r0.Remediation.NixOS, "       "))
+			ew.Printf("     fix (NixOS): %s\n", indent(r0.Remediation.NixOS, "       "))
 		}
 		if r0.Remediation.Generic != "" {
-			ew.printf("     fix: %s\n", indent(r0.Remediation.Generic, "       "))
+			ew.Printf("     fix: %s\n", indent(r0.Remediation.Generic, "       "))
 		}
 	}
 	if b := f.Baseline; b != nil {
@@ -122,25 +123,25 @@ func (f *Fleet) Text(w io.Writer) error {
 		for _, c := range b.Changes {
 			kinds[c.Kind]++
 		}
-		ew.printf("\nSince the baseline %s (%s): %d new failures, %d worse, %d fixed, %d better\n", safe(b.File), b.Started,
+		ew.Printf("\nSince the baseline %s (%s): %d new failures, %d worse, %d fixed, %d better\n", safe(b.File), b.Started,
 			kinds["regression"], kinds["worse"], kinds["fixed"], kinds["better"])
 		for _, c := range b.Changes {
 			from := string(c.From)
 			if from == "" {
 				from = "(new)"
 			}
-			ew.printf("  %-10s %s %s: %s -> %s\n", c.Kind, safe(c.Host), c.Check, from, c.To)
+			ew.Printf("  %-10s %s %s: %s -> %s\n", c.Kind, safe(c.Host), c.Check, from, c.To)
 		}
 	}
 	s := f.Summarize()
-	ew.printf("\n%d hosts: %d passing, %d failing, %d not verified; %d checks: %d pass, %d fail, %d warn, %d unknown, %d skip",
+	ew.Printf("\n%d hosts: %d passing, %d failing, %d not verified; %d checks: %d pass, %d fail, %d warn, %d unknown, %d skip",
 		s.Hosts, s.HostsPassing, s.HostsFailing, s.HostsUnverified, s.Checks.Total, s.Checks.Pass, s.Checks.Fail,
 		s.Checks.Warn, s.Checks.Unknown, s.Checks.Skip)
 	if f.Duration > 0 {
-		ew.printf(" in %.2fs", f.Duration.Seconds())
+		ew.Printf(" in %.2fs", f.Duration.Seconds())
 	}
-	ew.printf("\n")
-	return ew.err
+	ew.Printf("\n")
+	return ew.Err
 }
 
 // ageCell is a bucket report's age, "(stale)" when past the maximum.
@@ -174,15 +175,4 @@ func safe(s string) string { return host.SafeText(s) }
 
 func indent(s, pad string) string {
 	return strings.ReplaceAll(safe(strings.TrimRight(s, "\n")), "\n", "\n"+pad)
-}
-
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
-	}
 }

@@ -34,35 +34,35 @@ const maxTextEvidence = 8
 // each. With Options.Summary every failing (and warn/unknown) check is one
 // line.
 func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
-	ew := &errWriter{w: w}
+	ew := &ErrWriter{W: w}
 	paint := func(code, s string) string {
 		if !o.Color {
 			return s
 		}
 		return code + s + ansiReset
 	}
-	ew.printf("%s\n", header(m))
+	ew.Printf("%s\n", header(m))
 	areas, groups := byArea(rs)
 	if o.Summary {
-		ew.printf("\n")
+		ew.Printf("\n")
 		for _, a := range areas {
 			for _, r := range groups[a] {
 				if r.Status == check.Pass || r.Status == check.Skip {
 					continue
 				}
 				label := fmt.Sprintf("%-7s", strings.ToUpper(string(r.Status)))
-				ew.printf("%s %s  %s\n", paint(statusColor[r.Status], label), r.ID, oneLine(r.Message, maxSummaryMessage))
+				ew.Printf("%s %s  %s\n", paint(statusColor[r.Status], label), r.ID, oneLine(r.Message, maxSummaryMessage))
 			}
 		}
-		ew.printf("\n%s\n", summaryLine(check.Summarize(rs), m, paint))
-		return ew.err
+		ew.Printf("\n%s\n", summaryLine(check.Summarize(rs), m, paint))
+		return ew.Err
 	}
 	sh := newShared()
 	for _, a := range areas {
-		ew.printf("\n%s\n", paint(ansiBold, a))
+		ew.Printf("\n%s\n", paint(ansiBold, a))
 		for _, r := range groups[a] {
 			label := fmt.Sprintf("%-7s", strings.ToUpper(string(r.Status)))
-			ew.printf("  %s %s  %s\n", paint(statusColor[r.Status], label), r.ID, r.Title)
+			ew.Printf("  %s %s  %s\n", paint(statusColor[r.Status], label), r.ID, r.Title)
 			detail := r.Status != check.Pass && r.Status != check.Skip
 			var bs blocks
 			if r.Message != "" && (detail || o.Verbose || r.Status == check.Skip) {
@@ -111,13 +111,13 @@ func Text(w io.Writer, m Meta, rs []check.Result, o Options) error {
 				}
 			}
 			for _, l := range bs.render() {
-				ew.printf("%s%s\n", pad, strings.ReplaceAll(l, "\n", "\n"+pad))
+				ew.Printf("%s%s\n", pad, strings.ReplaceAll(l, "\n", "\n"+pad))
 			}
 		}
 	}
 	s := check.Summarize(rs)
-	ew.printf("\n%s\n", summaryLine(s, m, paint))
-	return ew.err
+	ew.Printf("\n%s\n", summaryLine(s, m, paint))
+	return ew.Err
 }
 
 // pad indents a check's details under its status line.
@@ -243,13 +243,25 @@ func orDefault(s, d string) string {
 	return s
 }
 
-type errWriter struct {
-	w   io.Writer
-	err error
+// ErrWriter keeps the first write error and writes nothing after it, so a
+// renderer checks for an error once, at the end.
+type ErrWriter struct {
+	W   io.Writer
+	Err error
 }
 
-func (e *errWriter) printf(format string, args ...any) {
-	if e.err == nil {
-		_, e.err = fmt.Fprintf(e.w, format, args...)
+func (e *ErrWriter) Write(p []byte) (int, error) {
+	if e.Err != nil {
+		return 0, e.Err
+	}
+	n, err := e.W.Write(p)
+	e.Err = err
+	return n, err
+}
+
+// Printf writes a formatted line unless an earlier write failed.
+func (e *ErrWriter) Printf(format string, args ...any) {
+	if e.Err == nil {
+		_, e.Err = fmt.Fprintf(e.W, format, args...)
 	}
 }
