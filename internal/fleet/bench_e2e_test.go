@@ -175,19 +175,7 @@ func TestBenchFleet(t *testing.T) {
 	}
 	testenv.RequireRoot(t)
 	c := newCluster(t)
-	a, b, cc := c.nodes["a"], c.nodes["b"], c.nodes["c"]
-	for _, n := range []*node{a, b, cc} {
-		c.writePolicy(n, 1_000_000, 10_000_000)
-		c.startGuard(n)
-	}
-	c.eventually("every link connected", 20*time.Second, func() bool {
-		for _, n := range []*node{a, b, cc} {
-			if st := n.status(); st == nil || !st.Connected {
-				return false
-			}
-		}
-		return true
-	})
+	a, b, cc := c.startAll(1_000_000, 10_000_000)
 	bench := func(k string, v any) { fmt.Printf("BENCH %s %v\n", k, v) }
 
 	// Propagation: a manual ban on a (control socket) until the element

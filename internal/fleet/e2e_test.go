@@ -487,13 +487,12 @@ func (c *cluster) bruteForce(src string, n *node) {
 	}
 }
 
-// TestE2EFleet runs the whole fleet story on three namespaced guards and a
-// three-server JetStream cluster.
-func TestE2EFleet(t *testing.T) {
-	c := newCluster(t)
-	a, b, cc := c.nodes["a"], c.nodes["b"], c.nodes["c"]
+// startAll starts the three guards with the given per-origin rate limit
+// and waits until every fleet link is connected.
+func (c *cluster) startAll(rate, burst int) (a, b, cc *node) {
+	a, b, cc = c.nodes["a"], c.nodes["b"], c.nodes["c"]
 	for _, n := range []*node{a, b, cc} {
-		c.writePolicy(n, 50000, 50000)
+		c.writePolicy(n, rate, burst)
 		c.startGuard(n)
 	}
 	c.eventually("every link connected", 20*time.Second, func() bool {
@@ -504,6 +503,14 @@ func TestE2EFleet(t *testing.T) {
 		}
 		return true
 	})
+	return a, b, cc
+}
+
+// TestE2EFleet runs the whole fleet story on three namespaced guards and a
+// three-server JetStream cluster.
+func TestE2EFleet(t *testing.T) {
+	c := newCluster(t)
+	a, b, cc := c.startAll(50000, 50000)
 
 	// 1. A real password brute force against a: the attacker is dropped
 	// on b and c too.

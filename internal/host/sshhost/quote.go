@@ -23,21 +23,32 @@ func Quote(s string) string {
 // CommandLine is the string sent to the remote shell for c: env with a
 // fixed PATH and LC_ALL=C, behind "sudo -n" when sudo is true.
 func CommandLine(c host.Cmd, sudo bool) (string, error) {
+	args, err := quotedArgs(c)
+	if err != nil {
+		return "", err
+	}
+	prefix := "env LC_ALL=C PATH=" + remotePath + " " + Quote(c.Name)
+	if sudo {
+		prefix = "sudo -n -- " + prefix
+	}
+	return prefix + args, nil
+}
+
+// quotedArgs checks c's name and arguments and quotes the arguments, each
+// after a space.
+func quotedArgs(c host.Cmd) (string, error) {
 	if c.Name == "" || strings.HasPrefix(c.Name, "-") || strings.ContainsAny(c.Name, "\x00\n=") {
 		return "", fmt.Errorf("invalid program name %q", host.SafeText(c.Name))
 	}
-	parts := []string{}
-	if sudo {
-		parts = append(parts, "sudo", "-n", "--")
-	}
-	parts = append(parts, "env", "LC_ALL=C", "PATH="+remotePath, Quote(c.Name))
+	var b strings.Builder
 	for _, a := range c.Args {
 		if strings.ContainsRune(a, 0) {
 			return "", fmt.Errorf("%s: argument contains a NUL byte", c.Name)
 		}
-		parts = append(parts, Quote(a))
+		b.WriteByte(' ')
+		b.WriteString(Quote(a))
 	}
-	return strings.Join(parts, " "), nil
+	return b.String(), nil
 }
 
 // shellLine is the line one of the long-lived shells runs for c: the
@@ -47,17 +58,15 @@ func CommandLine(c host.Cmd, sudo bool) (string, error) {
 // builtins (printf, kill, test) goes through env too, so the program that
 // runs is the one the name means on every shell.
 func shellLine(c host.Cmd, sudo bool) (string, error) {
-	line, err := CommandLine(c, sudo)
-	if err != nil || sudo || shellBuiltins[c.Name] {
-		return line, err
+	if sudo || shellBuiltins[c.Name] {
+		return CommandLine(c, sudo)
 	}
-	parts := make([]string, 0, 1+len(c.Args))
+	args, err := quotedArgs(c)
+	if err != nil {
+		return "", err
+	}
 	// Quoted always: a quoted word is never a keyword ('if', '!').
-	parts = append(parts, "'"+strings.ReplaceAll(c.Name, "'", `'\''`)+"'")
-	for _, a := range c.Args {
-		parts = append(parts, Quote(a))
-	}
-	return strings.Join(parts, " "), nil
+	return "'" + strings.ReplaceAll(c.Name, "'", `'\''`) + "'" + args, nil
 }
 
 // shellBuiltins are the regular and special builtins of dash and bash.

@@ -335,7 +335,7 @@ func (h *Host) getShell(ctx context.Context) (*shell, error) {
 func (h *Host) killGroup(pid int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, _, _ = h.runSession(ctx, host.Cmd{Name: "kill", Args: []string{"-KILL", "--", "-" + strconv.Itoa(pid)}, Stdin: []byte{}}, false)
+	_, _, _ = h.runSession(ctx, host.C("kill", "-KILL", "--", "-"+strconv.Itoa(pid)), false)
 }
 
 // dropShell gives back the slot and session of a shell that ended.
