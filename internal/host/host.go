@@ -137,3 +137,47 @@ func RunOK(ctx context.Context, h Host, c Cmd) ([]byte, error) {
 	}
 	return out.Stdout, nil
 }
+
+// FileResult is one file of ReadFiles: its bytes, or why it could not be
+// read (fs.ErrNotExist, fs.ErrPermission, …).
+type FileResult struct {
+	Data []byte
+	Err  error
+}
+
+// BatchReader is implemented by hosts that read many text files for the
+// cost of one (a remote host, where each ReadFile starts a program).
+type BatchReader interface {
+	// ReadFiles reads every path; results are in the order of paths.
+	ReadFiles(ctx context.Context, paths []string) ([]FileResult, error)
+}
+
+// ReadFiles reads text files from h, through BatchReader where h has it,
+// otherwise one ReadFile each. A file whose last line has no newline reads
+// as if it had one, on every host, so that callers see the same bytes
+// whichever way the file was read; it is for files read as lines (config
+// files, /proc text), not for exact bytes. The error is for the whole
+// call (a cancelled context); each file's own error is in its result.
+func ReadFiles(ctx context.Context, h Host, paths []string) ([]FileResult, error) {
+	if br, ok := h.(BatchReader); ok {
+		return br.ReadFiles(ctx, paths)
+	}
+	out := make([]FileResult, len(paths))
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := h.ReadFile(ctx, p)
+		out[i] = FileResult{Data: TextLines(b), Err: err}
+	}
+	return out, nil
+}
+
+// TextLines returns b with a final newline when it is not empty and does
+// not end in one.
+func TextLines(b []byte) []byte {
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		return append(b[:len(b):len(b)], '\n')
+	}
+	return b
+}

@@ -67,8 +67,18 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 		f.Cmds[c] = &host.Output{Stderr: []byte("Device \"tailscale0\" does not exist.\n"), ExitCode: 1}
 	}
 	if s.ipt != "" {
-		f.SetCmd(host.C("iptables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save4")), 0)
-		f.SetCmd(host.C("ip6tables-save"), read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save6")), 0)
+		for fam, v := range map[string]string{"ip": "4", "ip6": "6"} {
+			save := read(t, filepath.Join("..", "nftrules", "testdata", s.ipt+"-save"+v))
+			f.SetCmd(host.C(fam+"tables-save"), save, 0)
+			// The kernel lists the legacy backend's tables in /proc.
+			var names strings.Builder
+			for _, line := range strings.Split(save, "\n") {
+				if strings.HasPrefix(line, "*") && strings.Contains(s.ipt, "legacy") {
+					names.WriteString(line[1:] + "\n")
+				}
+			}
+			f.SetFile("/proc/net/"+fam+"_tables_names", names.String())
+		}
 	} else {
 		f.Missing["iptables-save"] = true
 		f.Missing["ip6tables-save"] = true

@@ -53,6 +53,10 @@ func Read(ctx context.Context, h host.Host) (*Live, error) {
 		return nil, err
 	}
 	for _, s := range iptablesSaves {
+		if why := noIptables(ctx, h, l, s.family); why != "" {
+			l.Sources = append(l.Sources, fmt.Sprintf("%s skipped: %s", s.cmd.String(), why))
+			continue
+		}
 		out, err := host.RunOK(ctx, h, s.cmd)
 		if errors.Is(err, host.ErrNotFound) {
 			continue
@@ -80,4 +84,36 @@ func Read(ctx context.Context, h host.Host) (*Live, error) {
 		return nil, fmt.Errorf("neither nft nor iptables-save is installed: %w", host.ErrNotFound)
 	}
 	return l, nil
+}
+
+// iptablesTables are the tables iptables-nft keeps in nftables (and the
+// only ones its iptables-save prints).
+var iptablesTables = map[string]bool{"filter": true, "nat": true, "mangle": true, "raw": true, "security": true}
+
+// legacyNames lists the legacy backend's tables of a family; the file
+// is absent while the legacy backend was never used.
+var legacyNames = map[string]string{"ip": "/proc/net/ip_tables_names", "ip6": "/proc/net/ip6_tables_names"}
+
+// noIptables says why iptables-save for family would print no table, or
+// "" when it may print one and must be run: the legacy backend has no
+// table (its list in /proc is empty or absent), and nft shows no table of
+// iptables-nft's. Each iptables-save is a program start, and a fleet run
+// over SSH is bound by those.
+func noIptables(ctx context.Context, h host.Host, l *Live, family string) string {
+	if len(l.Sources) == 0 || l.Sources[0] != ListCmd.String() {
+		return "" // nft could not be read: iptables-nft's tables are unknown
+	}
+	for _, t := range l.Ruleset.Tables {
+		if t.Family == family && iptablesTables[t.Name] {
+			return ""
+		}
+	}
+	b, err := h.ReadFile(ctx, legacyNames[family])
+	switch {
+	case err == nil && len(strings.TrimSpace(string(b))) == 0:
+		return legacyNames[family] + " is empty and nft shows no iptables-nft table"
+	case host.IsNotExist(err):
+		return legacyNames[family] + " does not exist (no legacy table) and nft shows no iptables-nft table"
+	}
+	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -36,27 +37,36 @@ type journaldConf struct {
 // Only the [Journal] section counts; keys are case-sensitive as in systemd.
 func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, error) {
 	v, err := env.Memo("verify.journald.conf", func() (any, error) {
-		var files []string
-		for _, d := range journaldMainDirs {
-			p := d + "/journald.conf"
-			if _, err := env.Host.ReadFile(ctx, p); err == nil {
-				files = append(files, p)
-				break
-			} else if !errorsIsNotExist(err) {
-				return nil, fmt.Errorf("read %s: %w", p, err)
-			}
-		}
+		// The main file is the first of the candidates that exists; every
+		// candidate and drop-in is read in one batch.
 		dropins, err := overlay(ctx, env, journaldDropinDirs, "journald.conf.d/*.conf")
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, dropins...)
-		c := &journaldConf{settings: map[string]journaldSetting{}}
-		for _, f := range files {
-			b, err := env.Host.ReadFile(ctx, f)
-			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", f, err)
+		var candidates []string
+		for _, d := range journaldMainDirs {
+			candidates = append(candidates, d+"/journald.conf")
+		}
+		all := append(candidates, dropins...)
+		read, err := host.ReadFiles(ctx, env.Host, all)
+		if err != nil {
+			return nil, err
+		}
+		var files []string
+		var data [][]byte
+		for i, r := range read {
+			if i < len(candidates) && (errorsIsNotExist(r.Err) || len(files) > 0) {
+				continue // not there, or after the one that is used
 			}
+			if r.Err != nil {
+				return nil, fmt.Errorf("read %s: %w", all[i], r.Err)
+			}
+			files = append(files, all[i])
+			data = append(data, r.Data)
+		}
+		c := &journaldConf{settings: map[string]journaldSetting{}}
+		for fi, f := range files {
+			b := data[fi]
 			section := ""
 			var kept []string
 			for i, line := range strings.Split(string(b), "\n") {

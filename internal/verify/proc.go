@@ -10,7 +10,6 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
 )
 
 // process is one entry of the process table.
@@ -49,26 +48,29 @@ func parseCmdline(b []byte) []string {
 	return strings.Fields(string(b))
 }
 
-// processes reads the process table once per run from /proc. Processes that
-// exit while it is read are left out.
+// processes reads the process table once per run from /proc: every
+// cmdline, read in one batch (on a remote host one program for all of
+// them). Processes that exit while it is read are left out.
 func processes(ctx context.Context, env *check.Env) ([]process, error) {
 	v, err := env.Memo("verify.proc", func() (any, error) {
-		if _, remote := env.Host.(*sshhost.Host); remote {
-			// One round trip instead of one per process.
-			return psTable(ctx, env.Host)
-		}
 		paths, err := env.Host.Glob(ctx, "/proc/[0-9]*/cmdline")
 		if err != nil {
 			return nil, err
 		}
+		files, err := host.ReadFiles(ctx, env.Host, paths)
+		if err != nil {
+			return nil, err
+		}
 		var out []process
-		for _, p := range paths {
+		for i, p := range paths {
 			pid, err := strconv.Atoi(path.Base(path.Dir(p)))
 			if err != nil {
 				continue
 			}
-			b, err := env.Host.ReadFile(ctx, p)
-			if err != nil || len(b) == 0 {
+			// ReadFiles ends the text with a newline; a command line
+			// ends in a NUL.
+			b := bytes.TrimSuffix(files[i].Data, []byte("\n"))
+			if files[i].Err != nil || len(b) == 0 {
 				continue // gone, or a kernel thread
 			}
 			argv := parseCmdline(b)
@@ -82,33 +84,6 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 		return nil, err
 	}
 	return v.([]process), nil
-}
-
-// psTable reads the process table with one ps command. Arguments are
-// joined by spaces there, so an argument containing spaces is split.
-func psTable(ctx context.Context, h host.Host) ([]process, error) {
-	out, err := host.RunOK(ctx, h, host.C("ps", "-e", "-ww", "-o", "pid=", "-o", "args="))
-	if err != nil {
-		return nil, err
-	}
-	var ps []process
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		pid, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		title := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), f[0]))
-		if strings.HasPrefix(title, "[") && strings.HasSuffix(title, "]") {
-			continue // kernel thread
-		}
-		ps = append(ps, process{PID: pid, Argv: f[1:], Title: title, Spaced: true})
-	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].PID < ps[j].PID })
-	return ps, nil
 }
 
 // running returns the processes whose program name is one of names.

@@ -491,6 +491,10 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		type job struct {
 			inst sshdInstance
 			spec connSpec
+			// rep is the spec whose sshd -T answers for spec; run is set
+			// on the one job that runs it.
+			rep connSpec
+			run bool
 		}
 		var jobs []job
 		for _, inst := range insts {
@@ -502,17 +506,30 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				}
 				continue
 			}
-			same := noMatchBlock(ctx, env.Host, inst)
+			crit, known := matchCriteria(ctx, env.Host, inst)
+			same := known && len(crit) == 0
+			// A dimension no Match line looks at gives the same answer for
+			// each of its values: its first value stands for the rest.
+			byUser := !known || crit["user"] || crit["group"]
+			byAddr := !known || crit["address"] || crit["host"]
 			for _, l := range listens(base) {
-				for _, u := range matrixUsers(env) {
-					for _, a := range matrixAddrs(env) {
+				users, addrs := matrixUsers(env), matrixAddrs(env)
+				for ui, u := range users {
+					for ai, a := range addrs {
 						spec := connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}
 						if same {
 							m.Evals = append(m.Evals, sshdEval{Inst: inst, Spec: spec, Cfg: base,
 								Cmd: sshdCmd(inst, nil).String() + " (no Match block in " + inst.Config + " or the files it includes: the same for every connection)"})
 							continue
 						}
-						jobs = append(jobs, job{inst, spec})
+						rep := spec
+						if !byUser {
+							rep.User = users[0]
+						}
+						if !byAddr {
+							rep.Addr = addrs[0]
+						}
+						jobs = append(jobs, job{inst, spec, rep, (byUser || ui == 0) && (byAddr || ai == 0)})
 					}
 				}
 			}
@@ -522,6 +539,9 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
 		for i, j := range jobs {
+			if !j.run {
+				continue
+			}
 			wg.Add(1)
 			go func(i int, j job) {
 				defer wg.Done()
@@ -534,6 +554,19 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 			}(i, j)
 		}
 		wg.Wait()
+		for i, j := range jobs {
+			if j.run {
+				continue
+			}
+			for k, r := range jobs {
+				if r.run && r.inst.label() == j.inst.label() && r.spec == j.rep {
+					evals[i] = sshdEval{Inst: j.inst, Spec: j.spec, Cfg: evals[k].Cfg, Cmd: evals[k].Cmd +
+						" (no Match line in " + j.inst.Config + " or the files it includes names " + sameFor(j.spec, j.rep) + ": the same for " + j.spec.String() + ")"}
+					errs[i] = errs[k]
+					break
+				}
+			}
+		}
 		for i, e := range evals {
 			if errs[i] != nil {
 				m.Errors = append(m.Errors, ev(e.Cmd, errs[i].Error()))
@@ -552,17 +585,20 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 	return v.(*sshdMatrix), nil
 }
 
-// noMatchBlock reports whether the instance's config and every file it
-// includes were read and none has a Match line: sshd -T -C would then print
-// what the plain sshd -T printed for every connection, and the matrix of
-// -C runs (20 ms of process start each) is skipped. Anything not read (a
-// denied file, an Include pattern that cannot be listed or is quoted,
-// options on the command line, deeper nesting than sshd allows) counts as
-// a Match block, so the matrix runs.
-func noMatchBlock(ctx context.Context, h host.Host, inst sshdInstance) bool {
+// matchCriteria lists the criteria (lower case: user, group, host,
+// address, localaddress, localport, rdomain, all) of every Match line in
+// the instance's config and the files it includes. known is false when
+// anything was not read (a denied file, an Include pattern that cannot be
+// listed or is quoted, options on the command line, deeper nesting than
+// sshd allows): then every criterion may matter. With no Match line at all
+// sshd -T -C prints what the plain sshd -T printed for every connection,
+// and a criterion no line names cannot make two connections differ, so
+// the matrix of -C runs (20 ms of process start each) shrinks to what can.
+func matchCriteria(ctx context.Context, h host.Host, inst sshdInstance) (crit map[string]bool, known bool) {
 	if len(inst.Extra) > 0 {
-		return false
+		return nil, false
 	}
+	crit = map[string]bool{}
 	seen := map[string]bool{}
 	var walk func(p string, depth int) bool
 	walk = func(p string, depth int) bool {
@@ -584,7 +620,26 @@ func noMatchBlock(ctx context.Context, h host.Host, inst sshdInstance) bool {
 			}
 			switch strings.ToLower(f[0]) {
 			case "match":
-				return false
+				// Criteria and patterns alternate (Match User a,b Address
+				// c); quoting or a criterion sshd does not know leaves
+				// the line unknown.
+				for i := 1; i < len(f); i += 2 {
+					c := strings.ToLower(f[i])
+					if strings.HasPrefix(c, "#") {
+						break
+					}
+					switch c {
+					case "all":
+						i-- // takes no pattern
+					case "user", "group", "host", "address", "localaddress", "localport", "rdomain":
+					default:
+						return false
+					}
+					if strings.ContainsAny(c, "\"'\\") {
+						return false
+					}
+					crit[c] = true
+				}
 			case "include":
 				for _, pat := range f[1:] {
 					if strings.HasPrefix(pat, "#") {
@@ -610,7 +665,22 @@ func noMatchBlock(ctx context.Context, h host.Host, inst sshdInstance) bool {
 		}
 		return true
 	}
-	return walk(inst.Config, 0)
+	if !walk(inst.Config, 0) {
+		return nil, false
+	}
+	return crit, true
+}
+
+// sameFor names what a connection spec shares with the one run for it.
+func sameFor(spec, rep connSpec) string {
+	var parts []string
+	if spec.User != rep.User {
+		parts = append(parts, "User or Group")
+	}
+	if spec.Addr != rep.Addr {
+		parts = append(parts, "Address or Host")
+	}
+	return strings.Join(parts, " nor ")
 }
 
 // sortedKeys returns a map's keys in order.

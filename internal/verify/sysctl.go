@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path"
 	"sort"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
@@ -75,25 +73,8 @@ func procSysPath(key string) string {
 func readSysctl(ctx context.Context, env *check.Env, key string) (int64, string, error) {
 	p := procSysPath(key)
 	v, err := env.Memo("verify.sysctl:"+p, func() (any, error) {
-		var b []byte
-		if bulk := sysctlBulk(ctx, env); bulk != nil {
-			s, ok := bulk[p]
-			if !ok {
-				return nil, &fs.PathError{Op: "read", Path: p, Err: fs.ErrNotExist}
-			}
-			b = []byte(s)
-		} else {
-			var err error
-			if b, err = env.Host.ReadFile(ctx, p); err != nil {
-				return nil, err
-			}
-		}
-		s := strings.TrimSpace(string(b))
-		n, err := strconv.ParseInt(strings.Fields(s + " 0")[0], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s: expected a number, got %q", p, truncate(s, 40))
-		}
-		return n, nil
+		b, err := env.Host.ReadFile(ctx, p)
+		return sysctlValue(p, b, err)
 	})
 	if err != nil {
 		return 0, p, err
@@ -101,30 +82,76 @@ func readSysctl(ctx context.Context, env *check.Env, key string) (int64, string,
 	return v.(int64), p, nil
 }
 
-// sysctlBulk reads every net.ipv4 and net.ipv6 conf value of a remote
-// host with one command (a round trip per file would take seconds); nil
-// for local hosts, which read /proc/sys directly.
-func sysctlBulk(ctx context.Context, env *check.Env) map[string]string {
-	if _, remote := env.Host.(*sshhost.Host); !remote {
-		return nil
+// readSysctls reads keys in one batch (one round trip on a remote host,
+// where a read each would cost one per interface and key) into the memo
+// readSysctl answers from.
+func readSysctls(ctx context.Context, env *check.Env, keys []string) {
+	paths := make([]string, len(keys))
+	for i, k := range keys {
+		paths[i] = procSysPath(k)
 	}
-	v, _ := env.Memo("verify.sysctl.bulk", func() (any, error) {
-		o, err := env.Host.Run(ctx, host.C("grep", "-rs", "^", "/proc/sys/net/ipv4", "/proc/sys/net/ipv6/conf"))
-		if err != nil || len(o.Stdout) == 0 {
-			return map[string]string(nil), nil
-		}
-		m := map[string]string{}
-		for _, line := range strings.Split(string(o.Stdout), "\n") {
-			if p, val, ok := strings.Cut(line, ":"); ok && strings.HasPrefix(p, "/proc/sys/") {
-				if _, dup := m[p]; !dup { // multi-line values keep their first line
-					m[p] = val
+	res, err := host.ReadFiles(ctx, env.Host, paths)
+	if err != nil {
+		return // each key is read alone, and fails alone
+	}
+	for i, p := range paths {
+		_, _ = env.Memo("verify.sysctl:"+p, func() (any, error) { return sysctlValue(p, res[i].Data, res[i].Err) })
+	}
+}
+
+// prefetchSysctls reads, once per run and in one batch, every value the
+// policy's keys will ask for: each key, and for conf.all/default keys the
+// same key of every interface (with its forwarding for accept_redirects;
+// every forwarding for ip_forward).
+func prefetchSysctls(ctx context.Context, env *check.Env) {
+	_, _ = env.Memo("verify.sysctl.prefetch", func() (any, error) {
+		var keys []string
+		for _, s := range env.Policy.Sysctl {
+			keys = append(keys, s.Name)
+			parts := strings.Split(s.Name, ".")
+			switch {
+			case len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default"):
+				fam, name := parts[1], parts[4]
+				ifcs, _ := interfaces(ctx, env, fam)
+				keys = append(keys, ifaceKey(fam, "all", name), ifaceKey(fam, "default", name))
+				for _, ifc := range ifcs {
+					keys = append(keys, ifaceKey(fam, ifc, name))
+					if fam == "ipv4" && ipv4Combine[name] == combineRedirects {
+						keys = append(keys, ifaceKey(fam, ifc, "forwarding"))
+					}
+				}
+			case s.Name == "net.ipv4.ip_forward":
+				ifcs, _ := interfaces(ctx, env, "ipv4")
+				for _, ifc := range append([]string{"all"}, ifcs...) {
+					keys = append(keys, ifaceKey("ipv4", ifc, "forwarding"))
 				}
 			}
 		}
-		return m, nil
+		seen := map[string]bool{}
+		var uniq []string
+		for _, k := range keys {
+			if !seen[k] {
+				seen[k] = true
+				uniq = append(uniq, k)
+			}
+		}
+		readSysctls(ctx, env, uniq)
+		return nil, nil
 	})
-	m, _ := v.(map[string]string)
-	return m
+}
+
+// sysctlValue is the number a /proc/sys file holds (the first one, for
+// files that hold several).
+func sysctlValue(p string, b []byte, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimSpace(string(b))
+	n, err := strconv.ParseInt(strings.Fields(s + " 0")[0], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%s: expected a number, got %q", p, truncate(s, 40))
+	}
+	return n, nil
 }
 
 // interfaces lists the conf/ directories of a family other than all and
@@ -133,19 +160,9 @@ func interfaces(ctx context.Context, env *check.Env, family string) ([]string, e
 	v, err := env.Memo("verify.ifaces:"+family, func() (any, error) {
 		// Every interface directory has a forwarding entry; globbing the
 		// entry (not the directory) works on every host implementation.
-		var ps []string
-		if bulk := sysctlBulk(ctx, env); bulk != nil {
-			for p := range bulk {
-				if ok, _ := path.Match("/proc/sys/net/"+family+"/conf/*/forwarding", p); ok {
-					ps = append(ps, p)
-				}
-			}
-			sort.Strings(ps)
-		} else {
-			var err error
-			if ps, err = env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding"); err != nil {
-				return nil, err
-			}
+		ps, err := env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
+		if err != nil {
+			return nil, err
 		}
 		var out []string
 		for _, p := range ps {
@@ -181,15 +198,16 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 			rule = ipv4Combine[name]
 		}
 		conf := func(ifc string) string { return ifaceKey(fam, ifc, name) }
+		ifcs, err := interfaces(ctx, env, fam)
+		if err != nil {
+			return f, err
+		}
+		prefetchSysctls(ctx, env)
 		all, allPath, err := readSysctl(ctx, env, conf("all"))
 		if err != nil {
 			return f, err
 		}
 		def, defPath, err := readSysctl(ctx, env, conf("default"))
-		if err != nil {
-			return f, err
-		}
-		ifcs, err := interfaces(ctx, env, fam)
 		if err != nil {
 			return f, err
 		}
@@ -239,6 +257,7 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 		f.ok = len(f.problems) == 0
 		return f, nil
 	}
+	prefetchSysctls(ctx, env)
 	got, p, err := readSysctl(ctx, env, key)
 	if err != nil {
 		return f, err
@@ -463,9 +482,13 @@ func sysctlPersisted(ctx context.Context, env *check.Env) (map[string]persistedS
 			return nil, err
 		}
 		files = append(files, "/etc/sysctl.conf")
+		read, err := host.ReadFiles(ctx, env.Host, files)
+		if err != nil {
+			return nil, err
+		}
 		o := out{m: map[string]persistedSysctl{}}
-		for _, f := range files {
-			b, err := env.Host.ReadFile(ctx, f)
+		for fi, f := range files {
+			b, err := read[fi].Data, read[fi].Err
 			if err != nil {
 				if errorsIsNotExist(err) {
 					continue

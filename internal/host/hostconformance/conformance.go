@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"sort"
 	"strings"
 	"testing"
 
@@ -52,6 +53,11 @@ func Default() World {
 			"etc/ssh/sshd_config.d/skip.txt":  "not a conf\n",
 			"empty":                           "",
 			"binary":                          "\x00\xff\x1b[31m\r\n",
+			// What a batched read must not mistake for the end of one file
+			// and the start of another (see sshhost's ReadFiles).
+			"lookalike": "etc/ssh/sshd_config\n@1\n|x\n!2 ENOENT\nends in $\n$\n\\ back\\slash \\000\nno final newline",
+			"dollar$":   "a name that ends in $\n",
+			"new\nline": "a name with a newline\n",
 		},
 		Cmds: []Cmd{
 			{Cmd: host.Cmd{Name: "printf", Args: append([]string{"%s|"}, Nasty...)}, Stdout: strings.Join(Nasty, "|") + "|"},
@@ -126,6 +132,38 @@ func Run(t *testing.T, w World, prepare func(t *testing.T, w World) Subject) {
 		}
 		if _, err := h.ReadFile(ctx, path.Join(base, "no-such-file")); !host.IsNotExist(err) {
 			t.Errorf("ReadFile(missing) error = %v; want not-exist", err)
+		}
+	})
+	t.Run("read-files", func(t *testing.T) {
+		var names, paths []string
+		for name := range w.Files {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		names = append(names, "no-such-file", "etc", names[0])
+		for _, n := range names {
+			paths = append(paths, path.Join(base, n))
+		}
+		got, err := host.ReadFiles(ctx, h, paths)
+		if err != nil || len(got) != len(paths) {
+			t.Fatalf("ReadFiles = %d results, %v; want %d", len(got), err, len(paths))
+		}
+		for i, n := range names {
+			want, ok := w.Files[n]
+			switch {
+			case ok:
+				if got[i].Err != nil || string(got[i].Data) != string(host.TextLines([]byte(want))) {
+					t.Errorf("ReadFiles: %q = %q, %v; want %q (with a final newline)", n, got[i].Data, got[i].Err, host.TextLines([]byte(want)))
+				}
+			case n == "no-such-file":
+				if !host.IsNotExist(got[i].Err) {
+					t.Errorf("ReadFiles: missing file: error %v; want not-exist", got[i].Err)
+				}
+			default:
+				if got[i].Err == nil {
+					t.Errorf("ReadFiles: directory %q read as %q; want an error", n, got[i].Data)
+				}
+			}
 		}
 	})
 	t.Run("open-file", func(t *testing.T) {

@@ -47,6 +47,7 @@ var errNotSent = errors.New("shell closed before the command was sent")
 // shell is one long-lived remote sh on its own session.
 type shell struct {
 	pid    int // the shell's, which is also its process group's
+	uid    int // effective uid the shell runs as, -1 if it could not tell
 	sess   *ssh.Session
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
@@ -54,13 +55,21 @@ type shell struct {
 }
 
 // shellCommand starts the shell: once the login shell has read its
-// startup files, it prints ready on both streams and execs a POSIX sh under
-// env with the fixed PATH and LC_ALL=C, which every command inherits.
+// startup files, it prints ready on both streams and execs a POSIX sh.
 // Nothing is written to the shell before ready arrives, so startup files
 // can neither read the commands nor slip their output into the first one.
+// The first command (shellInit) then fixes PATH and LC_ALL for every
+// command after it, inside sh itself: no env program is started.
 func shellCommand(ready string) string {
-	return "printf '\\n%s %s\\n' " + ready + " $$; printf '\\n%s\\n' " + ready + " >&2; exec env LC_ALL=C PATH=" + remotePath + " sh"
+	return "printf '\\n%s %s\\n' " + ready + " $$; printf '\\n%s\\n' " + ready + " >&2; exec sh"
 }
+
+// shellInit is the shell's first command: the fixed environment, and the
+// effective uid read from /proc/self/status by the shell's builtins (a
+// fleet run is bound by process starts, and id would be one more). It
+// prints nothing where there is no /proc; IsRoot then asks id.
+const shellInit = "export LC_ALL=C PATH=" + remotePath + "\n" +
+	"if [ -r /proc/self/status ]; then while read -r k r e _; do if [ \"$k\" = Uid: ]; then printf '%s\\n' \"$e\"; break; fi; done </proc/self/status; fi"
 
 // readyWait bounds the login shell's startup.
 var readyWait = 10 * time.Second
@@ -122,6 +131,14 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		}
 		if sh.pid <= 1 {
 			return nil, errors.New("remote shell did not say its process ID")
+		}
+		uid, _, code, _, dead, err := sh.run(rctx, shellInit, 64)
+		if err != nil || dead || code != 0 {
+			return nil, fmt.Errorf("remote shell did not take its environment (status %d): %v", code, err)
+		}
+		sh.uid = -1
+		if n, err := strconv.Atoi(strings.TrimSpace(string(uid))); err == nil && n >= 0 {
+			sh.uid = n
 		}
 		return sh, nil
 	}()

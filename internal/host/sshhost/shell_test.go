@@ -3,6 +3,7 @@ package sshhost
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -177,11 +178,7 @@ func testShellRefused(t *testing.T, refuse string) {
 	}
 	l := newLab(t, "ForceCommand "+wrapper)
 	ctx := context.Background()
-	h, err := Dial(ctx, "root@127.0.0.1", l.opts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := l.dial(t)
 	out, err := h.Run(ctx, host.C("echo", "still", "runs"))
 	if err != nil || string(out.Stdout) != "still runs\n" {
 		t.Fatalf("after the shell was refused: %v %+v", err, out)
@@ -195,5 +192,61 @@ func testShellRefused(t *testing.T, refuse string) {
 	}
 	if b, err := h.ReadFile(ctx, wrapper); err != nil || string(b) != script {
 		t.Errorf("ReadFile without shells: %v", err)
+	}
+}
+
+// ReadFiles reads a batch of files with one sed, and kernel text with the
+// shell's read, each file exactly as cat reads it there (plus a final
+// newline): the numbers of /proc/sys too, which the kernel gives only to
+// a read from their first byte.
+func TestReadFilesBatched(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	h := l.dial(t)
+	dir := t.TempDir()
+	var paths []string
+	for i := range 40 {
+		p := filepath.Join(dir, fmt.Sprintf("f%02d.conf", i))
+		// Each file holds the next one's name and a line in sed's
+		// escaped form.
+		body := fmt.Sprintf("key%d = %d\n%s\nx\\000y$\n", i, i, filepath.Join(dir, fmt.Sprintf("f%02d.conf", i+1)))
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	kernel := []string{"/proc/sys/kernel/pid_max", "/proc/sys/net/ipv4/tcp_max_syn_backlog", "/proc/sys/kernel/hostname", "/proc/net/if_inet6", "/proc/net/ip_tables_names"}
+	paths = append(paths, kernel...)
+	before := batches.Load()
+	got, err := h.ReadFiles(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := batches.Load() - before; n != 2 {
+		t.Errorf("%d batches for %d files and %d kernel files; want one sed and one shell read", n, len(paths)-len(kernel), len(kernel))
+	}
+	for i, p := range paths {
+		out, err := h.Run(ctx, host.C("cat", "--", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := host.TextLines(out.Stdout)
+		if out.ExitCode != 0 {
+			if !host.IsNotExist(got[i].Err) {
+				t.Errorf("%s: cat failed (%s) but ReadFiles gave %q, %v", p, out.Stderr, got[i].Data, got[i].Err)
+			}
+			continue
+		}
+		if got[i].Err != nil || string(got[i].Data) != string(want) {
+			t.Errorf("%s: ReadFiles = %q, %v; cat reads %q", p, got[i].Data, got[i].Err, want)
+		}
+	}
+	// One ReadFile of a multi-digit /proc/sys number, and of kernel text.
+	for _, p := range kernel[:4] {
+		b, err := h.ReadFile(ctx, p)
+		out, _ := h.Run(ctx, host.C("cat", "--", p))
+		if err != nil || string(b) != string(out.Stdout) {
+			t.Errorf("ReadFile(%s) = %q, %v; cat reads %q", p, b, err, out.Stdout)
+		}
 	}
 }

@@ -196,6 +196,17 @@ func (h *Host) Name() string { return h.name }
 // IsRoot implements host.Host: the remote user has uid 0.
 func (h *Host) IsRoot(ctx context.Context) bool {
 	h.rootOnce.Do(func() {
+		if !h.noShells.Load() {
+			// A shell reads its uid as it starts (shellInit).
+			if sh, err := h.getShell(ctx); err == nil {
+				uid := sh.uid
+				h.idle <- sh
+				if uid >= 0 {
+					h.root = uid == 0
+					return
+				}
+			}
+		}
 		out, err := h.run(ctx, host.C("id", "-u"), false)
 		h.root = err == nil && out.ExitCode == 0 && strings.TrimSpace(string(out.Stdout)) == "0"
 	})
@@ -455,7 +466,17 @@ func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrInvalid}
 	}
 	c := host.C("cat", "--", path)
-	out, err := h.run(ctx, c, false)
+	var out *host.Output
+	var err error
+	if line := readLine(path, h.IsRoot(ctx)); line != "" {
+		var over bool
+		out, over, err = h.runLine(ctx, c, false, line)
+		if err == nil && over {
+			err = fmt.Errorf("ssh %s: %s: output larger than %d bytes", h.name, c.String(), h.maxOutput)
+		}
+	} else {
+		out, err = h.run(ctx, c, false)
+	}
 	if err == nil && out.ExitCode != 0 && bytes.Contains(out.Stderr, []byte("Permission denied")) && !h.IsRoot(ctx) {
 		out, err = h.run(ctx, c, true)
 	}

@@ -128,6 +128,17 @@ func newLab(t *testing.T, extra ...string) *lab {
 	return &lab{ns: ns, srv: srv, home: home, kh: kh}
 }
 
+// dial connects to the lab's sshd as root with the default options.
+func (l *lab) dial(t *testing.T) *Host {
+	t.Helper()
+	h, err := Dial(context.Background(), "root@127.0.0.1", l.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 func (l *lab) opts() Options {
 	return Options{
 		Identities: []string{l.srv.ClientKey},
@@ -144,11 +155,7 @@ func (l *lab) opts() Options {
 func TestRemoteHost(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
-	h, err := Dial(ctx, "root@127.0.0.1", l.opts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := l.dial(t)
 	if h.Name() != "root@127.0.0.1" || !h.IsRoot(ctx) {
 		t.Errorf("name %q root %v", h.Name(), h.IsRoot(ctx))
 	}

@@ -1,0 +1,330 @@
+package sshhost
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/rampart-sec/rampart/internal/host"
+)
+
+// A verify run reads a few dozen small text files (sysctl.d, journald.conf
+// and its drop-ins, every process's cmdline), and each ReadFile starts a
+// cat on the remote host: on a small machine a fleet run is bound by those
+// process starts. ReadFiles reads them all with one GNU sed:
+//
+//	sed -s -n -e 1F -e 'l 0' -- FILE...
+//
+// prints, for each file that has a line, the file's name on a line of its
+// own (F, on the file's first line: -s numbers each file's lines apart),
+// then every line escaped (l): a backslash, any byte outside printable
+// ASCII and every control character are written as escapes, and each line
+// ends in '$' that is not part of it. A line of a file therefore never
+// holds a raw control character and always ends in '$', while a name line
+// is exactly one of the names asked for; names that could be mistaken
+// (ending in '$', holding a newline) are read with ReadFile instead. What
+// the files hold cannot forge where one ends. Files sed cannot read are
+// named on stderr ("sed: can't read FILE: REASON"). A sed without F (BusyBox)
+// or any output that does not parse gives the batch to ReadFile, file by
+// file.
+
+// batches counts the batches read whole (for tests).
+var batches atomic.Int64
+
+// batchMax bounds one sed's argument list.
+const (
+	batchMaxFiles = 512
+	batchMaxBytes = 64 << 10
+)
+
+// ReadFiles implements host.BatchReader.
+func (h *Host) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
+	out := make([]host.FileResult, len(paths))
+	done := make([]bool, len(paths))
+	var chunk []int
+	size := 0
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		ps := make([]string, len(chunk))
+		for k, i := range chunk {
+			ps[k] = paths[i]
+		}
+		res, err := h.sedRead(ctx, ps)
+		if err != nil {
+			return err
+		}
+		if res != nil {
+			for k, i := range chunk {
+				out[i], done[i] = res[k], true
+			}
+		}
+		chunk, size = chunk[:0], 0
+		return nil
+	}
+	var kernel []int
+	for i, p := range paths {
+		if kernelText(p) {
+			kernel = append(kernel, i)
+			continue
+		}
+		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\n\x00") || strings.HasSuffix(p, "$") {
+			continue
+		}
+		if len(chunk) == batchMaxFiles || size+len(p) > batchMaxBytes {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		chunk = append(chunk, i)
+		size += len(p) + 3
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	for len(kernel) > 0 {
+		n := min(len(kernel), batchMaxFiles)
+		ps := make([]string, n)
+		for k, i := range kernel[:n] {
+			ps[k] = paths[i]
+		}
+		res, err := h.shellRead(ctx, ps)
+		if err != nil {
+			return nil, err
+		}
+		if res != nil {
+			for k, i := range kernel[:n] {
+				out[i], done[i] = res[k], true
+			}
+		}
+		kernel = kernel[n:]
+	}
+	for i, p := range paths {
+		// Not batched, or denied to this user: ReadFile (with sudo -n
+		// where the user may).
+		if done[i] && !(errors.Is(out[i].Err, fs.ErrPermission) && !h.IsRoot(ctx)) {
+			continue
+		}
+		b, err := h.ReadFile(ctx, p)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		out[i] = host.FileResult{Data: host.TextLines(b), Err: err}
+	}
+	return out, nil
+}
+
+// sedRead reads paths with one sed. nil results (and no error) mean the
+// batch could not be read that way and each file must be read alone.
+func (h *Host) sedRead(ctx context.Context, paths []string) ([]host.FileResult, error) {
+	c := host.C("sed", append([]string{"-s", "-n", "-e", "1F", "-e", "l 0", "--"}, paths...)...)
+	o, err := h.run(ctx, c, false)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || (o.ExitCode != 0 && o.ExitCode != 2) {
+		return nil, nil
+	}
+	res, ok := parseSedBatch(paths, o.Stdout, o.Stderr)
+	if !ok {
+		return nil, nil
+	}
+	batches.Add(1)
+	return res, nil
+}
+
+// parseSedBatch splits sed's output into the files of paths (see the
+// comment at the top); ok is false when any of it does not parse.
+func parseSedBatch(paths []string, stdout, stderr []byte) (res []host.FileResult, ok bool) {
+	res = make([]host.FileResult, len(paths))
+	for i := range res {
+		res[i].Data = []byte{}
+	}
+	cur := -1
+	for len(stdout) > 0 {
+		nl := bytes.IndexByte(stdout, '\n')
+		if nl < 0 {
+			return nil, false
+		}
+		line := stdout[:nl]
+		stdout = stdout[nl+1:]
+		if n := len(line); n > 0 && line[n-1] == '$' && cur >= 0 {
+			data, ok := unescapeSedL(line[:n-1])
+			if !ok {
+				return nil, false
+			}
+			res[cur].Data = append(append(res[cur].Data, data...), '\n')
+			continue
+		}
+		next := -1
+		for j := cur + 1; j < len(paths); j++ {
+			if string(line) == paths[j] {
+				next = j
+				break
+			}
+		}
+		if next < 0 {
+			return nil, false
+		}
+		cur = next
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(stderr), "\n"), "\n") {
+		if l == "" {
+			continue
+		}
+		matched := false
+		for i, p := range paths {
+			for _, pre := range []string{"sed: can't read " + p + ": ", "sed: read error on " + p + ": "} {
+				reason, found := strings.CutPrefix(l, pre)
+				if !found {
+					continue
+				}
+				matched = true
+				err := errors.New(host.SafeText(reason))
+				switch reason {
+				case "No such file or directory":
+					err = fs.ErrNotExist
+				case "Permission denied":
+					err = fs.ErrPermission
+				}
+				res[i] = host.FileResult{Err: &fs.PathError{Op: "open", Path: p, Err: err}}
+			}
+		}
+		if !matched {
+			return nil, false
+		}
+	}
+	return res, true
+}
+
+// sedEscapes are l's one-letter escapes; any other byte is \ooo.
+var sedEscapes = map[byte]byte{'\\': '\\', 'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
+
+// unescapeSedL reverses the escapes of sed's l command.
+func unescapeSedL(b []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c < 0x20 || c > 0x7e {
+			return nil, false
+		}
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		i++
+		if i == len(b) {
+			return nil, false
+		}
+		e := b[i]
+		if c, ok := sedEscapes[e]; ok {
+			out = append(out, c)
+			continue
+		}
+		if i+2 >= len(b) || e < '0' || e > '3' || b[i+1] < '0' || b[i+1] > '7' || b[i+2] < '0' || b[i+2] > '7' {
+			return nil, false
+		}
+		out = append(out, (e-'0')<<6|(b[i+1]-'0')<<3|(b[i+2]-'0'))
+		i += 2
+	}
+	return out, true
+}
+
+// kernelText reports a text file the kernel writes that the shell's own
+// read, which takes one byte per call, reads whole: the seq_file tables of
+// /proc/net, and the host name (a string sysctl). Not the numbers of
+// /proc/sys: the kernel answers a read past their first byte with end of
+// file (proc_dointvec), so those go to sed, which reads in blocks.
+func kernelText(p string) bool {
+	return (strings.HasPrefix(p, "/proc/net/") && !strings.Contains(p, "/..") && !strings.ContainsAny(p, "\n\x00")) || p == "/proc/sys/kernel/hostname"
+}
+
+// shellRead reads kernel text files with the shell's builtins, in one
+// round trip and without a program start. Each file is announced by "@N"
+// (its index) or "!N REASON", and each of its lines is written behind a
+// '|': read splits at newlines, so no line of a file can pass for an
+// announcement. nil results (and no error): read each file alone.
+func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult, error) {
+	if h.noShells.Load() {
+		return nil, nil
+	}
+	var b strings.Builder
+	b.WriteString("i=0; for f in")
+	for _, p := range paths {
+		b.WriteString(" " + Quote(p))
+	}
+	b.WriteString(`; do if ! [ -e "$f" ]; then echo "!$i ENOENT"; elif [ -d "$f" ]; then echo "!$i EISDIR"; elif ! [ -r "$f" ]; then echo "!$i EACCES"; ` +
+		`else echo "@$i"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done <"$f"; fi; i=$((i+1)); done`)
+	o, over, err := h.runLine(ctx, host.C("sh", "-c", "read kernel files"), false, b.String())
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || over || o.ExitCode != 0 {
+		return nil, nil
+	}
+	res := make([]host.FileResult, len(paths))
+	seen := make([]bool, len(paths))
+	cur := -1
+	for _, line := range strings.SplitAfter(string(o.Stdout), "\n") {
+		if line == "" {
+			continue
+		}
+		if !strings.HasSuffix(line, "\n") {
+			return nil, nil
+		}
+		line = line[:len(line)-1]
+		if rest, ok := strings.CutPrefix(line, "|"); ok && cur >= 0 {
+			res[cur].Data = append(append(res[cur].Data, rest...), '\n')
+			continue
+		}
+		var idx int
+		var reason string
+		switch {
+		case strings.HasPrefix(line, "@"):
+			n, err := strconv.Atoi(line[1:])
+			if err != nil {
+				return nil, nil
+			}
+			idx = n
+		case strings.HasPrefix(line, "!"):
+			num, why, _ := strings.Cut(line[1:], " ")
+			n, err := strconv.Atoi(num)
+			if err != nil {
+				return nil, nil
+			}
+			idx, reason = n, why
+		default:
+			return nil, nil
+		}
+		if idx < 0 || idx >= len(paths) || seen[idx] || idx <= cur {
+			return nil, nil
+		}
+		seen[idx], cur = true, idx
+		res[idx].Data = []byte{}
+		switch reason {
+		case "":
+		case "ENOENT":
+			res[idx] = host.FileResult{Err: &fs.PathError{Op: "open", Path: paths[idx], Err: fs.ErrNotExist}}
+		case "EACCES":
+			res[idx] = host.FileResult{Err: &fs.PathError{Op: "open", Path: paths[idx], Err: fs.ErrPermission}}
+		case "EISDIR":
+			res[idx] = host.FileResult{Err: &fs.PathError{Op: "read", Path: paths[idx], Err: errors.New("is a directory")}}
+		default:
+			return nil, nil
+		}
+	}
+	for _, ok := range seen {
+		if !ok {
+			return nil, nil
+		}
+	}
+	batches.Add(1)
+	return res, nil
+}
+
+var _ host.BatchReader = (*Host)(nil)
