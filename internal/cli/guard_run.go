@@ -189,7 +189,7 @@ func runGuardRun(env *Env, args []string) int {
 		return ExitUsage
 	}
 	log.Info("rampart guard starting", "policy", p.Source, "backend", backend.Name(), "table", b.Table, "state_dir", stateDir, "socket", socket)
-	go daemon.KeepHeapNear(env.Ctx, time.Second)
+	go d.KeepHeapNear(env.Ctx, time.Second)
 	if err := d.Run(env.Ctx); err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		if errors.Is(err, daemon.ErrStart) {

@@ -248,6 +248,24 @@ func TestBenchFleet(t *testing.T) {
 	t0 = time.Now()
 	c.startGuard(cc)
 	bench("catchup_100000_s", fmt.Sprintf("%.2f", mons[cc].all(t, "c's catch-up", stored, 120*time.Second).Sub(t0).Seconds()))
+	// Where c's catch-up time went: its start-up steps, from its log.
+	logs, _ := os.ReadFile(filepath.Join(c.dir, cc.name, "guard.log"))
+	for _, l := range strings.Split(string(logs), "\n") {
+		var e struct {
+			Time      time.Time `json:"time"`
+			Msg       string    `json:"msg"`
+			Took      string    `json:"took"`
+			StoreLoad string    `json:"store_load"`
+			Kernel    string    `json:"kernel_read"`
+		}
+		if json.Unmarshal([]byte(l), &e) != nil || e.Time.Before(t0) {
+			continue
+		}
+		switch e.Msg {
+		case "rampart guard starting", "bans restored", "fleet: reading the stream":
+			bench("catchup_step", fmt.Sprintf("+%.3fs %q %s", e.Time.Sub(t0).Seconds(), e.Msg, strings.TrimSpace(strings.Join([]string{e.Took, e.StoreLoad, e.Kernel}, " "))))
+		}
+	}
 	time.Sleep(2 * time.Second)
 	bench("guard_rss_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "VmRSS")))
 	bench("guard_peak_rss_with_fleet_bans", fmt.Sprintf("%q", rss(cc.guard.Process.Pid, "VmHWM")))

@@ -522,7 +522,12 @@ func (l *Link) consume(ctx context.Context, js jetstream.JetStream, after uint64
 	if err != nil {
 		return fmt.Errorf("fleet consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(8192))
+	// A pull the server never answers (one sent while the consumer was
+	// still being placed on a busy cluster) is noticed by two missed
+	// heartbeats, and the client then asks again: with the defaults
+	// (5 s heartbeats for an ordered consumer) a catch-up could stall
+	// for 10 s; with these, for 2 s at most.
+	it, err := cons.Messages(jetstream.PullMaxMessages(32768), jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("fleet consumer: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/fleet"
@@ -139,6 +140,8 @@ type Daemon struct {
 	// fleetBehind: the last stream message had others after it (a
 	// catch-up is streaming in).
 	fleetBehind bool
+	// catchingUp mirrors fleetBehind for other goroutines (KeepHeapNear).
+	catchingUp atomic.Bool
 	// fleetLogged counts the fleet bans of the current batch for its log
 	// line; fleetLast is its last one.
 	fleetLogged int
@@ -320,7 +323,23 @@ func (d *Daemon) Run(ctx context.Context) error {
 // and rebuilds the table with every active ban in one transaction.
 func (d *Daemon) restore(ctx context.Context) error {
 	now := d.now()
+	// The kernel's elements are read while the store loads: the two are
+	// independent, and each takes a few hundred milliseconds with some
+	// 10,000 bans on a small machine.
+	type checked struct {
+		els  []nft.Element
+		err  error
+		took time.Duration
+	}
+	kernel := make(chan checked, 1)
+	go func() {
+		t0 := time.Now()
+		els, err := d.o.Backend.Check(ctx)
+		kernel <- checked{els, err, time.Since(t0)}
+	}()
+	tl := time.Now()
 	st, err := d.store.Load(now)
+	loadTook := time.Since(tl)
 	if err != nil {
 		to, qerr := d.store.Quarantine(now)
 		d.log.Error("ban store unreadable; starting empty", "err", err, "moved_to", to, "move_err", qerr)
@@ -334,8 +353,9 @@ func (d *Daemon) restore(ctx context.Context) error {
 		d.put(&b, time.Time{})
 	}
 	adopted := 0
-	if els, err := d.o.Backend.Check(ctx); err == nil {
-		for _, e := range els {
+	k := <-kernel
+	if k.err == nil {
+		for _, e := range k.els {
 			if _, ok := d.container(e.Prefix); ok || e.Expires <= 0 {
 				continue
 			}
@@ -352,7 +372,8 @@ func (d *Daemon) restore(ctx context.Context) error {
 	if err := d.sync(ctx); err != nil {
 		return err
 	}
-	d.log.Info("bans restored", "bans", len(d.bans), "adopted_from_kernel", adopted, "backend", d.o.Backend.Name(), "took", time.Since(t0).String())
+	d.log.Info("bans restored", "bans", len(d.bans), "adopted_from_kernel", adopted, "backend", d.o.Backend.Name(), "took", time.Since(t0).String(),
+		"store_load", loadTook.String(), "kernel_read", k.took.String())
 	d.m.restoreSeconds.With().Set(time.Since(t0).Seconds())
 	d.dirty = true
 	d.save()
@@ -499,6 +520,7 @@ func (d *Daemon) loop(ctx context.Context) error {
 			// ban is waiting. While history streams in, at most one
 			// commit per tick; the ticker commits the rest.
 			d.fleetBehind = in.Pending > 0
+			d.catchingUp.Store(d.fleetBehind)
 			if len(d.fleetIn()) == 0 && in.Pending == 0 || time.Since(d.lastFlush) >= d.o.Tick {
 				d.flush(ctx)
 			}
@@ -714,7 +736,12 @@ func (d *Daemon) reconcile(ctx context.Context, trigger string) {
 		}
 		return
 	}
-	if trigger == "" && time.Now().Before(d.nextCheck) {
+	if trigger == "" && (time.Now().Before(d.nextCheck) || d.fleetBehind) {
+		// Not due, or the fleet's history is streaming in: a check
+		// now would read a table that grows by thousands of elements
+		// while it is read (and compete with the catch-up for the
+		// CPU); the periodic check resumes once the link caught up.
+		// Outside changes still kick a check at once.
 		return
 	}
 	d.checking, d.changed, d.rebuilt = true, map[netip.Prefix]bool{}, false

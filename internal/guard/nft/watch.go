@@ -2,11 +2,14 @@ package nft
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Watcher is implemented by backends that can report changes other
@@ -25,43 +28,117 @@ var _ Watcher = (*Netlink)(nil)
 
 // Watch implements Watcher with the kernel's nftables event group (what
 // `nft monitor` reads). Transactions of this process are skipped by the
-// thread id the kernel reports with each one.
+// thread id the kernel reports with each one (NEWGEN, which closes every
+// transaction).
+//
+// The events are read from the socket here, not through the library's
+// monitor: that one decodes every event in full before the transaction's
+// thread id says whose it was, and the guard's own commits add thousands
+// of set elements at a time (a fleet catch-up adds 100,000 within
+// seconds). Only the message type and the table name are read here, and
+// added elements not even that: another program adding an element to the
+// guard's sets takes nothing away.
 func (n *Netlink) Watch(ctx context.Context, changed func(what string)) error {
-	c, err := n.conn()
-	if err != nil {
-		return err
+	var sock *netlink.Conn
+	capture := func(c *netlink.Conn) error { sock = c; return nil }
+	cc, err := nftables.New(append(append([]nftables.ConnOption{}, n.opts...), nftables.WithSockOptions(capture), nftables.AsLasting())...)
+	if err != nil || sock == nil {
+		return fmt.Errorf("nftables: watch events: %w", hint(errors.Join(err, errors.New("no socket"))))
 	}
-	// Any action, any object: the library filters other monitor choices
-	// before the generation message that closes a transaction.
-	mon := nftables.NewMonitor(nftables.WithMonitorEventBuffer(256))
-	ch, err := c.AddGenerationalMonitor(mon)
-	if err != nil {
+	defer cc.CloseLasting()
+	if err := sock.JoinGroup(unix.NFNLGRP_NFTABLES); err != nil {
 		return fmt.Errorf("nftables: watch events: %w", hint(err))
 	}
-	stop := context.AfterFunc(ctx, func() { _ = mon.Close() })
+	stop := context.AfterFunc(ctx, func() { _ = cc.CloseLasting() })
 	defer stop()
-	defer mon.Close()
-	for tx := range ch {
-		if g := tx.GeneratedBy; g != nil && g.Type == nftables.MonitorEventTypeOOB {
+	var tx []event
+	for {
+		msgs, err := sock.Receive()
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("nftables: watch events: %w", g.Error)
+			return fmt.Errorf("nftables: watch events: %w", err)
 		}
-		if gen, ok := tx.GeneratedBy.Data.(*nftables.GenMsg); ok && ownThread(gen.ProcPID) {
-			continue
-		}
-		if what := n.touched(tx.Changes); what != "" {
-			if gen, ok := tx.GeneratedBy.Data.(*nftables.GenMsg); ok {
-				what += fmt.Sprintf(" (by %s, pid %d)", gen.ProcComm, gen.ProcPID)
+		for _, m := range msgs {
+			if m.Header.Type>>8 != unix.NFNL_SUBSYS_NFTABLES {
+				continue
 			}
-			changed(what)
+			t := int(m.Header.Type & 0xff)
+			switch t {
+			case unix.NFT_MSG_NEWSETELEM:
+				continue
+			case unix.NFT_MSG_NEWGEN:
+				pid, comm := genInfo(m.Data)
+				if !ownThread(pid) {
+					if what := n.touched(tx); what != "" {
+						changed(what + fmt.Sprintf(" (by %s, pid %d)", comm, pid))
+					}
+				}
+				tx = tx[:0]
+				continue
+			}
+			tx = append(tx, decodeEvent(t, m.Data))
 		}
 	}
-	if ctx.Err() != nil {
-		return nil
+}
+
+// event is one change of a transaction: its message type, and the table
+// it names (family, name).
+type event struct {
+	typ    int
+	family byte
+	table  string
+	err    error
+}
+
+// decodeEvent reads the table a table, chain, rule, set or set element
+// message names: every one carries it as attribute 1 after the 4-byte
+// nfgenmsg header (family, version, resource id).
+func decodeEvent(t int, data []byte) event {
+	e := event{typ: t}
+	if len(data) < 4 {
+		e.err = errors.New("short message")
+		return e
 	}
-	return errors.New("nftables: watch events: the event socket closed")
+	e.family = data[0]
+	ad, err := netlink.NewAttributeDecoder(data[4:])
+	if err != nil {
+		e.err = err
+		return e
+	}
+	for ad.Next() {
+		if ad.Type() == unix.NFTA_TABLE_NAME {
+			e.table = ad.String()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		e.err = err
+	}
+	return e
+}
+
+// genInfo reads the thread id and program name a NEWGEN message reports.
+func genInfo(data []byte) (uint32, string) {
+	if len(data) < 4 {
+		return 0, ""
+	}
+	ad, err := netlink.NewAttributeDecoder(data[4:])
+	if err != nil {
+		return 0, ""
+	}
+	ad.ByteOrder = binary.BigEndian
+	var pid uint32
+	var comm string
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_GEN_PROC_PID:
+			pid = ad.Uint32()
+		case unix.NFTA_GEN_PROC_NAME:
+			comm = ad.String()
+		}
+	}
+	return pid, comm
 }
 
 // ownThread reports whether tid is a thread of this process: the kernel
@@ -77,54 +154,43 @@ func ownThread(tid uint32) bool {
 
 // touched names the first change in a transaction that concerns the
 // table ("" when none does).
-func (n *Netlink) touched(evs []*nftables.MonitorEvent) string {
+func (n *Netlink) touched(evs []event) string {
 	for _, e := range evs {
 		del := false
-		var t *nftables.Table
-		switch d := e.Data.(type) {
-		case *nftables.Table:
-			t = d
-		case *nftables.Chain:
-			t = d.Table
-		case *nftables.Rule:
-			t = d.Table
-		case *nftables.Set:
-			t = d.Table
-		}
-		switch e.Type {
-		case nftables.MonitorEventTypeDelTable, nftables.MonitorEventTypeDelChain, nftables.MonitorEventTypeDelRule, nftables.MonitorEventTypeDelSet:
+		switch e.typ {
+		case unix.NFT_MSG_DELTABLE, unix.NFT_MSG_DELCHAIN, unix.NFT_MSG_DELRULE, unix.NFT_MSG_DELSET:
 			del = true
-		case nftables.MonitorEventTypeDelSetElem:
+		case unix.NFT_MSG_DELSETELEM:
 			return "set elements deleted"
-		case nftables.MonitorEventTypeNewChain, nftables.MonitorEventTypeNewRule, nftables.MonitorEventTypeNewSet:
+		case unix.NFT_MSG_NEWCHAIN, unix.NFT_MSG_NEWRULE, unix.NFT_MSG_NEWSET:
 		default:
 			continue
 		}
-		if e.Error != nil && del {
-			return fmt.Sprintf("unreadable %s event (%v)", eventName(e.Type), e.Error)
+		if e.err != nil && del {
+			return fmt.Sprintf("unreadable %s event (%v)", eventName(e.typ), e.err)
 		}
-		if t != nil && t.Name == n.table && (t.Family == nftables.TableFamilyINet || t.Family == nftables.TableFamilyUnspecified) {
-			return fmt.Sprintf("%s in table inet %s", eventName(e.Type), n.table)
+		if e.table == n.table && (e.family == unix.NFPROTO_INET || e.family == unix.NFPROTO_UNSPEC) {
+			return fmt.Sprintf("%s in table inet %s", eventName(e.typ), n.table)
 		}
 	}
 	return ""
 }
 
-func eventName(t nftables.MonitorEventType) string {
+func eventName(t int) string {
 	switch t {
-	case nftables.MonitorEventTypeDelTable:
+	case unix.NFT_MSG_DELTABLE:
 		return "table deleted"
-	case nftables.MonitorEventTypeDelChain:
+	case unix.NFT_MSG_DELCHAIN:
 		return "chain deleted"
-	case nftables.MonitorEventTypeDelRule:
+	case unix.NFT_MSG_DELRULE:
 		return "rule deleted"
-	case nftables.MonitorEventTypeDelSet:
+	case unix.NFT_MSG_DELSET:
 		return "set deleted"
-	case nftables.MonitorEventTypeNewChain:
+	case unix.NFT_MSG_NEWCHAIN:
 		return "chain added"
-	case nftables.MonitorEventTypeNewRule:
+	case unix.NFT_MSG_NEWRULE:
 		return "rule added"
-	case nftables.MonitorEventTypeNewSet:
+	case unix.NFT_MSG_NEWSET:
 		return "set added"
 	}
 	return fmt.Sprintf("event %d", t)
