@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -33,22 +32,32 @@ type journaldConf struct {
 	files    []check.Evidence
 }
 
+// journaldFiles are the candidates for journald.conf (one per main
+// directory, in order) followed by the drop-ins that apply.
+func journaldFiles(ctx context.Context, env *check.Env) ([]string, error) {
+	dropins, err := overlay(ctx, env, journaldDropinDirs, "journald.conf.d/*.conf")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range journaldMainDirs {
+		out = append(out, d+"/journald.conf")
+	}
+	return append(out, dropins...), nil
+}
+
 // journaldEffective merges journald.conf and its drop-ins once per run.
 // Only the [Journal] section counts; keys are case-sensitive as in systemd.
 func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, error) {
 	v, err := env.Memo("verify.journald.conf", func() (any, error) {
 		// The main file is the first of the candidates that exists; every
 		// candidate and drop-in is read in one batch.
-		dropins, err := overlay(ctx, env, journaldDropinDirs, "journald.conf.d/*.conf")
+		all, err := journaldFiles(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		var candidates []string
-		for _, d := range journaldMainDirs {
-			candidates = append(candidates, d+"/journald.conf")
-		}
-		all := append(candidates, dropins...)
-		read, err := host.ReadFiles(ctx, env.Host, all)
+		candidates := all[:len(journaldMainDirs)]
+		read, err := readFiles(ctx, env, all)
 		if err != nil {
 			return nil, err
 		}

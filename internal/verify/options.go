@@ -40,6 +40,7 @@ func optionsOf(env *check.Env) Options {
 // Run evaluates checks against env with the given options.
 func Run(ctx context.Context, env *check.Env, o Options, checks []*check.Check) []check.Result {
 	WithOptions(env, o)
+	prefetch(ctx, env, checks)
 	return check.Run(ctx, env, checks)
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/host"
 )
 
 // process is one entry of the process table.
@@ -57,7 +56,7 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 		if err != nil {
 			return nil, err
 		}
-		files, err := host.ReadFiles(ctx, env.Host, paths)
+		files, err := readFiles(ctx, env, paths)
 		if err != nil {
 			return nil, err
 		}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
-	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
@@ -90,7 +89,7 @@ func readSysctls(ctx context.Context, env *check.Env, keys []string) {
 	for i, k := range keys {
 		paths[i] = procSysPath(k)
 	}
-	res, err := host.ReadFiles(ctx, env.Host, paths)
+	res, err := readFiles(ctx, env, paths)
 	if err != nil {
 		return // each key is read alone, and fails alone
 	}
@@ -105,39 +104,46 @@ func readSysctls(ctx context.Context, env *check.Env, keys []string) {
 // every forwarding for ip_forward).
 func prefetchSysctls(ctx context.Context, env *check.Env) {
 	_, _ = env.Memo("verify.sysctl.prefetch", func() (any, error) {
-		var keys []string
-		for _, s := range env.Policy.Sysctl {
-			keys = append(keys, s.Name)
-			parts := strings.Split(s.Name, ".")
-			switch {
-			case len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default"):
-				fam, name := parts[1], parts[4]
-				ifcs, _ := interfaces(ctx, env, fam)
-				keys = append(keys, ifaceKey(fam, "all", name), ifaceKey(fam, "default", name))
-				for _, ifc := range ifcs {
-					keys = append(keys, ifaceKey(fam, ifc, name))
-					if fam == "ipv4" && ipv4Combine[name] == combineRedirects {
-						keys = append(keys, ifaceKey(fam, ifc, "forwarding"))
-					}
-				}
-			case s.Name == "net.ipv4.ip_forward":
-				ifcs, _ := interfaces(ctx, env, "ipv4")
-				for _, ifc := range append([]string{"all"}, ifcs...) {
-					keys = append(keys, ifaceKey("ipv4", ifc, "forwarding"))
-				}
-			}
-		}
-		seen := map[string]bool{}
-		var uniq []string
-		for _, k := range keys {
-			if !seen[k] {
-				seen[k] = true
-				uniq = append(uniq, k)
-			}
-		}
-		readSysctls(ctx, env, uniq)
+		readSysctls(ctx, env, sysctlKeys(ctx, env))
 		return nil, nil
 	})
+}
+
+// sysctlKeys are the keys the policy's sysctls are judged by: each key,
+// and for conf.all/default keys the same key of every interface (with its
+// forwarding for accept_redirects; every forwarding for ip_forward).
+func sysctlKeys(ctx context.Context, env *check.Env) []string {
+	var keys []string
+	for _, s := range env.Policy.Sysctl {
+		keys = append(keys, s.Name)
+		parts := strings.Split(s.Name, ".")
+		switch {
+		case len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default"):
+			fam, name := parts[1], parts[4]
+			ifcs, _ := interfaces(ctx, env, fam)
+			keys = append(keys, ifaceKey(fam, "all", name), ifaceKey(fam, "default", name))
+			for _, ifc := range ifcs {
+				keys = append(keys, ifaceKey(fam, ifc, name))
+				if fam == "ipv4" && ipv4Combine[name] == combineRedirects {
+					keys = append(keys, ifaceKey(fam, ifc, "forwarding"))
+				}
+			}
+		case s.Name == "net.ipv4.ip_forward":
+			ifcs, _ := interfaces(ctx, env, "ipv4")
+			for _, ifc := range append([]string{"all"}, ifcs...) {
+				keys = append(keys, ifaceKey("ipv4", ifc, "forwarding"))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var uniq []string
+	for _, k := range keys {
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	return uniq
 }
 
 // sysctlValue is the number a /proc/sys file holds (the first one, for
@@ -462,6 +468,16 @@ func overlay(ctx context.Context, env *check.Env, dirs []string, pattern string)
 // surviving files apply in file-name order, so the last assignment wins.
 var sysctlDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
+// sysctlFiles are the sysctl.d files that apply, in order, and
+// /etc/sysctl.conf, which procps applies last.
+func sysctlFiles(ctx context.Context, env *check.Env) ([]string, error) {
+	files, err := overlay(ctx, env, sysctlDirs, "*.conf")
+	if err != nil {
+		return nil, err
+	}
+	return append(files, "/etc/sysctl.conf"), nil
+}
+
 // persistedSysctl is one key's last persisted assignment.
 type persistedSysctl struct {
 	value string
@@ -477,12 +493,11 @@ func sysctlPersisted(ctx context.Context, env *check.Env) (map[string]persistedS
 		evs []check.Evidence
 	}
 	v, err := env.Memo("verify.sysctl.d", func() (any, error) {
-		files, err := overlay(ctx, env, sysctlDirs, "*.conf")
+		files, err := sysctlFiles(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, "/etc/sysctl.conf")
-		read, err := host.ReadFiles(ctx, env.Host, files)
+		read, err := readFiles(ctx, env, files)
 		if err != nil {
 			return nil, err
 		}

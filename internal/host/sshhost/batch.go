@@ -37,8 +37,8 @@ var batches atomic.Int64
 
 // batchMax bounds one sed's argument list.
 const (
-	batchMaxFiles = 512
-	batchMaxBytes = 64 << 10
+	batchMaxFiles = 2048
+	batchMaxBytes = 96 << 10
 )
 
 // ReadFiles implements host.BatchReader.
