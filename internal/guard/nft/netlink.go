@@ -133,10 +133,10 @@ func dropRule(t *nftables.Table, c *nftables.Chain, s *nftables.Set, v6 bool) *n
 
 // elements encodes bans as interval start/end pairs, split by family.
 func elements(bans []Ban, now time.Time) (v4, v6 []nftables.SetElement) {
+	v4, v6 = pairs(len(bans), func(i int) netip.Prefix { return bans[i].Prefix })
 	for _, b := range bans {
 		p := b.Prefix.Masked()
-		to := Timeout(b, now)
-		start := nftables.SetElement{Key: p.Addr().AsSlice(), Timeout: to, Comment: b.Jail}
+		start := nftables.SetElement{Key: p.Addr().AsSlice(), Timeout: Timeout(b, now), Comment: b.Jail}
 		end := nftables.SetElement{Key: next(lastAddr(p)).AsSlice(), IntervalEnd: true}
 		if p.Addr().Is4() {
 			v4 = append(v4, start, end)
@@ -148,6 +148,7 @@ func elements(bans []Ban, now time.Time) (v4, v6 []nftables.SetElement) {
 }
 
 func keys(ps []netip.Prefix) (v4, v6 []nftables.SetElement) {
+	v4, v6 = pairs(len(ps), func(i int) netip.Prefix { return ps[i] })
 	for _, p := range ps {
 		p = p.Masked()
 		start := nftables.SetElement{Key: p.Addr().AsSlice()}
@@ -159,6 +160,20 @@ func keys(ps []netip.Prefix) (v4, v6 []nftables.SetElement) {
 		}
 	}
 	return v4, v6
+}
+
+// pairs returns empty slices with room for the start/end pairs of n
+// prefixes split by family: a SetElement is some 200 bytes, and growing
+// the slices by appending copied each batch of a fleet catch-up (4,096
+// bans) several times over.
+func pairs(n int, prefix func(int) netip.Prefix) (v4, v6 []nftables.SetElement) {
+	n4 := 0
+	for i := range n {
+		if prefix(i).Addr().Is4() {
+			n4++
+		}
+	}
+	return make([]nftables.SetElement, 0, 2*n4), make([]nftables.SetElement, 0, 2*(n-n4))
 }
 
 // addChunked queues elements in chunks that fit one netlink attribute;

@@ -186,3 +186,21 @@ func BenchmarkRestore10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheck10k measures reading back a table of 10k bans (what a
+// restart does to adopt elements the store does not know).
+func BenchmarkCheck10k(b *testing.B) {
+	ns := nfttest.NewNetNS(b)
+	ctx := context.Background()
+	be, _ := nft.NewNetlink("rampart", nftables.WithNetNSFd(int(ns.Fd())))
+	now := time.Now()
+	if err := be.Sync(ctx, manyBans(10000, now), now); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		els, err := be.Check(ctx)
+		if err != nil || len(els) != 10000 {
+			b.Fatalf("%d elements, %v", len(els), err)
+		}
+	}
+}
