@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/rogpeppe/go-internal/txtar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -369,5 +370,62 @@ func TestBrowserAuditAndGuardPages(t *testing.T) {
 		t.Errorf("%d ban rows, state has %d", g.Rows["bans"], len(st.Bans))
 	}
 	b.screenshot(t, "guard-report.png", false)
+	b.check(t, url)
+}
+
+// TestBrowserFleetStatusPage is the page `rampart fleet status` builds
+// from the verify bucket (captured published reports, and hostile values
+// the bucket tests use): each host's row says how long ago its report was
+// published, a host past --max-age is stale and its checks unknown, and
+// every host the view holds is a row.
+func TestBrowserFleetStatusPage(t *testing.T) {
+	testenv.RequireRoot(t) // Chromium as root: --no-sandbox
+	b := newBrowser(t)
+	ar, err := txtar.ParseFile(filepath.Join("..", "..", "fleetverify", "testdata", "bucket.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	ages := map[string]time.Duration{"web1": 42 * time.Second, "web2": 3*time.Minute + 5*time.Second, "web3": 26*time.Hour + 3*time.Minute}
+	var entries []fleetverify.Entry
+	for i, file := range ar.Files {
+		age, ok := ages[file.Name]
+		if !ok {
+			age = time.Hour
+		}
+		entries = append(entries, fleetverify.Entry{Key: file.Name, Value: file.Data, Created: now.Add(-age), Revision: uint64(i + 1)})
+	}
+	f := fleetverify.FromBucket(entries, now, 24*time.Hour, "rampart", "test")
+	var page bytes.Buffer
+	if err := Fleet(&page, f); err != nil {
+		t.Fatal(err)
+	}
+	url := b.open(t, page.Bytes())
+	rows := eval[[]string](t, b, `[...document.querySelectorAll("#hostlist tbody tr")].map(r => r.children[7].textContent)`)
+	if len(rows) != len(f.Hosts) {
+		t.Fatalf("%d host rows, want %d", len(rows), len(f.Hosts))
+	}
+	stale := 0
+	for i, h := range f.Hosts {
+		want := "(published " + fleetverify.FormatAge(h.Age) + " ago"
+		if h.Stale {
+			want += ", stale)"
+			stale++
+		} else {
+			want += ")"
+		}
+		if !strings.HasSuffix(rows[i], want) {
+			t.Errorf("row %d (%s): %q, want it to end in %q", i, h.Target.Name, rows[i], want)
+		}
+	}
+	if stale != 1 {
+		t.Errorf("%d stale hosts, want web3 alone", stale)
+	}
+	st := eval[domState](t, b, readDOM)
+	if st.Cards["n-unverified"] < 1 {
+		t.Errorf("the stale host is not counted as not verified: %v", st.Cards)
+	}
+	eval[int](t, b, `document.getElementById("hostlist").scrollIntoView(); 0`)
+	b.screenshot(t, "fleet-status.png", false)
 	b.check(t, url)
 }

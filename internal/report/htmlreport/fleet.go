@@ -197,7 +197,10 @@ func buildFleet(f *fleetverify.Fleet) *fleetPage {
 	}
 	for i, h := range f.Hosts {
 		row := hostRow{Index: i, Name: h.Target.Name, Reported: h.Reported, Group: h.Target.Group, Labels: h.Target.Labels,
-			Error: h.Error, Policy: h.Policy, Version: h.Version, Time: h.Started.UTC().Format(time.RFC3339)}
+			Error: h.Error, Policy: h.Policy, Version: h.Version}
+		if !h.Started.IsZero() { // a bucket value that was no report has no time of its own
+			row.Time = h.Started.UTC().Format(time.RFC3339)
+		}
 		if len(h.PolicyHash) >= 12 {
 			row.PolicyHashShort = h.PolicyHash[:12]
 		}
