@@ -12,7 +12,8 @@ import (
 // A verify run over SSH is bound by the programs it starts on the remote
 // host, and every batch of files read is one (sed). The files several
 // checks read in batches (journald.conf and its drop-ins, the sysctl.d
-// files, every process's cmdline, the policy's /proc/sys values) are
+// files, every process's cmdline, the policy's /proc/sys values, sshd's
+// config) are
 // therefore read together, once, before the checks run (prefetch), and
 // every later batch is answered from what was read: one program instead
 // of four. A run is a snapshot of the host either way.
@@ -73,6 +74,15 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	var paths []string
 	if ps, err := env.Host.Glob(ctx, "/proc/[0-9]*/cmdline"); err == nil {
 		paths = append(paths, ps...)
+	}
+	if areas["ssh"] || areas["firewall"] {
+		// The config sshd runs from is read for its Match lines; the
+		// usual one, or the ones the run is pointed at.
+		if cs := optionsOf(env).SSHDConfigs; len(cs) > 0 {
+			paths = append(paths, cs...)
+		} else {
+			paths = append(paths, "/etc/ssh/sshd_config")
+		}
 	}
 	if areas["journald"] {
 		if ps, err := journaldFiles(ctx, env); err == nil {

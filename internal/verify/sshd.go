@@ -506,7 +506,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				}
 				continue
 			}
-			crit, known := matchCriteria(ctx, env.Host, inst)
+			crit, known := matchCriteria(ctx, env, inst)
 			same := known && len(crit) == 0
 			// A dimension no Match line looks at gives the same answer for
 			// each of its values: its first value stands for the rest.
@@ -594,7 +594,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 // sshd -T -C prints what the plain sshd -T printed for every connection,
 // and a criterion no line names cannot make two connections differ, so
 // the matrix of -C runs (20 ms of process start each) shrinks to what can.
-func matchCriteria(ctx context.Context, h host.Host, inst sshdInstance) (crit map[string]bool, known bool) {
+func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit map[string]bool, known bool) {
 	if len(inst.Extra) > 0 {
 		return nil, false
 	}
@@ -609,10 +609,12 @@ func matchCriteria(ctx context.Context, h host.Host, inst sshdInstance) (crit ma
 			return true
 		}
 		seen[p] = true
-		b, err := h.ReadFile(ctx, p)
-		if err != nil {
+		// Through the run's file cache: prefetch read the config.
+		r, err := readFiles(ctx, env, []string{p})
+		if err != nil || r[0].Err != nil {
 			return false
 		}
+		b := r[0].Data
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '=' || r == '\r' })
 			if len(f) == 0 || strings.HasPrefix(f[0], "#") {
@@ -651,7 +653,7 @@ func matchCriteria(ctx context.Context, h host.Host, inst sshdInstance) (crit ma
 					if !strings.HasPrefix(pat, "/") {
 						pat = "/etc/ssh/" + pat
 					}
-					files, err := h.Glob(ctx, pat)
+					files, err := env.Host.Glob(ctx, pat)
 					if err != nil {
 						return false
 					}
