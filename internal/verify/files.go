@@ -72,7 +72,7 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		areas[a] = true
 	}
 	var paths []string
-	if ps, err := env.Host.Glob(ctx, "/proc/[0-9]*/cmdline"); err == nil {
+	if ps, err := cmdlinePaths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}
 	if areas["ssh"] || areas["firewall"] {

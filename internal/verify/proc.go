@@ -52,7 +52,7 @@ func parseCmdline(b []byte) []string {
 // them). Processes that exit while it is read are left out.
 func processes(ctx context.Context, env *check.Env) ([]process, error) {
 	v, err := env.Memo("verify.proc", func() (any, error) {
-		paths, err := env.Host.Glob(ctx, "/proc/[0-9]*/cmdline")
+		paths, err := cmdlinePaths(ctx, env)
 		if err != nil {
 			return nil, err
 		}
@@ -83,6 +83,16 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 		return nil, err
 	}
 	return v.([]process), nil
+}
+
+// cmdlinePaths lists /proc/*/cmdline once per run (prefetch reads them,
+// the process table is built from the same list).
+func cmdlinePaths(ctx context.Context, env *check.Env) ([]string, error) {
+	v, err := env.Memo("verify.proc.paths", func() (any, error) { return env.Host.Glob(ctx, "/proc/[0-9]*/cmdline") })
+	if err != nil {
+		return nil, err
+	}
+	return v.([]string), nil
 }
 
 // running returns the processes whose program name is one of names.
