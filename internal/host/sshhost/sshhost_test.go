@@ -330,10 +330,20 @@ func TestSudo(t *testing.T) {
 	if got, err := h.Glob(ctx, srv.Dir+"/*_config"); err != nil || len(got) != 1 {
 		t.Errorf("Glob through sudo: %q %v", got, err)
 	}
+	// A batch: what the user may read comes from the one sed, a denied
+	// file again through sudo.
+	batch := []string{"/etc/passwd", secret, "/rampart-no-such-file"}
+	if rs, err := h.ReadFiles(ctx, batch); err != nil || rs[0].Err != nil || !strings.HasPrefix(string(rs[0].Data), "root:") ||
+		rs[1].Err != nil || !strings.Contains(string(rs[1].Data), "LogLevel VERBOSE") || !host.IsNotExist(rs[2].Err) {
+		t.Errorf("ReadFiles through sudo: %v %+v", err, rs)
+	}
 
 	p := dial("rh4plain")
 	if _, err := p.ReadFile(ctx, secret); !errors.Is(err, os.ErrPermission) {
 		t.Errorf("ReadFile without sudo rights: %v, want permission denied", err)
+	}
+	if rs, err := p.ReadFiles(ctx, batch); err != nil || rs[0].Err != nil || !errors.Is(rs[1].Err, os.ErrPermission) || !host.IsNotExist(rs[2].Err) {
+		t.Errorf("ReadFiles without sudo rights: %v %+v", err, rs)
 	}
 	if _, err := p.Run(ctx, host.Cmd{Name: "id", Sudo: true}); !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "sudo -n was refused") {
 		t.Errorf("Run with Sudo without sudo rights: %v", err)
