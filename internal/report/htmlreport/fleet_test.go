@@ -2,9 +2,14 @@ package htmlreport
 
 import (
 	"bytes"
+	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
@@ -83,3 +88,39 @@ func BenchmarkFleet1000(b *testing.B) {
 }
 
 var _ = fleetverify.Schema
+
+// BenchmarkFleetStatus1000 is `rampart fleet status --format html` for
+// 1,000 published reports, after they were read from the bucket: each
+// value decoded and checked (FromBucket), then the page. The values are
+// the captured published report of web1, renamed per key.
+func BenchmarkFleetStatus1000(b *testing.B) {
+	ar, err := txtar.ParseFile(filepath.Join("..", "..", "fleetverify", "testdata", "bucket.txtar"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var web1 []byte
+	for _, f := range ar.Files {
+		if f.Name == "web1" {
+			web1 = f.Data
+		}
+	}
+	now := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	var entries []fleetverify.Entry
+	for i := range 1000 {
+		key := fmt.Sprintf("host%04d", i)
+		v := bytes.Replace(web1, []byte(`"name": "web1"`), []byte(`"name": "`+key+`"`), 1)
+		entries = append(entries, fleetverify.Entry{Key: key, Value: v, Created: now.Add(-time.Duration(i) * time.Minute), Revision: uint64(i + 1)})
+	}
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		f := fleetverify.FromBucket(entries, now, 25*time.Hour, "rampart fleet status", "test")
+		if err := Fleet(&buf, f); err != nil {
+			b.Fatal(err)
+		}
+		if len(f.Hosts) != 1000 || f.Hosts[0].Error != "" {
+			b.Fatalf("%d hosts, first error %q", len(f.Hosts), f.Hosts[0].Error)
+		}
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/page")
+}
