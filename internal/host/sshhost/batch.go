@@ -45,64 +45,48 @@ const (
 func (h *Host) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
 	out := make([]host.FileResult, len(paths))
 	done := make([]bool, len(paths))
-	var chunk []int
+	// Kernel text goes to the shell's read, other names that cannot be
+	// mistaken in sed's output to sed, in chunks of bounded arguments.
+	var kernel, sed [][]int
 	size := 0
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
+	for i, p := range paths {
+		switch {
+		case kernelText(p):
+			if len(kernel) == 0 || len(kernel[len(kernel)-1]) == batchMaxFiles {
+				kernel = append(kernel, nil)
+			}
+			kernel[len(kernel)-1] = append(kernel[len(kernel)-1], i)
+		case strings.HasPrefix(p, "/") && !strings.ContainsAny(p, "\n\x00") && !strings.HasSuffix(p, "$"):
+			if len(sed) == 0 || len(sed[len(sed)-1]) == batchMaxFiles || size+len(p) > batchMaxBytes {
+				sed, size = append(sed, nil), 0
+			}
+			sed[len(sed)-1] = append(sed[len(sed)-1], i)
+			size += len(p) + 3
 		}
-		ps := make([]string, len(chunk))
-		for k, i := range chunk {
-			ps[k] = paths[i]
-		}
-		res, err := h.sedRead(ctx, ps)
-		if err != nil {
-			return err
-		}
-		if res != nil {
-			for k, i := range chunk {
-				out[i], done[i] = res[k], true
+	}
+	read := func(chunks [][]int, readChunk func(context.Context, []string) ([]host.FileResult, error)) error {
+		for _, idx := range chunks {
+			ps := make([]string, len(idx))
+			for k, i := range idx {
+				ps[k] = paths[i]
+			}
+			res, err := readChunk(ctx, ps)
+			if err != nil {
+				return err
+			}
+			for k, i := range idx {
+				if res != nil {
+					out[i], done[i] = res[k], true
+				}
 			}
 		}
-		chunk, size = chunk[:0], 0
 		return nil
 	}
-	var kernel []int
-	for i, p := range paths {
-		if kernelText(p) {
-			kernel = append(kernel, i)
-			continue
-		}
-		if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\n\x00") || strings.HasSuffix(p, "$") {
-			continue
-		}
-		if len(chunk) == batchMaxFiles || size+len(p) > batchMaxBytes {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-		chunk = append(chunk, i)
-		size += len(p) + 3
-	}
-	if err := flush(); err != nil {
+	if err := read(sed, h.sedRead); err != nil {
 		return nil, err
 	}
-	for len(kernel) > 0 {
-		n := min(len(kernel), batchMaxFiles)
-		ps := make([]string, n)
-		for k, i := range kernel[:n] {
-			ps[k] = paths[i]
-		}
-		res, err := h.shellRead(ctx, ps)
-		if err != nil {
-			return nil, err
-		}
-		if res != nil {
-			for k, i := range kernel[:n] {
-				out[i], done[i] = res[k], true
-			}
-		}
-		kernel = kernel[n:]
+	if err := read(kernel, h.shellRead); err != nil {
+		return nil, err
 	}
 	for i, p := range paths {
 		// Not batched, or denied to this user: ReadFile (with sudo -n
@@ -185,14 +169,7 @@ func parseSedBatch(paths []string, stdout, stderr []byte) (res []host.FileResult
 					continue
 				}
 				matched = true
-				err := errors.New(host.SafeText(reason))
-				switch reason {
-				case "No such file or directory":
-					err = fs.ErrNotExist
-				case "Permission denied":
-					err = fs.ErrPermission
-				}
-				res[i] = host.FileResult{Err: &fs.PathError{Op: "open", Path: p, Err: err}}
+				res[i] = host.FileResult{Err: pathError(p, reason)}
 			}
 		}
 		if !matched {
@@ -200,6 +177,19 @@ func parseSedBatch(paths []string, stdout, stderr []byte) (res []host.FileResult
 		}
 	}
 	return res, true
+}
+
+// pathError is the error for path that a reader (sed, cat, the shell's
+// read) gave as reason, in the words of strerror.
+func pathError(path, reason string) error {
+	err := errors.New(host.SafeText(reason))
+	switch reason {
+	case "No such file or directory":
+		err = fs.ErrNotExist
+	case "Permission denied":
+		err = fs.ErrPermission
+	}
+	return &fs.PathError{Op: "open", Path: path, Err: err}
 }
 
 // sedEscapes are l's one-letter escapes; any other byte is \ooo.
@@ -246,9 +236,10 @@ func kernelText(p string) bool {
 
 // shellRead reads kernel text files with the shell's builtins, in one
 // round trip and without a program start. Each file is announced by "@N"
-// (its index) or "!N REASON", and each of its lines is written behind a
-// '|': read splits at newlines, so no line of a file can pass for an
-// announcement. nil results (and no error): read each file alone.
+// (its index) or "!N REASON" (strerror's words), and each of its lines is
+// written behind a '|': read splits at newlines, so no line of a file can
+// pass for an announcement. nil results (and no error): read each file
+// alone.
 func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult, error) {
 	if h.noShells.Load() {
 		return nil, nil
@@ -258,7 +249,8 @@ func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult
 	for _, p := range paths {
 		b.WriteString(" " + Quote(p))
 	}
-	b.WriteString(`; do if ! [ -e "$f" ]; then echo "!$i ENOENT"; elif [ -d "$f" ]; then echo "!$i EISDIR"; elif ! [ -r "$f" ]; then echo "!$i EACCES"; ` +
+	b.WriteString(`; do if ! [ -e "$f" ]; then echo "!$i No such file or directory"; elif [ -d "$f" ]; then echo "!$i Is a directory"; ` +
+		`elif ! [ -r "$f" ]; then echo "!$i Permission denied"; ` +
 		`else echo "@$i"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done <"$f"; fi; i=$((i+1)); done`)
 	o, over, err := h.runLine(ctx, host.C("sh", "-c", "read kernel files"), false, b.String())
 	if ctx.Err() != nil {
@@ -306,16 +298,8 @@ func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult
 		}
 		seen[idx], cur = true, idx
 		res[idx].Data = []byte{}
-		switch reason {
-		case "":
-		case "ENOENT":
-			res[idx] = host.FileResult{Err: &fs.PathError{Op: "open", Path: paths[idx], Err: fs.ErrNotExist}}
-		case "EACCES":
-			res[idx] = host.FileResult{Err: &fs.PathError{Op: "open", Path: paths[idx], Err: fs.ErrPermission}}
-		case "EISDIR":
-			res[idx] = host.FileResult{Err: &fs.PathError{Op: "read", Path: paths[idx], Err: errors.New("is a directory")}}
-		default:
-			return nil, nil
+		if reason != "" {
+			res[idx] = host.FileResult{Err: pathError(paths[idx], reason)}
 		}
 	}
 	for _, ok := range seen {

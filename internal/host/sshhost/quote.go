@@ -96,21 +96,12 @@ func globScript(pattern string) (string, error) {
 	return `for f in ` + pattern + `; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done`, nil
 }
 
-// readLine is a shell line that reads path without starting a program
-// where that gives the same answer as cat (a fleet run is bound by process
-// starts): a kernel text file (kernelText) through the shell's read, and, as root, a path that does not exist (root is never
-// denied the lookup, so not existing is the whole answer). Otherwise "":
-// cat reads it. The errors are worded as cat's, which ReadFile tells apart.
-func readLine(path string, root bool) string {
+// missingLine is the shell line that reads path as root: cat, unless the
+// path does not exist, which the shell answers itself (root is never
+// denied the lookup, so not existing is the whole answer, and a fleet run
+// is bound by process starts). The error is worded as cat's, which
+// ReadFile tells apart.
+func missingLine(path string) string {
 	q := Quote(path)
-	notExist := "printf 'cat: %s: No such file or directory\\n' " + q + " >&2; false"
-	switch {
-	case kernelText(path):
-		return "if ! [ -e " + q + " ]; then " + notExist + "; elif [ -d " + q + " ]; then printf 'cat: %s: Is a directory\\n' " + q + " >&2; false; " +
-			"elif ! [ -r " + q + " ]; then printf 'cat: %s: Permission denied\\n' " + q + " >&2; false; " +
-			"else while IFS= read -r l || [ -n \"$l\" ]; do printf '%s\\n' \"$l\"; done <" + q + "; fi"
-	case root:
-		return "if [ -e " + q + " ] || [ -L " + q + " ]; then cat -- " + q + "; else " + notExist + "; fi"
-	}
-	return ""
+	return "if [ -e " + q + " ] || [ -L " + q + " ]; then cat -- " + q + "; else printf 'cat: %s: No such file or directory\\n' " + q + " >&2; false; fi"
 }
