@@ -40,6 +40,7 @@ func (l *Live) Source() string { return strings.Join(l.Sources, " + ") }
 func Read(ctx context.Context, h host.Host) (*Live, error) {
 	l := &Live{}
 	out, err := host.RunOK(ctx, h, ListCmd)
+	nftRead := err == nil
 	switch {
 	case err == nil:
 		l.Ruleset, err = Parse(out)
@@ -53,7 +54,7 @@ func Read(ctx context.Context, h host.Host) (*Live, error) {
 		return nil, err
 	}
 	for _, s := range iptablesSaves {
-		if why := noIptables(ctx, h, l, s.family); why != "" {
+		if why := noIptables(ctx, h, nftRead, l.Ruleset, s.family); why != "" {
 			l.Sources = append(l.Sources, fmt.Sprintf("%s skipped: %s", s.cmd.String(), why))
 			continue
 		}
@@ -99,11 +100,11 @@ var legacyNames = map[string]string{"ip": "/proc/net/ip_tables_names", "ip6": "/
 // table (its list in /proc is empty or absent), and nft shows no table of
 // iptables-nft's. Each iptables-save is a program start, and a fleet run
 // over SSH is bound by those.
-func noIptables(ctx context.Context, h host.Host, l *Live, family string) string {
-	if len(l.Sources) == 0 || l.Sources[0] != ListCmd.String() {
-		return "" // nft could not be read: iptables-nft's tables are unknown
+func noIptables(ctx context.Context, h host.Host, nftRead bool, rs *Ruleset, family string) string {
+	if !nftRead {
+		return "" // iptables-nft's tables are unknown
 	}
-	for _, t := range l.Ruleset.Tables {
+	for _, t := range rs.Tables {
 		if t.Family == family && iptablesTables[t.Name] {
 			return ""
 		}

@@ -13,8 +13,8 @@ import (
 // host, and every batch of files read is one (sed). The files several
 // checks read in batches (journald.conf and its drop-ins, the sysctl.d
 // files, every process's cmdline, the policy's /proc/sys values, sshd's
-// config) are
-// therefore read together, once, before the checks run (prefetch), and
+// config) are therefore read together, once, before the checks run
+// (prefetch), and
 // every later batch is answered from what was read: one program instead
 // of four. A run is a snapshot of the host either way.
 
@@ -29,13 +29,16 @@ func files(env *check.Env) *fileCache {
 	return v.(*fileCache)
 }
 
-// readFiles is host.ReadFiles through the run's cache.
+// readFiles is host.ReadFiles through the run's cache; a path asked for
+// twice is read once.
 func readFiles(ctx context.Context, env *check.Env, paths []string) ([]host.FileResult, error) {
 	c := files(env)
 	c.mu.Lock()
 	var miss []string
+	queued := map[string]bool{}
 	for _, p := range paths {
-		if _, ok := c.m[p]; !ok {
+		if _, ok := c.m[p]; !ok && !queued[p] {
+			queued[p] = true
 			miss = append(miss, p)
 		}
 	}

@@ -56,7 +56,6 @@ func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, erro
 		if err != nil {
 			return nil, err
 		}
-		candidates := all[:len(journaldMainDirs)]
 		read, err := readFiles(ctx, env, all)
 		if err != nil {
 			return nil, err
@@ -64,7 +63,7 @@ func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, erro
 		var files []string
 		var data [][]byte
 		for i, r := range read {
-			if i < len(candidates) && (errorsIsNotExist(r.Err) || len(files) > 0) {
+			if i < len(journaldMainDirs) && (errorsIsNotExist(r.Err) || len(files) > 0) {
 				continue // not there, or after the one that is used
 			}
 			if r.Err != nil {

@@ -554,17 +554,21 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 			}(i, j)
 		}
 		wg.Wait()
+		type ran struct {
+			inst string
+			spec connSpec
+		}
+		runs := map[ran]int{}
 		for i, j := range jobs {
 			if j.run {
-				continue
+				runs[ran{j.inst.label(), j.spec}] = i
 			}
-			for k, r := range jobs {
-				if r.run && r.inst.label() == j.inst.label() && r.spec == j.rep {
-					evals[i] = sshdEval{Inst: j.inst, Spec: j.spec, Cfg: evals[k].Cfg, Cmd: evals[k].Cmd +
-						" (no Match line in " + j.inst.Config + " or the files it includes names " + sameFor(j.spec, j.rep) + ": the same for " + j.spec.String() + ")"}
-					errs[i] = errs[k]
-					break
-				}
+		}
+		for i, j := range jobs {
+			if k, ok := runs[ran{j.inst.label(), j.rep}]; ok && !j.run {
+				evals[i] = sshdEval{Inst: j.inst, Spec: j.spec, Cfg: evals[k].Cfg, Cmd: evals[k].Cmd +
+					" (no Match line in " + j.inst.Config + " or the files it includes names " + sameFor(j.spec, j.rep) + ": the same for " + j.spec.String() + ")"}
+				errs[i] = errs[k]
 			}
 		}
 		for i, e := range evals {
@@ -635,10 +639,7 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 						i-- // takes no pattern
 					case "user", "group", "host", "address", "localaddress", "localport", "rdomain":
 					default:
-						return false
-					}
-					if strings.ContainsAny(c, "\"'\\") {
-						return false
+						return false // quoted, or not a criterion sshd knows
 					}
 					crit[c] = true
 				}

@@ -135,15 +135,7 @@ func sysctlKeys(ctx context.Context, env *check.Env) []string {
 			}
 		}
 	}
-	seen := map[string]bool{}
-	var uniq []string
-	for _, k := range keys {
-		if !seen[k] {
-			seen[k] = true
-			uniq = append(uniq, k)
-		}
-	}
-	return uniq
+	return keys
 }
 
 // sysctlValue is the number a /proc/sys file holds (the first one, for

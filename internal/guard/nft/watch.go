@@ -42,8 +42,11 @@ func (n *Netlink) Watch(ctx context.Context, changed func(what string)) error {
 	var sock *netlink.Conn
 	capture := func(c *netlink.Conn) error { sock = c; return nil }
 	cc, err := nftables.New(append(append([]nftables.ConnOption{}, n.opts...), nftables.WithSockOptions(capture), nftables.AsLasting())...)
-	if err != nil || sock == nil {
-		return fmt.Errorf("nftables: watch events: %w", hint(errors.Join(err, errors.New("no socket"))))
+	switch {
+	case err != nil:
+		return fmt.Errorf("nftables: watch events: %w", hint(err))
+	case sock == nil:
+		return errors.New("nftables: watch events: no netlink socket was opened")
 	}
 	defer cc.CloseLasting()
 	if err := sock.JoinGroup(unix.NFNLGRP_NFTABLES); err != nil {
@@ -92,52 +95,46 @@ type event struct {
 	err    error
 }
 
-// decodeEvent reads the table a table, chain, rule, set or set element
-// message names: every one carries it as attribute 1 after the 4-byte
-// nfgenmsg header (family, version, resource id).
-func decodeEvent(t int, data []byte) event {
-	e := event{typ: t}
+// attrs walks the attributes of an nftables message: each message starts
+// with the 4-byte nfgenmsg header (family, version, resource id), and
+// numbers are big-endian. It returns the family.
+func attrs(data []byte, each func(ad *netlink.AttributeDecoder)) (byte, error) {
 	if len(data) < 4 {
-		e.err = errors.New("short message")
-		return e
+		return 0, errors.New("short message")
 	}
-	e.family = data[0]
 	ad, err := netlink.NewAttributeDecoder(data[4:])
 	if err != nil {
-		e.err = err
-		return e
+		return data[0], err
 	}
+	ad.ByteOrder = binary.BigEndian
 	for ad.Next() {
+		each(ad)
+	}
+	return data[0], ad.Err()
+}
+
+// decodeEvent reads the table a table, chain, rule, set or set element
+// message names: every one carries it as attribute 1.
+func decodeEvent(t int, data []byte) event {
+	e := event{typ: t}
+	e.family, e.err = attrs(data, func(ad *netlink.AttributeDecoder) {
 		if ad.Type() == unix.NFTA_TABLE_NAME {
 			e.table = ad.String()
 		}
-	}
-	if err := ad.Err(); err != nil {
-		e.err = err
-	}
+	})
 	return e
 }
 
 // genInfo reads the thread id and program name a NEWGEN message reports.
-func genInfo(data []byte) (uint32, string) {
-	if len(data) < 4 {
-		return 0, ""
-	}
-	ad, err := netlink.NewAttributeDecoder(data[4:])
-	if err != nil {
-		return 0, ""
-	}
-	ad.ByteOrder = binary.BigEndian
-	var pid uint32
-	var comm string
-	for ad.Next() {
+func genInfo(data []byte) (pid uint32, comm string) {
+	_, _ = attrs(data, func(ad *netlink.AttributeDecoder) {
 		switch ad.Type() {
 		case unix.NFTA_GEN_PROC_PID:
 			pid = ad.Uint32()
 		case unix.NFTA_GEN_PROC_NAME:
 			comm = ad.String()
 		}
-	}
+	})
 	return pid, comm
 }
 
