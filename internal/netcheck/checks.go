@@ -198,28 +198,28 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	}
 	var lines, open, unk, closedTailnet []string
 	checked := 0
-	for _, ifc := range ls.ifs {
+	for _, name := range ls.names {
 		for _, port := range ports {
-			x := r.Ruleset.Exposure("tcp", port, ifc.Name)
-			if trusted[ifc.Name] {
-				if p.Tailnet.Enabled && ifc.Name == p.Tailnet.Interface && x.State == nftrules.Closed {
-					closedTailnet = append(closedTailnet, fmt.Sprintf("%s tcp/%d", ifc.Name, port))
+			x := r.Ruleset.Exposure("tcp", port, name)
+			if trusted[name] {
+				if p.Tailnet.Enabled && name == p.Tailnet.Interface && x.State == nftrules.Closed {
+					closedTailnet = append(closedTailnet, fmt.Sprintf("%s tcp/%d", name, port))
 				}
 				continue
 			}
 			checked++
-			lines = append(lines, fmt.Sprintf("%s tcp/%d: %s — %s", ifc.Name, port, x.State, x.Reason()))
+			lines = append(lines, fmt.Sprintf("%s tcp/%d: %s — %s", name, port, x.State, x.Reason()))
 			switch x.State {
 			case nftrules.Open, nftrules.Limited:
-				open = append(open, fmt.Sprintf("%s tcp/%d (%s)", ifc.Name, port, x.State))
+				open = append(open, fmt.Sprintf("%s tcp/%d (%s)", name, port, x.State))
 			case nftrules.Unknown:
-				unk = append(unk, fmt.Sprintf("%s tcp/%d", ifc.Name, port))
+				unk = append(unk, fmt.Sprintf("%s tcp/%d", name, port))
 			}
 		}
 	}
 	res := check.Result{Remediation: fix, Evidence: []check.Evidence{
 		ev(r.Source(), strings.Join(lines, "\n")),
-		ev(ipAddrCmd.String(), "interfaces: "+ifaceNames(ls.ifs)+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")+
+		ev(netDevPath, "interfaces: "+strings.Join(ls.names, ", ")+"; trusted: "+strings.Join(sortedKeys(trusted), ", ")+
 			"; SSH ports "+joinInts(ports)+" ("+portNote+")"),
 	}}
 	if checked == 0 {
@@ -254,14 +254,6 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 		res.Message = fmt.Sprintf("SSH is closed on every untrusted interface (%d interface/port pairs)", checked)
 	}
 	return res
-}
-
-func ifaceNames(ifs []tailscale.Interface) string {
-	var n []string
-	for _, i := range ifs {
-		n = append(n, i.Name)
-	}
-	return strings.Join(n, ", ")
 }
 
 func sortedKeys(m map[string]bool) []string {

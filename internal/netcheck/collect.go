@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -24,29 +25,60 @@ func readRuleset(ctx context.Context, env *check.Env) (*nftrules.Live, error) {
 	return v.(*nftrules.Live), nil
 }
 
-var ipAddrCmd = host.C("ip", "-j", "addr")
+// netDevPath lists the interfaces of the network namespace that reads it
+// (the kernel's own table, whatever mounted /sys): one line per interface,
+// its name before the first ':' (a name never holds one). Reading it starts
+// no program, where `ip -j addr` would be one more on every host of a
+// fleet run; the exposure check needs only the names.
+const netDevPath = "/proc/net/dev"
 
 type links struct {
-	ifs []tailscale.Interface
-	raw []byte
+	names []string
+	raw   []byte
 }
 
 func readLinks(ctx context.Context, env *check.Env) (*links, error) {
-	v, err := env.Memo("netcheck.ip-addr", func() (any, error) {
-		out, err := host.RunOK(ctx, env.Host, ipAddrCmd)
+	v, err := env.Memo("netcheck.links", func() (any, error) {
+		b, err := env.Host.ReadFile(ctx, netDevPath)
 		if err != nil {
 			return nil, err
 		}
-		ifs, err := tailscale.ParseInterfaces(out)
+		names, err := parseNetDev(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", netDevPath, err)
 		}
-		return &links{ifs: ifs, raw: out}, nil
+		return &links{names: names, raw: b}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v.(*links), nil
+}
+
+// parseNetDev reads the interface names of /proc/net/dev: two header lines,
+// then "NAME: counters…" per interface.
+func parseNetDev(b []byte) ([]string, error) {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) < 2 || !strings.Contains(lines[0], "Receive") || !strings.Contains(lines[1], "face") {
+		return nil, errors.New("not the kernel's interface table (no Inter-|Receive header)")
+	}
+	var names []string
+	for i, line := range lines[2:] {
+		name, rest, ok := strings.Cut(line, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || len(name) > 15 || strings.ContainsAny(name, " \t/") || len(strings.Fields(rest)) != 16 {
+			return nil, fmt.Errorf("line %d: want \"NAME: 16 counters\", got %q", i+3, host.SafeText(truncate(line, 80)))
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 type status struct {

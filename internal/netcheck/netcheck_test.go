@@ -18,8 +18,9 @@ import (
 
 // Every fixture is a captured real output: nft rulesets from
 // ../nftrules/testdata (loaded into a namespace and listed with nft -j),
-// ip -j addr and tailscale status from ../tailscale/testdata, ss -Htlnp
-// from testdata here (sshd in a namespace; see testdata/README.md).
+// ip -j addr and tailscale status from ../tailscale/testdata, /proc/net/dev
+// and ss -Htlnp from testdata here (sshd in a namespace; see
+// testdata/README.md).
 func read(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -52,7 +53,7 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 		f.SetCmd(nftrules.ListCmd, read(t, filepath.Join("..", "nftrules", "testdata", s.nft+".json")), 0)
 	}
 	addrs := read(t, filepath.Join("..", "tailscale", "testdata", "ip-addr-netns.json"))
-	f.SetCmd(ipAddrCmd, addrs, 0)
+	f.SetFile(netDevPath, read(t, filepath.Join("testdata", "net-dev-netns.txt")))
 	var ifs []map[string]any
 	if err := json.Unmarshal([]byte(addrs), &ifs); err != nil {
 		t.Fatal(err)
@@ -260,5 +261,39 @@ func TestParseSS(t *testing.T) {
 		if _, err := parseSS([]byte(bad)); err == nil {
 			t.Errorf("parseSS(%q) accepted", bad)
 		}
+	}
+}
+
+func TestParseNetDev(t *testing.T) {
+	real := read(t, filepath.Join("testdata", "net-dev-netns.txt"))
+	names, err := parseNetDev([]byte(real))
+	if err != nil || strings.Join(names, ",") != "lo,tailscale0,eth0" {
+		t.Fatalf("captured table: %v %v", names, err)
+	}
+	head := "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n"
+	for _, tc := range []struct{ name, in, err string }{
+		{"no header", "eth0: 1 2 3\n", "no Inter-|Receive header"},
+		{"too few counters", head + "  eth0: 1 2 3\n", `line 3: want "NAME: 16 counters"`},
+		{"no colon", head + "  eth0 " + strings.Repeat("0 ", 16) + "\n", "line 3"},
+		{"name too long", head + "  abcdefghijklmnop: " + strings.Repeat("0 ", 16) + "\n", "line 3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseNetDev([]byte(tc.in))
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.err)
+			}
+			if strings.ContainsRune(err.Error(), 0x1b) {
+				t.Fatalf("control character in the error: %q", err)
+			}
+		})
+	}
+	if names, err := parseNetDev([]byte(head)); err != nil || len(names) != 0 {
+		t.Fatalf("no interface: %v %v", names, err)
+	}
+	// The kernel allows any byte but '/', ':' and spaces in a name: it is
+	// kept exactly (rules match it byte for byte); renderers make it safe.
+	odd := "e\x1b[2Jvil"
+	if names, err := parseNetDev([]byte(head + "  " + odd + ": " + strings.Repeat("0 ", 16) + "\n")); err != nil || len(names) != 1 || names[0] != odd {
+		t.Fatalf("odd but valid name: %q %v", names, err)
 	}
 }
