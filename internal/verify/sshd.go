@@ -481,6 +481,16 @@ func listens(cfg sshdConfig) []connSpec {
 }
 
 // sshdEffective runs the matrix once per verify run.
+//
+// Each -C run is a program start of its own (20 ms on a small machine, and
+// a fleet run is bound by them), so the matrix runs only what can differ.
+// A dimension no Match line looks at gives the same answer for each of its
+// values: its first value stands for the rest. With no Match line at all,
+// the plain sshd -T answers for every connection. When Match lines name
+// neither the local address nor the local port, the listening addresses
+// cannot change an answer either, and the plain run is not needed: the -C
+// runs print the same listenaddress lines (ListenAddress is not allowed in
+// a Match block), so the first of them lists them.
 func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 	v, err := env.Memo("verify.sshd.matrix", func() (any, error) {
 		insts, found, err := sshdInstances(ctx, env)
@@ -488,6 +498,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 			return nil, err
 		}
 		m := &sshdMatrix{Instances: insts, Found: found}
+		users, addrs := matrixUsers(env), matrixAddrs(env)
 		type job struct {
 			inst sshdInstance
 			spec connSpec
@@ -497,7 +508,43 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 			run bool
 		}
 		var jobs []job
+		// add queues the matrix of one instance over the listen
+		// addresses ls (nil: not known before the runs).
+		add := func(inst sshdInstance, ls []connSpec, byUser, byAddr, byLocal bool) {
+			if ls == nil {
+				ls = []connSpec{{}}
+			}
+			for li, l := range ls {
+				for ui, u := range users {
+					for ai, a := range addrs {
+						spec := connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}
+						rep := spec
+						if !byUser {
+							rep.User = users[0]
+						}
+						if !byAddr {
+							rep.Addr = addrs[0]
+						}
+						if !byLocal {
+							rep.LAddr, rep.LPort = ls[0].LAddr, ls[0].LPort
+						}
+						run := (byUser || ui == 0) && (byAddr || ai == 0) && (byLocal || li == 0)
+						jobs = append(jobs, job{inst: inst, spec: spec, rep: rep, run: run})
+					}
+				}
+			}
+		}
+		noLocal := map[string]bool{} // instances whose listen addresses come from the -C runs
 		for _, inst := range insts {
+			crit, known := matchCriteria(ctx, env, inst)
+			byUser := !known || crit["user"] || crit["group"]
+			byAddr := !known || crit["address"] || crit["host"]
+			byLocal := !known || crit["localaddress"] || crit["localport"]
+			if known && len(crit) > 0 && !byLocal {
+				noLocal[inst.label()] = true
+				add(inst, nil, byUser, byAddr, false)
+				continue
+			}
 			base, err := runSSHDT(ctx, env.Host, sshdCmd(inst, nil))
 			if err != nil {
 				m.Errors = append(m.Errors, ev(sshdCmd(inst, nil).String(), err.Error()))
@@ -506,33 +553,18 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				}
 				continue
 			}
-			crit, known := matchCriteria(ctx, env, inst)
-			same := known && len(crit) == 0
-			// A dimension no Match line looks at gives the same answer for
-			// each of its values: its first value stands for the rest.
-			byUser := !known || crit["user"] || crit["group"]
-			byAddr := !known || crit["address"] || crit["host"]
-			for _, l := range listens(base) {
-				users, addrs := matrixUsers(env), matrixAddrs(env)
-				for ui, u := range users {
-					for ai, a := range addrs {
-						spec := connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}
-						if same {
-							m.Evals = append(m.Evals, sshdEval{Inst: inst, Spec: spec, Cfg: base,
+			if known && len(crit) == 0 {
+				for _, l := range listens(base) {
+					for _, u := range users {
+						for _, a := range addrs {
+							m.Evals = append(m.Evals, sshdEval{Inst: inst, Spec: connSpec{User: u, Addr: a, LAddr: l.LAddr, LPort: l.LPort}, Cfg: base,
 								Cmd: sshdCmd(inst, nil).String() + " (no Match block in " + inst.Config + " or the files it includes: the same for every connection)"})
-							continue
 						}
-						rep := spec
-						if !byUser {
-							rep.User = users[0]
-						}
-						if !byAddr {
-							rep.Addr = addrs[0]
-						}
-						jobs = append(jobs, job{inst, spec, rep, (byUser || ui == 0) && (byAddr || ai == 0)})
 					}
 				}
+				continue
 			}
+			add(inst, listens(base), byUser, byAddr, byLocal)
 		}
 		evals := make([]sshdEval, len(jobs))
 		errs := make([]error, len(jobs))
@@ -564,18 +596,41 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				runs[ran{j.inst.label(), j.spec}] = i
 			}
 		}
+		var out []sshdEval
+		var outErr []error
 		for i, j := range jobs {
-			if k, ok := runs[ran{j.inst.label(), j.rep}]; ok && !j.run {
-				evals[i] = sshdEval{Inst: j.inst, Spec: j.spec, Cfg: evals[k].Cfg, Cmd: evals[k].Cmd +
-					" (no Match line in " + j.inst.Config + " or the files it includes names " + sameFor(j.spec, j.rep) + ": the same for " + j.spec.String() + ")"}
-				errs[i] = errs[k]
+			k, ok := runs[ran{j.inst.label(), j.rep}]
+			if !ok {
+				continue
+			}
+			ls := []connSpec{{LAddr: j.spec.LAddr, LPort: j.spec.LPort}}
+			if noLocal[j.inst.label()] {
+				// The listen addresses, from what the run printed.
+				ls = nil
+				if errs[k] == nil {
+					ls = listens(evals[k].Cfg)
+				}
+				if len(ls) == 0 {
+					ls = []connSpec{{}}
+				}
+			}
+			for _, l := range ls {
+				spec := j.spec
+				spec.LAddr, spec.LPort = l.LAddr, l.LPort
+				e := sshdEval{Inst: j.inst, Spec: spec, Cfg: evals[k].Cfg, Cmd: evals[k].Cmd}
+				if what := sameFor(spec, evals[k].Spec); what != "" {
+					e.Cmd += " (no Match line in " + j.inst.Config + " or the files it includes names " + what + ": the same for " + spec.String() + ")"
+				}
+				if errs[k] == nil || i == k { // a failed run is told once
+					out, outErr = append(out, e), append(outErr, errs[k])
+				}
 			}
 		}
-		for i, e := range evals {
-			if errs[i] != nil {
-				m.Errors = append(m.Errors, ev(e.Cmd, errs[i].Error()))
+		for i, e := range out {
+			if outErr[i] != nil {
+				m.Errors = append(m.Errors, ev(e.Cmd, outErr[i].Error()))
 				if m.Err == nil {
-					m.Err = errs[i]
+					m.Err = outErr[i]
 				}
 				continue
 			}
@@ -674,7 +729,8 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 	return crit, true
 }
 
-// sameFor names what a connection spec shares with the one run for it.
+// sameFor names what a connection spec shares with the one run for it
+// ("" when it is that spec).
 func sameFor(spec, rep connSpec) string {
 	var parts []string
 	if spec.User != rep.User {
@@ -682,6 +738,9 @@ func sameFor(spec, rep connSpec) string {
 	}
 	if spec.Addr != rep.Addr {
 		parts = append(parts, "Address or Host")
+	}
+	if spec.LAddr != rep.LAddr || spec.LPort != rep.LPort {
+		parts = append(parts, "LocalAddress or LocalPort")
 	}
 	return strings.Join(parts, " nor ")
 }

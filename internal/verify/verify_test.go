@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -684,5 +685,69 @@ func TestSSHMatrixSkippedWithoutMatch(t *testing.T) {
 		if !ok {
 			t.Errorf("%s: -C runs %q, want %q", name, specs, tc.want)
 		}
+	}
+}
+
+// When Match lines name neither the local address nor the local port, the
+// plain sshd -T is not run: the -C runs list the listen addresses, and
+// their answers stand for every one of them.
+func TestSSHMatrixWithoutPlainRun(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		config    string
+		plain     int
+		specs     []string
+		noteLocal bool
+	}{
+		{"Match Address", "Match Address 100.64.0.0/10\n  PasswordAuthentication yes\n", 0,
+			[]string{"user=root,host=100.101.102.103,addr=100.101.102.103", "user=root,host=203.0.113.7,addr=203.0.113.7"}, true},
+		{"Match LocalPort", "Match LocalPort 2222\n  PasswordAuthentication yes\n", 1,
+			[]string{"user=root,host=100.101.102.103,addr=100.101.102.103,lport=22"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := fixture(t, []string{"ssh_match"}, map[string]string{"/etc/ssh/sshd_config": tc.config})
+			env := check.NewEnv(h, fail2banDefault(""), "")
+			WithOptions(env, Options{})
+			m, err := sshdEffective(context.Background(), env)
+			if err != nil || m.Err != nil {
+				t.Fatal(err, m.Err)
+			}
+			plain, specs := 0, []string{}
+			for _, c := range h.Ran() {
+				if _, spec, ok := strings.Cut(c, " -C "); ok {
+					specs = append(specs, spec)
+				} else if strings.Contains(c, "sshd -T") {
+					plain++
+				}
+			}
+			sort.Strings(specs)
+			if plain != tc.plain || !slices.Equal(specs, tc.specs) {
+				t.Fatalf("ran %d plain sshd -T and -C %q; want %d and %q", plain, specs, tc.plain, tc.specs)
+			}
+			// Every connection spec is answered, each for the listen port
+			// sshd reported, by the run that stands for it.
+			if len(m.Evals) != 4 {
+				t.Fatalf("%d evals, want users × addresses = 4", len(m.Evals))
+			}
+			for _, e := range m.Evals {
+				if e.Spec.LPort != 22 || e.Cfg == nil {
+					t.Errorf("eval %s: lport %d, cfg %v", e.Spec, e.Spec.LPort, e.Cfg != nil)
+				}
+				if got := strings.Contains(e.Cmd, "LocalAddress or LocalPort"); got != tc.noteLocal {
+					t.Errorf("eval %s: %q, want the local note %v", e.Spec, e.Cmd, tc.noteLocal)
+				}
+				// The captured sshd (ssh_match) turns passwords on for the
+				// tailnet address only. With Match Address both addresses
+				// run; with Match LocalPort the one run (a tailnet spec)
+				// stands for all.
+				want := "yes"
+				if tc.name == "Match Address" && e.Spec.Addr != "100.101.102.103" {
+					want = "no"
+				}
+				if got, _ := e.Cfg.get("passwordauthentication"); got != want {
+					t.Errorf("eval %s: passwordauthentication %s, want %s", e.Spec, got, want)
+				}
+			}
+		})
 	}
 }

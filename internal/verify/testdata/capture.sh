@@ -59,11 +59,15 @@ sshfix() { # name config comment
 		echo "/sbin/init"
 		echo "-- exec /usr/sbin/sshd -T -f /etc/ssh/sshd_config --"
 		/usr/sbin/sshd -T -f "$cfg"
-		for u in root nobody; do
-			for a in 100.101.102.103 203.0.113.7; do
-				spec="user=$u,host=$a,addr=$a,lport=22"
-				echo "-- exec /usr/sbin/sshd -T -f /etc/ssh/sshd_config -C $spec --"
-				/usr/sbin/sshd -T -f "$cfg" -C "$spec"
+		# Each spec with the listen port, and without it: the form run
+		# when no Match line names the local address or port.
+		for l in ,lport=22 ''; do
+			for u in root nobody; do
+				for a in 100.101.102.103 203.0.113.7; do
+					spec="user=$u,host=$a,addr=$a$l"
+					echo "-- exec /usr/sbin/sshd -T -f /etc/ssh/sshd_config -C $spec --"
+					/usr/sbin/sshd -T -f "$cfg" -C "$spec"
+				done
 			done
 		done
 	} >"$f"
