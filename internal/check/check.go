@@ -164,6 +164,50 @@ func (e *Env) Memo(key string, fn func() (any, error)) (any, error) {
 	return m.val, m.err
 }
 
+// ReadFiles is host.ReadFiles through the run's file cache: a path asked
+// for again, by any check, is not read again. A run is a snapshot of the
+// host, and on a remote host every batch read is one program start (a
+// fleet run is bound by them), so what several checks read is read in one
+// batch ahead (verify's prefetch) and answered from here after.
+func (e *Env) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
+	v, _ := e.Memo("check.files", func() (any, error) { return &fileCache{m: map[string]host.FileResult{}}, nil })
+	c := v.(*fileCache)
+	c.mu.Lock()
+	var miss []string
+	queued := map[string]bool{}
+	for _, p := range paths {
+		if _, ok := c.m[p]; !ok && !queued[p] {
+			queued[p] = true
+			miss = append(miss, p)
+		}
+	}
+	c.mu.Unlock()
+	if len(miss) > 0 {
+		res, err := host.ReadFiles(ctx, e.Host, miss)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		for i, p := range miss {
+			c.m[p] = res[i]
+		}
+		c.mu.Unlock()
+	}
+	out := make([]host.FileResult, len(paths))
+	c.mu.Lock()
+	for i, p := range paths {
+		out[i] = c.m[p]
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// fileCache holds what ReadFiles read during one run.
+type fileCache struct {
+	mu sync.Mutex
+	m  map[string]host.FileResult
+}
+
 // Check is one registered check.
 type Check struct {
 	ID    string // area.name, e.g. "ssh.password-authentication"

@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // banDaemon is what answered on the ban daemon's socket.
@@ -537,7 +538,7 @@ func guardOwnsValues(ctx context.Context, env *check.Env) (check.Result, bool) {
 	if err != nil || d.Guard == nil {
 		return check.Result{}, false
 	}
-	ps, err := running(ctx, env, "rampart")
+	ps, err := proctab.Running(ctx, env, "rampart")
 	if err != nil {
 		return skip("rampart guard applies this value from the policy it runs with; its process is not visible"), true
 	}

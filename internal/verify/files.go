@@ -3,10 +3,10 @@ package verify
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // A verify run over SSH is bound by the programs it starts on the remote
@@ -17,51 +17,6 @@ import (
 // (prefetch), and
 // every later batch is answered from what was read: one program instead
 // of four. A run is a snapshot of the host either way.
-
-// fileCache holds what readFiles read during one run (env).
-type fileCache struct {
-	mu sync.Mutex
-	m  map[string]host.FileResult
-}
-
-func files(env *check.Env) *fileCache {
-	v, _ := env.Memo("verify.files", func() (any, error) { return &fileCache{m: map[string]host.FileResult{}}, nil })
-	return v.(*fileCache)
-}
-
-// readFiles is host.ReadFiles through the run's cache; a path asked for
-// twice is read once.
-func readFiles(ctx context.Context, env *check.Env, paths []string) ([]host.FileResult, error) {
-	c := files(env)
-	c.mu.Lock()
-	var miss []string
-	queued := map[string]bool{}
-	for _, p := range paths {
-		if _, ok := c.m[p]; !ok && !queued[p] {
-			queued[p] = true
-			miss = append(miss, p)
-		}
-	}
-	c.mu.Unlock()
-	if len(miss) > 0 {
-		res, err := host.ReadFiles(ctx, env.Host, miss)
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		for i, p := range miss {
-			c.m[p] = res[i]
-		}
-		c.mu.Unlock()
-	}
-	out := make([]host.FileResult, len(paths))
-	c.mu.Lock()
-	for i, p := range paths {
-		out[i] = c.m[p]
-	}
-	c.mu.Unlock()
-	return out, nil
-}
 
 // prefetch reads, in one batch, the files the selected checks will read
 // in batches, on hosts where a batch costs a program start.
@@ -75,7 +30,7 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		areas[a] = true
 	}
 	var paths []string
-	if ps, err := cmdlinePaths(ctx, env); err == nil {
+	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}
 	if areas["ssh"] || areas["firewall"] {
@@ -100,5 +55,5 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 			paths = append(paths, procSysPath(k))
 		}
 	}
-	_, _ = readFiles(ctx, env, paths)
+	_, _ = env.ReadFiles(ctx, paths)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // journaldMainDirs are searched for journald.conf (the first one found is
@@ -56,7 +57,7 @@ func journaldEffective(ctx context.Context, env *check.Env) (*journaldConf, erro
 		if err != nil {
 			return nil, err
 		}
-		read, err := readFiles(ctx, env, all)
+		read, err := env.ReadFiles(ctx, all)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +254,7 @@ func where(s journaldSetting) string {
 }
 
 func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {
-	ps, err := running(ctx, env, "systemd-journald")
+	ps, err := proctab.Running(ctx, env, "systemd-journald")
 	if err != nil {
 		return unknown("the process table", err)
 	}
@@ -261,5 +262,5 @@ func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {
 		return fail("no systemd-journald process: nothing collects the logs the ban daemon and audit rely on",
 			ev("/proc/*/cmdline", "no systemd-journald"))
 	}
-	return pass(fmt.Sprintf("systemd-journald runs (pid %d)", ps[0].PID), ev("/proc/*/cmdline", describeProcs(ps)))
+	return pass(fmt.Sprintf("systemd-journald runs (pid %d)", ps[0].PID), ev("/proc/*/cmdline", proctab.Describe(ps)))
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // DefaultSSHDConfig is where sshd reads its configuration without -f.
@@ -52,7 +53,7 @@ func (s sshdInstance) label() string {
 // sshdFromProcess recognises an sshd listener and returns its binary,
 // config and overrides. Per-connection children ("sshd: root [priv]",
 // re-executed "-R" children) are not listeners.
-func sshdFromProcess(p process) (sshdInstance, bool) {
+func sshdFromProcess(p proctab.Process) (sshdInstance, bool) {
 	argv := p.Argv
 	if len(argv) == 0 {
 		return sshdInstance{}, false
@@ -237,7 +238,7 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 		evs   []check.Evidence
 	}
 	v, err := env.Memo("verify.sshd.instances", func() (any, error) {
-		ps, err := processes(ctx, env)
+		ps, err := proctab.List(ctx, env)
 		if err != nil {
 			return nil, err
 		}
@@ -669,7 +670,7 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 		}
 		seen[p] = true
 		// Through the run's file cache: prefetch read the config.
-		r, err := readFiles(ctx, env, []string{p})
+		r, err := env.ReadFiles(ctx, []string{p})
 		if err != nil || r[0].Err != nil {
 			return false
 		}

@@ -89,7 +89,7 @@ func readSysctls(ctx context.Context, env *check.Env, keys []string) {
 	for i, k := range keys {
 		paths[i] = procSysPath(k)
 	}
-	res, err := readFiles(ctx, env, paths)
+	res, err := env.ReadFiles(ctx, paths)
 	if err != nil {
 		return // each key is read alone, and fails alone
 	}
@@ -489,7 +489,7 @@ func sysctlPersisted(ctx context.Context, env *check.Env) (map[string]persistedS
 		if err != nil {
 			return nil, err
 		}
-		read, err := readFiles(ctx, env, files)
+		read, err := env.ReadFiles(ctx, files)
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // tracking is `chronyc -c tracking` parsed.
@@ -141,8 +142,8 @@ func evalChronyRunning(ctx context.Context, env *check.Env) check.Result {
 	}
 	if r.out.ExitCode != 0 {
 		res := fail("chronyd does not answer: "+firstLine(r.out), r.evidence())
-		if ps, perr := running(ctx, env, "chronyd"); perr == nil && len(ps) > 0 && optionsOf(env).ChronySocket == "" {
-			res.Evidence = append(res.Evidence, ev("/proc/*/cmdline", describeProcs(ps)))
+		if ps, perr := proctab.Running(ctx, env, "chronyd"); perr == nil && len(ps) > 0 && optionsOf(env).ChronySocket == "" {
+			res.Evidence = append(res.Evidence, ev("/proc/*/cmdline", proctab.Describe(ps)))
 			res.Message += " (a chronyd process exists but its command socket does not answer)"
 		}
 		return res
@@ -203,14 +204,14 @@ func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
 // evalSingleTimeDaemon fails when systemd-timesyncd (or ntpd) runs beside
 // chronyd: two daemons steering one clock fight each other.
 func evalSingleTimeDaemon(ctx context.Context, env *check.Env) check.Result {
-	ps, err := running(ctx, env, "systemd-timesyncd", "ntpd", "openntpd")
+	ps, err := proctab.Running(ctx, env, "systemd-timesyncd", "ntpd", "openntpd")
 	if err != nil {
 		return unknown("the process table", err)
 	}
 	if len(ps) > 0 {
-		return fail("another time daemon is running beside chrony", ev("/proc/*/cmdline", describeProcs(ps)))
+		return fail("another time daemon is running beside chrony", ev("/proc/*/cmdline", proctab.Describe(ps)))
 	}
-	all, _ := processes(ctx, env)
+	all, _ := proctab.List(ctx, env)
 	if len(all) == 0 {
 		return result(check.Unknown, "the process table is empty or unreadable (/proc not mounted?)")
 	}

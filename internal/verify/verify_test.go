@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // fixture merges testdata txtar files (captured real outputs) and extra
@@ -365,7 +366,7 @@ func TestSSHDFromProcess(t *testing.T) {
 		{"/usr/sbin/sshd-session\x00-R\x00", false, sshdInstance{}},
 		{"/usr/bin/notsshd\x00", false, sshdInstance{}},
 	} {
-		p := process{PID: 7, Argv: parseCmdline([]byte(tc.cmdline)), Title: strings.ReplaceAll(tc.cmdline, "\x00", " "),
+		p := proctab.Process{PID: 7, Argv: proctab.ParseCmdline([]byte(tc.cmdline)), Title: strings.ReplaceAll(tc.cmdline, "\x00", " "),
 			Spaced: !strings.Contains(strings.TrimRight(tc.cmdline, "\x00"), "\x00")}
 		got, ok := sshdFromProcess(p)
 		if ok != tc.ok {
@@ -451,7 +452,7 @@ func FuzzSSHDFromProcess(f *testing.F) {
 	f.Add([]byte("sshd: /usr/sbin/sshd -D -f /etc/ssh/sshd_config [listener] 0 of 10-100 startups\x00"))
 	f.Add([]byte("/usr/sbin/sshd\x00-D\x00-f\x00/tmp/x\x00-o\x00A=b\x00-p"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p := process{PID: 1, Argv: parseCmdline(b), Title: strings.ReplaceAll(string(b), "\x00", " ")}
+		p := proctab.Process{PID: 1, Argv: proctab.ParseCmdline(b), Title: strings.ReplaceAll(string(b), "\x00", " ")}
 		if inst, ok := sshdFromProcess(p); ok && inst.Config == "" && inst.Binary == "" {
 			t.Errorf("listener without binary or config: %+v", inst)
 		}

@@ -1,4 +1,9 @@
-package verify
+// Package proctab is the host's process table for one check run: every
+// /proc/PID/cmdline, listed once and read in one batch through the run's
+// file cache (check.Env.ReadFiles), so that the checks of every area that
+// look for a daemon (sshd, chronyd, systemd-journald, rampart) share one
+// read, which on a remote host is one program start.
+package proctab
 
 import (
 	"bytes"
@@ -11,8 +16,8 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 )
 
-// process is one entry of the process table.
-type process struct {
+// Process is one entry of the process table.
+type Process struct {
 	PID int
 	// Argv is the command line. A daemon that retitled itself (sshd's
 	// "sshd: /usr/sbin/sshd -D [listener] …") has its title split on
@@ -26,7 +31,7 @@ type process struct {
 }
 
 // Name is the program's base name ("sshd", "chronyd").
-func (p process) Name() string {
+func (p Process) Name() string {
 	if len(p.Argv) == 0 {
 		return ""
 	}
@@ -35,8 +40,8 @@ func (p process) Name() string {
 	return path.Base(a)
 }
 
-// parseCmdline turns /proc/PID/cmdline into argv.
-func parseCmdline(b []byte) []string {
+// ParseCmdline turns /proc/PID/cmdline into argv.
+func ParseCmdline(b []byte) []string {
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
 		return nil
@@ -47,20 +52,20 @@ func parseCmdline(b []byte) []string {
 	return strings.Fields(string(b))
 }
 
-// processes reads the process table once per run from /proc: every
+// List reads the process table once per run from /proc: every
 // cmdline, read in one batch (on a remote host one program for all of
 // them). Processes that exit while it is read are left out.
-func processes(ctx context.Context, env *check.Env) ([]process, error) {
-	v, err := env.Memo("verify.proc", func() (any, error) {
-		paths, err := cmdlinePaths(ctx, env)
+func List(ctx context.Context, env *check.Env) ([]Process, error) {
+	v, err := env.Memo("proctab", func() (any, error) {
+		paths, err := Paths(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		files, err := readFiles(ctx, env, paths)
+		files, err := env.ReadFiles(ctx, paths)
 		if err != nil {
 			return nil, err
 		}
-		var out []process
+		var out []Process
 		for i, p := range paths {
 			pid, err := strconv.Atoi(path.Base(path.Dir(p)))
 			if err != nil {
@@ -72,8 +77,8 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 			if files[i].Err != nil || len(b) == 0 {
 				continue // gone, or a kernel thread
 			}
-			argv := parseCmdline(b)
-			out = append(out, process{PID: pid, Argv: argv, Title: strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")),
+			argv := ParseCmdline(b)
+			out = append(out, Process{PID: pid, Argv: argv, Title: strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")),
 				Spaced: bytes.IndexByte(bytes.TrimRight(b, "\x00"), 0) < 0})
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
@@ -82,26 +87,26 @@ func processes(ctx context.Context, env *check.Env) ([]process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.([]process), nil
+	return v.([]Process), nil
 }
 
-// cmdlinePaths lists /proc/*/cmdline once per run (prefetch reads them,
-// the process table is built from the same list).
-func cmdlinePaths(ctx context.Context, env *check.Env) ([]string, error) {
-	v, err := env.Memo("verify.proc.paths", func() (any, error) { return env.Host.Glob(ctx, "/proc/[0-9]*/cmdline") })
+// Paths lists /proc/*/cmdline once per run (a batch read ahead of the
+// checks can take them; the table is built from the same list).
+func Paths(ctx context.Context, env *check.Env) ([]string, error) {
+	v, err := env.Memo("proctab.paths", func() (any, error) { return env.Host.Glob(ctx, "/proc/[0-9]*/cmdline") })
 	if err != nil {
 		return nil, err
 	}
 	return v.([]string), nil
 }
 
-// running returns the processes whose program name is one of names.
-func running(ctx context.Context, env *check.Env, names ...string) ([]process, error) {
-	ps, err := processes(ctx, env)
+// Running returns the processes whose program name is one of names.
+func Running(ctx context.Context, env *check.Env, names ...string) ([]Process, error) {
+	ps, err := List(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	var out []process
+	var out []Process
 	for _, p := range ps {
 		for _, n := range names {
 			if p.Name() == n {
@@ -113,7 +118,9 @@ func running(ctx context.Context, env *check.Env, names ...string) ([]process, e
 	return out, nil
 }
 
-func describeProcs(ps []process) string {
+// Describe lists processes one per line as "PID: command line", for
+// evidence.
+func Describe(ps []Process) string {
 	var b strings.Builder
 	for i, p := range ps {
 		if i > 0 {
