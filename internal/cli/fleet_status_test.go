@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/rampart-sec/rampart/internal/fleetverify"
 )
@@ -22,7 +23,7 @@ import (
 // a and b may each put only their own key of the verify bucket, as the
 // README's Fleet section configures it, and an admin who may do
 // anything. It returns the client URL.
-func natsWithNodes(t *testing.T, dir string) string {
+func natsWithNodes(t testing.TB, dir string) string {
 	t.Helper()
 	node := func(n string) string {
 		return fmt.Sprintf(`{user: %q, password: "pw-%s", permissions: {
@@ -57,7 +58,7 @@ authorization { users: [ %s, %s, {user: "admin", password: "pw-admin"} ] }
 
 // run runs the rampart CLI in this process with clock now (nil: the
 // real clock).
-func run(t *testing.T, now func() time.Time, args ...string) (string, string, int) {
+func run(t testing.TB, now func() time.Time, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := Run(&Env{Ctx: context.Background(), Stdout: &out, Stderr: &errb, Now: now}, args)
@@ -231,4 +232,65 @@ func TestE2EPublishAndStatus(t *testing.T) {
 	if !bytes.Contains(b, []byte("(published "+ageA+" ago, stale)")) || !bytes.Contains(b, []byte("(published "+ageB+" ago)")) {
 		t.Errorf("page lacks a's age:\n%.2000s", b)
 	}
+}
+
+// BenchmarkFleetStatusNATS1000 is `rampart fleet status --format html -o
+// FILE` end to end against a real JetStream server holding 1,000
+// published reports: connect, read every key, decode and check each
+// value, render the page. The values are the captured published report of
+// web1 (../fleetverify/testdata/bucket.txtar), renamed per key.
+func BenchmarkFleetStatusNATS1000(b *testing.B) {
+	dir := b.TempDir()
+	url := natsWithNodes(b, dir)
+	pw := filepath.Join(dir, "pw-admin")
+	pol := filepath.Join(dir, "admin.toml")
+	if err := os.WriteFile(pw, []byte("pw-admin\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(pol, []byte(fmt.Sprintf("[fleet]\nservers = [%q]\nuser = \"admin\"\npassword_file = %q\n", url, pw)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ar, err := txtar.ParseFile(filepath.Join("..", "fleetverify", "testdata", "bucket.txtar"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var web1 []byte
+	for _, f := range ar.Files {
+		if f.Name == "web1" {
+			web1 = f.Data
+		}
+	}
+	if !bytes.Contains(web1, []byte(`"name": "web1"`)) {
+		b.Fatal("bucket.txtar: no web1 report")
+	}
+	nc, err := nats.Connect(url, nats.UserInfo("admin", "pw-admin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	const n = 1000
+	for i := range n {
+		key := fmt.Sprintf("host%04d", i)
+		v := bytes.Replace(web1, []byte(`"name": "web1"`), []byte(`"name": "`+key+`"`), 1)
+		if _, err := fleetverify.Publish(ctx, js, 1, key, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	page := filepath.Join(dir, "fleet.html")
+	for b.Loop() {
+		_, stderr, code := run(b, nil, "fleet", "status", "-p", pol, "--format", "html", "-o", page)
+		if code != ExitOK && code != ExitProblem {
+			b.Fatalf("fleet status: exit %d\n%s", code, stderr)
+		}
+	}
+	html, err := os.ReadFile(page)
+	if err != nil || !bytes.Contains(html, []byte("host0000")) || !bytes.Contains(html, []byte(fmt.Sprintf("host%04d", n-1))) {
+		b.Fatalf("the page does not show every host (%v)", err)
+	}
+	b.ReportMetric(float64(len(html)), "bytes/page")
 }
