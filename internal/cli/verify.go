@@ -173,7 +173,7 @@ func runVerify(env *Env, args []string) int {
 	started := time.Now()
 	cenv := check.NewEnv(h, p, *release)
 	results := verify.Run(ctx, cenv, opts, checks)
-	osName, _ := host.OSName(ctx, h) // "" when unreadable: the header then names no OS
+	osName, _ := verify.OSName(ctx, cenv) // "" when unreadable: the header then names no OS
 	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), OS: osName, Policy: p.Source,
 		Release: *release, Started: started, Duration: time.Since(started)}
 	var one *fleetverify.Fleet // this host as a fleet of one, for a page, a baseline or publishing
@@ -183,7 +183,7 @@ func runVerify(env *Env, args []string) int {
 		if pol == "" {
 			pol = "(default)"
 		}
-		hr := &fleetverify.HostRun{Target: t, Policy: pol, PolicyHash: fleetverify.PolicyHash(p),
+		hr := &fleetverify.HostRun{Target: t, OS: osName, Policy: pol, PolicyHash: fleetverify.PolicyHash(p),
 			Version: meta.Version, Release: *release, Started: started, Duration: meta.Duration, Results: results}
 		if b, err := h.ReadFile(ctx, "/proc/sys/kernel/hostname"); err == nil {
 			hr.Reported = host.SafeText(strings.TrimSpace(string(b)))

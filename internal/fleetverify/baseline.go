@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/report"
 )
@@ -147,6 +148,7 @@ const maxDoc = 1 << 30
 type verifyDoc struct {
 	Schema     string `json:"schema"`
 	Host       string `json:"host"`
+	OS         string `json:"os"`
 	Policy     string `json:"policy"`
 	Release    string `json:"release"`
 	Started    string `json:"started"`
@@ -258,7 +260,7 @@ func ReadFiles(paths []string) ([]*Fleet, error) {
 }
 
 func (v *verifyDoc) hostRun(t *Target) (*HostRun, error) {
-	h := &HostRun{Target: t, Policy: v.Policy, Release: v.Release, Duration: time.Duration(v.DurationMS) * time.Millisecond}
+	h := &HostRun{Target: t, OS: host.SafeText(v.OS), Policy: v.Policy, Release: v.Release, Duration: time.Duration(v.DurationMS) * time.Millisecond}
 	h.Started, _ = time.Parse(time.RFC3339, v.Started)
 	h.Results = make([]check.Result, 0, len(v.Checks))
 	for i := range v.Checks {

@@ -173,8 +173,8 @@ timeout = "3s"
 			t.Errorf("down: %s is %s, want unknown", r.ID, r.Status)
 		}
 	}
-	if by["web4"].Reported == "" || by["web4"].PolicyHash != PolicyHash(policy.MustDefault("")) {
-		t.Errorf("web4: reported %q, policy hash %q", by["web4"].Reported, by["web4"].PolicyHash)
+	if by["web4"].Reported == "" || by["web4"].OS == "" || by["web4"].PolicyHash != PolicyHash(policy.MustDefault("")) {
+		t.Errorf("web4: reported %q, OS %q, policy hash %q", by["web4"].Reported, by["web4"].OS, by["web4"].PolicyHash)
 	}
 
 	// Each reachable host alone gives the same statuses.

@@ -63,7 +63,7 @@ func (f *Fleet) Summarize() Summary {
 
 // Meta is the report.Meta of one host's run.
 func (h *HostRun) Meta(tool string) report.Meta {
-	return report.Meta{Tool: tool, Version: h.Version, Host: h.Target.Name, Policy: h.Policy, Release: h.Release,
+	return report.Meta{Tool: tool, Version: h.Version, Host: h.Target.Name, OS: h.OS, Policy: h.Policy, Release: h.Release,
 		Started: h.Started, Duration: h.Duration}
 }
 

@@ -339,3 +339,26 @@ policy = "missing.toml"
 		t.Errorf("no hosts: %v", err)
 	}
 }
+
+// The OS a host's os-release names travels in its report ("os") and
+// comes back from the document; what a file holds is text, never
+// terminal control.
+func TestJSONCarriesOS(t *testing.T) {
+	f := readFixture(t, "fleet-e2e.json")
+	f.Hosts[0].OS = "Debian GNU/Linux 12 (bookworm)"
+	f.Hosts[1].OS = "Evil\x1b[2J OS"
+	var b bytes.Buffer
+	if err := f.JSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b.Bytes(), []byte(`"os": "Debian GNU/Linux 12 (bookworm)"`)) {
+		t.Fatalf("no os in the host's report:\n%.600s", b.String())
+	}
+	g, err := Read(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Hosts[0].OS != "Debian GNU/Linux 12 (bookworm)" || g.Hosts[1].OS != `Evil\x1b[2J OS` || g.Hosts[2].OS != "" {
+		t.Errorf("OS after the round trip: %q, %q, %q", g.Hosts[0].OS, g.Hosts[1].OS, g.Hosts[2].OS)
+	}
+}

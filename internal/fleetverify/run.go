@@ -44,6 +44,7 @@ type Options struct {
 type HostRun struct {
 	Target   *Target
 	Reported string // the host's own name (/proc/sys/kernel/hostname), "" if unread
+	OS       string // the host's OS as os-release names it, "" if unread
 	Policy   string // file or "(default)"
 	// PolicyHash is the SHA-256 of the effective policy (every default
 	// filled in), so two hosts or two runs can be compared.
@@ -197,6 +198,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	}
 	env := check.NewEnv(h, p, o.Release)
 	r.Results = verify.Run(hctx, env, vo, o.Checks)
+	r.OS, _ = verify.OSName(hctx, env)
 	for i := range r.Results {
 		r.Results[i].Host = t.Name
 	}

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -16,18 +17,33 @@ var OSReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
 // when PRETTY_NAME is unset. The file is the host's, so the name is
 // stripped of control characters and bounded.
 func OSName(ctx context.Context, h Host) (string, error) {
+	rs, err := ReadFiles(ctx, h, OSReleasePaths)
+	if err != nil {
+		return "", err
+	}
+	return OSNameFrom(rs)
+}
+
+// OSNameFrom is OSName on OSReleasePaths already read, in that order (by a
+// run that reads them in a batch with other files).
+func OSNameFrom(rs []FileResult) (string, error) {
 	var lastErr error
-	for _, p := range OSReleasePaths {
-		b, err := h.ReadFile(ctx, p)
-		if err != nil {
-			lastErr = err
+	for i, r := range rs {
+		if i >= len(OSReleasePaths) {
+			break
+		}
+		if r.Err != nil {
+			lastErr = r.Err
 			continue
 		}
-		name := ParseOSRelease(b)
+		name := ParseOSRelease(r.Data)
 		if name == "" {
-			return "", fmt.Errorf("%s: no PRETTY_NAME or NAME", p)
+			return "", fmt.Errorf("%s: no PRETTY_NAME or NAME", OSReleasePaths[i])
 		}
 		return name, nil
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no os-release file read")
 	}
 	return "", lastErr
 }

@@ -23,6 +23,7 @@ func TestOSName(t *testing.T) {
 	}{
 		{"debian 12", map[string]string{"/etc/os-release": string(debian)}, "Debian GNU/Linux 12 (bookworm)", false},
 		{"only /usr/lib/os-release", map[string]string{"/usr/lib/os-release": string(debian)}, "Debian GNU/Linux 12 (bookworm)", false},
+		{"both: /etc wins", map[string]string{"/etc/os-release": "PRETTY_NAME=\"Local\"\n", "/usr/lib/os-release": string(debian)}, "Local", false},
 		{"no PRETTY_NAME", map[string]string{"/etc/os-release": "NAME=NixOS\nVERSION_ID='25.11'\n"}, "NixOS 25.11", false},
 		{"hostile", map[string]string{"/etc/os-release": "PRETTY_NAME=\"Evil\\x1b[2J\x1b[31m OS\"\n"}, "Evil[2J[31m OS", false},
 		{"empty", map[string]string{"/etc/os-release": "# nothing\n"}, "", true},

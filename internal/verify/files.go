@@ -20,6 +20,8 @@ import (
 
 // prefetch reads, in one batch, the files the selected checks will read
 // in batches, on hosts where a batch costs a program start.
+//
+// OSName reads the OS name through the same cache after the run.
 func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	if _, ok := env.Host.(host.BatchReader); !ok {
 		return
@@ -29,7 +31,8 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		a, _, _ := strings.Cut(c.ID, ".")
 		areas[a] = true
 	}
-	var paths []string
+	// os-release names the OS in the report's header (OSName).
+	paths := append([]string(nil), host.OSReleasePaths...)
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}
@@ -56,4 +59,15 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		}
 	}
 	_, _ = env.ReadFiles(ctx, paths)
+}
+
+// OSName is the host's OS name (host.OSName) through the run's file cache:
+// on a remote host prefetch read os-release in its batch, so naming the
+// OS in the report starts no program.
+func OSName(ctx context.Context, env *check.Env) (string, error) {
+	rs, err := env.ReadFiles(ctx, host.OSReleasePaths)
+	if err != nil {
+		return "", err
+	}
+	return host.OSNameFrom(rs)
 }

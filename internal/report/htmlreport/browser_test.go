@@ -401,7 +401,7 @@ func TestBrowserFleetStatusPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := b.open(t, page.Bytes())
-	rows := eval[[]string](t, b, `[...document.querySelectorAll("#hostlist tbody tr")].map(r => r.children[7].textContent)`)
+	rows := eval[[]string](t, b, `[...document.querySelectorAll("#hostlist tbody tr")].map(r => r.children[8].textContent)`)
 	if len(rows) != len(f.Hosts) {
 		t.Fatalf("%d host rows, want %d", len(rows), len(f.Hosts))
 	}

@@ -64,11 +64,11 @@ type checkCol struct {
 }
 
 type hostRow struct {
-	Index                 int
-	Name, Reported, Group string
-	Labels                []string
-	Error                 string
-	Cells                 []hostCell
+	Index                     int
+	Name, Reported, OS, Group string
+	Labels                    []string
+	Error                     string
+	Cells                     []hostCell
 	// CellsHTML is Cells as table cells: 51 checks by 1,000 hosts are
 	// 51,000 cells, which the template engine takes a third of a second
 	// to write one by one.
@@ -196,7 +196,7 @@ func buildFleet(f *fleetverify.Fleet) *fleetPage {
 		data.Areas = append(data.Areas, c.Area)
 	}
 	for i, h := range f.Hosts {
-		row := hostRow{Index: i, Name: h.Target.Name, Reported: h.Reported, Group: h.Target.Group, Labels: h.Target.Labels,
+		row := hostRow{Index: i, Name: h.Target.Name, Reported: h.Reported, OS: h.OS, Group: h.Target.Group, Labels: h.Target.Labels,
 			Error: h.Error, Policy: h.Policy, Version: h.Version}
 		if !h.Started.IsZero() { // a bucket value that was no report has no time of its own
 			row.Time = h.Started.UTC().Format(time.RFC3339)

@@ -44,7 +44,7 @@ func TestHostileText(t *testing.T) {
 	h.Target.Labels = []string{"x"}
 	h.Results[0].Status, h.Results[0].Message = check.Fail, evil
 	h.Results[0].Evidence = []check.Evidence{{Source: evil, Text: evil}}
-	h.Reported = evil
+	h.Reported, h.OS = evil, evil
 	h.Target.Name = `web1"><b>` + evil
 	var b bytes.Buffer
 	if err := Fleet(&b, f); err != nil {
