@@ -95,6 +95,21 @@ type Env struct {
 	Policy  *policy.Policy
 	Release string // NixOS release for remediation text
 	memo    sync.Map
+	sshd    []int // SetSSHDListeners; nil: not recorded
+}
+
+// SetSSHDListeners records the process IDs of the sshd listeners the run
+// evaluates (verify finds them in the process table, within its
+// --sshd-config and --sshd-pid scope), for checks of other packages that
+// must tell sshd's sockets from others'. Call it before Run.
+func (e *Env) SetSSHDListeners(pids []int) {
+	e.sshd = append([]int{}, pids...)
+}
+
+// SSHDListeners returns what SetSSHDListeners recorded; known is false
+// when nothing was.
+func (e *Env) SSHDListeners() (pids []int, known bool) {
+	return e.sshd, e.sshd != nil
 }
 
 // NixRelease is the NixOS release remediation text is written for: the

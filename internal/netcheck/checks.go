@@ -188,7 +188,7 @@ func evalExposure(ctx context.Context, env *check.Env) check.Result {
 	}
 	ports := sshPorts(p)
 	portNote := "ports from the policy"
-	if lst, _, err := readListeners(ctx, env); err == nil {
+	if lst, _, _, err := readListeners(ctx, env); err == nil {
 		for _, l := range lst {
 			if l.Process == "sshd" && !slices.Contains(ports, l.Port) {
 				ports = append(ports, l.Port)
@@ -293,7 +293,7 @@ func fixBindings(env *check.Env) check.Remediation {
 func evalBindings(ctx context.Context, env *check.Env) check.Result {
 	p := env.Policy
 	fix := fixBindings(env)
-	ls, out, err := readListeners(ctx, env)
+	ls, src, out, err := readListeners(ctx, env)
 	if err != nil {
 		return unknown("the listening sockets", err, fix)
 	}
@@ -311,9 +311,9 @@ func evalBindings(ctx context.Context, env *check.Env) check.Result {
 	for _, l := range ssh {
 		lines = append(lines, l.Line)
 	}
-	res := check.Result{Remediation: fix, Evidence: []check.Evidence{ev(ssCmd.String(), strings.Join(lines, "\n"))}}
+	res := check.Result{Remediation: fix, Evidence: []check.Evidence{ev(src, strings.Join(lines, "\n"))}}
 	if len(ssh) == 0 {
-		res.Evidence = []check.Evidence{ev(ssCmd.String(), string(out))}
+		res.Evidence = []check.Evidence{ev(src, string(out))}
 		res.Status, res.Message = check.Fail, "no sshd is listening (ports "+joinInts(sshPorts(p))+")"
 		return res
 	}

@@ -123,13 +123,19 @@ func ReadInterface(ctx context.Context, env *check.Env, name string) (*tailscale
 // every process name).
 var ssCmd = host.Cmd{Name: "ss", Args: []string{"-Htlnp"}, Sudo: true}
 
-// readListeners runs ss once per env.
-func readListeners(ctx context.Context, env *check.Env) ([]listener, []byte, error) {
+// readListeners reads the listening TCP sockets once per env, with the
+// source named for evidence: from the kernel's tables when that is cheap
+// and sshd's sockets can be told (procListeners), else from ss.
+func readListeners(ctx context.Context, env *check.Env) ([]listener, string, []byte, error) {
 	type result struct {
 		ls  []listener
+		src string
 		raw []byte
 	}
-	v, err := env.Memo("netcheck.ss", func() (any, error) {
+	v, err := env.Memo("netcheck.listeners", func() (any, error) {
+		if ls, src, raw, ok := procListeners(ctx, env); ok {
+			return &result{ls, src, raw}, nil
+		}
 		out, err := host.RunOK(ctx, env.Host, ssCmd)
 		if err != nil {
 			return nil, err
@@ -138,21 +144,24 @@ func readListeners(ctx context.Context, env *check.Env) ([]listener, []byte, err
 		if err != nil {
 			return nil, err
 		}
-		return &result{ls, out}, nil
+		return &result{ls, ssCmd.String(), out}, nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	r := v.(*result)
-	return r.ls, r.raw, nil
+	return r.ls, r.src, r.raw, nil
 }
 
 // listener is one listening TCP socket.
 type listener struct {
-	Addr    netip.Addr // unspecified for a wildcard
-	Any     bool       // 0.0.0.0, [::] or *
-	Port    int
-	Process string // "sshd" or "" when ss could not tell
+	Addr netip.Addr // unspecified for a wildcard
+	Any  bool       // 0.0.0.0, [::] or *
+	Port int
+	// Process is the owner's name ("sshd"), notSSHD when the kernel's
+	// tables show the socket is held by none of the run's sshd
+	// listeners, or "" when ss could not tell.
+	Process string
 	Line    string
 }
 

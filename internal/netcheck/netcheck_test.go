@@ -3,8 +3,11 @@ package netcheck
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -295,5 +298,136 @@ func TestParseNetDev(t *testing.T) {
 	odd := "e\x1b[2Jvil"
 	if names, err := parseNetDev([]byte(head + "  " + odd + ": " + strings.Repeat("0 ", 16) + "\n")); err != nil || len(names) != 1 || names[0] != odd {
 		t.Fatalf("odd but valid name: %q %v", names, err)
+	}
+}
+
+// procFixture adds a capture-proc.sh capture (the kernel's TCP tables and
+// the listening sshd's fdinfo at the moment ss-NAME.txt's twin was taken)
+// to f and returns that sshd's PID.
+func procFixture(t *testing.T, f *hosttest.Fixture, name string) int {
+	t.Helper()
+	p := hosttest.Load(t, filepath.Join("testdata", "proc-"+name+".txtar"))
+	pid := 0
+	for k, v := range p.Files {
+		f.Files[k] = v
+		if rest, ok := strings.CutPrefix(k, "/proc/"); ok {
+			if n, err := strconv.Atoi(strings.SplitN(rest, "/", 2)[0]); err == nil {
+				pid = n
+			}
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("proc-%s.txtar: no /proc/PID/fdinfo", name)
+	}
+	return pid
+}
+
+// TestListenersFromProc: read from the kernel's tables and sshd's fdinfo
+// (no ss started), the listener checks give what they give from ss
+// captured at the same moment; and each case the tables cannot answer
+// falls back to ss.
+func TestListenersFromProc(t *testing.T) {
+	tailnet, baseline := policy.MustDefault("tailnet"), policy.MustDefault("")
+	run := func(f *hosttest.Fixture, p *policy.Policy, id string, pids []int) check.Result {
+		c, _ := check.Lookup(id)
+		env := check.NewEnv(f, p, "")
+		if pids != nil {
+			env.SetSSHDListeners(pids)
+		}
+		return check.Run(context.Background(), env, []*check.Check{c})[0]
+	}
+	for _, tc := range []struct {
+		id, nft, name string
+		p             *policy.Policy
+	}{
+		{"firewall.sshd-bindings", "", "wildcard", tailnet},
+		{"firewall.sshd-bindings", "", "tailnet", tailnet},
+		{"firewall.sshd-bindings", "", "public", tailnet},
+		{"firewall.sshd-bindings", "", "public", baseline},
+		{"firewall.ssh-exposure", "reject-drop-before", "port2222", tailnet},
+		{"firewall.ssh-exposure", "lockdown-table", "port2222", tailnet},
+	} {
+		t.Run(tc.id+"/"+tc.name, func(t *testing.T) {
+			want := run(fixture(t, setup{nft: tc.nft, ss: tc.name}), tc.p, tc.id, nil)
+			f := fixture(t, setup{nft: tc.nft}) // ss missing: it must not be needed
+			pid := procFixture(t, f, tc.name)
+			got := run(f, tc.p, tc.id, []int{pid})
+			if got.Status != want.Status || got.Message != want.Message {
+				t.Fatalf("from /proc: %s %q\nfrom ss:    %s %q", got.Status, got.Message, want.Status, want.Message)
+			}
+			if tc.id == "firewall.sshd-bindings" && (!strings.HasPrefix(got.Evidence[0].Source, "/proc/net/tcp") ||
+				!strings.Contains(got.Evidence[0].Text, fmt.Sprintf("(sshd pid %d fd ", pid))) {
+				t.Errorf("evidence %+v", got.Evidence)
+			}
+		})
+	}
+	// Each case where the tables cannot say: ss answers.
+	fallback := map[string]func(f *hosttest.Fixture, pid int) []int{
+		"no sshd recorded": func(*hosttest.Fixture, int) []int { return nil },
+		"not root": func(f *hosttest.Fixture, pid int) []int {
+			f.User = "admin"
+			return []int{pid}
+		},
+		"busy tables": func(f *hosttest.Fixture, pid int) []int {
+			f.SetFile("/proc/net/sockstat", "TCP: inuse 900 orphan 0 tw 300 alloc 1200 mem 3\n")
+			return []int{pid}
+		},
+		"kernel without ino in fdinfo": func(f *hosttest.Fixture, pid int) []int {
+			for k, v := range f.Files {
+				if strings.Contains(k, "/fdinfo/") {
+					f.Files[k] = []byte(strings.Split(string(v), "ino:")[0])
+				}
+			}
+			return []int{pid}
+		},
+		"sshd gone": func(f *hosttest.Fixture, pid int) []int { return []int{pid + 1} },
+	}
+	for name, breakIt := range fallback {
+		t.Run("fallback/"+name, func(t *testing.T) {
+			f := fixture(t, setup{ss: "tailnet"})
+			pids := breakIt(f, procFixture(t, f, "tailnet"))
+			r := run(f, tailnet, "firewall.sshd-bindings", pids)
+			if r.Status != check.Pass || r.Evidence[0].Source != ssCmd.String() {
+				t.Fatalf("%s %q from %q, want a pass read with ss", r.Status, r.Message, r.Evidence[0].Source)
+			}
+		})
+	}
+}
+
+func TestParseProcNetTCP(t *testing.T) {
+	p := hosttest.Load(t, filepath.Join("testdata", "proc-wildcard.txtar"))
+	v4, err := ParseProcNetTCP(p.Files["/proc/net/tcp"], false)
+	if err != nil || len(v4) != 1 || v4[0].Local.String() != "0.0.0.0:22" || !v4[0].Listen || v4[0].Inode == 0 {
+		t.Fatalf("tcp: %+v %v", v4, err)
+	}
+	v6, err := ParseProcNetTCP(p.Files["/proc/net/tcp6"], true)
+	if err != nil || len(v6) != 1 || v6[0].Local.String() != "[::]:22" {
+		t.Fatalf("tcp6: %+v %v", v6, err)
+	}
+	p = hosttest.Load(t, filepath.Join("testdata", "proc-tailnet.txtar"))
+	got, err := ParseProcNetTCP(p.Files["/proc/net/tcp"], false)
+	var addrs []string
+	for _, s := range got {
+		addrs = append(addrs, s.Local.String())
+	}
+	slices.Sort(addrs)
+	if err != nil || strings.Join(addrs, " ") != "100.64.0.1:22 127.0.0.1:22" {
+		t.Fatalf("tailnet tcp: %v %v", addrs, err)
+	}
+	head := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	for _, tc := range []struct{ name, line, err string }{
+		{"few fields", "   0: 0100007F:0016 00000000:0000 0A\n", "line 2: fewer than 10 fields"},
+		{"no port", "   0: 0100007F 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 5 1\n", "line 2: no local port"},
+		{"short address", "   0: 01007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 5 1\n", "6 hex digits, want 8"},
+		{"not hex", "   0: 0100007G:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 5 1\n", "not hexadecimal"},
+		{"inode", "   0: 0100007F:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 \x1b[2J 1\n", "inode is not a number"},
+	} {
+		_, err := ParseProcNetTCP([]byte(head+tc.line), false)
+		if err == nil || !strings.Contains(err.Error(), tc.err) || strings.ContainsRune(err.Error(), 0x1b) {
+			t.Errorf("%s: err = %v, want one containing %q and no control character", tc.name, err, tc.err)
+		}
+	}
+	if got, _ := ParseProcNetTCP([]byte(head+"   0: 0100007F:0016 00000000:0000 01 00000000:00000000 00:00000000 00000000 0 0 5 1\n"), false); len(got) != 1 || got[0].Listen || got[0].Local.String() != "127.0.0.1:22" {
+		t.Errorf("established socket: %+v", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/netcheck"
 	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
@@ -37,6 +38,9 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		paths = append(paths, ps...)
 	}
 	if areas["ssh"] || areas["firewall"] {
+		// Where sshd listens, from the kernel's TCP tables when they
+		// are small (netcheck reads them instead of running ss).
+		paths = append(paths, netcheck.ListenTables(ctx, env)...)
 		// The config sshd runs from is read for its Match lines; the
 		// usual one, or the ones the run is pointed at.
 		if cs := optionsOf(env).SSHDConfigs; len(cs) > 0 {

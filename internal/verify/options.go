@@ -41,6 +41,7 @@ func optionsOf(env *check.Env) Options {
 func Run(ctx context.Context, env *check.Env, o Options, checks []*check.Check) []check.Result {
 	WithOptions(env, o)
 	prefetch(ctx, env, checks)
+	recordSSHD(ctx, env, checks)
 	return check.Run(ctx, env, checks)
 }
 
@@ -53,4 +54,30 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// recordSSHD tells the checks of other packages (netcheck: which
+// listening sockets are sshd's) the PIDs of the sshd listeners this run
+// evaluates, when every one of them is a process (a socket-activated sshd
+// has its socket held by systemd).
+func recordSSHD(ctx context.Context, env *check.Env, checks []*check.Check) {
+	need := false
+	for _, c := range checks {
+		need = need || strings.HasPrefix(c.ID, "ssh.") || strings.HasPrefix(c.ID, "firewall.")
+	}
+	if !need {
+		return
+	}
+	insts, _, err := sshdInstances(ctx, env)
+	if err != nil {
+		return
+	}
+	var pids []int
+	for _, in := range insts {
+		if in.PID == 0 {
+			return
+		}
+		pids = append(pids, in.PID)
+	}
+	env.SetSSHDListeners(pids)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/netcheck"
 	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
@@ -152,18 +153,14 @@ func listening(ctx context.Context, env *check.Env) map[int]check.Evidence {
 		if err != nil {
 			continue
 		}
-		for _, line := range strings.Split(string(b), "\n") {
-			fs := strings.Fields(line)
-			if len(fs) < 4 || fs[3] != "0A" {
-				continue
-			}
-			i := strings.LastIndexByte(fs[1], ':')
-			port, err := strconv.ParseUint(fs[1][i+1:], 16, 16)
-			if i < 0 || err != nil {
-				continue
-			}
-			if _, dup := out[int(port)]; !dup {
-				out[int(port)] = ev(f, strings.TrimSpace(line)+fmt.Sprintf("\n(local %s = port %d, state 0A = LISTEN)", fs[1], port))
+		socks, err := netcheck.ParseProcNetTCP(b, f == "/proc/net/tcp6")
+		if err != nil {
+			continue
+		}
+		for _, s := range socks {
+			port := int(s.Local.Port())
+			if _, dup := out[port]; s.Listen && !dup {
+				out[port] = ev(f, s.Line+fmt.Sprintf("\n(local %s, state 0A = LISTEN)", s.Local))
 			}
 		}
 	}

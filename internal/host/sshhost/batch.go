@@ -225,13 +225,44 @@ func unescapeSedL(b []byte) ([]byte, bool) {
 	return out, true
 }
 
-// kernelText reports a text file the kernel writes that the shell's own
-// read, which takes one byte per call, reads whole: the seq_file tables of
-// /proc/net, and the host name (a string sysctl). Not the numbers of
-// /proc/sys: the kernel answers a read past their first byte with end of
-// file (proc_dointvec), so those go to sed, which reads in blocks.
+// kernelText reports a small text file the kernel writes that the shell's
+// own read, which takes one byte per call, reads whole: the seq_file
+// tables of /proc/net, a process's /proc/PID/fdinfo/N, and the host name
+// (a string sysctl). Not the numbers of /proc/sys: the kernel answers a
+// read past their first byte with end of file (proc_dointvec), so those go
+// to sed, which reads in blocks; nor the socket tables (one line per
+// socket, thousands on a busy server), which sed reads in blocks too.
 func kernelText(p string) bool {
-	return (strings.HasPrefix(p, "/proc/net/") && !strings.Contains(p, "/..") && !strings.ContainsAny(p, "\n\x00")) || p == "/proc/sys/kernel/hostname"
+	if strings.Contains(p, "/..") || strings.ContainsAny(p, "\n\x00") {
+		return false
+	}
+	if p == "/proc/sys/kernel/hostname" {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(p, "/proc/net/"); ok {
+		return !socketTables[rest]
+	}
+	if rest, ok := strings.CutPrefix(p, "/proc/"); ok {
+		pid, fd, ok := strings.Cut(rest, "/fdinfo/")
+		return ok && digits(pid) && digits(fd)
+	}
+	return false
+}
+
+// socketTables are the /proc/net tables with a line per socket.
+var socketTables = map[string]bool{"tcp": true, "tcp6": true, "udp": true, "udp6": true, "udplite": true, "udplite6": true,
+	"raw": true, "raw6": true, "unix": true, "packet": true, "netlink": true}
+
+func digits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // shellRead reads kernel text files with the shell's builtins, in one

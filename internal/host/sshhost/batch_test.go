@@ -90,3 +90,29 @@ func TestParseSedBatch(t *testing.T) {
 		})
 	}
 }
+
+// Small kernel text goes to the shell's builtin read (no program); socket
+// tables, /proc/sys numbers and everything else to sed.
+func TestKernelText(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/proc/net/dev":                 true,
+		"/proc/net/sockstat":            true,
+		"/proc/net/ip_tables_names":     true,
+		"/proc/sys/kernel/hostname":     true,
+		"/proc/1242/fdinfo/3":           true,
+		"/proc/net/tcp":                 false,
+		"/proc/net/tcp6":                false,
+		"/proc/net/unix":                false,
+		"/proc/sys/net/ipv4/ip_forward": false,
+		"/proc/self/fdinfo/3":           false,
+		"/proc/12/fdinfo/x":             false,
+		"/proc/12/fdinfo/":              false,
+		"/proc/net/../self/environ":     false,
+		"/proc/1/fdinfo/3\n":            false,
+		"/etc/os-release":               false,
+	} {
+		if got := kernelText(p); got != want {
+			t.Errorf("kernelText(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
