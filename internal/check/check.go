@@ -217,6 +217,56 @@ func (e *Env) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult,
 	return out, nil
 }
 
+// Glob is env.Host.Glob through the run's cache.
+func (e *Env) Glob(ctx context.Context, pattern string) ([]string, error) {
+	r, err := e.GlobAll(ctx, []string{pattern})
+	if err != nil {
+		return nil, err
+	}
+	return r[0], nil
+}
+
+// GlobAll expands patterns through the run's cache: a pattern asked for
+// again is not expanded again, and the rest go to the host together
+// (host.GlobAll: one round trip on a remote host).
+func (e *Env) GlobAll(ctx context.Context, patterns []string) ([][]string, error) {
+	v, _ := e.Memo("check.globs", func() (any, error) { return &globCache{m: map[string][]string{}}, nil })
+	c := v.(*globCache)
+	c.mu.Lock()
+	var miss []string
+	queued := map[string]bool{}
+	for _, p := range patterns {
+		if _, ok := c.m[p]; !ok && !queued[p] {
+			queued[p] = true
+			miss = append(miss, p)
+		}
+	}
+	c.mu.Unlock()
+	if len(miss) > 0 {
+		res, err := host.GlobAll(ctx, e.Host, miss)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		for i, p := range miss {
+			c.m[p] = res[i]
+		}
+		c.mu.Unlock()
+	}
+	out := make([][]string, len(patterns))
+	c.mu.Lock()
+	for i, p := range patterns {
+		out[i] = c.m[p]
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+type globCache struct {
+	mu sync.Mutex
+	m  map[string][]string
+}
+
 // fileCache holds what ReadFiles read during one run.
 type fileCache struct {
 	mu sync.Mutex

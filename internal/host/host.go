@@ -181,3 +181,28 @@ func TextLines(b []byte) []byte {
 	}
 	return b
 }
+
+// BatchGlobber is implemented by hosts that expand many glob patterns for
+// the cost of one (a remote host, where each Glob is a round trip).
+type BatchGlobber interface {
+	// GlobAll expands every pattern; results are in the order of
+	// patterns, each as Glob returns it.
+	GlobAll(ctx context.Context, patterns []string) ([][]string, error)
+}
+
+// GlobAll expands patterns on h, through BatchGlobber where h has it,
+// otherwise one Glob each.
+func GlobAll(ctx context.Context, h Host, patterns []string) ([][]string, error) {
+	if bg, ok := h.(BatchGlobber); ok {
+		return bg.GlobAll(ctx, patterns)
+	}
+	out := make([][]string, len(patterns))
+	for i, p := range patterns {
+		ms, err := h.Glob(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ms
+	}
+	return out, nil
+}

@@ -158,7 +158,7 @@ func interfaces(ctx context.Context, env *check.Env, family string) ([]string, e
 	v, err := env.Memo("verify.ifaces:"+family, func() (any, error) {
 		// Every interface directory has a forwarding entry; globbing the
 		// entry (not the directory) works on every host implementation.
-		ps, err := env.Host.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
+		ps, err := env.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
 		if err != nil {
 			return nil, err
 		}
@@ -437,11 +437,15 @@ func evalSysctlKeys(ctx context.Context, env *check.Env, id string, keys []polic
 // returned in file-name order, the order they apply in.
 func overlay(ctx context.Context, env *check.Env, dirs []string, pattern string) ([]string, error) {
 	byName := map[string]string{}
-	for _, d := range dirs {
-		ps, err := env.Host.Glob(ctx, d+"/"+pattern)
-		if err != nil {
-			return nil, err
-		}
+	pats := make([]string, len(dirs))
+	for i, d := range dirs {
+		pats[i] = d + "/" + pattern
+	}
+	all, err := env.GlobAll(ctx, pats)
+	if err != nil {
+		return nil, err
+	}
+	for _, ps := range all {
 		for _, p := range ps {
 			if _, dup := byName[path.Base(p)]; !dup {
 				byName[path.Base(p)] = p

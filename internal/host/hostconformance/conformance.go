@@ -191,6 +191,14 @@ func Run(t *testing.T, w World, prepare func(t *testing.T, w World) Subject) {
 		if err != nil || len(got) != 0 {
 			t.Errorf("Glob(no match) = %q, %v; want nothing and no error", got, err)
 		}
+		// Several patterns at once (one round trip where the host
+		// batches): each answered as Glob answers it, in order.
+		pats := []string{path.Join(base, "etc/none*"), path.Join(base, "etc/ssh/sshd_config.d/*.conf"), path.Join(base, "etc/ssh/sshd_config")}
+		all, err := host.GlobAll(ctx, h, pats)
+		if err != nil || len(all) != 3 || len(all[0]) != 0 || strings.Join(all[1], ",") != strings.Join(want, ",") ||
+			len(all[2]) != 1 || all[2][0] != pats[2] {
+			t.Errorf("GlobAll = %q, %v; want [] %q [%s]", all, err, want, pats[2])
+		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)

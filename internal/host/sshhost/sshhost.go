@@ -512,12 +512,35 @@ func (h *Host) ReadFile(ctx context.Context, path string) ([]byte, error) {
 
 // Glob implements host.Host with the remote shell's globbing.
 func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
-	script, err := globScript(pattern)
+	r, err := h.GlobAll(ctx, []string{pattern})
 	if err != nil {
 		return nil, err
 	}
+	return r[0], nil
+}
+
+// GlobAll implements host.BatchGlobber: every pattern in one script of
+// shell builtins, one round trip. Each pattern's matches follow a
+// "\x01INDEX" token; tokens are NUL-terminated, and a match, an absolute
+// path, never starts with \x01.
+func (h *Host) GlobAll(ctx context.Context, patterns []string) ([][]string, error) {
+	var b strings.Builder
+	for i, p := range patterns {
+		script, err := globScript(p)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, `printf '\001%d\0'; `, i)
+		b.WriteString(script)
+	}
+	script := b.String()
+	what := strings.Join(patterns, " ")
 	c := host.Cmd{Name: "sh", Args: []string{"-c", script}, Sudo: true}
 	var out *host.Output
+	var err error
 	if h.IsRoot(ctx) {
 		// The script is shell builtins only: as root it runs in the
 		// shell itself, with no process to start (a fleet run is bound
@@ -525,7 +548,7 @@ func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
 		var over bool
 		out, over, err = h.runLine(ctx, c, false, script)
 		if err == nil && over {
-			err = fmt.Errorf("ssh %s: glob %s: output larger than %d bytes", h.name, pattern, h.maxOutput)
+			err = fmt.Errorf("ssh %s: glob %s: output larger than %d bytes", h.name, host.SafeText(what), h.maxOutput)
 		}
 	} else {
 		out, err = h.Run(ctx, c)
@@ -538,16 +561,32 @@ func (h *Host) Glob(ctx context.Context, pattern string) ([]string, error) {
 		return nil, err
 	}
 	if out.ExitCode != 0 {
-		return nil, fmt.Errorf("ssh %s: glob %s: exit status %d: %s", h.name, pattern, out.ExitCode, firstLine(out.Stderr))
+		return nil, fmt.Errorf("ssh %s: glob %s: exit status %d: %s", h.name, host.SafeText(what), out.ExitCode, firstLine(out.Stderr))
 	}
-	var paths []string
-	for _, p := range strings.Split(string(out.Stdout), "\x00") {
-		if p != "" {
-			paths = append(paths, p)
+	res := make([][]string, len(patterns))
+	cur := -1
+	for _, tok := range strings.Split(string(out.Stdout), "\x00") {
+		switch {
+		case tok == "":
+		case tok[0] == 1:
+			n, err := strconv.Atoi(tok[1:])
+			if err != nil || n != cur+1 || n >= len(patterns) {
+				return nil, fmt.Errorf("ssh %s: glob %s: malformed output", h.name, host.SafeText(what))
+			}
+			cur = n
+		case cur < 0:
+			return nil, fmt.Errorf("ssh %s: glob %s: malformed output", h.name, host.SafeText(what))
+		default:
+			res[cur] = append(res[cur], tok)
 		}
 	}
-	sort.Strings(paths)
-	return paths, nil
+	if cur != len(patterns)-1 {
+		return nil, fmt.Errorf("ssh %s: glob %s: output ended early", h.name, host.SafeText(what))
+	}
+	for _, r := range res {
+		sort.Strings(r)
+	}
+	return res, nil
 }
 
 // Stream implements host.Streamer.
