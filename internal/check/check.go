@@ -185,36 +185,7 @@ func (e *Env) Memo(key string, fn func() (any, error)) (any, error) {
 // fleet run is bound by them), so what several checks read is read in one
 // batch ahead (verify's prefetch) and answered from here after.
 func (e *Env) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
-	v, _ := e.Memo("check.files", func() (any, error) { return &fileCache{m: map[string]host.FileResult{}}, nil })
-	c := v.(*fileCache)
-	c.mu.Lock()
-	var miss []string
-	queued := map[string]bool{}
-	for _, p := range paths {
-		if _, ok := c.m[p]; !ok && !queued[p] {
-			queued[p] = true
-			miss = append(miss, p)
-		}
-	}
-	c.mu.Unlock()
-	if len(miss) > 0 {
-		res, err := host.ReadFiles(ctx, e.Host, miss)
-		if err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		for i, p := range miss {
-			c.m[p] = res[i]
-		}
-		c.mu.Unlock()
-	}
-	out := make([]host.FileResult, len(paths))
-	c.mu.Lock()
-	for i, p := range paths {
-		out[i] = c.m[p]
-	}
-	c.mu.Unlock()
-	return out, nil
+	return cached(e, "check.files", paths, func(miss []string) ([]host.FileResult, error) { return host.ReadFiles(ctx, e.Host, miss) })
 }
 
 // Glob is env.Host.Glob through the run's cache.
@@ -230,47 +201,49 @@ func (e *Env) Glob(ctx context.Context, pattern string) ([]string, error) {
 // again is not expanded again, and the rest go to the host together
 // (host.GlobAll: one round trip on a remote host).
 func (e *Env) GlobAll(ctx context.Context, patterns []string) ([][]string, error) {
-	v, _ := e.Memo("check.globs", func() (any, error) { return &globCache{m: map[string][]string{}}, nil })
-	c := v.(*globCache)
+	return cached(e, "check.globs", patterns, func(miss []string) ([][]string, error) { return host.GlobAll(ctx, e.Host, miss) })
+}
+
+// runCache holds, for one run, what was fetched per key.
+type runCache[V any] struct {
+	mu sync.Mutex
+	m  map[string]V
+}
+
+// cached answers keys from the run's cache named name, fetching the ones
+// not seen yet together (each once) with fetch, which returns one value
+// per key asked, in order.
+func cached[V any](e *Env, name string, keys []string, fetch func([]string) ([]V, error)) ([]V, error) {
+	v, _ := e.Memo(name, func() (any, error) { return &runCache[V]{m: map[string]V{}}, nil })
+	c := v.(*runCache[V])
 	c.mu.Lock()
 	var miss []string
 	queued := map[string]bool{}
-	for _, p := range patterns {
-		if _, ok := c.m[p]; !ok && !queued[p] {
-			queued[p] = true
-			miss = append(miss, p)
+	for _, k := range keys {
+		if _, ok := c.m[k]; !ok && !queued[k] {
+			queued[k] = true
+			miss = append(miss, k)
 		}
 	}
 	c.mu.Unlock()
 	if len(miss) > 0 {
-		res, err := host.GlobAll(ctx, e.Host, miss)
+		res, err := fetch(miss)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		for i, p := range miss {
-			c.m[p] = res[i]
+		for i, k := range miss {
+			c.m[k] = res[i]
 		}
 		c.mu.Unlock()
 	}
-	out := make([][]string, len(patterns))
+	out := make([]V, len(keys))
 	c.mu.Lock()
-	for i, p := range patterns {
-		out[i] = c.m[p]
+	for i, k := range keys {
+		out[i] = c.m[k]
 	}
 	c.mu.Unlock()
 	return out, nil
-}
-
-type globCache struct {
-	mu sync.Mutex
-	m  map[string][]string
-}
-
-// fileCache holds what ReadFiles read during one run.
-type fileCache struct {
-	mu sync.Mutex
-	m  map[string]host.FileResult
 }
 
 // Check is one registered check.

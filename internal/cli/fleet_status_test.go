@@ -14,9 +14,9 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/fleetverify/fleettest"
 )
 
 // natsWithNodes starts a real JetStream server on loopback whose users
@@ -250,19 +250,6 @@ func BenchmarkFleetStatusNATS1000(b *testing.B) {
 	if err := os.WriteFile(pol, []byte(fmt.Sprintf("[fleet]\nservers = [%q]\nuser = \"admin\"\npassword_file = %q\n", url, pw)), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	ar, err := txtar.ParseFile(filepath.Join("..", "fleetverify", "testdata", "bucket.txtar"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var web1 []byte
-	for _, f := range ar.Files {
-		if f.Name == "web1" {
-			web1 = f.Data
-		}
-	}
-	if !bytes.Contains(web1, []byte(`"name": "web1"`)) {
-		b.Fatal("bucket.txtar: no web1 report")
-	}
 	nc, err := nats.Connect(url, nats.UserInfo("admin", "pw-admin"))
 	if err != nil {
 		b.Fatal(err)
@@ -274,10 +261,9 @@ func BenchmarkFleetStatusNATS1000(b *testing.B) {
 	}
 	ctx := context.Background()
 	const n = 1000
-	for i := range n {
-		key := fmt.Sprintf("host%04d", i)
-		v := bytes.Replace(web1, []byte(`"name": "web1"`), []byte(`"name": "`+key+`"`), 1)
-		if _, err := fleetverify.Publish(ctx, js, 1, key, v); err != nil {
+	keys, values := fleettest.Renamed(b, n)
+	for i, key := range keys {
+		if _, err := fleetverify.Publish(ctx, js, 1, key, values[i]); err != nil {
 			b.Fatal(err)
 		}
 	}

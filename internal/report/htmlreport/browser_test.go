@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/rogpeppe/go-internal/txtar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/fleetverify/fleettest"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
@@ -381,20 +381,9 @@ func TestBrowserAuditAndGuardPages(t *testing.T) {
 func TestBrowserFleetStatusPage(t *testing.T) {
 	testenv.RequireRoot(t) // Chromium as root: --no-sandbox
 	b := newBrowser(t)
-	ar, err := txtar.ParseFile(filepath.Join("..", "..", "fleetverify", "testdata", "bucket.txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
 	ages := map[string]time.Duration{"web1": 42 * time.Second, "web2": 3*time.Minute + 5*time.Second, "web3": 26*time.Hour + 3*time.Minute}
-	var entries []fleetverify.Entry
-	for i, file := range ar.Files {
-		age, ok := ages[file.Name]
-		if !ok {
-			age = time.Hour
-		}
-		entries = append(entries, fleetverify.Entry{Key: file.Name, Value: file.Data, Created: now.Add(-age), Revision: uint64(i + 1)})
-	}
+	entries := fleettest.Entries(t, now, ages)
 	f := fleetverify.FromBucket(entries, now, 24*time.Hour, "rampart", "test")
 	var page bytes.Buffer
 	if err := Fleet(&page, f); err != nil {

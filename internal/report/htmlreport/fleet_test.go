@@ -2,17 +2,14 @@ package htmlreport
 
 import (
 	"bytes"
-	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rogpeppe/go-internal/txtar"
-
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/fleetverify/fleettest"
 )
 
 // TestSelfContained: nothing on the page points outside it.
@@ -94,22 +91,11 @@ var _ = fleetverify.Schema
 // value decoded and checked (FromBucket), then the page. The values are
 // the captured published report of web1, renamed per key.
 func BenchmarkFleetStatus1000(b *testing.B) {
-	ar, err := txtar.ParseFile(filepath.Join("..", "..", "fleetverify", "testdata", "bucket.txtar"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var web1 []byte
-	for _, f := range ar.Files {
-		if f.Name == "web1" {
-			web1 = f.Data
-		}
-	}
 	now := time.Date(2026, 12, 7, 9, 30, 0, 0, time.UTC)
+	keys, values := fleettest.Renamed(b, 1000)
 	var entries []fleetverify.Entry
-	for i := range 1000 {
-		key := fmt.Sprintf("host%04d", i)
-		v := bytes.Replace(web1, []byte(`"name": "web1"`), []byte(`"name": "`+key+`"`), 1)
-		entries = append(entries, fleetverify.Entry{Key: key, Value: v, Created: now.Add(-time.Duration(i) * time.Minute), Revision: uint64(i + 1)})
+	for i, key := range keys {
+		entries = append(entries, fleetverify.Entry{Key: key, Value: values[i], Created: now.Add(-time.Duration(i) * time.Minute), Revision: uint64(i + 1)})
 	}
 	var buf bytes.Buffer
 	for b.Loop() {
