@@ -35,3 +35,13 @@ func SafeText(s string) string {
 	}
 	return b.String()
 }
+
+// Truncate keeps the first n bytes of s, marking a cut with "…": for
+// quoting what a host wrote into an error message without quoting all of
+// it.
+func Truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

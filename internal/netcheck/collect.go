@@ -67,18 +67,11 @@ func parseNetDev(b []byte) ([]string, error) {
 		name, rest, ok := strings.Cut(line, ":")
 		name = strings.TrimSpace(name)
 		if !ok || name == "" || len(name) > 15 || strings.ContainsAny(name, " \t/") || len(strings.Fields(rest)) != 16 {
-			return nil, fmt.Errorf("line %d: want \"NAME: 16 counters\", got %q", i+3, host.SafeText(truncate(line, 80)))
+			return nil, fmt.Errorf("line %d: want \"NAME: 16 counters\", got %q", i+3, host.SafeText(host.Truncate(line, 80)))
 		}
 		names = append(names, name)
 	}
 	return names, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 type status struct {

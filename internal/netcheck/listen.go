@@ -202,7 +202,7 @@ func ParseProcNetTCP(b []byte, v6 bool) ([]TCPSocket, error) {
 			continue
 		}
 		bad := func(what string) error {
-			return fmt.Errorf("line %d: %s in %q", n+1, what, host.SafeText(truncate(line, 120)))
+			return fmt.Errorf("line %d: %s in %q", n+1, what, host.SafeText(host.Truncate(line, 120)))
 		}
 		if len(f) < 10 {
 			return nil, bad("fewer than 10 fields")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-sec/rampart/internal/host"
 )
 
 // iptables-save output describes rules that nft cannot: the legacy
@@ -114,17 +116,10 @@ func (rs *Ruleset) AddIptables(save []byte, family string) error {
 			c.Rules = append(c.Rules, &Rule{Chain: c, Handle: len(c.Rules) + 1, Comment: "-A " + strings.Join(args, " "), Expr: expr})
 			rs.rules++
 		default:
-			return errf("unexpected line %q (expected *table, :chain, -A rule or COMMIT)", truncate(line, 80))
+			return errf("unexpected line %q (expected *table, :chain, -A rule or COMMIT)", host.Truncate(line, 80))
 		}
 	}
 	return sc.Err()
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // iptHook maps a built-in chain to its hook; nat chains do not filter.

@@ -583,7 +583,7 @@ func jailValue(key string, want func(policy.Jail, policy.Ban) string) func(conte
 				if key != "maxretry" {
 					unit = " s"
 				}
-				return fmt.Sprintf("%s %s is %s%s, the policy wants %s%s", j.Name, key, truncate(got, 40), unit, w, unit), outEvidence(cmd, o), nil
+				return fmt.Sprintf("%s %s is %s%s, the policy wants %s%s", j.Name, key, host.Truncate(got, 40), unit, w, unit), outEvidence(cmd, o), nil
 			}
 			return "", outEvidence(cmd, o), nil
 		})
@@ -647,7 +647,7 @@ func evalIgnoreIP(ctx context.Context, env *check.Env) check.Result {
 		for _, s := range live {
 			p, ok := toPrefix(s)
 			if !ok {
-				problems = append(problems, fmt.Sprintf("ignores %q, which is not an address or network", truncate(s, 60)))
+				problems = append(problems, fmt.Sprintf("ignores %q, which is not an address or network", host.Truncate(s, 60)))
 				continue
 			}
 			livePfx = append(livePfx, p)

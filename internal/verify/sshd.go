@@ -312,7 +312,7 @@ func parseSSHDT(out []byte) (sshdConfig, error) {
 		}
 		k, v, _ := strings.Cut(line, " ")
 		if k == "" || strings.ToLower(k) != k {
-			return nil, fmt.Errorf("sshd -T output line %d: expected \"keyword value\", got %q", i+1, truncate(line, 80))
+			return nil, fmt.Errorf("sshd -T output line %d: expected \"keyword value\", got %q", i+1, host.Truncate(line, 80))
 		}
 		cfg[k] = append(cfg[k], strings.TrimSpace(v))
 	}
@@ -320,13 +320,6 @@ func parseSSHDT(out []byte) (sshdConfig, error) {
 		return nil, fmt.Errorf("sshd -T printed no settings")
 	}
 	return cfg, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // connSpec is one -C connection specification.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
@@ -147,7 +148,7 @@ func sysctlValue(p string, b []byte, err error) (any, error) {
 	s := strings.TrimSpace(string(b))
 	n, err := strconv.ParseInt(strings.Fields(s + " 0")[0], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%s: expected a number, got %q", p, truncate(s, 40))
+		return nil, fmt.Errorf("%s: expected a number, got %q", p, host.Truncate(s, 40))
 	}
 	return n, nil
 }

@@ -33,15 +33,15 @@ func parseTracking(out []byte) (tracking, error) {
 	}
 	f := strings.Split(line, ",")
 	if len(f) < 14 {
-		return tracking{}, fmt.Errorf("chronyc -c tracking: expected 14 comma-separated fields, got %d in %q", len(f), truncate(line, 80))
+		return tracking{}, fmt.Errorf("chronyc -c tracking: expected 14 comma-separated fields, got %d in %q", len(f), host.Truncate(line, 80))
 	}
 	st, err := strconv.Atoi(f[2])
 	if err != nil {
-		return tracking{}, fmt.Errorf("chronyc -c tracking: field 3 (stratum): %q is not a number", truncate(f[2], 20))
+		return tracking{}, fmt.Errorf("chronyc -c tracking: field 3 (stratum): %q is not a number", host.Truncate(f[2], 20))
 	}
 	off, err := strconv.ParseFloat(f[4], 64)
 	if err != nil || math.IsNaN(off) {
-		return tracking{}, fmt.Errorf("chronyc -c tracking: field 5 (system time offset): %q is not a number", truncate(f[4], 20))
+		return tracking{}, fmt.Errorf("chronyc -c tracking: field 5 (system time offset): %q is not a number", host.Truncate(f[4], 20))
 	}
 	return tracking{RefID: strings.ToUpper(f[0]), RefName: f[1], Stratum: st, Offset: off, Leap: f[13]}, nil
 }
@@ -162,7 +162,7 @@ func firstLine(o *host.Output) string {
 	if s == "" {
 		s = fmt.Sprintf("exit status %d", o.ExitCode)
 	}
-	return truncate(s, 120)
+	return host.Truncate(s, 120)
 }
 
 func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
