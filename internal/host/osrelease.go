@@ -1,7 +1,6 @@
 package host
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,20 +11,12 @@ import (
 // up.
 var OSReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}
 
-// OSName reads the host's operating system name from os-release(5):
-// PRETTY_NAME ("Debian GNU/Linux 12 (bookworm)"), or NAME and VERSION_ID
-// when PRETTY_NAME is unset. The file is the host's, so the name is
-// stripped of control characters and bounded.
-func OSName(ctx context.Context, h Host) (string, error) {
-	rs, err := ReadFiles(ctx, h, OSReleasePaths)
-	if err != nil {
-		return "", err
-	}
-	return OSNameFrom(rs)
-}
-
-// OSNameFrom is OSName on OSReleasePaths already read, in that order (by a
-// run that reads them in a batch with other files).
+// OSNameFrom reads the host's operating system name from os-release(5),
+// given OSReleasePaths already read in that order (a run reads them in its
+// batch with other files): PRETTY_NAME ("Debian GNU/Linux 12 (bookworm)"),
+// or NAME and VERSION_ID when PRETTY_NAME is unset, from the first file
+// that could be read. The file is the host's, so the name is stripped of
+// control characters and bounded.
 func OSNameFrom(rs []FileResult) (string, error) {
 	var lastErr error
 	for i, r := range rs {

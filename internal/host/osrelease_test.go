@@ -34,10 +34,19 @@ func TestOSName(t *testing.T) {
 			for p, c := range tc.files {
 				f.SetFile(p, c)
 			}
-			got, err := host.OSName(ctx, f)
+			got, err := osName(ctx, f)
 			if got != tc.want || (err != nil) != tc.err {
 				t.Errorf("OSName = %q, %v; want %q (error %v)", got, err, tc.want, tc.err)
 			}
 		})
 	}
+}
+
+// osName reads os-release from h as a run does and names the OS.
+func osName(ctx context.Context, h host.Host) (string, error) {
+	rs, err := host.ReadFiles(ctx, h, host.OSReleasePaths)
+	if err != nil {
+		return "", err
+	}
+	return host.OSNameFrom(rs)
 }

@@ -27,11 +27,7 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	if _, ok := env.Host.(host.BatchReader); !ok {
 		return
 	}
-	areas := map[string]bool{}
-	for _, c := range checks {
-		a, _, _ := strings.Cut(c.ID, ".")
-		areas[a] = true
-	}
+	areas := areasOf(checks)
 	// os-release names the OS in the report's header (OSName).
 	paths := append([]string(nil), host.OSReleasePaths...)
 	if ps, err := proctab.Paths(ctx, env); err == nil {
@@ -65,7 +61,17 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	_, _ = env.ReadFiles(ctx, paths)
 }
 
-// OSName is the host's OS name (host.OSName) through the run's file cache:
+// areasOf is the set of areas ("ssh", "firewall", …) of checks.
+func areasOf(checks []*check.Check) map[string]bool {
+	areas := map[string]bool{}
+	for _, c := range checks {
+		a, _, _ := strings.Cut(c.ID, ".")
+		areas[a] = true
+	}
+	return areas
+}
+
+// OSName is the host's OS name (host.OSNameFrom) through the run's file cache:
 // on a remote host prefetch read os-release in its batch, so naming the
 // OS in the report starts no program.
 func OSName(ctx context.Context, env *check.Env) (string, error) {

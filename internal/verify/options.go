@@ -61,11 +61,7 @@ func SplitList(s string) []string {
 // evaluates, when every one of them is a process (a socket-activated sshd
 // has its socket held by systemd).
 func recordSSHD(ctx context.Context, env *check.Env, checks []*check.Check) {
-	need := false
-	for _, c := range checks {
-		need = need || strings.HasPrefix(c.ID, "ssh.") || strings.HasPrefix(c.ID, "firewall.")
-	}
-	if !need {
+	if areas := areasOf(checks); !areas["ssh"] && !areas["firewall"] {
 		return
 	}
 	insts, _, err := sshdInstances(ctx, env)
