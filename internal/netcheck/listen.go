@@ -37,7 +37,8 @@ const maxTableSockets = 1024
 
 var (
 	sockstatPaths = []string{"/proc/net/sockstat", "/proc/net/sockstat6"}
-	tcpTables     = []string{"/proc/net/tcp", "/proc/net/tcp6"}
+	// TCPTables are the kernel's TCP socket tables, IPv4 then IPv6.
+	TCPTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 )
 
 // ListenTables returns the TCP tables the listening sockets will be read
@@ -59,7 +60,7 @@ func ListenTables(ctx context.Context, env *check.Env) []string {
 		if !ok || n > maxTableSockets {
 			return []string(nil), nil
 		}
-		return tcpTables, nil
+		return TCPTables, nil
 	})
 	ps, _ := v.([]string)
 	return ps
@@ -117,19 +118,33 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 		}
 		socks = append(socks, s...)
 	}
-	// The inode of every descriptor of the run's sshd listeners.
+	// The inode of every descriptor of the run's sshd listeners, listed
+	// and read together.
+	pats := make([]string, len(pids))
+	for i, pid := range pids {
+		pats[i] = fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid)
+	}
+	fdss, err := env.GlobAll(ctx, pats)
+	if err != nil {
+		return nil, "", nil, false
+	}
+	var all []string
+	for _, fds := range fdss {
+		if len(fds) == 0 {
+			return nil, "", nil, false // the sshd is gone
+		}
+		all = append(all, fds...)
+	}
+	infos, err := env.ReadFiles(ctx, all)
+	if err != nil {
+		return nil, "", nil, false
+	}
 	owner := map[uint64]string{}
-	for _, pid := range pids {
-		fds, err := env.Host.Glob(ctx, fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid))
-		if err != nil || len(fds) == 0 {
-			return nil, "", nil, false
-		}
-		infos, err := env.ReadFiles(ctx, fds)
-		if err != nil {
-			return nil, "", nil, false
-		}
+	for k, pid := range pids {
 		seen := 0
-		for i, r := range infos {
+		for _, fd := range fdss[k] {
+			r := infos[0]
+			infos = infos[1:]
 			if errors.Is(r.Err, fs.ErrNotExist) {
 				continue // closed since it was listed
 			}
@@ -138,7 +153,7 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 			}
 			if ino, ok := fdinfoIno(r.Data); ok {
 				seen++
-				owner[ino] = fmt.Sprintf("sshd pid %d fd %s", pid, fds[i][strings.LastIndexByte(fds[i], '/')+1:])
+				owner[ino] = fmt.Sprintf("sshd pid %d fd %s", pid, fd[strings.LastIndexByte(fd, '/')+1:])
 			}
 		}
 		if seen == 0 {

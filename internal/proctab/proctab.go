@@ -93,11 +93,7 @@ func List(ctx context.Context, env *check.Env) ([]Process, error) {
 // Paths lists /proc/*/cmdline once per run (a batch read ahead of the
 // checks can take them; the table is built from the same list).
 func Paths(ctx context.Context, env *check.Env) ([]string, error) {
-	v, err := env.Memo("proctab.paths", func() (any, error) { return env.Host.Glob(ctx, "/proc/[0-9]*/cmdline") })
-	if err != nil {
-		return nil, err
-	}
-	return v.([]string), nil
+	return env.Glob(ctx, "/proc/[0-9]*/cmdline")
 }
 
 // Running returns the processes whose program name is one of names.

@@ -148,12 +148,16 @@ func unitValues(text, key string) []string {
 // table line for evidence.
 func listening(ctx context.Context, env *check.Env) map[int]check.Evidence {
 	out := map[int]check.Evidence{}
-	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := env.Host.ReadFile(ctx, f)
-		if err != nil {
+	tables := netcheck.TCPTables
+	rs, err := env.ReadFiles(ctx, tables)
+	if err != nil {
+		return out
+	}
+	for i, f := range tables {
+		if rs[i].Err != nil {
 			continue
 		}
-		socks, err := netcheck.ParseProcNetTCP(b, f == "/proc/net/tcp6")
+		socks, err := netcheck.ParseProcNetTCP(rs[i].Data, f == "/proc/net/tcp6")
 		if err != nil {
 			continue
 		}
