@@ -504,11 +504,8 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		}
 		var jobs []job
 		// add queues the matrix of one instance over the listen
-		// addresses ls (nil: not known before the runs).
+		// addresses ls.
 		add := func(inst sshdInstance, ls []connSpec, byUser, byAddr, byLocal bool) {
-			if ls == nil {
-				ls = []connSpec{{}}
-			}
 			for li, l := range ls {
 				for ui, u := range users {
 					for ai, a := range addrs {
@@ -537,7 +534,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 			byLocal := !known || crit["localaddress"] || crit["localport"]
 			if known && len(crit) > 0 && !byLocal {
 				noLocal[inst.label()] = true
-				add(inst, nil, byUser, byAddr, false)
+				add(inst, []connSpec{{}}, byUser, byAddr, false) // no listen address yet: the runs print them
 				continue
 			}
 			base, err := runSSHDT(ctx, env.Host, sshdCmd(inst, nil))
@@ -591,23 +588,14 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				runs[ran{j.inst.label(), j.spec}] = i
 			}
 		}
-		var out []sshdEval
-		var outErr []error
 		for i, j := range jobs {
 			k, ok := runs[ran{j.inst.label(), j.rep}]
 			if !ok {
 				continue
 			}
 			ls := []connSpec{{LAddr: j.spec.LAddr, LPort: j.spec.LPort}}
-			if noLocal[j.inst.label()] {
-				// The listen addresses, from what the run printed.
-				ls = nil
-				if errs[k] == nil {
-					ls = listens(evals[k].Cfg)
-				}
-				if len(ls) == 0 {
-					ls = []connSpec{{}}
-				}
+			if noLocal[j.inst.label()] && errs[k] == nil {
+				ls = listens(evals[k].Cfg) // the listen addresses, from what the run printed
 			}
 			for _, l := range ls {
 				spec := j.spec
@@ -616,20 +604,16 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				if what := sameFor(spec, evals[k].Spec); what != "" {
 					e.Cmd += " (no Match line in " + j.inst.Config + " or the files it includes names " + what + ": the same for " + spec.String() + ")"
 				}
-				if errs[k] == nil || i == k { // a failed run is told once
-					out, outErr = append(out, e), append(outErr, errs[k])
+				switch {
+				case errs[k] == nil:
+					m.Evals = append(m.Evals, e)
+				case i == k: // a failed run is told once
+					m.Errors = append(m.Errors, ev(e.Cmd, errs[k].Error()))
+					if m.Err == nil {
+						m.Err = errs[k]
+					}
 				}
 			}
-		}
-		for i, e := range out {
-			if outErr[i] != nil {
-				m.Errors = append(m.Errors, ev(e.Cmd, outErr[i].Error()))
-				if m.Err == nil {
-					m.Err = outErr[i]
-				}
-				continue
-			}
-			m.Evals = append(m.Evals, e)
 		}
 		return m, nil
 	})
