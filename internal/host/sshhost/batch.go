@@ -244,7 +244,9 @@ func kernelText(p string) bool {
 	}
 	if rest, ok := strings.CutPrefix(p, "/proc/"); ok {
 		pid, fd, ok := strings.Cut(rest, "/fdinfo/")
-		return ok && digits(pid) && digits(fd)
+		_, perr := strconv.ParseUint(pid, 10, 32)
+		_, ferr := strconv.ParseUint(fd, 10, 32)
+		return ok && perr == nil && ferr == nil
 	}
 	return false
 }
@@ -252,18 +254,6 @@ func kernelText(p string) bool {
 // socketTables are the /proc/net tables with a line per socket.
 var socketTables = map[string]bool{"tcp": true, "tcp6": true, "udp": true, "udp6": true, "udplite": true, "udplite6": true,
 	"raw": true, "raw6": true, "unix": true, "packet": true, "netlink": true}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
 
 // shellRead reads kernel text files with the shell's builtins, in one
 // round trip and without a program start. Each file is announced by "@N"
