@@ -183,7 +183,7 @@ func decodeEntry(e Entry) (*HostRun, error) {
 		r.Host = e.Key
 		check.Clean(r)
 	}
-	for _, s := range []*string{&h.Reported, &h.Policy, &h.PolicyHash, &h.Version, &h.Release, &h.Error} {
+	for _, s := range []*string{&h.Reported, &h.OS, &h.Policy, &h.PolicyHash, &h.Version, &h.Release, &h.Error} {
 		*s = shorten(host.SafeText(*s), 300)
 	}
 	return h, nil
