@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -360,5 +361,31 @@ func TestJSONCarriesOS(t *testing.T) {
 	}
 	if g.Hosts[0].OS != "Debian GNU/Linux 12 (bookworm)" || g.Hosts[1].OS != `Evil\x1b[2J OS` || g.Hosts[2].OS != "" {
 		t.Errorf("OS after the round trip: %q, %q, %q", g.Hosts[0].OS, g.Hosts[1].OS, g.Hosts[2].OS)
+	}
+}
+
+// JSON builds the document in parts (the hosts side by side); its bytes
+// are those of encoding the whole document at once, with text that
+// encoding/json escapes and with no host at all.
+func TestJSONParts(t *testing.T) {
+	f := readFixture(t, "fleet-e2e.json")
+	f.Hosts[0].OS = "<script>&\u2028\x1b[2J"
+	f.Hosts[1].Target.Labels = nil
+	f.Hosts[1].Published, f.Hosts[1].Age = time.Date(2026, 12, 1, 2, 3, 4, 5, time.UTC), 90*time.Second
+	for _, hosts := range [][]*HostRun{f.Hosts, f.Hosts[:1], nil} {
+		g := *f
+		g.Hosts = hosts
+		var got, want bytes.Buffer
+		if err := g.JSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(g.doc()); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Fatalf("%d hosts: the parts differ from the whole document:\n%s\nwant\n%s", len(hosts), got.String(), want.String())
+		}
 	}
 }

@@ -35,6 +35,15 @@ type jsonCheck struct {
 
 // JSON writes the rampart.verify/v1 document (see the package comment).
 func JSON(w io.Writer, m Meta, rs []check.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(Doc(m, rs))
+}
+
+// Doc is the rampart.verify/v1 document JSON writes, as a value that
+// encoding/json marshals: a fleet document embeds it for each host
+// without encoding, compacting and indenting it again.
+func Doc(m Meta, rs []check.Result) any {
 	doc := jsonReport{
 		Schema: Schema, Host: m.Host, OS: m.OS, Policy: m.Policy, Release: m.Release,
 		Started: m.Started.UTC().Format(time.RFC3339), DurationMS: m.Duration.Milliseconds(),
@@ -49,9 +58,7 @@ func JSON(w io.Writer, m Meta, rs []check.Result) error {
 			Status: r.Status, Message: r.Message, Evidence: ev, Remediation: r.Remediation,
 			DurationMS: float64(r.Duration.Microseconds()) / 1000})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	return doc
 }
 
 // ReadJSON reads a rampart.verify/v1 document back into the run's Meta and
