@@ -191,6 +191,12 @@ func Run(t *testing.T, w World, prepare func(t *testing.T, w World) Subject) {
 		if err != nil || len(got) != 0 {
 			t.Errorf("Glob(no match) = %q, %v; want nothing and no error", got, err)
 		}
+		if got, err := h.Glob(ctx, path.Join(base, "etc/ssh/sshd_config.d/1*")); err != nil || len(got) != 1 || got[0] != want[0] {
+			t.Errorf("Glob(one match) = %q, %v; want %q", got, err, want[:1])
+		}
+		if got, err := h.Glob(ctx, path.Join(base, "etc/ssh/no-such-file")); err != nil || len(got) != 0 {
+			t.Errorf("Glob(a missing plain path) = %q, %v; want nothing and no error", got, err)
+		}
 		// Several patterns at once (one round trip where the host
 		// batches): each answered as Glob answers it, in order.
 		pats := []string{path.Join(base, "etc/none*"), path.Join(base, "etc/ssh/sshd_config.d/*.conf"), path.Join(base, "etc/ssh/sshd_config")}

@@ -255,6 +255,10 @@ func kernelText(p string) bool {
 var socketTables = map[string]bool{"tcp": true, "tcp6": true, "udp": true, "udp6": true, "udplite": true, "udplite6": true,
 	"raw": true, "raw6": true, "unix": true, "packet": true, "netlink": true}
 
+// shellReadLines is how many lines shellRead gathers per write (a
+// variable for tests).
+var shellReadLines = 64
+
 // shellRead reads kernel text files with the shell's builtins, in one
 // round trip and without a program start. Each file is announced by "@N"
 // (its index) or "!N REASON" (strerror's words), and each of its lines is
@@ -266,13 +270,16 @@ func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult
 		return nil, nil
 	}
 	var b strings.Builder
-	b.WriteString("i=0; for f in")
+	b.WriteString("i=0 c=0 o= n='\n'; for f in")
 	for _, p := range paths {
 		b.WriteString(" " + Quote(p))
 	}
-	b.WriteString(`; do if ! [ -e "$f" ]; then echo "!$i No such file or directory"; elif [ -d "$f" ]; then echo "!$i Is a directory"; ` +
-		`elif ! [ -r "$f" ]; then echo "!$i Permission denied"; ` +
-		`else echo "@$i"; while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done <"$f"; fi; i=$((i+1)); done`)
+	// The output is gathered and printed shellReadLines lines at a time:
+	// a printf per line was a write, and a packet, per line.
+	b.WriteString(`; do if ! [ -e "$f" ]; then o="$o!$i No such file or directory$n"; elif [ -d "$f" ]; then o="$o!$i Is a directory$n"; ` +
+		`elif ! [ -r "$f" ]; then o="$o!$i Permission denied$n"; ` +
+		`else o="$o@$i$n"; while IFS= read -r l || [ -n "$l" ]; do o="$o|$l$n"; c=$((c+1)); ` +
+		`if [ $c -ge ` + strconv.Itoa(shellReadLines) + ` ]; then printf %s "$o"; o= c=0; fi; done <"$f"; fi; i=$((i+1)); done; printf %s "$o"`)
 	o, over, err := h.runLine(ctx, host.C("sh", "-c", "read kernel files"), false, b.String())
 	if ctx.Err() != nil {
 		return nil, ctx.Err()

@@ -82,7 +82,12 @@ func init() {
 
 // globScript lists the paths matching pattern, NUL-terminated. The pattern
 // is restricted to characters that mean nothing to the shell besides
-// globbing, so it can sit unquoted in the for list.
+// globbing, so it can sit unquoted in the word list of set. A pattern
+// that matches nothing stays as it is, one word: that word is printed
+// only if it names an entry (a plain path, or a name holding the
+// pattern's characters). All names go out in one printf, one write: a
+// write per name was a packet per name, and /proc/[0-9]*/cmdline names
+// every process.
 func globScript(pattern string) (string, error) {
 	if !strings.HasPrefix(pattern, "/") {
 		return "", fmt.Errorf("glob %q: pattern must be an absolute path", host.SafeText(pattern))
@@ -93,7 +98,7 @@ func globScript(pattern string) (string, error) {
 			return "", fmt.Errorf("glob %q: character %q is not allowed in a remote glob pattern", host.SafeText(pattern), r)
 		}
 	}
-	return `for f in ` + pattern + `; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done`, nil
+	return `set -- ` + pattern + `; if [ $# -gt 1 ] || [ -e "$1" ] || [ -L "$1" ]; then printf '%s\0' "$@"; fi`, nil
 }
 
 // missingLine is the shell line that reads path as root: cat, unless the

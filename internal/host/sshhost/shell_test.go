@@ -215,7 +215,11 @@ func TestReadFilesBatched(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	kernel := []string{"/proc/sys/kernel/pid_max", "/proc/sys/net/ipv4/tcp_max_syn_backlog", "/proc/sys/kernel/hostname", "/proc/net/if_inet6", "/proc/net/ip_tables_names"}
+	kernel := []string{"/proc/sys/kernel/pid_max", "/proc/sys/net/ipv4/tcp_max_syn_backlog", "/proc/sys/kernel/hostname", "/proc/net/if_inet6", "/proc/net/ip_tables_names", "/proc/net/ptype"}
+	// The shell's read prints its gathered lines every few lines (here
+	// within /proc/net/ptype's five or so) and at the end.
+	defer func(n int) { shellReadLines = n }(shellReadLines)
+	shellReadLines = 2
 	paths = append(paths, kernel...)
 	before := batches.Load()
 	got, err := h.ReadFiles(ctx, paths)
