@@ -336,7 +336,7 @@ func nixosSymlinkNote(ctx context.Context, env *check.Env, want []Rule) string {
 	if !watched || env.Host == nil {
 		return ""
 	}
-	if _, err := env.Host.ReadFile(ctx, "/etc/NIXOS"); err != nil {
+	if _, err := env.ReadFile(ctx, host.NixOSMarker); err != nil {
 		return ""
 	}
 	return "note: on NixOS /etc/ssh/sshd_config is a symlink into /etc/static, so this watch sees the link replaced but not a rebuild that changes its target; consider also watching /etc/static"

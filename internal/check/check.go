@@ -188,6 +188,16 @@ func (e *Env) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult,
 	return cached(e, "check.files", paths, func(miss []string) ([]host.FileResult, error) { return host.ReadFiles(ctx, e.Host, miss) })
 }
 
+// ReadFile is one file through the run's file cache, as ReadFiles reads
+// it: text, with a final newline when it has none.
+func (e *Env) ReadFile(ctx context.Context, path string) ([]byte, error) {
+	r, err := e.ReadFiles(ctx, []string{path})
+	if err != nil {
+		return nil, err
+	}
+	return r[0].Data, r[0].Err
+}
+
 // Glob is env.Host.Glob through the run's cache.
 func (e *Env) Glob(ctx context.Context, pattern string) ([]string, error) {
 	r, err := e.GlobAll(ctx, []string{pattern})

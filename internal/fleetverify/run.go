@@ -189,9 +189,6 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 		return r
 	}
 	defer closeAll()
-	if b, err := h.ReadFile(hctx, "/proc/sys/kernel/hostname"); err == nil {
-		r.Reported = host.SafeText(strings.TrimSpace(string(b)))
-	}
 	vo := o.Verify
 	if len(t.SSHDConfigs) > 0 {
 		vo.SSHDConfigs = t.SSHDConfigs
@@ -199,6 +196,10 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	env := check.NewEnv(h, p, o.Release)
 	r.Results = verify.Run(hctx, env, vo, o.Checks)
 	r.OS, _ = verify.OSName(hctx, env)
+	// Through the run's cache: verify read it with the kernel files.
+	if b, err := env.ReadFile(hctx, verify.HostnamePath); err == nil {
+		r.Reported = host.SafeText(strings.TrimSpace(string(b)))
+	}
 	for i := range r.Results {
 		r.Results[i].Host = t.Name
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// NixOSMarker exists on every NixOS system (an empty file).
+const NixOSMarker = "/etc/NIXOS"
+
 // OSReleasePaths are where os-release(5) lives, in the order it is looked
 // up.
 var OSReleasePaths = []string{"/etc/os-release", "/usr/lib/os-release"}

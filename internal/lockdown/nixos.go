@@ -16,7 +16,7 @@ import (
 
 // NixOS paths.
 const (
-	NixOSMarker      = "/etc/NIXOS"
+	NixOSMarker      = host.NixOSMarker
 	SystemProfile    = "/nix/var/nix/profiles/system"
 	DefaultModule    = "/etc/nixos/rampart.nix"
 	DefaultNixConfig = "/etc/nixos/configuration.nix"

@@ -18,7 +18,7 @@ import (
 
 // readRuleset is shared by the firewall checks through env.Memo.
 func readRuleset(ctx context.Context, env *check.Env) (*nftrules.Live, error) {
-	v, err := env.Memo("netcheck.nft", func() (any, error) { return nftrules.Read(ctx, env.Host) })
+	v, err := env.Memo("netcheck.nft", func() (any, error) { return nftrules.ReadUsing(ctx, env.Host, env.ReadFile) })
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ type links struct {
 
 func readLinks(ctx context.Context, env *check.Env) (*links, error) {
 	v, err := env.Memo("netcheck.links", func() (any, error) {
-		b, err := env.Host.ReadFile(ctx, netDevPath)
+		b, err := env.ReadFile(ctx, netDevPath)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/nftrules"
 )
 
 // `ss -p` finds the process of each socket by reading the file
@@ -41,19 +42,29 @@ var (
 	TCPTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 )
 
+// KernelFiles are the small files the kernel writes that the network
+// checks read (the socket counts, the interface table, the legacy
+// iptables table lists): a remote shell reads them all with its builtins
+// in one round trip, so verify asks for them together before the checks
+// run, and the checks find them in the run's file cache.
+func KernelFiles() []string {
+	return append(append(append([]string(nil), sockstatPaths...), netDevPath), nftrules.LegacyNames...)
+}
+
 // ListenTables returns the TCP tables the listening sockets will be read
 // from, for a batch read ahead of the checks; nil when they are too big
 // (or cannot be sized) and ss will be asked instead.
 func ListenTables(ctx context.Context, env *check.Env) []string {
 	v, _ := env.Memo("netcheck.listen-tables", func() (any, error) {
 		// Two small kernel files: a remote shell reads them with its
-		// builtins, no program started.
-		st, err := env.Host.ReadFile(ctx, sockstatPaths[0])
+		// builtins, no program started (with the rest of KernelFiles,
+		// when verify's prefetch asked for them first).
+		st, err := env.ReadFile(ctx, sockstatPaths[0])
 		if err != nil {
 			return []string(nil), nil
 		}
 		n, ok := sockstatCount(st, "TCP:", "inuse", "tw")
-		if st6, err := env.Host.ReadFile(ctx, sockstatPaths[1]); err == nil {
+		if st6, err := env.ReadFile(ctx, sockstatPaths[1]); err == nil {
 			n6, ok6 := sockstatCount(st6, "TCP6:", "inuse")
 			n, ok = n+n6, ok && ok6
 		}

@@ -38,6 +38,13 @@ func (l *Live) Source() string { return strings.Join(l.Sources, " + ") }
 // Read reads the live ruleset of h. A missing nft or iptables-save is
 // skipped; with neither installed the error wraps host.ErrNotFound.
 func Read(ctx context.Context, h host.Host) (*Live, error) {
+	return ReadUsing(ctx, h, h.ReadFile)
+}
+
+// ReadUsing is Read with the legacy table lists (LegacyNames) read by
+// readFile: a verify run's file cache, which read them with the other
+// kernel files in one round trip.
+func ReadUsing(ctx context.Context, h host.Host, readFile func(context.Context, string) ([]byte, error)) (*Live, error) {
 	l := &Live{}
 	out, err := host.RunOK(ctx, h, ListCmd)
 	nftRead := err == nil
@@ -54,7 +61,7 @@ func Read(ctx context.Context, h host.Host) (*Live, error) {
 		return nil, err
 	}
 	for _, s := range iptablesSaves {
-		if why := noIptables(ctx, h, nftRead, l.Ruleset, s.family); why != "" {
+		if why := noIptables(ctx, readFile, nftRead, l.Ruleset, s.family); why != "" {
 			l.Sources = append(l.Sources, fmt.Sprintf("%s skipped: %s", s.cmd.String(), why))
 			continue
 		}
@@ -93,14 +100,18 @@ var iptablesTables = map[string]bool{"filter": true, "nat": true, "mangle": true
 
 // legacyNames lists the legacy backend's tables of a family; the file
 // is absent while the legacy backend was never used.
-var legacyNames = map[string]string{"ip": "/proc/net/ip_tables_names", "ip6": "/proc/net/ip6_tables_names"}
+var legacyNames = map[string]string{"ip": LegacyNames[0], "ip6": LegacyNames[1]}
+
+// LegacyNames are the files that list the legacy iptables backend's
+// tables, IPv4 then IPv6.
+var LegacyNames = []string{"/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"}
 
 // noIptables says why iptables-save for family would print no table, or
 // "" when it may print one and must be run: the legacy backend has no
 // table (its list in /proc is empty or absent), and nft shows no table of
 // iptables-nft's. Each iptables-save is a program start, and a fleet run
 // over SSH is bound by those.
-func noIptables(ctx context.Context, h host.Host, nftRead bool, rs *Ruleset, family string) string {
+func noIptables(ctx context.Context, readFile func(context.Context, string) ([]byte, error), nftRead bool, rs *Ruleset, family string) string {
 	if !nftRead {
 		return "" // iptables-nft's tables are unknown
 	}
@@ -109,7 +120,7 @@ func noIptables(ctx context.Context, h host.Host, nftRead bool, rs *Ruleset, fam
 			return ""
 		}
 	}
-	b, err := h.ReadFile(ctx, legacyNames[family])
+	b, err := readFile(ctx, legacyNames[family])
 	switch {
 	case err == nil && len(strings.TrimSpace(string(b))) == 0:
 		return legacyNames[family] + " is empty and nft shows no iptables-nft table"

@@ -90,10 +90,13 @@ func List(ctx context.Context, env *check.Env) ([]Process, error) {
 	return v.([]Process), nil
 }
 
+// Pattern globs every process's cmdline.
+const Pattern = "/proc/[0-9]*/cmdline"
+
 // Paths lists /proc/*/cmdline once per run (a batch read ahead of the
 // checks can take them; the table is built from the same list).
 func Paths(ctx context.Context, env *check.Env) ([]string, error) {
-	return env.Glob(ctx, "/proc/[0-9]*/cmdline")
+	return env.Glob(ctx, Pattern)
 }
 
 // Running returns the processes whose program name is one of names.

@@ -24,6 +24,12 @@ type banDaemon struct {
 	Guard    *control.Status
 }
 
+// fail2ban's configuration: its jails, and the drop-ins of fail2ban.conf.
+var (
+	fail2banJailConf = "/etc/fail2ban/jail.conf"
+	fail2banDropins  = []string{"/etc/fail2ban/fail2ban.d/*.conf", "/etc/fail2ban/fail2ban.d/*.local"}
+)
+
 // askGuard queries rampart guard when its control socket exists: on this
 // machine through the control socket client (whatever `rampart` on PATH
 // is, if any), on a remote host by running `rampart guard status --json`
@@ -33,7 +39,7 @@ func askGuard(ctx context.Context, env *check.Env, d *banDaemon) bool {
 	if sock == "" {
 		return false
 	}
-	if ms, err := env.Host.Glob(ctx, sock); err != nil || len(ms) == 0 {
+	if ms, err := env.Glob(ctx, sock); err != nil || len(ms) == 0 {
 		return false
 	}
 	if dialer, ok := env.Host.(host.UnixDialer); ok {
@@ -182,8 +188,10 @@ func fail2banSocket(ctx context.Context, env *check.Env) (string, string) {
 	}
 	sock, where := "/var/run/fail2ban/fail2ban.sock", "fail2ban's default"
 	files := []string{"/etc/fail2ban/fail2ban.conf"}
-	confs, _ := env.Host.Glob(ctx, "/etc/fail2ban/fail2ban.d/*.conf")
-	locals, _ := env.Host.Glob(ctx, "/etc/fail2ban/fail2ban.d/*.local")
+	var confs, locals []string
+	if all, err := env.GlobAll(ctx, fail2banDropins); err == nil {
+		confs, locals = all[0], all[1]
+	}
 	files = append(append(append(files, confs...), "/etc/fail2ban/fail2ban.local"), locals...)
 	for _, f := range files {
 		b, err := env.Host.ReadFile(ctx, f)
@@ -237,8 +245,8 @@ func findBanDaemon(ctx context.Context, env *check.Env) (*banDaemon, error) {
 			return d, nil
 		}
 		sock, where := fail2banSocket(ctx, env)
-		if ms, err := env.Host.Glob(ctx, sock); err == nil && len(ms) == 0 {
-			if conf, _ := env.Host.Glob(ctx, "/etc/fail2ban/jail.conf"); len(conf) == 0 && optionsOf(env).Fail2banSocket == "" {
+		if ms, err := env.Glob(ctx, sock); err == nil && len(ms) == 0 {
+			if conf, _ := env.Glob(ctx, fail2banJailConf); len(conf) == 0 && optionsOf(env).Fail2banSocket == "" {
 				d.Evidence = append(d.Evidence, ev(sock, "no socket, and no /etc/fail2ban/jail.conf"))
 				d.Why = "no ban daemon is installed (no fail2ban socket or configuration)"
 				return d, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/netcheck"
+	"github.com/rampart-sec/rampart/internal/policy"
 	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
@@ -20,14 +21,23 @@ import (
 // of four. A run is a snapshot of the host either way.
 
 // prefetch reads, in one batch, the files the selected checks will read
-// in batches, on hosts where a batch costs a program start.
-//
-// OSName reads the OS name through the same cache after the run.
+// in batches, on hosts where a batch costs a program start. Before it, in
+// one round trip each, it expands every glob the checks will ask for
+// whose pattern is known now, and reads the small kernel files (socket
+// counts, interface table, host name) that a remote shell reads with its
+// builtins: each was a round trip of its own, and the checks find them in
+// the run's caches.
 func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	if _, ok := env.Host.(host.BatchReader); !ok {
 		return
 	}
 	areas := areasOf(checks)
+	_, _ = env.GlobAll(ctx, prefetchGlobs(env, areas))
+	kernel := []string{HostnamePath}
+	if areas["ssh"] || areas["firewall"] {
+		kernel = append(kernel, netcheck.KernelFiles()...)
+	}
+	_, _ = env.ReadFiles(ctx, kernel)
 	// os-release names the OS in the report's header (OSName).
 	paths := append([]string(nil), host.OSReleasePaths...)
 	if ps, err := proctab.Paths(ctx, env); err == nil {
@@ -58,7 +68,39 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 			paths = append(paths, procSysPath(k))
 		}
 	}
+	if areas["audit"] {
+		paths = append(paths, host.NixOSMarker)
+	}
 	_, _ = env.ReadFiles(ctx, paths)
+}
+
+// HostnamePath holds the host's name (what it calls itself); prefetch
+// reads it with the kernel files, for a fleet run's report.
+const HostnamePath = "/proc/sys/kernel/hostname"
+
+// prefetchGlobs are the globs the checks of areas will expand whose
+// patterns do not depend on what the host holds.
+func prefetchGlobs(env *check.Env, areas map[string]bool) []string {
+	globs := []string{proctab.Pattern}
+	if areas["journald"] {
+		globs = append(append(globs, journaldDropinPatterns()...), journalDir)
+	}
+	if areas["sysctl"] && env.Policy != nil {
+		globs = append(globs, overlayPatterns(sysctlDirs, "*.conf")...)
+		for _, fam := range ifaceFamilies(env.Policy) {
+			globs = append(globs, ifacePattern(fam))
+		}
+	}
+	if areas["ban"] && env.Policy != nil {
+		if s := env.Policy.Ban.Socket; s != "" {
+			globs = append(globs, s)
+		}
+		if env.Policy.Ban.Engine != policy.EngineRampart {
+			globs = append(globs, fail2banJailConf)
+			globs = append(globs, fail2banDropins...)
+		}
+	}
+	return globs
 }
 
 // areasOf is the set of areas ("ssh", "firewall", …) of checks.

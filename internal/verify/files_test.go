@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/netcheck"
 )
 
 // batchHost is a fixture that reads batches as a remote host does (one
@@ -18,11 +21,32 @@ type batchHost struct {
 	*hosttest.Fixture
 	batches atomic.Int32
 	files   atomic.Int32
+	mu      sync.Mutex
+	asked   [][]string
+	globbed [][]string
+}
+
+func (b *batchHost) GlobAll(ctx context.Context, patterns []string) ([][]string, error) {
+	b.mu.Lock()
+	b.globbed = append(b.globbed, patterns)
+	b.mu.Unlock()
+	out := make([][]string, len(patterns))
+	for i, p := range patterns {
+		ms, err := b.Glob(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = ms
+	}
+	return out, nil
 }
 
 func (b *batchHost) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
 	b.batches.Add(1)
 	b.files.Add(int32(len(paths)))
+	b.mu.Lock()
+	b.asked = append(b.asked, paths)
+	b.mu.Unlock()
 	out := make([]host.FileResult, len(paths))
 	for i, p := range paths {
 		d, err := b.ReadFile(ctx, p)
@@ -33,19 +57,28 @@ func (b *batchHost) ReadFiles(ctx context.Context, paths []string) ([]host.FileR
 
 // On a host where a batch costs a program start, the files the checks
 // read in batches (journald.conf and drop-ins, sysctl.d, every cmdline,
-// the policy's /proc/sys values) are one batch for the whole run, and the
-// verdicts are the ones the host without batches gives.
+// the policy's /proc/sys values) are one
+// batch for the whole run, after one of the small kernel files (which a
+// remote shell reads with its builtins); the globs are one round trip;
+// and the verdicts are the ones the host without batches gives.
 func TestPrefetchOneBatch(t *testing.T) {
 	names := []string{"ssh_weak", "sysctl_hardened", "journald_dropins", "time_synced"}
 	areas := []string{"ssh", "sysctl", "journald", "time"}
 	plain := Run(context.Background(), check.NewEnv(fixture(t, names, nil), fail2banDefault(""), ""), Options{}, areaChecks(t, areas...))
 	bh := &batchHost{Fixture: fixture(t, names, nil)}
 	batched := Run(context.Background(), check.NewEnv(bh, fail2banDefault(""), ""), Options{}, areaChecks(t, areas...))
-	if n := bh.batches.Load(); n != 1 {
-		t.Errorf("%d batches (%d files); want one for the run", n, bh.files.Load())
+	if n := bh.batches.Load(); n != 2 {
+		t.Fatalf("%d batches (%d files): %q; want the kernel files, then one for the rest of the run", n, bh.files.Load(), bh.asked)
 	}
-	if bh.files.Load() < 5 {
-		t.Errorf("the batch held %d files", bh.files.Load())
+	if want := append([]string{HostnamePath}, netcheck.KernelFiles()...); !slices.Equal(bh.asked[0], want) {
+		t.Errorf("first batch %q; want the kernel files %q", bh.asked[0], want)
+	}
+	// Every glob too: the patterns are known before the checks run.
+	if len(bh.globbed) != 1 {
+		t.Errorf("%d glob round trips %q; want one", len(bh.globbed), bh.globbed)
+	}
+	if len(bh.asked[1]) < 5 {
+		t.Errorf("the batch held %q", bh.asked[1])
 	}
 	if d := cmp.Diff(statuses(plain), statuses(batched)); d != "" {
 		t.Errorf("verdicts with batches differ (-plain +batched):\n%s", d)

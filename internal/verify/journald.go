@@ -22,6 +22,15 @@ var (
 	journaldDropinDirs = journaldMainDirs
 )
 
+// journaldDropins is the drop-in pattern in each of journaldDropinDirs,
+// and journalDir the persistent journal's directory.
+const (
+	journaldDropins = "journald.conf.d/*.conf"
+	journalDir      = "/var/log/journal"
+)
+
+func journaldDropinPatterns() []string { return overlayPatterns(journaldDropinDirs, journaldDropins) }
+
 // journaldSetting is the effective value of one key and where it was set.
 type journaldSetting struct {
 	Value string
@@ -36,7 +45,7 @@ type journaldConf struct {
 // journaldFiles are the candidates for journald.conf (one per main
 // directory, in order) followed by the drop-ins that apply.
 func journaldFiles(ctx context.Context, env *check.Env) ([]string, error) {
-	dropins, err := overlay(ctx, env, journaldDropinDirs, "journald.conf.d/*.conf")
+	dropins, err := overlay(ctx, env, journaldDropinDirs, journaldDropins)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +206,7 @@ var journaldRules = []journaldRule{
 			}
 			if got == "auto" && want == "persistent" {
 				// auto is persistent exactly when /var/log/journal exists.
-				if ms, err := env.Host.Glob(ctx, "/var/log/journal"); err == nil && len(ms) == 1 {
+				if ms, err := env.Glob(ctx, journalDir); err == nil && len(ms) == 1 {
 					return "", nil
 				}
 				return "Storage=auto without /var/log/journal keeps the journal in /run only (lost at reboot)", nil

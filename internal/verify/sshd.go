@@ -171,12 +171,15 @@ func listening(ctx context.Context, env *check.Env) map[int]check.Evidence {
 	return out
 }
 
+// socketUnits are the enabled ssh socket units.
+const socketUnits = "/etc/systemd/system/sockets.target.wants/ssh*.socket"
+
 // socketActivated finds an sshd that systemd starts on demand (NixOS
 // services.openssh.startWhenNeeded, Debian's ssh.socket): an enabled ssh
 // socket unit whose port the kernel shows listening. The config comes
 // from the ExecStart of the service the socket starts.
 func socketActivated(ctx context.Context, env *check.Env) (sshdInstance, []check.Evidence, bool) {
-	units, _ := env.Host.Glob(ctx, "/etc/systemd/system/sockets.target.wants/ssh*.socket")
+	units, _ := env.Glob(ctx, socketUnits)
 	for _, u := range units {
 		b, err := env.Host.ReadFile(ctx, u)
 		if err != nil {
@@ -688,7 +691,7 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 					if !strings.HasPrefix(pat, "/") {
 						pat = "/etc/ssh/" + pat
 					}
-					files, err := env.Host.Glob(ctx, pat)
+					files, err := env.Glob(ctx, pat)
 					if err != nil {
 						return false
 					}

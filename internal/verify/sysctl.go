@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,10 +118,9 @@ func sysctlKeys(ctx context.Context, env *check.Env) []string {
 	var keys []string
 	for _, s := range env.Policy.Sysctl {
 		keys = append(keys, s.Name)
-		parts := strings.Split(s.Name, ".")
+		fam, name, conf := confKey(s.Name)
 		switch {
-		case len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default"):
-			fam, name := parts[1], parts[4]
+		case conf:
 			ifcs, _ := interfaces(ctx, env, fam)
 			keys = append(keys, ifaceKey(fam, "all", name), ifaceKey(fam, "default", name))
 			for _, ifc := range ifcs {
@@ -153,13 +153,41 @@ func sysctlValue(p string, b []byte, err error) (any, error) {
 	return n, nil
 }
 
+// ifacePattern globs a family's interfaces: every interface directory has
+// a forwarding entry; globbing the entry (not the directory) works on
+// every host implementation.
+func ifacePattern(family string) string { return "/proc/sys/net/" + family + "/conf/*/forwarding" }
+
+// ifaceFamilies are the families whose interfaces sysctlKeys lists.
+func ifaceFamilies(p *policy.Policy) []string {
+	var out []string
+	for _, s := range p.Sysctl {
+		fam, _, ok := confKey(s.Name)
+		if s.Name == "net.ipv4.ip_forward" {
+			fam, ok = "ipv4", true
+		}
+		if ok && !slices.Contains(out, fam) {
+			out = append(out, fam)
+		}
+	}
+	return out
+}
+
+// confKey splits net.{ipv4,ipv6}.conf.{all,default}.NAME, a key the
+// kernel combines with each interface's own.
+func confKey(key string) (family, name string, ok bool) {
+	parts := strings.Split(key, ".")
+	if len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default") {
+		return parts[1], parts[4], true
+	}
+	return "", "", false
+}
+
 // interfaces lists the conf/ directories of a family other than all and
 // default.
 func interfaces(ctx context.Context, env *check.Env, family string) ([]string, error) {
 	v, err := env.Memo("verify.ifaces:"+family, func() (any, error) {
-		// Every interface directory has a forwarding entry; globbing the
-		// entry (not the directory) works on every host implementation.
-		ps, err := env.Glob(ctx, "/proc/sys/net/"+family+"/conf/*/forwarding")
+		ps, err := env.Glob(ctx, ifacePattern(family))
 		if err != nil {
 			return nil, err
 		}
@@ -189,9 +217,7 @@ type sysctlFinding struct {
 // evaluates default and every existing interface with the kernel's rule.
 func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sysctlFinding, error) {
 	var f sysctlFinding
-	parts := strings.Split(key, ".")
-	if len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default") {
-		fam, name := parts[1], parts[4]
+	if fam, name, ok := confKey(key); ok {
 		rule := combineSelf
 		if fam == "ipv4" {
 			rule = ipv4Combine[name]
@@ -227,7 +253,7 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 			}
 			return own
 		}
-		if all != want && parts[3] == "all" {
+		if all != want && strings.Contains(key, ".conf.all.") {
 			f.problems = append(f.problems, fmt.Sprintf("conf.all.%s = %d", name, all))
 		}
 		if e := effective(def, false); e != want {
@@ -438,11 +464,7 @@ func evalSysctlKeys(ctx context.Context, env *check.Env, id string, keys []polic
 // returned in file-name order, the order they apply in.
 func overlay(ctx context.Context, env *check.Env, dirs []string, pattern string) ([]string, error) {
 	byName := map[string]string{}
-	pats := make([]string, len(dirs))
-	for i, d := range dirs {
-		pats[i] = d + "/" + pattern
-	}
-	all, err := env.GlobAll(ctx, pats)
+	all, err := env.GlobAll(ctx, overlayPatterns(dirs, pattern))
 	if err != nil {
 		return nil, err
 	}
@@ -458,6 +480,15 @@ func overlay(ctx context.Context, env *check.Env, dirs []string, pattern string)
 		out = append(out, byName[n])
 	}
 	return out, nil
+}
+
+// overlayPatterns are the globs overlay expands.
+func overlayPatterns(dirs []string, pattern string) []string {
+	pats := make([]string, len(dirs))
+	for i, d := range dirs {
+		pats[i] = d + "/" + pattern
+	}
+	return pats
 }
 
 // sysctlDirs are read by systemd-sysctl and `sysctl --system`; a file name
