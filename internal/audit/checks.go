@@ -197,14 +197,17 @@ func evalEnabled(ctx context.Context, env *check.Env) check.Result {
 		r.Status, r.Message = check.Pass, fmt.Sprintf("auditing is on (enabled %d%s), auditd pid %d, backlog limit %d, lost %d", st.Enabled, lock, st.PID, st.BacklogLimit, st.Lost)
 		// Without audit=1 at boot, processes started before auditd
 		// (sshd, cron …) have no audit context until they restart.
-		if cmdline, err := env.Host.ReadFile(ctx, "/proc/cmdline"); err == nil && !hasAuditBootParam(string(cmdline)) {
+		if cmdline, err := env.ReadFile(ctx, KernelCmdline); err == nil && !hasAuditBootParam(string(cmdline)) {
 			r.Status = check.Warn
 			r.Message += "; but the kernel was booted without audit=1, so processes started before auditd are not audited until they restart"
-			r.Evidence = append(r.Evidence, check.Evidence{Source: "/proc/cmdline", Text: strings.TrimSpace(string(cmdline))})
+			r.Evidence = append(r.Evidence, check.Evidence{Source: KernelCmdline, Text: strings.TrimSpace(string(cmdline))})
 		}
 	}
 	return r
 }
+
+// KernelCmdline holds the kernel's boot parameters (audit=1).
+const KernelCmdline = "/proc/cmdline"
 
 func hasAuditBootParam(cmdline string) bool {
 	for _, f := range strings.Fields(cmdline) {

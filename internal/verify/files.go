@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/rampart-sec/rampart/internal/audit"
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/netcheck"
@@ -69,7 +70,7 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		}
 	}
 	if areas["audit"] {
-		paths = append(paths, host.NixOSMarker)
+		paths = append(paths, host.NixOSMarker, audit.KernelCmdline)
 	}
 	_, _ = env.ReadFiles(ctx, paths)
 }
