@@ -138,11 +138,11 @@ func parseSedBatch(paths []string, stdout, stderr []byte) (res []host.FileResult
 		line := stdout[:nl]
 		stdout = stdout[nl+1:]
 		if n := len(line); n > 0 && line[n-1] == '$' && cur >= 0 {
-			data, ok := unescapeSedL(line[:n-1])
+			data, ok := appendUnescapeSedL(res[cur].Data, line[:n-1])
 			if !ok {
 				return nil, false
 			}
-			res[cur].Data = append(append(res[cur].Data, data...), '\n')
+			res[cur].Data = append(data, '\n')
 			continue
 		}
 		next := -1
@@ -196,8 +196,10 @@ func pathError(path, reason string) error {
 var sedEscapes = map[byte]byte{'\\': '\\', 'a': '\a', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}
 
 // unescapeSedL reverses the escapes of sed's l command.
-func unescapeSedL(b []byte) ([]byte, bool) {
-	out := make([]byte, 0, len(b))
+func unescapeSedL(b []byte) ([]byte, bool) { return appendUnescapeSedL(nil, b) }
+
+// appendUnescapeSedL appends b, unescaped, to out.
+func appendUnescapeSedL(out, b []byte) ([]byte, bool) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c < 0x20 || c > 0x7e {
