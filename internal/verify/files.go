@@ -75,6 +75,19 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	_, _ = env.ReadFiles(ctx, paths)
 }
 
+// plainPath reports an absolute path of letters, digits and / . _ -.
+func plainPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
 // HostnamePath holds the host's name (what it calls itself); prefetch
 // reads it with the kernel files, for a fleet run's report.
 const HostnamePath = "/proc/sys/kernel/hostname"
@@ -93,7 +106,10 @@ func prefetchGlobs(env *check.Env, areas map[string]bool) []string {
 		}
 	}
 	if areas["ban"] && env.Policy != nil {
-		if s := env.Policy.Ban.Socket; s != "" {
+		// The socket is a path, not a pattern: only one made of plain
+		// characters joins the batch (a host may refuse others in a
+		// glob, and one refusal would fail the whole batch).
+		if s := env.Policy.Ban.Socket; plainPath(s) {
 			globs = append(globs, s)
 		}
 		if env.Policy.Ban.Engine != policy.EngineRampart {

@@ -13,6 +13,8 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
 	"github.com/rampart-sec/rampart/internal/netcheck"
+	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 )
 
 // batchHost is a fixture that reads batches as a remote host does (one
@@ -82,5 +84,47 @@ func TestPrefetchOneBatch(t *testing.T) {
 	}
 	if d := cmp.Diff(statuses(plain), statuses(batched)); d != "" {
 		t.Errorf("verdicts with batches differ (-plain +batched):\n%s", d)
+	}
+}
+
+// The globs asked for ahead of the checks follow the selected areas and
+// the policy: fail2ban's files only when fail2ban is the ban engine, the
+// guard's socket only when it is a plain path.
+func TestPrefetchGlobs(t *testing.T) {
+	env := func(p *policy.Policy) *check.Env { return check.NewEnv(nil, p, "") }
+	areas := func(as ...string) map[string]bool {
+		m := map[string]bool{}
+		for _, a := range as {
+			m[a] = true
+		}
+		return m
+	}
+	guard := policy.MustDefault("")
+	odd := policy.MustDefault("")
+	odd.Ban.Socket = "/run/guard [1].sock"
+	for _, tc := range []struct {
+		name      string
+		env       *check.Env
+		areas     map[string]bool
+		want, not []string
+	}{
+		{"process table only", env(guard), areas("time"), []string{proctab.Pattern}, []string{journalDir, guard.Ban.Socket}},
+		{"journald", env(guard), areas("journald"), []string{journalDir, "/etc/systemd/journald.conf.d/*.conf"}, []string{"/etc/sysctl.d/*.conf"}},
+		{"sysctl", env(guard), areas("sysctl"), []string{"/etc/sysctl.d/*.conf", ifacePattern("ipv4")}, []string{journalDir}},
+		{"guard", env(guard), areas("ban"), []string{guard.Ban.Socket}, []string{fail2banJailConf}},
+		{"fail2ban", env(fail2banDefault("")), areas("ban"), []string{fail2banJailConf, fail2banDropins[0]}, nil},
+		{"a socket that is not a plain path", env(odd), areas("ban"), nil, []string{odd.Ban.Socket}},
+	} {
+		got := prefetchGlobs(tc.env, tc.areas)
+		for _, w := range tc.want {
+			if !slices.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tc.name, got, w)
+			}
+		}
+		for _, n := range tc.not {
+			if slices.Contains(got, n) {
+				t.Errorf("%s: %q holds %q", tc.name, got, n)
+			}
+		}
 	}
 }
