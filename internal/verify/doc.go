@@ -7,8 +7,10 @@
 //
 //   - ssh: every running sshd found in the process table, with its own -f
 //     config and -o overrides, evaluated with `sshd -T -C …` over a matrix
-//     of users × source addresses so a Match block that re-enables
-//     passwords for one range is caught;
+//     of users × source addresses (a tailnet peer, a public address, the
+//     policy's trusted networks, and one address in each network a Match
+//     Address line names that none of those stands for) so a Match block
+//     that re-enables passwords for one range is caught;
 //   - sysctl: /proc/sys per interface with the kernel's own all/interface
 //     combination rule for each key, plus what sysctl.d persists;
 //   - time: `chronyc -c tracking` (a LOCAL reference is not synchronised)

@@ -79,6 +79,13 @@ const matchOnly = hardenedSSHD + `Match Address 100.64.0.0/10
     PasswordAuthentication yes
 `
 
+// matchElsewhere lets root in with a password from a network that is
+// neither the tailnet, nor the public address the matrix asks about, nor
+// one the policy trusts: only the address its Match line names sees it.
+const matchElsewhere = hardenedSSHD + `Match Address 198.51.100.0/24,!198.51.100.128/25
+    PermitRootLogin yes
+`
+
 // matchUser re-enables passwords for one admin: only the user dimension
 // of the matrix sees it.
 const matchUser = hardenedSSHD + `Match User alice
@@ -114,6 +121,9 @@ func TestE2ESSHD(t *testing.T) {
 			map[string]string{"ssh.permit-root-login": "permitrootlogin yes for 6 of 6"}},
 		{"match", matchOnly, false, fails("ssh.password-authentication", "ssh.match-consistency"),
 			map[string]string{"ssh.password-authentication": "passwordauthentication yes for 3 of 6 connection specs",
+				"ssh.match-consistency": "a Match block weakens the policy"}},
+		{"match elsewhere", matchElsewhere, false, fails("ssh.permit-root-login", "ssh.match-consistency"),
+			map[string]string{"ssh.permit-root-login": "permitrootlogin yes for 3 of 9 connection specs (" + "%CFG% (pid %PID%): user=root,host=198.51.100.1,",
 				"ssh.match-consistency": "a Match block weakens the policy"}},
 		{"matchuser", matchUser, false, fails("ssh.password-authentication", "ssh.match-consistency"),
 			map[string]string{"ssh.password-authentication": "passwordauthentication yes for 2 of 6 connection specs (" + "%CFG% (pid %PID%): user=alice,"}},

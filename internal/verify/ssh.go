@@ -392,5 +392,5 @@ func evalMatchConsistency(ctx context.Context, env *check.Env) check.Result {
 	}
 	return pass(fmt.Sprintf("every policy setting is the same for all %d connection specs", len(m.Evals)),
 		evf(m.Evals[0].Cmd, "users %s × addresses %s per listen address",
-			strings.Join(matrixUsers(env), ","), strings.Join(matrixAddrs(env), ",")))
+			strings.Join(matrixUsers(env), ","), strings.Join(m.Addrs, ",")))
 }

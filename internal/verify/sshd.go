@@ -358,6 +358,7 @@ type sshdEval struct {
 type sshdMatrix struct {
 	Instances []sshdInstance
 	Found     []check.Evidence // the process-table entries
+	Addrs     []string         // the client addresses of the matrix (matrixAddrs, then those Match lines name)
 	Evals     []sshdEval
 	Errors    []check.Evidence // instances whose -T failed
 	Err       error            // the first such failure
@@ -495,8 +496,8 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		if err != nil {
 			return nil, err
 		}
-		m := &sshdMatrix{Instances: insts, Found: found}
 		users, addrs := matrixUsers(env), matrixAddrs(env)
+		m := &sshdMatrix{Instances: insts, Found: found, Addrs: addrs}
 		type job struct {
 			inst sshdInstance
 			spec connSpec
@@ -508,7 +509,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		var jobs []job
 		// add queues the matrix of one instance over the listen
 		// addresses ls.
-		add := func(inst sshdInstance, ls []connSpec, byUser, byAddr, byLocal bool) {
+		add := func(inst sshdInstance, ls []connSpec, addrs []string, byUser, byAddr, byLocal bool) {
 			for li, l := range ls {
 				for ui, u := range users {
 					for ai, a := range addrs {
@@ -531,13 +532,26 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 		}
 		noLocal := map[string]bool{} // instances whose listen addresses come from the -C runs
 		for _, inst := range insts {
-			crit, known := matchCriteria(ctx, env, inst)
+			ml, known := matchCriteria(ctx, env, inst)
+			crit := ml.crit
+			// Addresses its Match Address lines name that no matrix
+			// address stands for join its matrix.
+			iaddrs := addrs
+			if known && crit["address"] {
+				extra := matchAddrs(addrs, ml)
+				iaddrs = append(slices.Clone(addrs), extra...)
+				for _, a := range extra {
+					if !slices.Contains(m.Addrs, a) {
+						m.Addrs = append(m.Addrs, a)
+					}
+				}
+			}
 			byUser := !known || crit["user"] || crit["group"]
 			byAddr := !known || crit["address"] || crit["host"]
 			byLocal := !known || crit["localaddress"] || crit["localport"]
 			if known && len(crit) > 0 && !byLocal {
 				noLocal[inst.label()] = true
-				add(inst, []connSpec{{}}, byUser, byAddr, false) // no listen address yet: the runs print them
+				add(inst, []connSpec{{}}, iaddrs, byUser, byAddr, false) // no listen address yet: the runs print them
 				continue
 			}
 			base, err := runSSHDT(ctx, env.Host, sshdCmd(inst, nil))
@@ -559,7 +573,7 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 				}
 				continue
 			}
-			add(inst, listens(base), byUser, byAddr, byLocal)
+			add(inst, listens(base), iaddrs, byUser, byAddr, byLocal)
 		}
 		evals := make([]sshdEval, len(jobs))
 		errs := make([]error, len(jobs))
@@ -635,11 +649,12 @@ func sshdEffective(ctx context.Context, env *check.Env) (*sshdMatrix, error) {
 // sshd -T -C prints what the plain sshd -T printed for every connection,
 // and a criterion no line names cannot make two connections differ, so
 // the matrix of -C runs (20 ms of process start each) shrinks to what can.
-func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit map[string]bool, known bool) {
+func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (ml matchLines, known bool) {
 	if len(inst.Extra) > 0 {
-		return nil, false
+		return ml, false
 	}
-	crit = map[string]bool{}
+	crit := map[string]bool{}
+	ml.crit = crit
 	seen := map[string]bool{}
 	var walk func(p string, depth int) bool
 	walk = func(p string, depth int) bool {
@@ -679,6 +694,16 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 						return false // quoted, or not a criterion sshd knows
 					}
 					crit[c] = true
+					if c == "address" || c == "host" {
+						if i+1 >= len(f) || strings.ContainsAny(f[i+1], "\"'\\#") {
+							return false
+						}
+						if c == "address" {
+							ml.address = append(ml.address, f[i+1])
+						} else {
+							ml.host = append(ml.host, f[i+1])
+						}
+					}
 				}
 			case "include":
 				for _, pat := range f[1:] {
@@ -706,9 +731,9 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (crit
 		return true
 	}
 	if !walk(inst.Config, 0) {
-		return nil, false
+		return matchLines{}, false
 	}
-	return crit, true
+	return ml, true
 }
 
 // sameFor names what a connection spec shares with the one run for it

@@ -752,3 +752,61 @@ func TestSSHMatrixWithoutPlainRun(t *testing.T) {
 		})
 	}
 }
+
+// sshd's Match Address and Match Host lists, evaluated as sshd does.
+func TestAddrMatchList(t *testing.T) {
+	for _, tc := range []struct {
+		addr, list string
+		want       bool
+	}{
+		{"198.51.100.7", "198.51.100.0/24", true},
+		{"198.51.100.7", "198.51.100.7", true},
+		{"198.51.100.7", "198.51.100.8", false},
+		{"198.51.100.200", "198.51.100.0/24,!198.51.100.128/25", false},
+		{"198.51.100.7", "198.51.100.0/24,!198.51.100.128/25", true},
+		{"198.51.100.7", "!198.51.100.128/25", false}, // a negation alone matches nothing
+		{"192.0.2.9", "192.0.2.*", true},
+		{"192.0.2.9", "192.0.?.9", true},
+		{"192.0.22.9", "192.0.?.9", false},
+		{"2001:db8::1", "2001:db8::/32", true},
+		{"203.0.113.7", "2001:db8::/32,203.0.113.0/24", true},
+		{"203.0.113.7", "::/0", false},
+	} {
+		if got := addrMatchList(tc.addr, tc.list); got != tc.want {
+			t.Errorf("addrMatchList(%s, %s) = %v, want %v", tc.addr, tc.list, got, tc.want)
+		}
+	}
+	if !patternMatchList("203.0.113.7", "203.0.113.*,!203.0.113.8") || patternMatchList("203.0.113.8", "203.0.113.*,!203.0.113.8") ||
+		!patternMatchList("Web1.Example.COM", "*.example.com") {
+		t.Error("patternMatchList")
+	}
+}
+
+// Match Address lists add an address to the sshd matrix only where no
+// address of it already stands for theirs.
+func TestMatchAddrs(t *testing.T) {
+	base := []string{"100.101.102.103", "203.0.113.7"}
+	for _, tc := range []struct {
+		name    string
+		address []string
+		host    []string
+		want    []string
+	}{
+		{"the public address stands for its network", []string{"203.0.113.0/24"}, nil, nil},
+		{"the tailnet peer stands for the tailnet", []string{"100.64.0.0/10"}, nil, nil},
+		{"another network", []string{"198.51.100.0/24"}, nil, []string{"198.51.100.1"}},
+		{"one address", []string{"192.0.2.44"}, nil, []string{"192.0.2.44"}},
+		{"a pattern", []string{"192.0.2.*"}, nil, []string{"192.0.2.1"}},
+		{"negated part: one class", []string{"10.0.0.0/8,!10.1.0.0/16"}, nil, []string{"10.0.0.1"}},
+		{"two lines, same class", []string{"198.51.100.0/24", "198.51.100.0/25"}, nil, []string{"198.51.100.1"}},
+		{"two lines, two classes", []string{"198.51.100.0/24", "198.51.100.128/25"}, nil, []string{"198.51.100.1", "198.51.100.129"}},
+		{"a host list tells the public address from its network", []string{"203.0.113.0/24"}, []string{"203.0.113.7"}, []string{"203.0.113.1"}},
+		{"names are not addresses", []string{"*.example.com"}, nil, nil},
+		{"IPv6", []string{"2001:db8:1::/48"}, nil, []string{"2001:db8:1::1"}},
+	} {
+		got := matchAddrs(base, matchLines{address: tc.address, host: tc.host})
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
