@@ -132,6 +132,7 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: connect: %w", t, err)
 	}
+	conn = quickAck(conn)
 	algos, err := kh.algorithms(t.Addr(), conn.RemoteAddr())
 	if err != nil {
 		conn.Close()
