@@ -70,20 +70,22 @@ func boolByte(b bool) byte {
 // addrInside is an address an entry of a Match Address list names: the
 // address itself, the first host of a network, or a pattern's wildcards
 // filled in ("192.0.2.*" gives 192.0.2.1); false when the entry names no
-// address.
+// address, or only loopback (a connection from the machine itself, which
+// the matrix leaves out as it leaves out the policy's loopback networks).
 func addrInside(entry string) (string, bool) {
+	var a netip.Addr
 	if p, err := netip.ParsePrefix(entry); err == nil {
-		a := p.Masked().Addr()
+		a = p.Masked().Addr()
 		if p.Bits() < a.BitLen() {
 			a = a.Next()
 		}
-		return a.String(), a.IsValid()
+	} else if f, err := netip.ParseAddr(strings.NewReplacer("*", "1", "?", "1").Replace(entry)); err == nil {
+		a = f
 	}
-	filled := strings.NewReplacer("*", "1", "?", "1").Replace(entry)
-	if a, err := netip.ParseAddr(filled); err == nil {
-		return a.String(), true
+	if !a.IsValid() || a.IsLoopback() || a.IsUnspecified() {
+		return "", false
 	}
-	return "", false
+	return a.String(), true
 }
 
 // addrMatchList reports whether sshd's Match Address list (entries split

@@ -803,6 +803,8 @@ func TestMatchAddrs(t *testing.T) {
 		{"a host list tells the public address from its network", []string{"203.0.113.0/24"}, []string{"203.0.113.7"}, []string{"203.0.113.1"}},
 		{"names are not addresses", []string{"*.example.com"}, nil, nil},
 		{"IPv6", []string{"2001:db8:1::/48"}, nil, []string{"2001:db8:1::1"}},
+		{"loopback is left out", []string{"127.0.0.1,::1"}, nil, nil},
+		{"everyone: the public address stands for it", []string{"0.0.0.0/0"}, nil, nil},
 	} {
 		got := matchAddrs(base, matchLines{address: tc.address, host: tc.host})
 		if !slices.Equal(got, tc.want) {
