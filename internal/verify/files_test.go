@@ -32,15 +32,7 @@ func (b *batchHost) GlobAll(ctx context.Context, patterns []string) ([][]string,
 	b.mu.Lock()
 	b.globbed = append(b.globbed, patterns)
 	b.mu.Unlock()
-	out := make([][]string, len(patterns))
-	for i, p := range patterns {
-		ms, err := b.Glob(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = ms
-	}
-	return out, nil
+	return host.GlobAll(ctx, b.Fixture, patterns)
 }
 
 func (b *batchHost) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult, error) {
@@ -49,12 +41,7 @@ func (b *batchHost) ReadFiles(ctx context.Context, paths []string) ([]host.FileR
 	b.mu.Lock()
 	b.asked = append(b.asked, paths)
 	b.mu.Unlock()
-	out := make([]host.FileResult, len(paths))
-	for i, p := range paths {
-		d, err := b.ReadFile(ctx, p)
-		out[i] = host.FileResult{Data: host.TextLines(d), Err: err}
-	}
-	return out, nil
+	return host.ReadFiles(ctx, b.Fixture, paths) // the fixture alone reads file by file
 }
 
 // On a host where a batch costs a program start, the files the checks

@@ -666,11 +666,10 @@ func matchCriteria(ctx context.Context, env *check.Env, inst sshdInstance) (ml m
 		}
 		seen[p] = true
 		// Through the run's file cache: prefetch read the config.
-		r, err := env.ReadFiles(ctx, []string{p})
-		if err != nil || r[0].Err != nil {
+		b, err := env.ReadFile(ctx, p)
+		if err != nil {
 			return false
 		}
-		b := r[0].Data
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == '=' || r == '\r' })
 			if len(f) == 0 || strings.HasPrefix(f[0], "#") {

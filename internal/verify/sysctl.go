@@ -118,7 +118,7 @@ func sysctlKeys(ctx context.Context, env *check.Env) []string {
 	var keys []string
 	for _, s := range env.Policy.Sysctl {
 		keys = append(keys, s.Name)
-		fam, name, conf := confKey(s.Name)
+		fam, _, name, conf := confKey(s.Name)
 		switch {
 		case conf:
 			ifcs, _ := interfaces(ctx, env, fam)
@@ -162,7 +162,7 @@ func ifacePattern(family string) string { return "/proc/sys/net/" + family + "/c
 func ifaceFamilies(p *policy.Policy) []string {
 	var out []string
 	for _, s := range p.Sysctl {
-		fam, _, ok := confKey(s.Name)
+		fam, _, _, ok := confKey(s.Name)
 		if s.Name == "net.ipv4.ip_forward" {
 			fam, ok = "ipv4", true
 		}
@@ -173,14 +173,14 @@ func ifaceFamilies(p *policy.Policy) []string {
 	return out
 }
 
-// confKey splits net.{ipv4,ipv6}.conf.{all,default}.NAME, a key the
-// kernel combines with each interface's own.
-func confKey(key string) (family, name string, ok bool) {
+// confKey splits net.FAMILY.conf.SCOPE.NAME (FAMILY ipv4 or ipv6, SCOPE
+// all or default), a key the kernel combines with each interface's own.
+func confKey(key string) (family, scope, name string, ok bool) {
 	parts := strings.Split(key, ".")
 	if len(parts) == 5 && parts[0] == "net" && (parts[1] == "ipv4" || parts[1] == "ipv6") && parts[2] == "conf" && (parts[3] == "all" || parts[3] == "default") {
-		return parts[1], parts[4], true
+		return parts[1], parts[3], parts[4], true
 	}
-	return "", "", false
+	return "", "", "", false
 }
 
 // interfaces lists the conf/ directories of a family other than all and
@@ -217,7 +217,7 @@ type sysctlFinding struct {
 // evaluates default and every existing interface with the kernel's rule.
 func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sysctlFinding, error) {
 	var f sysctlFinding
-	if fam, name, ok := confKey(key); ok {
+	if fam, scope, name, ok := confKey(key); ok {
 		rule := combineSelf
 		if fam == "ipv4" {
 			rule = ipv4Combine[name]
@@ -253,7 +253,7 @@ func evalSysctl(ctx context.Context, env *check.Env, key string, want int64) (sy
 			}
 			return own
 		}
-		if all != want && strings.Contains(key, ".conf.all.") {
+		if all != want && scope == "all" {
 			f.problems = append(f.problems, fmt.Sprintf("conf.all.%s = %d", name, all))
 		}
 		if e := effective(def, false); e != want {
