@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -392,18 +391,16 @@ func runAuditReport(env *Env, args []string) int {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: warning: %v\n", path, err)
 	}
-	var out bytes.Buffer
-	switch *format {
-	case "json":
-		err = rep.WriteJSON(&out)
-	case "html":
-		err = htmlreport.Audit(&out, rep, now.Location())
-	default:
-		err = rep.WriteText(&out, now.Location())
-	}
-	if err == nil {
-		err = writeOutput(env, *output, out.Bytes())
-	}
+	err = writeOutput(env, *output, func(w io.Writer) error {
+		switch *format {
+		case "json":
+			return rep.WriteJSON(w)
+		case "html":
+			return htmlreport.Audit(w, rep, now.Location())
+		default:
+			return rep.WriteText(w, now.Location())
+		}
+	})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)
 		return ExitUsage

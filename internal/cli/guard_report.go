@@ -143,7 +143,7 @@ func runGuardReport(env *Env, args []string) int {
 		}
 	}
 	if err == nil {
-		err = writeOutput(env, *output, out.Bytes())
+		err = writeBytes(env, *output, out.Bytes())
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v\n", path, err)

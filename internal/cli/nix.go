@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,15 +202,32 @@ func printNixFacts(env *Env, r nixfacts.Release) {
 // terminal) is written to as it is: renaming over it would replace the
 // device itself.
 func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
+	return renderFileAtomic(dst, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// renderFileAtomic is writeFileAtomic for content that render writes: into
+// the temporary file as it is produced (a fleet's report runs to megabytes,
+// and holding it whole first costs the run its memory and page faults),
+// renamed over dst only when render and every write succeeded. A target
+// that is not a regular file gets the content only once render finished,
+// so a failed render leaves nothing half written anywhere.
+func renderFileAtomic(dst string, mode os.FileMode, render func(io.Writer) error) error {
 	if fi, err := os.Stat(dst); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
 			return fmt.Errorf("write %s: is a directory", dst)
+		}
+		var buf bytes.Buffer
+		if err := render(&buf); err != nil {
+			return fmt.Errorf("write %s: %w", dst, err)
 		}
 		f, err := os.OpenFile(dst, os.O_WRONLY, 0)
 		if err != nil {
 			return fmt.Errorf("write %s: %w", dst, err)
 		}
-		_, err = f.Write(data)
+		_, err = f.Write(buf.Bytes())
 		if err = errors.Join(err, f.Close()); err != nil {
 			return fmt.Errorf("write %s: %w", dst, err)
 		}
@@ -222,7 +241,11 @@ func writeFileAtomic(dst string, data []byte, mode os.FileMode) error {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	err = render(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err = errors.Join(err, tmp.Chmod(mode), tmp.Close()); err == nil {
 		err = os.Rename(tmp.Name(), dst)
 	}

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +78,65 @@ func TestWriteFileAtomic(t *testing.T) {
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".tmp") || strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+// A render that fails after writing part of its report leaves the old
+// file as it was and no temporary file; in a FIFO (written only once the
+// render finished) and on standard output it writes nothing at all. A
+// report larger than the write buffer arrives whole.
+func TestRenderFileAtomicFailure(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "fleet.json")
+	if err := os.WriteFile(reg, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("render failed")
+	half := func(w io.Writer) error {
+		if _, err := w.Write(bytes.Repeat([]byte("x"), 200<<10)); err != nil {
+			return err
+		}
+		return boom
+	}
+	if err := renderFileAtomic(reg, 0o644, half); !errors.Is(err, boom) {
+		t.Errorf("regular file: err = %v, want %v", err, boom)
+	}
+	if b, _ := os.ReadFile(reg); string(b) != "old" {
+		t.Errorf("a failed render changed the file: %d bytes", len(b))
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing may open the FIFO for writing: a reader opened without
+	// blocking would see a writer come and go.
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := renderFileAtomic(fifo, 0o644, half); !errors.Is(err, boom) {
+		t.Errorf("fifo: err = %v, want %v", err, boom)
+	}
+	if n, _ := r.Read(make([]byte, 1)); n != 0 {
+		t.Errorf("a failed render wrote %d byte(s) to the FIFO", n)
+	}
+	var stdout bytes.Buffer
+	if err := writeOutput(&Env{Stdout: &stdout}, "", half); !errors.Is(err, boom) || stdout.Len() != 0 {
+		t.Errorf("stdout: err = %v, %d bytes written", err, stdout.Len())
+	}
+	want := bytes.Repeat([]byte("0123456789abcdef"), 50<<10) // 800 KiB
+	if err := renderFileAtomic(reg, 0o644, func(w io.Writer) error { _, err := w.Write(want); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(reg); !bytes.Equal(b, want) {
+		t.Errorf("the file holds %d bytes, want %d", len(b), len(want))
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), ".") {
 			t.Errorf("left behind: %s", e.Name())
 		}
 	}

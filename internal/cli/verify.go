@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -208,11 +208,9 @@ func writeVerify(env *Env, ff *fleetFlags, one *fleetverify.Fleet, format string
 	if ff.fleet(format) { // one host as an HTML page, or compared with a baseline
 		return renderFleet(env, fleetRun{ff: ff, format: format, release: meta.Release, usage: usage}, one)
 	}
-	var out bytes.Buffer
-	err := report.Write(&out, format, meta, results, opts)
-	if err == nil {
-		err = writeOutput(env, ff.output, out.Bytes())
-	}
+	err := writeOutput(env, ff.output, func(w io.Writer) error {
+		return report.Write(w, format, meta, results, opts)
+	})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart verify: write report: %v\n", err)
 		return ExitUsage

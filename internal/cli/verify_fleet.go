@@ -148,24 +148,21 @@ func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
 		}
 		fleet.Compare(ff.baseline, base)
 	}
-	var out bytes.Buffer
-	var err error
-	switch fr.format {
-	case "json":
-		err = fleet.JSON(&out)
-	case "junit":
-		err = fleet.JUnit(&out)
-	case "sarif":
-		err = fleet.SARIF(&out)
-	case "html":
-		err = htmlreport.Fleet(&out, fleet)
-	default:
-		err = fleet.Text(&out)
+	render := func(w io.Writer) error {
+		switch fr.format {
+		case "json":
+			return fleet.JSON(w)
+		case "junit":
+			return fleet.JUnit(w)
+		case "sarif":
+			return fleet.SARIF(w)
+		case "html":
+			return htmlreport.Fleet(w, fleet)
+		default:
+			return fleet.Text(w)
+		}
 	}
-	if err == nil {
-		err = writeOutput(env, ff.output, out.Bytes())
-	}
-	if err != nil {
+	if err := writeOutput(env, ff.output, render); err != nil {
 		return errf("write report: %v", err)
 	}
 	if ff.failOn == "regressions" {
@@ -182,13 +179,27 @@ func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
 	return verifyExit(check.Summarize(all))
 }
 
-// writeOutput writes to -o FILE (atomically) or standard output.
-func writeOutput(env *Env, file string, b []byte) error {
+// writeOutput writes what render produces to -o FILE (atomically, see
+// renderFileAtomic) or to standard output, there only once render has
+// finished, so a failed render prints nothing.
+func writeOutput(env *Env, file string, render func(io.Writer) error) error {
 	if file == "" || file == "-" {
-		_, err := env.Stdout.Write(b)
+		var buf bytes.Buffer
+		if err := render(&buf); err != nil {
+			return err
+		}
+		_, err := env.Stdout.Write(buf.Bytes())
 		return err
 	}
-	return writeFileAtomic(file, b, 0o644)
+	return renderFileAtomic(file, 0o644, render)
+}
+
+// writeBytes is writeOutput for content already rendered.
+func writeBytes(env *Env, file string, b []byte) error {
+	return writeOutput(env, file, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
 }
 
 // verifyFleet runs the checks on every host of the inventory and --host.
