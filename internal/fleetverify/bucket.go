@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/lazyre"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -149,7 +149,7 @@ func FromBucket(entries []Entry, now time.Time, maxAge time.Duration, tool, vers
 	return f
 }
 
-var tokenRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+var tokenRe = lazyre.New(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 
 func decodeEntry(e Entry) (*HostRun, error) {
 	if err := policy.ValidNode(e.Key); err != nil {

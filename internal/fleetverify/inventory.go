@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/lazyre"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -51,8 +51,8 @@ var (
 	topKeys   = []string{"user", "port", "proxy_jump", "timeout", "identity", "known_hosts", "group", "host"}
 	groupKeys = []string{"user", "port", "proxy_jump", "timeout", "labels", "policy", "profile", "sshd_config"}
 	hostKeys  = []string{"name", "address", "user", "port", "proxy_jump", "timeout", "labels", "group", "policy", "profile", "sshd_config"}
-	nameRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$`)
-	labelRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9._=-]{0,62})$`)
+	nameRE    = lazyre.New(`^[A-Za-z0-9]([A-Za-z0-9._-]{0,62})$`)
+	labelRE   = lazyre.New(`^[a-z0-9]([a-z0-9._=-]{0,62})$`)
 )
 
 // LoadInventory reads and validates a fleet inventory. Every problem is

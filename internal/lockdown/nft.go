@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/lazyre"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
@@ -32,8 +32,8 @@ type Config struct {
 	Ranges []string `json:"ranges"`
 }
 
-var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
-var tableRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+var ifnameRE = lazyre.New(`^[A-Za-z0-9_.:@-]{1,15}$`)
+var tableRE = lazyre.New(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
 // ConfigFromPolicy derives the lockdown from a policy. It refuses a policy
 // that would lock out the admin: no tailnet interface, or no SSH port.

@@ -6,13 +6,14 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/rampart-sec/rampart/internal/lazyre"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/nixgen/nixexpr"
 	"github.com/rampart-sec/rampart/internal/policy"
 )
 
 var (
-	hostRE   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+	hostRE   = lazyre.New(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 	diskRE   = regexp.MustCompile(`^/dev/[A-Za-z0-9/_.:-]+$`)
 	systemRE = regexp.MustCompile(`^(x86_64|aarch64|i686|riscv64)-linux$`)
 )

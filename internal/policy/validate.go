@@ -19,6 +19,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/guard/filter"
 	"github.com/rampart-sec/rampart/internal/guard/source"
+	"github.com/rampart-sec/rampart/internal/lazyre"
 )
 
 // Validate checks an in-memory policy (one built in Go rather than parsed)
@@ -155,14 +156,14 @@ func (v *validator) lockout() {
 }
 
 var (
-	userRe     = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,30}$`)
-	auditKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,31}$`)
-	jailRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	tableRe    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
-	ifaceRe    = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,15}$`)
+	userRe     = lazyre.New(`^[a-z_][a-z0-9_-]{0,30}$`)
+	auditKeyRe = lazyre.New(`^[A-Za-z0-9_.:-]{1,31}$`)
+	jailRe     = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	tableRe    = lazyre.New(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+	ifaceRe    = lazyre.New(`^[A-Za-z0-9_.:-]{1,15}$`)
 	journalRe  = regexp.MustCompile(`^[A-Z0-9_]+=.+$`)
-	hostRe     = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
-	modeRe     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
+	hostRe     = lazyre.New(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
+	modeRe     = lazyre.New(`^[A-Za-z0-9_-]{1,32}$`)
 )
 
 func (v *validator) run() {
@@ -464,7 +465,7 @@ func (v *validator) action(ap []string, a Action, b Ban, names map[string]bool) 
 	}
 }
 
-var groupRe = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+var groupRe = lazyre.New(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 func (v *validator) jail(j Jail) {
 	jp := func(k ...string) []string { return with([]string{"ban", "jails", j.Name}, k...) }
@@ -640,8 +641,8 @@ func (v *validator) firewall() {
 }
 
 var (
-	nodeRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
-	streamRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	nodeRe   = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	streamRe = lazyre.New(`^[A-Za-z0-9_-]{1,64}$`)
 )
 
 // ValidNode checks a fleet node name: it is a NATS subject token, so no

@@ -143,7 +143,7 @@ type baselineView struct {
 // Fleet writes the HTML page for a verify run (one or many hosts).
 func Fleet(w io.Writer, f *fleetverify.Fleet) error {
 	p := buildFleet(f)
-	return fleetTmpl.Execute(w, p)
+	return fleetTmpl().Execute(w, p)
 }
 
 func buildFleet(f *fleetverify.Fleet) *fleetPage {

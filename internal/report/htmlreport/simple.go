@@ -4,12 +4,15 @@ import (
 	_ "embed"
 	"html/template"
 	"io"
+	"sync"
 )
 
 //go:embed simple.html
 var simpleHTML string
 
-var simpleTmpl = template.Must(template.New("simple").Funcs(funcs).Parse(simpleHTML))
+var simpleTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("simple").Funcs(funcs).Parse(simpleHTML))
+})
 
 // simplePage is a report page without filters: cards, then sections of
 // charts and a table.
@@ -40,5 +43,5 @@ type table struct {
 
 func (p *simplePage) write(w io.Writer) error {
 	p.Style = template.CSS(pageCSS)
-	return simpleTmpl.Execute(w, p)
+	return simpleTmpl().Execute(w, p)
 }

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"html/template"
 	"strings"
+	"sync"
 
 	"github.com/rampart-sec/rampart/internal/check"
 )
@@ -22,4 +23,8 @@ var funcs = template.FuncMap{
 	"st":   func(s check.Status) string { return string(statusLetter[s]) },
 }
 
-var fleetTmpl = template.Must(template.New("fleet").Funcs(funcs).Parse(fleetHTML))
+// The templates parse on first use: every rampart process links this
+// package, few render a page.
+var fleetTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("fleet").Funcs(funcs).Parse(fleetHTML))
+})
