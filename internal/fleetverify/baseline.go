@@ -190,6 +190,11 @@ func decode(data []byte) (*Fleet, error) {
 	switch doc.Schema {
 	case report.Schema:
 		v := &doc.verifyDoc
+		if v.Host == "" {
+			// rampart names every report ("local" or the SSH target);
+			// a fleet of such reports needs the name to tell them apart.
+			return nil, fmt.Errorf("host: empty: expected the name of the host the report is about")
+		}
 		h, err := v.hostRun(&Target{Name: v.Host})
 		if err != nil {
 			return nil, err
