@@ -78,3 +78,61 @@ func TestQuickAck(t *testing.T) {
 		t.Error("a connection that is not TCP was wrapped")
 	}
 }
+
+// The SSH transport's small reads are served from one read of the socket:
+// what the socket holds comes in at once, byte for byte.
+func TestQuickAckBuffers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	want := make([]byte, 48<<10)
+	for i := range want {
+		want[i] = byte(i * 7)
+	}
+	sent := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		_, err = c.Write(want)
+		sent <- err
+		io.Copy(io.Discard, c) // until the client closes
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := <-sent; err != nil { // on loopback the bytes wait in the socket now
+		t.Fatal(err)
+	}
+	c, ok := quickAck(raw).(*quickAckConn)
+	if !ok {
+		t.Fatal("a TCP connection was not wrapped")
+	}
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 4<<10)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, buf[:n]...)
+	if c.r.Buffered() == 0 {
+		t.Errorf("a %d-byte read took only what it asked for from a socket holding %d bytes", len(buf), len(want))
+	}
+	for len(got) < len(want) {
+		n, err := c.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != string(want) {
+		t.Error("the bytes read through the buffer differ from those sent")
+	}
+}
