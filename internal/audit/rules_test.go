@@ -346,3 +346,22 @@ func TestGarbledListing(t *testing.T) {
 		t.Errorf("candidates %q", c)
 	}
 }
+
+// auditctl -s output is read from the host: parsing never panics, and a
+// status it accepts has its enabled and pid lines.
+func FuzzParseStatus(f *testing.F) {
+	for _, p := range []string{"testdata/auditctl-s-off.txt", "testdata/auditctl-s-running.txt"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseStatus("auditctl -s", data)
+		if err != nil {
+			return
+		}
+		if _, ok := s.Raw["enabled"]; !ok {
+			t.Fatal("accepted a status without an enabled line")
+		}
+	})
+}

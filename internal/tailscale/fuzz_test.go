@@ -67,3 +67,31 @@ func FuzzParseInterfaces(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseRoute(f *testing.F) {
+	files, _ := filepath.Glob("testdata/route-get-*.json")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseRoute(data)
+		if err == nil && r == nil {
+			t.Fatal("no route and no error")
+		}
+	})
+}
+
+func FuzzParsePrefs(f *testing.F) {
+	files, _ := filepath.Glob("testdata/prefs-*.json")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePrefs(data)
+		if err == nil && p == nil {
+			t.Fatal("no prefs and no error")
+		}
+	})
+}

@@ -116,3 +116,26 @@ func TestKernelText(t *testing.T) {
 		}
 	}
 }
+
+// Whatever sed printed (or a host printed in its place), splitting it
+// into files never panics, and when it parses there is one result per
+// path, each either data or an error.
+func FuzzParseSedBatch(f *testing.F) {
+	f.Add([]byte("/a\nx$\n/b\ny$\nz$\n/c\n$\n/a\nx$\n"), []byte(""))
+	f.Add([]byte("/a\nx\\001\\\\$\n"), []byte("sed: can't read /c: No such file or directory\nsed: read error on /b: Is a directory\n"))
+	paths := []string{"/a", "/b", "/c", "/a"}
+	f.Fuzz(func(t *testing.T, stdout, stderr []byte) {
+		res, ok := parseSedBatch(paths, stdout, stderr)
+		if !ok {
+			return
+		}
+		if len(res) != len(paths) {
+			t.Fatalf("%d results for %d paths", len(res), len(paths))
+		}
+		for i, r := range res {
+			if (r.Err == nil) == (r.Data == nil) {
+				t.Fatalf("result %d: data %q and error %v", i, r.Data, r.Err)
+			}
+		}
+	})
+}
