@@ -322,3 +322,36 @@ func TestRunnerFix(t *testing.T) {
 		}
 	}
 }
+
+// Envs that share a policy's NixCache print the same remediation text as
+// an Env without one, for every release; the cache holds each topic of
+// each release once, and an Env for another release misses it.
+func TestNixCache(t *testing.T) {
+	p, err := policy.Default("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := [][]string{{"ssh.max_auth_tries"}, {"audit.enabled", "audit.watches"}, {"time.chrony"}, {"no.such.topic"}}
+	var cache NixCache
+	for _, rel := range []string{"", "24.11", "unstable"} {
+		plain, a, b := NewEnv(nil, p, rel), NewEnv(nil, p, rel), NewEnv(nil, p, rel)
+		a.NixCache, b.NixCache = &cache, &cache
+		for _, ts := range topics {
+			want := plain.Nix(ts...)
+			if got := a.Nix(ts...); got != want {
+				t.Errorf("release %q, %v: cached %q, want %q", rel, ts, got, want)
+			}
+			if got := b.Nix(ts...); got != want {
+				t.Errorf("release %q, %v: second Env %q, want %q", rel, ts, got, want)
+			}
+		}
+	}
+	if plain := NewEnv(nil, p, "").Nix("ssh.max_auth_tries"); plain == "" {
+		t.Fatal("no remediation text for ssh.max_auth_tries: the test proves nothing")
+	}
+	n := 0
+	cache.m.Range(func(any, any) bool { n++; return true })
+	if want := 3 * 5; n != want { // 3 releases × 5 distinct topics
+		t.Errorf("the cache holds %d entries, want %d", n, want)
+	}
+}

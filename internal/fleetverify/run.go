@@ -118,6 +118,7 @@ type policyEntry struct {
 	p    *policy.Policy
 	hash string
 	err  error
+	nix  check.NixCache // the remediation text of p, for every host that uses it
 }
 
 type policyCache struct {
@@ -126,7 +127,7 @@ type policyCache struct {
 	m    map[[2]string]*policyEntry
 }
 
-func (c *policyCache) get(file, profile string) (*policy.Policy, string, error) {
+func (c *policyCache) get(file, profile string) (*policyEntry, error) {
 	c.mu.Lock()
 	e := c.m[[2]string{file, profile}]
 	if e == nil {
@@ -144,7 +145,7 @@ func (c *policyCache) get(file, profile string) (*policy.Policy, string, error) 
 			e.hash = PolicyHash(e.p)
 		}
 	})
-	return e.p, e.hash, e.err
+	return e, e.err
 }
 
 // PolicyHash is the hex SHA-256 of the effective policy as TOML.
@@ -159,13 +160,14 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	if t.Policy != "" {
 		r.Policy = t.Policy
 	}
-	p, hash, err := pols.get(t.Policy, t.Profile)
+	pe, err := pols.get(t.Policy, t.Profile)
 	if err != nil {
 		r.Error = "policy: " + err.Error()
 		r.Results = unknownAll(o.Checks, t.Name, r.Error)
 		return r
 	}
-	r.Policy, r.PolicyHash = p.Source, hash
+	p := pe.p
+	r.Policy, r.PolicyHash = p.Source, pe.hash
 	if r.Policy == "" {
 		r.Policy = "(default)"
 	}
@@ -194,6 +196,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 		vo.SSHDConfigs = t.SSHDConfigs
 	}
 	env := check.NewEnv(h, p, o.Release)
+	env.NixCache = &pe.nix
 	r.Results = verify.Run(hctx, env, vo, o.Checks)
 	r.OS, _ = verify.OSName(hctx, env)
 	// Through the run's cache: verify read it with the kernel files.
