@@ -16,7 +16,6 @@ import (
 	"github.com/rampart-sec/rampart/internal/check/catalog"
 	"github.com/rampart-sec/rampart/internal/fleetverify"
 	"github.com/rampart-sec/rampart/internal/host"
-	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/report"
 	"github.com/rampart-sec/rampart/internal/verify"
@@ -162,12 +161,12 @@ func runVerify(env *Env, args []string) int {
 	defer cancel()
 	var h host.Host = &host.Local{}
 	if len(ff.hosts) == 1 {
-		rh, err := sshhost.Dial(ctx, ff.hosts[0], sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
+		rh, closeAll, err := dialHost(ctx, env, ff, identities, knownHosts)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "rampart verify: %v\n", err)
 			return ExitUsage
 		}
-		defer rh.Close()
+		defer closeAll()
 		h = rh
 	}
 	started := time.Now()

@@ -31,6 +31,8 @@ type fleetFlags struct {
 	failOn      string
 	from        repeated
 	output      string
+	sshConfig   bool   // resolve hosts through OpenSSH's client configuration
+	sshFile     string // ssh -F FILE
 }
 
 func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
@@ -40,6 +42,8 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	fs.IntVar(&ff.parallel, "parallel", 16, "hosts verified at once")
 	fs.DurationVar(&ff.hostTimeout, "host-timeout", 60*time.Second, "deadline for one host; a host past it, or unreachable, is unknown and the run goes on")
 	fs.Var(&ff.from, "from", "render saved JSON report `FILE`s instead of verifying (repeatable: merges them into one fleet view)")
+	fs.BoolVar(&ff.sshConfig, "ssh-config", false, "read each host's HostName, User, Port, IdentityFile, known_hosts files and ProxyJump from OpenSSH's client configuration (ssh -G; ~/.ssh/config and /etc/ssh/ssh_config), so --host takes its aliases; --host USER@ and :PORT, the inventory, -i and --known-hosts win; known_hosts is enforced whatever StrictHostKeyChecking says")
+	fs.StringVar(&ff.sshFile, "F", "", "read ssh's client configuration from `FILE` instead (ssh -F; implies --ssh-config)")
 	addReportFlags(fs, ff)
 	return ff
 }
@@ -50,6 +54,32 @@ func addReportFlags(fs *flag.FlagSet, ff *fleetFlags) {
 	fs.StringVar(&ff.baseline, "baseline", "", "compare with an earlier JSON report `FILE` (fleet or one host): what got worse, what got better")
 	fs.StringVar(&ff.failOn, "fail-on", "", "with --baseline: exit 1 only for new failures (`regressions`)")
 	fs.StringVar(&ff.output, "o", "", "write the report to `FILE` instead of stdout")
+}
+
+// dialHost connects to the one --host: as given, or with --ssh-config as
+// ssh's client configuration says (through its jump hosts first).
+func dialHost(ctx context.Context, env *Env, ff *fleetFlags, identities, knownHosts []string) (*sshhost.Host, func(), error) {
+	pt, err := sshhost.ParseTarget(ff.hosts[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &fleetverify.Target{Name: ff.hosts[0], User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet}
+	if ff.useSSHConfig() {
+		if err := fleetverify.WithSSHConfig(ctx, ff.sshConfigOf(env, len(identities) > 0, len(knownHosts) > 0), t); err != nil {
+			return nil, nil, fmt.Errorf("--ssh-config: %w", err)
+		}
+	}
+	return fleetverify.Dial(ctx, t, sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
+}
+
+// useSSHConfig: --ssh-config, or -F (which implies it).
+func (ff *fleetFlags) useSSHConfig() bool { return ff.sshConfig || ff.sshFile != "" }
+
+// sshConfigOf is how --ssh-config reads ssh's configuration; keepIDs and
+// keepKnown: -i or --known-hosts (or the inventory's) were given.
+func (ff *fleetFlags) sshConfigOf(env *Env, keepIDs, keepKnown bool) fleetverify.SSHConfig {
+	return fleetverify.SSHConfig{Local: &host.Local{}, File: ff.sshFile, Home: env.Getenv("HOME"),
+		KeepIdentities: keepIDs, KeepKnownHosts: keepKnown}
 }
 
 // fleet reports whether the run is a fleet run (several hosts, an
@@ -237,10 +267,19 @@ func verifyFleet(env *Env, fr fleetRun) (*fleetverify.Fleet, int) {
 			return nil, fr.usage("--host %s is given twice (or is also in the inventory)", h)
 		}
 		names[h] = true
-		targets = append(targets, &fleetverify.Target{Name: h, User: pt.User, Address: pt.Host, Port: pt.Port})
+		targets = append(targets, &fleetverify.Target{Name: h, User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet})
 	}
 	if len(targets) == 0 {
 		return nil, fr.usage("no hosts: give --host or an --inventory with [[host]] tables")
+	}
+	if ff.useSSHConfig() {
+		c := ff.sshConfigOf(env, len(identities) > 0, len(knownHosts) > 0)
+		for _, t := range targets {
+			if err := fleetverify.WithSSHConfig(env.Ctx, c, t); err != nil {
+				fmt.Fprintf(env.Stderr, "rampart verify: --ssh-config: %v\n", err)
+				return nil, ExitUsage
+			}
+		}
 	}
 	for _, t := range targets {
 		if t.User == "" {

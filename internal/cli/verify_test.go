@@ -84,3 +84,25 @@ func TestVerifyHelpRelease(t *testing.T) {
 		}
 	}
 }
+
+// --ssh-config reaches ssh's client configuration on both paths: one
+// --host (dialled alone) and several (the fleet run), and a setting
+// rampart cannot honour stops the run before any connection.
+func TestVerifySSHConfig(t *testing.T) {
+	testenv.RequireCommands(t, "ssh")
+	cfg := filepath.Join(t.TempDir(), "ssh_config")
+	if err := os.WriteFile(cfg, []byte("Host legacy\n  ProxyCommand nc %h %p\nHost web1\n  HostName 192.0.2.10\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--ssh-config", "-F", cfg, "--host", "legacy"},
+		{"-F", cfg, "--host", "web1", "--host", "legacy"}, // -F implies --ssh-config
+	} {
+		var out, errb bytes.Buffer
+		code := Run(&Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}, append([]string{"verify", "--only", "ssh"}, args...))
+		if code != ExitUsage || !strings.Contains(errb.String(), "--ssh-config: legacy: ssh -G -F "+cfg+" -- legacy: line ") ||
+			!strings.Contains(errb.String(), "ProxyCommand is not supported") {
+			t.Errorf("verify %v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -193,6 +194,52 @@ timeout = "3s"
 				t.Errorf("%s %s: fleet run says %s, single-host run %s (%s)", h.name, r.ID, got, r.Status, r.Message)
 			}
 		}
+	}
+
+	// Through the ssh client configuration (--ssh-config): an alias whose
+	// HostName, User, key, known_hosts file and jump host (itself an
+	// alias with its own key) come from ssh -G, and none from the run.
+	testenv.RequireCommands(t, "ssh")
+	sshCfg := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(sshCfg, []byte(fmt.Sprintf(`Host alias-web4
+  HostName 198.51.100.1
+  User root
+  IdentityFile %s
+  UserKnownHostsFile %s
+  ProxyJump alias-web1
+Host alias-web1
+  HostName 192.0.2.3
+  User root
+  IdentityFile %s
+  UserKnownHostsFile %s
+`, web4.srv.ClientKey, kh, web1.srv.ClientKey, kh)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	aliased := &Target{Name: "alias-web4", Address: "alias-web4"}
+	if err := WithSSHConfig(ctx, SSHConfig{Local: &host.Local{}, File: sshCfg}, aliased); err != nil {
+		t.Fatal(err)
+	}
+	if j := aliased.ProxyJump; aliased.Address != "198.51.100.1" || aliased.User != "root" || j == nil || j.Address != "192.0.2.3" ||
+		len(j.Identities) != 1 || j.Identities[0] != web1.srv.ClientKey || len(aliased.KnownHosts) == 0 || aliased.KnownHosts[0] != kh {
+		t.Fatalf("alias-web4 resolved to %+v, jump %+v", aliased, aliased.ProxyJump)
+	}
+	bare := sshOpts
+	bare.Identities, bare.KnownHosts = nil, nil
+	viaConfig := Run(ctx, []*Target{aliased}, Options{Checks: checks, SSH: bare,
+		Verify: verify.Options{SSHDConfigs: []string{cfg(web4)}}})[0]
+	if viaConfig.Error != "" {
+		t.Fatalf("alias-web4: %s", viaConfig.Error)
+	}
+	for _, r := range viaConfig.Results {
+		if got := status("web4", r.ID); got != r.Status {
+			t.Errorf("alias-web4 %s: %s, web4 in the inventory %s", r.ID, r.Status, got)
+		}
+	}
+	// Without the configuration the alias does not resolve, and the error
+	// says where it may come from.
+	unknown := Run(ctx, []*Target{{Name: "alias-web4", Address: "alias-web4.invalid", User: "root", Port: 22}}, Options{Checks: checks, SSH: sshOpts})[0]
+	if !strings.Contains(unknown.Error, "add --ssh-config") {
+		t.Errorf("an unresolvable name: error %q gives no hint", unknown.Error)
 	}
 
 	// The documents round-trip, and the text groups the failure by check.

@@ -22,6 +22,7 @@ type Target struct {
 	User      string
 	Address   string
 	Port      int
+	PortSet   bool    // the inventory or the command line gave Port (else it is the default 22)
 	ProxyJump *Target // nil: dial directly
 	Group     string
 	Labels    []string
@@ -31,6 +32,11 @@ type Target struct {
 	Profile     string
 	SSHDConfigs []string
 	Timeout     time.Duration // 0: the run's --host-timeout
+	// Identities and KnownHosts, when set (from the ssh client
+	// configuration, WithSSHConfig), replace the run's for this host.
+	Identities []string
+	KnownHosts []string
+	configured bool // WithSSHConfig has filled it in
 }
 
 // Dest is [USER@]ADDRESS[:PORT] for sshhost.Dial.
@@ -141,6 +147,7 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 		if tg.Address == "" {
 			tg.Address = hn
 		}
+		tg.PortSet = tg.Port != 0
 		if tg.Port == 0 {
 			tg.Port = 22
 		}
@@ -175,7 +182,7 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 			d.add(at, false, "%q is neither a host of this inventory nor [USER@]HOST[:PORT]: %v", val, err)
 			continue
 		}
-		tg.ProxyJump = &Target{Name: pt.String(), User: pt.User, Address: pt.Host, Port: pt.Port}
+		tg.ProxyJump = &Target{Name: pt.String(), User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet}
 		if tg.ProxyJump.User == "" {
 			tg.ProxyJump.User = tg.User
 		}

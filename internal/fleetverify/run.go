@@ -181,7 +181,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	if sshOpts.Timeout <= 0 || sshOpts.Timeout > limit {
 		sshOpts.Timeout = min(limit, 10*time.Second)
 	}
-	h, closeAll, err := dial(hctx, t, sshOpts)
+	h, closeAll, err := Dial(hctx, t, sshOpts)
 	if err != nil {
 		r.Error = err.Error()
 		if hctx.Err() != nil && ctx.Err() == nil {
@@ -212,8 +212,9 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	return r
 }
 
-// dial connects to t, through its jump hosts first.
-func dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
+// Dial connects to t, through its jump hosts first (each hop with its own
+// keys and known_hosts when it has them); the func closes every hop.
+func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
 	var chain []*Target
 	for j := t; j != nil; j = j.ProxyJump {
 		chain = append([]*Target{j}, chain...)
@@ -230,8 +231,15 @@ func dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, 
 		if last != nil {
 			opts.Dial = last.DialContext
 		}
+		if len(hop.Identities) > 0 {
+			opts.Identities = hop.Identities
+		}
+		if len(hop.KnownHosts) > 0 {
+			opts.KnownHosts = hop.KnownHosts
+		}
 		h, err := sshhost.Dial(ctx, hop.Dest(), opts)
 		if err != nil {
+			err = aliasHint(err, hop)
 			closeAll()
 			if hop != t {
 				return nil, nil, fmt.Errorf("jump host %s: %w", hop.Name, err)

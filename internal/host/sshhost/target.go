@@ -10,9 +10,10 @@ import (
 
 // Target is a parsed [USER@]HOST[:PORT].
 type Target struct {
-	User string
-	Host string
-	Port int
+	User    string
+	Host    string
+	Port    int
+	PortSet bool // the string named the port (else Port is the default 22)
 }
 
 // ParseTarget parses [USER@]HOST[:PORT]; an IPv6 address with a port is
@@ -44,7 +45,7 @@ func ParseTarget(s string) (Target, error) {
 			if err != nil || n < 1 || n > 65535 {
 				return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", host.SafeText(s), host.SafeText(p))
 			}
-			t.Port = n
+			t.Port, t.PortSet = n, true
 		}
 		t.Host = h
 	case strings.Count(rest, ":") > 1:
@@ -55,7 +56,7 @@ func ParseTarget(s string) (Target, error) {
 		if err != nil || n < 1 || n > 65535 {
 			return t, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", host.SafeText(s), host.SafeText(p))
 		}
-		t.Host, t.Port = h, n
+		t.Host, t.Port, t.PortSet = h, n, true
 	default:
 		t.Host = rest
 	}
