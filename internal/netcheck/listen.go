@@ -44,12 +44,16 @@ var (
 
 // KernelFiles are the small files the kernel writes that the network
 // checks read (the socket counts, the interface table, the legacy
-// iptables table lists): a remote shell reads them all with its builtins
-// in one round trip, so verify asks for them together before the checks
-// run, and the checks find them in the run's file cache.
+// iptables table lists), so verify asks for them before the checks run
+// and the checks find them in the run's file cache.
 func KernelFiles() []string {
-	return append(append(append([]string(nil), sockstatPaths...), netDevPath), nftrules.LegacyNames...)
+	return append(append(SockstatFiles(), netDevPath), nftrules.LegacyNames...)
 }
+
+// SockstatFiles are the socket counts ListenTables decides by: the files
+// a batch must read before the one that may hold the TCP tables (a
+// remote shell reads them alone with its builtins, no program started).
+func SockstatFiles() []string { return append([]string(nil), sockstatPaths...) }
 
 // ListenTables returns the TCP tables the listening sockets will be read
 // from, for a batch read ahead of the checks; nil when they are too big

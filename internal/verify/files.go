@@ -34,13 +34,16 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	}
 	areas := areasOf(checks)
 	_, _ = env.GlobAll(ctx, prefetchGlobs(env, areas))
-	kernel := []string{HostnamePath}
+	// os-release names the OS in the report's header (OSName), the
+	// host name a fleet run's report.
+	paths := append([]string{HostnamePath}, host.OSReleasePaths...)
 	if areas["ssh"] || areas["firewall"] {
-		kernel = append(kernel, netcheck.KernelFiles()...)
+		// The socket counts first, alone (a remote shell's builtins read
+		// them): they decide whether the TCP tables join the batch. The
+		// rest of the kernel's files join it.
+		_, _ = env.ReadFiles(ctx, netcheck.SockstatFiles())
+		paths = append(paths, netcheck.KernelFiles()...)
 	}
-	_, _ = env.ReadFiles(ctx, kernel)
-	// os-release names the OS in the report's header (OSName).
-	paths := append([]string(nil), host.OSReleasePaths...)
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}
@@ -89,7 +92,7 @@ func plainPath(p string) bool {
 }
 
 // HostnamePath holds the host's name (what it calls itself); prefetch
-// reads it with the kernel files, for a fleet run's report.
+// reads it in its batch, for a fleet run's report.
 const HostnamePath = "/proc/sys/kernel/hostname"
 
 // prefetchGlobs are the globs the checks of areas will expand whose

@@ -46,10 +46,11 @@ func (b *batchHost) ReadFiles(ctx context.Context, paths []string) ([]host.FileR
 
 // On a host where a batch costs a program start, the files the checks
 // read in batches (journald.conf and drop-ins, sysctl.d, every cmdline,
-// the policy's /proc/sys values) are one
-// batch for the whole run, after one of the small kernel files (which a
-// remote shell reads with its builtins); the globs are one round trip;
-// and the verdicts are the ones the host without batches gives.
+// the policy's /proc/sys values, the kernel's interface table and host
+// name) are one batch for the whole run, after the socket counts alone
+// (which a remote shell reads with its builtins, and which decide whether
+// the TCP tables join the batch); the globs are one round trip; and the
+// verdicts are the ones the host without batches gives.
 func TestPrefetchOneBatch(t *testing.T) {
 	names := []string{"ssh_weak", "sysctl_hardened", "journald_dropins", "time_synced"}
 	areas := []string{"ssh", "sysctl", "journald", "time"}
@@ -59,8 +60,13 @@ func TestPrefetchOneBatch(t *testing.T) {
 	if n := bh.batches.Load(); n != 2 {
 		t.Fatalf("%d batches (%d files): %q; want the kernel files, then one for the rest of the run", n, bh.files.Load(), bh.asked)
 	}
-	if want := append([]string{HostnamePath}, netcheck.KernelFiles()...); !slices.Equal(bh.asked[0], want) {
-		t.Errorf("first batch %q; want the kernel files %q", bh.asked[0], want)
+	if want := netcheck.SockstatFiles(); !slices.Equal(bh.asked[0], want) {
+		t.Errorf("first batch %q; want the socket counts %q", bh.asked[0], want)
+	}
+	for _, p := range append([]string{HostnamePath}, netcheck.KernelFiles()...) {
+		if !slices.Contains(bh.asked[1], p) && !slices.Contains(bh.asked[0], p) {
+			t.Errorf("%s was in neither batch", p)
+		}
 	}
 	// Every glob too: the patterns are known before the checks run.
 	if len(bh.globbed) != 1 {

@@ -46,7 +46,8 @@ func (h *Host) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult
 	out := make([]host.FileResult, len(paths))
 	done := make([]bool, len(paths))
 	// Kernel text goes to the shell's read, other names that cannot be
-	// mistaken in sed's output to sed, in chunks of bounded arguments.
+	// mistaken in sed's output to sed, in chunks of bounded arguments
+	// (kernel text too, when there is a sed to run).
 	var kernel, sed [][]int
 	size := 0
 	for i, p := range paths {
@@ -63,6 +64,21 @@ func (h *Host) ReadFiles(ctx context.Context, paths []string) ([]host.FileResult
 			sed[len(sed)-1] = append(sed[len(sed)-1], i)
 			size += len(p) + 3
 		}
+	}
+	// With a sed to run anyway, kernel text joins it: sed reads it in
+	// blocks, where the shell's read takes a byte per system call (about
+	// 500 calls for the interface table alone).
+	if len(sed) > 0 {
+		for _, idx := range kernel {
+			for _, i := range idx {
+				if len(sed[len(sed)-1]) == batchMaxFiles || size+len(paths[i]) > batchMaxBytes {
+					sed, size = append(sed, nil), 0
+				}
+				sed[len(sed)-1] = append(sed[len(sed)-1], i)
+				size += len(paths[i]) + 3
+			}
+		}
+		kernel = nil
 	}
 	read := func(chunks [][]int, readChunk func(context.Context, []string) ([]host.FileResult, error)) error {
 		for _, idx := range chunks {

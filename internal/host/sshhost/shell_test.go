@@ -195,10 +195,11 @@ func testShellRefused(t *testing.T, refuse string) {
 	}
 }
 
-// ReadFiles reads a batch of files with one sed, and kernel text with the
-// shell's read, each file exactly as cat reads it there (plus a final
-// newline): the numbers of /proc/sys too, which the kernel gives only to
-// a read from their first byte.
+// ReadFiles reads a batch of files with one sed (kernel text in it too),
+// and kernel text asked for alone with the shell's read, each file
+// exactly as cat reads it there (plus a final newline): the numbers of
+// /proc/sys too, which the kernel gives only to a read from their first
+// byte.
 func TestReadFilesBatched(t *testing.T) {
 	l := newLab(t)
 	ctx := context.Background()
@@ -226,9 +227,20 @@ func TestReadFilesBatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := batches.Load() - before; n != 2 {
-		t.Errorf("%d batches for %d files and %d kernel files; want one sed and one shell read", n, len(paths)-len(kernel), len(kernel))
+	if n := batches.Load() - before; n != 1 {
+		t.Errorf("%d batches for %d files and %d kernel files; want one sed", n, len(paths)-len(kernel), len(kernel))
 	}
+	// Kernel text alone: the shell's read, no program.
+	before = batches.Load()
+	alone, err := h.ReadFiles(ctx, kernel[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := batches.Load() - before; n != 1 {
+		t.Errorf("%d batches for %d kernel files alone; want one shell read", n, len(kernel)-2)
+	}
+	got = append(got, alone...)
+	paths = append(paths, kernel[2:]...)
 	for i, p := range paths {
 		out, err := h.Run(ctx, host.C("cat", "--", p))
 		if err != nil {
