@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // testdata/auditctl-l.txt is `auditctl -l` (audit 3.0.9, kernel 6.18)
@@ -350,11 +351,7 @@ func TestGarbledListing(t *testing.T) {
 // auditctl -s output is read from the host: parsing never panics, and a
 // status it accepts has its enabled and pid lines.
 func FuzzParseStatus(f *testing.F) {
-	for _, p := range []string{"testdata/auditctl-s-off.txt", "testdata/auditctl-s-running.txt"} {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	testenv.SeedFiles(f, "testdata/auditctl-s-off.txt", "testdata/auditctl-s-running.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStatus("auditctl -s", data)
 		if err != nil {

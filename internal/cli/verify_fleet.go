@@ -63,7 +63,7 @@ func dialHost(ctx context.Context, env *Env, ff *fleetFlags, identities, knownHo
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &fleetverify.Target{Name: ff.hosts[0], User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet}
+	t := fleetverify.TargetOf(ff.hosts[0], pt)
 	if ff.useSSHConfig() {
 		if err := fleetverify.WithSSHConfig(ctx, ff.sshConfigOf(env, len(identities) > 0, len(knownHosts) > 0), t); err != nil {
 			return nil, nil, fmt.Errorf("--ssh-config: %w", err)
@@ -267,7 +267,7 @@ func verifyFleet(env *Env, fr fleetRun) (*fleetverify.Fleet, int) {
 			return nil, fr.usage("--host %s is given twice (or is also in the inventory)", h)
 		}
 		names[h] = true
-		targets = append(targets, &fleetverify.Target{Name: h, User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet})
+		targets = append(targets, fleetverify.TargetOf(h, pt))
 	}
 	if len(targets) == 0 {
 		return nil, fr.usage("no hosts: give --host or an --inventory with [[host]] tables")

@@ -6,13 +6,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/fleetverify"
 	"github.com/rampart-sec/rampart/internal/report/htmlreport"
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // A tiny fleet document for the fuzzer to mutate, with the fields an
@@ -36,9 +36,7 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte(fuzzSeed))
 	f.Add([]byte(strings.ReplaceAll(fuzzSeed, `"web1"`, `"web1\u001b[2J</script><script>alert(1)</script>"`)))
 	f.Add([]byte(`{"schema":"rampart.verify/v1","host":"h","checks":[{"id":"a.b","status":"pass"}]}`))
-	if b, err := os.ReadFile("testdata/fleet-e2e.json"); err == nil {
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/fleet-e2e.json")
 	var empty bytes.Buffer
 	if err := htmlreport.Fleet(&empty, &fleetverify.Fleet{}); err != nil {
 		f.Fatal(err)

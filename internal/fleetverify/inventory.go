@@ -39,6 +39,11 @@ type Target struct {
 	configured bool // WithSSHConfig has filled it in
 }
 
+// TargetOf is the target called name at pt, a parsed [USER@]HOST[:PORT].
+func TargetOf(name string, pt sshhost.Target) *Target {
+	return &Target{Name: name, User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet}
+}
+
 // Dest is [USER@]ADDRESS[:PORT] for sshhost.Dial.
 func (t *Target) Dest() string {
 	return sshhost.Target{User: t.User, Host: t.Address, Port: t.Port}.String()
@@ -182,7 +187,7 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 			d.add(at, false, "%q is neither a host of this inventory nor [USER@]HOST[:PORT]: %v", val, err)
 			continue
 		}
-		tg.ProxyJump = &Target{Name: pt.String(), User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet}
+		tg.ProxyJump = TargetOf(pt.String(), pt)
 		if tg.ProxyJump.User == "" {
 			tg.ProxyJump.User = tg.User
 		}

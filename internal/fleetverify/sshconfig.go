@@ -69,8 +69,8 @@ func (c SSHConfig) apply(ctx context.Context, t *Target, depth int) error {
 			if err != nil {
 				return fmt.Errorf("%s: ProxyJump: %w", t.Name, err)
 			}
-			prev = &Target{Name: pt.Host, User: pt.User, Address: pt.Host, Port: pt.Port, PortSet: pt.PortSet, ProxyJump: prev}
-			depth++
+			j := TargetOf(pt.Host, pt)
+			j.ProxyJump, prev = prev, j
 		}
 		t.ProxyJump = prev
 	}

@@ -1,12 +1,12 @@
 package netcheck
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // The kernel's tables and ss's output are read from the host, which may
@@ -38,9 +38,7 @@ func FuzzParseProcNetTCP(f *testing.F) {
 }
 
 func FuzzParseNetDev(f *testing.F) {
-	if b, err := os.ReadFile("testdata/net-dev-netns.txt"); err == nil {
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/net-dev-netns.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		names, err := parseNetDev(data)
 		if err != nil {
@@ -55,11 +53,7 @@ func FuzzParseNetDev(f *testing.F) {
 }
 
 func FuzzParseSS(f *testing.F) {
-	files, _ := filepath.Glob("testdata/ss-*.txt")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/ss-*.txt")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = parseSS(data)
 	})

@@ -1,9 +1,9 @@
 package nftrules
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // The ruleset comes from the host (`nft -j list ruleset`, iptables-save),
@@ -11,12 +11,7 @@ import (
 // and deciding what reaches the SSH port never panics nor runs forever, a
 // chain that jumps back into itself included.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, p := range files {
-		if b, err := os.ReadFile(p); err == nil {
-			f.Add(b)
-		}
-	}
+	testenv.SeedFiles(f, "testdata/*.json")
 	f.Add([]byte(`{"nftables":[{"table":{"family":"inet","name":"t"}},
 {"chain":{"family":"inet","table":"t","name":"in","type":"filter","hook":"input","prio":0,"policy":"drop"}},
 {"chain":{"family":"inet","table":"t","name":"loop"}},
@@ -33,14 +28,7 @@ func FuzzParse(f *testing.F) {
 
 // FuzzAddIptables is FuzzParse for iptables-save output.
 func FuzzAddIptables(f *testing.F) {
-	for _, pat := range []string{"testdata/*-save4", "testdata/*-save6", "testdata/*.v4"} {
-		files, _ := filepath.Glob(pat)
-		for _, p := range files {
-			if b, err := os.ReadFile(p); err == nil {
-				f.Add(b)
-			}
-		}
-	}
+	testenv.SeedFiles(f, "testdata/*-save4", "testdata/*-save6", "testdata/*.v4")
 	f.Add([]byte("*filter\n:INPUT DROP [0:0]\n:A - [0:0]\n-A INPUT -j A\n-A A -j A\nCOMMIT\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := Parse([]byte(`{"nftables":[]}`))

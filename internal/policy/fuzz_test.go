@@ -2,7 +2,6 @@ package policy
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,20 +9,15 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // FuzzParse feeds arbitrary bytes to the loader. It must never panic; an
 // error must be Errors whose every issue names a position inside the file
 // or a field; and a policy it accepts must survive MarshalTOML → Parse.
 func FuzzParse(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.toml")
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/*.toml")
 	// The CLI scripts' policy files, good and bad.
 	scripts, _ := filepath.Glob("../../cmd/rampart/testdata/script/policy_*.txtar")
 	for _, s := range scripts {
@@ -75,14 +69,7 @@ func FuzzParse(f *testing.F) {
 // aside, which MetaData.Keys leaves out).
 func FuzzIndex(f *testing.F) {
 	f.Add([]byte("a.b = 1\n[t]\nx = { y = [1, { z = 2 }] }\n[[u]]\nv = 1\n[[u]]\n[u.w]\n'q.r' = \"s\"\n"))
-	seeds, _ := filepath.Glob("testdata/*.toml")
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/*.toml")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var v any
 		md, err := toml.Decode(string(data), &v)

@@ -1,10 +1,10 @@
 package tailscale
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-sec/rampart/internal/testenv"
 )
 
 // The parsers read output an attacker may shape (a hostile tailscaled, a
@@ -12,11 +12,7 @@ import (
 // must be consistent.
 
 func FuzzParseStatus(f *testing.F) {
-	files, _ := filepath.Glob("testdata/status-*.json")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/status-*.json")
 	f.Add([]byte(`{"BackendState":"Running","Self":{"KeyExpiry":null,"Tags":[]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := ParseStatus(data)
@@ -51,8 +47,7 @@ func FuzzParseSSHConnection(f *testing.F) {
 }
 
 func FuzzParseInterfaces(f *testing.F) {
-	b, _ := os.ReadFile("testdata/ip-addr-netns.json")
-	f.Add(b)
+	testenv.SeedFiles(f, "testdata/ip-addr-netns.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ifs, err := ParseInterfaces(data)
 		if err != nil {
@@ -69,11 +64,7 @@ func FuzzParseInterfaces(f *testing.F) {
 }
 
 func FuzzParseRoute(f *testing.F) {
-	files, _ := filepath.Glob("testdata/route-get-*.json")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/route-get-*.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRoute(data)
 		if err == nil && r == nil {
@@ -83,11 +74,7 @@ func FuzzParseRoute(f *testing.F) {
 }
 
 func FuzzParsePrefs(f *testing.F) {
-	files, _ := filepath.Glob("testdata/prefs-*.json")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
+	testenv.SeedFiles(f, "testdata/prefs-*.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePrefs(data)
 		if err == nil && p == nil {

@@ -290,3 +290,22 @@ func LockKernelAudit(t testing.TB) {
 	}
 	t.Cleanup(func() { lock.Close() })
 }
+
+// SeedFiles adds the contents of every file the glob patterns match (in
+// the test's directory: testdata/…) to a fuzz target's seed corpus.
+func SeedFiles(f *testing.F, patterns ...string) {
+	f.Helper()
+	for _, pat := range patterns {
+		files, err := filepath.Glob(pat)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, p := range files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+}
