@@ -3,7 +3,8 @@
 // a policy per group, jump hosts) parsed strictly with FILE:LINE:COL
 // errors; a bounded parallel SSH fan-out over internal/host/sshhost where
 // every host has its own deadline and an unreachable host becomes unknown
-// without stopping the run; the fleet JSON document that wraps each host's
+// without stopping the run, and hosts behind the same jump host share one
+// connection to it (jumps.go); the fleet JSON document that wraps each host's
 // rampart.verify/v1 report; JUnit with one suite per host; SARIF with one
 // run per host; a text view (host x area matrix, then failures grouped by
 // check across hosts); the comparison with a baseline run; and push mode:

@@ -107,15 +107,29 @@ address = "198.51.100.1"
 proxy_jump = "web1"
 sshd_config = [%q]
 
+# web4 again under another name: a second host behind web1, which shares
+# web1's jump connection with web4.
+[[host]]
+name = "web4b"
+address = "198.51.100.1"
+proxy_jump = "web1"
+sshd_config = [%q]
+
 [[host]]
 name = "down"
 address = "203.0.113.9"
+
+# Behind a jump host that cannot be reached: unknown, naming it.
+[[host]]
+name = "behind-down"
+address = "198.51.100.1"
+proxy_jump = "down"
 
 [[host]]
 name = "slow"
 address = "192.0.2.11"
 timeout = "3s"
-`, cfg(web1), cfg(web2), cfg(web3), cfg(web4))
+`, cfg(web1), cfg(web2), cfg(web3), cfg(web4), cfg(web4))
 	invFile := filepath.Join(dir, "fleet.toml")
 	if err := os.WriteFile(invFile, []byte(inv), 0o600); err != nil {
 		t.Fatal(err)
@@ -135,8 +149,13 @@ timeout = "3s"
 	var progress []int
 	runs := Run(ctx, parsed.Hosts, Options{Parallel: 3, Checks: checks, SSH: sshOpts,
 		Progress: func(done, total, failing int) { progress = append(progress, done) }})
-	if len(progress) != 6 || progress[5] != 6 {
-		t.Errorf("progress calls %v, want 1..6", progress)
+	if len(progress) != 8 || progress[7] != 8 {
+		t.Errorf("progress calls %v, want 1..8", progress)
+	}
+	// web1 was logged in to twice: its own verification, and one
+	// connection that web4 and web4b both went through.
+	if n := strings.Count(web1.srv.Log(), "Accepted publickey"); n != 2 {
+		t.Errorf("web1 accepted %d logins, want 2 (its own and one shared jump connection):\n%s", n, web1.srv.Log())
 	}
 	by := map[string]*HostRun{}
 	for _, r := range runs {
@@ -157,7 +176,7 @@ timeout = "3s"
 		return ""
 	}
 	want := map[string]check.Status{"web1": check.Fail, "web2": check.Pass, "web3": check.Fail, "web4": check.Pass,
-		"down": check.Unknown, "slow": check.Unknown}
+		"web4b": check.Pass, "down": check.Unknown, "behind-down": check.Unknown, "slow": check.Unknown}
 	for h, st := range want {
 		if got := status(h, "ssh.password-authentication"); got != st {
 			t.Errorf("%s ssh.password-authentication = %s, want %s", h, got, st)
@@ -166,8 +185,11 @@ timeout = "3s"
 	if !strings.Contains(by["slow"].Error, "per-host deadline 3s") {
 		t.Errorf("slow host error %q does not name its deadline", by["slow"].Error)
 	}
-	if by["down"].Error == "" || by["web1"].Error != "" || by["web4"].Error != "" {
-		t.Errorf("errors: down %q, web1 %q, web4 %q", by["down"].Error, by["web1"].Error, by["web4"].Error)
+	if by["down"].Error == "" || by["web1"].Error != "" || by["web4"].Error != "" || by["web4b"].Error != "" {
+		t.Errorf("errors: down %q, web1 %q, web4 %q, web4b %q", by["down"].Error, by["web1"].Error, by["web4"].Error, by["web4b"].Error)
+	}
+	if e := by["behind-down"].Error; !strings.HasPrefix(e, "jump host down: ") {
+		t.Errorf("behind-down: error %q does not name its jump host", e)
 	}
 	for _, r := range by["down"].Results {
 		if r.Status != check.Unknown {
@@ -177,6 +199,34 @@ timeout = "3s"
 	if by["web4"].Reported == "" || by["web4"].OS == "" || by["web4"].PolicyHash != PolicyHash(policy.MustDefault("")) {
 		t.Errorf("web4: reported %q, OS %q, policy hash %q", by["web4"].Reported, by["web4"].OS, by["web4"].PolicyHash)
 	}
+
+	// A shared jump connection that closes (the bastion restarted) is
+	// dialled again by the next host that needs it.
+	pool := newJumpPool(ctx)
+	hop := []*Target{by["web1"].Target}
+	j1, err := pool.get(ctx, hop, sshOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := pool.get(ctx, hop, sshOpts); err != nil || again != j1 {
+		t.Fatalf("second get: %p, %v; want the first connection %p", again, err, j1)
+	}
+	j1.Close()
+	var j2 *sshhost.Host
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if j2, err = pool.get(ctx, hop, sshOpts); err != nil || j2 != j1 {
+			break
+		}
+	}
+	if err != nil || j2 == j1 {
+		t.Fatalf("after the jump connection closed: %p, %v; want a new connection", j2, err)
+	}
+	if c, err := j2.DialContext(ctx, "tcp", "198.51.100.1:22"); err != nil {
+		t.Errorf("through the new jump connection: %v", err)
+	} else {
+		c.Close()
+	}
+	pool.close()
 
 	// Each reachable host alone gives the same statuses.
 	for _, h := range []struct {

@@ -82,6 +82,8 @@ func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
 		o.SSH.Shells = 1
 	}
 	pols := &policyCache{load: o.Policy, m: map[[2]string]*policyEntry{}}
+	jumps := newJumpPool(ctx)
+	defer jumps.close()
 	out := make([]*HostRun, len(targets))
 	sem := make(chan struct{}, o.Parallel)
 	var wg sync.WaitGroup
@@ -96,7 +98,7 @@ func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
 				defer func() { <-sem }()
 			case <-ctx.Done(): // runHost reports the host unknown at once
 			}
-			r := runHost(ctx, t, o, pols)
+			r := runHost(ctx, t, o, pols, jumps)
 			out[i] = r
 			if o.Progress != nil {
 				mu.Lock()
@@ -154,7 +156,7 @@ func PolicyHash(p *policy.Policy) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *HostRun {
+func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps *jumpPool) *HostRun {
 	r := &HostRun{Target: t, Version: version.String(), Release: o.Release, Started: time.Now(), Policy: "(default)"}
 	defer func() { r.Duration = time.Since(r.Started) }()
 	if t.Policy != "" {
@@ -181,7 +183,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 	if sshOpts.Timeout <= 0 || sshOpts.Timeout > limit {
 		sshOpts.Timeout = min(limit, 10*time.Second)
 	}
-	h, closeAll, err := Dial(hctx, t, sshOpts)
+	h, closeAll, err := dial(hctx, t, sshOpts, jumps)
 	if err != nil {
 		r.Error = err.Error()
 		if hctx.Err() != nil && ctx.Err() == nil {
@@ -215,6 +217,13 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache) *Host
 // Dial connects to t, through its jump hosts first (each hop with its own
 // keys and known_hosts when it has them); the func closes every hop.
 func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
+	return dial(ctx, t, base, nil)
+}
+
+// dial is Dial with the jump hosts taken from jumps, shared with the other
+// hosts of the run, when jumps is not nil; the func then closes only t's
+// own connection.
+func dial(ctx context.Context, t *Target, base sshhost.Options, jumps *jumpPool) (*sshhost.Host, func(), error) {
 	var chain []*Target
 	for j := t; j != nil; j = j.ProxyJump {
 		chain = append([]*Target{j}, chain...)
@@ -226,16 +235,17 @@ func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, 
 		}
 	}
 	var last *sshhost.Host
+	if jumps != nil && len(chain) > 1 {
+		j, err := jumps.get(ctx, chain[:len(chain)-1], base)
+		if err != nil {
+			return nil, nil, err
+		}
+		last, chain = j, chain[len(chain)-1:]
+	}
 	for _, hop := range chain {
-		opts := base
+		opts := hopOptions(base, hop)
 		if last != nil {
 			opts.Dial = last.DialContext
-		}
-		if len(hop.Identities) > 0 {
-			opts.Identities = hop.Identities
-		}
-		if len(hop.KnownHosts) > 0 {
-			opts.KnownHosts = hop.KnownHosts
 		}
 		h, err := sshhost.Dial(ctx, hop.Dest(), opts)
 		if err != nil {

@@ -18,3 +18,7 @@ func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	}
 	return c, nil
 }
+
+// Wait blocks until the connection is closed, by Close or by the server
+// or network, and returns why.
+func (h *Host) Wait() error { return h.client.Wait() }
