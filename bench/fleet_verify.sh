@@ -16,6 +16,7 @@
 # to bench/out/fleet.html. Everything it creates (namespaces, keys, sshd
 # processes) is removed at exit; the host's firewall and sshd are untouched.
 # Usage: sudo bench/fleet_verify.sh [N]
+# (RAMPART_BIN=FILE measures that binary instead of building this tree.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50}
@@ -34,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p /run/sshd
-go build -o "$tmp/rampart" ./cmd/rampart
+if [ -n "${RAMPART_BIN:-}" ]; then cp "$RAMPART_BIN" "$tmp/rampart"; else go build -o "$tmp/rampart" ./cmd/rampart; fi
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
 cp "$tmp/id.pub" "$tmp/authorized_keys"
@@ -169,3 +170,26 @@ if command -v ssh-audit >/dev/null; then
   echo "ssh-audit $(ssh-audit --help 2>&1 | sed -n 's/.*ssh-audit v\([0-9.]*\).*/\1/p' | head -1) -T over the same $n hosts (--threads 16): ${sa_ms} ms"
   awk -v a="$sa_ms" -v r="$fleet_ms" 'BEGIN { if (r > 0) printf "ratio ssh-audit/rampart: %.2f\n", a / r }'
 fi
+# Through one bastion: an sshd with OpenSSH's default MaxStartups
+# (10:30:100) on the client namespace's loopback is every host's
+# ProxyJump. rampart shares one connection to it among the hosts; the
+# bastion's log counts the logins it accepted.
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/bastion_key"
+echo "[127.0.0.1]:2222 $(cat "$tmp/bastion_key.pub")" >> "$tmp/known_hosts"
+printf '%s\n' "ListenAddress 127.0.0.1:2222" "HostKey $tmp/bastion_key" "PidFile none" "AuthorizedKeysFile $tmp/authorized_keys" \
+  "StrictModes no" "UsePAM no" "LogLevel VERBOSE" > "$tmp/bastion_config"
+ip netns exec "$cli" "$sshd" -D -e -f "$tmp/bastion_config" 2>"$tmp/bastion.log" &
+pids+=($!)
+for _ in $(seq 100); do ip netns exec "$cli" bash -c "exec 3<>/dev/tcp/127.0.0.1/2222" 2>/dev/null && break; sleep 0.05; done
+awk 'NR == 1 { print; print "proxy_jump = \"root@127.0.0.1:2222\""; next } { print }' "$tmp/fleet.toml" > "$tmp/fleet-bastion.toml"
+: > "$tmp/bastion.log"
+bastion_ms=$(ms ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet-bastion.toml" --host-timeout 600s --format json -o "$tmp/bastion.json")
+python3 - "$tmp/bastion.json" "$out/fleet.json" "$n" "$bastion_ms" "$(grep -c 'Accepted publickey' "$tmp/bastion.log")" <<'PY'
+import json, sys
+b, direct = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+n, ms, logins = int(sys.argv[3]), sys.argv[4], sys.argv[5]
+st = lambda f: {(h["name"], c["id"]): c["status"] for h in f["hosts"] for c in h["report"]["checks"] if not c["id"].startswith("time.")}
+same = st(b) == st(direct)
+print(f"through one bastion (every host's ProxyJump): {ms} ms, {b['summary']['hosts_unverified']} of {n} hosts not verified, "
+      f"{logins} login(s) on the bastion, verdicts {'the same as' if same else 'DIFFERENT from'} the direct run")
+PY
