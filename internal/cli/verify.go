@@ -25,7 +25,7 @@ import (
 var verifyCmd = &Command{ // Run is set in init (it refers to verifyCmd)
 	Name:    "verify",
 	Summary: "check a live host against the policy (ssh, sysctl, time, journald, ban, audit, firewall …)",
-	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]]... [--inventory FILE] [--release R] [--format text|json|junit|sarif|html] [-o FILE] [--summary] [--only IDS] [--skip IDS] [--baseline FILE [--fail-on regressions]] [--publish [--node NAME]]",
+	Usage:   "verify [-p POLICY] [--profile P] [--host [USER@]HOST[:PORT]]... [-J JUMP[,...]] [--inventory FILE] [--release R] [--format text|json|junit|sarif|html] [-o FILE] [--summary] [--only IDS] [--skip IDS] [--baseline FILE [--fail-on regressions]] [--publish [--node NAME]]",
 	Help: `Runs every check the policy implies against this machine (or, with --host, a
 remote one over SSH) and prints what it read, what passed, what failed and how
 to fix it. Checks read the effective state (sshd -T for every running sshd and
@@ -137,6 +137,9 @@ func runVerify(env *Env, args []string) int {
 		return ExitOK
 	}
 	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
+	if ff.jump != "" && len(ff.hosts) == 0 {
+		return usage("-J reaches the hosts of --host through jump hosts; give --host (an inventory host takes proxy_jump)")
+	}
 	if pub.publish && (len(ff.hosts) > 1 || ff.inventory != "" || len(ff.from) > 0) {
 		return usage("--publish publishes one host's report (this host or one --host); each node of a fleet publishes its own")
 	}

@@ -33,6 +33,7 @@ type fleetFlags struct {
 	output      string
 	sshConfig   bool   // resolve hosts through OpenSSH's client configuration
 	sshFile     string // ssh -F FILE
+	jump        string // -J: the jump hosts of every --host
 }
 
 func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
@@ -44,6 +45,7 @@ func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
 	fs.Var(&ff.from, "from", "render saved JSON report `FILE`s instead of verifying (repeatable: merges them into one fleet view)")
 	fs.BoolVar(&ff.sshConfig, "ssh-config", false, "read each host's HostName, User, Port, IdentityFile, known_hosts files and ProxyJump from OpenSSH's client configuration (ssh -G; ~/.ssh/config and /etc/ssh/ssh_config), so --host takes its aliases; --host USER@ and :PORT, the inventory, -i and --known-hosts win; known_hosts is enforced whatever StrictHostKeyChecking says")
 	fs.StringVar(&ff.sshFile, "F", "", "read ssh's client configuration from `FILE` instead (ssh -F; implies --ssh-config)")
+	fs.StringVar(&ff.jump, "J", "", "reach every --host through the jump hosts `[USER@]HOST[:PORT][,...]`, the first dialled first, as ssh -J does (known_hosts enforced for each; the hosts share one connection to each jump host; an inventory host takes proxy_jump instead)")
 	addReportFlags(fs, ff)
 	return ff
 }
@@ -64,12 +66,27 @@ func dialHost(ctx context.Context, env *Env, ff *fleetFlags, identities, knownHo
 		return nil, nil, err
 	}
 	t := fleetverify.TargetOf(ff.hosts[0], pt)
+	if t.ProxyJump, err = ff.jumps(); err != nil {
+		return nil, nil, err
+	}
 	if ff.useSSHConfig() {
 		if err := fleetverify.WithSSHConfig(ctx, ff.sshConfigOf(env, len(identities) > 0, len(knownHosts) > 0), t); err != nil {
 			return nil, nil, fmt.Errorf("--ssh-config: %w", err)
 		}
 	}
 	return fleetverify.Dial(ctx, t, sshhost.Options{Getenv: env.Getenv, Identities: identities, KnownHosts: knownHosts})
+}
+
+// jumps parses -J: the last jump host, or nil without -J.
+func (ff *fleetFlags) jumps() (*fleetverify.Target, error) {
+	if ff.jump == "" {
+		return nil, nil
+	}
+	j, err := fleetverify.ParseJumps(ff.jump)
+	if err != nil {
+		return nil, fmt.Errorf("-J: %w", err)
+	}
+	return j, nil
 }
 
 // useSSHConfig: --ssh-config, or -F (which implies it).
@@ -258,6 +275,10 @@ func verifyFleet(env *Env, fr fleetRun) (*fleetverify.Fleet, int) {
 	for _, t := range targets {
 		names[t.Name] = true
 	}
+	jump, err := ff.jumps()
+	if err != nil {
+		return nil, fr.usage("%v", err)
+	}
 	for _, h := range ff.hosts {
 		pt, err := sshhost.ParseTarget(h)
 		if err != nil {
@@ -267,7 +288,9 @@ func verifyFleet(env *Env, fr fleetRun) (*fleetverify.Fleet, int) {
 			return nil, fr.usage("--host %s is given twice (or is also in the inventory)", h)
 		}
 		names[h] = true
-		targets = append(targets, fleetverify.TargetOf(h, pt))
+		t := fleetverify.TargetOf(h, pt)
+		t.ProxyJump = jump
+		targets = append(targets, t)
 	}
 	if len(targets) == 0 {
 		return nil, fr.usage("no hosts: give --host or an --inventory with [[host]] tables")

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/check"
+	"github.com/rampart-sec/rampart/internal/fleetverify"
+	"github.com/rampart-sec/rampart/internal/host/sshhost/sshtest"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
@@ -103,6 +105,59 @@ func TestVerifySSHConfig(t *testing.T) {
 		if code != ExitUsage || !strings.Contains(errb.String(), "--ssh-config: legacy: ssh -G -F "+cfg+" -- legacy: line ") ||
 			!strings.Contains(errb.String(), "ProxyCommand is not supported") {
 			t.Errorf("verify %v: exit %d, stderr %q", args, code, errb.String())
+		}
+	}
+}
+
+// TestVerifyJump: -J puts every --host behind the jump hosts it lists, on
+// the one-host path and the fleet path; a jump host that refuses the
+// connection makes the host unverified, naming the jump host.
+func TestVerifyJump(t *testing.T) {
+	dir := t.TempDir()
+	key, kh := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	sshtest.NewKey(t, key)
+	if err := os.WriteFile(kh, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Run(&Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }},
+			append([]string{"verify", "--only", "sysctl.ip-forward", "-i", key, "--known-hosts", kh}, args...))
+		return code, out.String(), errb.String()
+	}
+	// Nothing listens on loopback port 1: the jump host refuses at once.
+	refused := "jump host 127.0.0.1: ssh root@127.0.0.1:1: connect: "
+	for _, tc := range []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderr     string
+		fleetError string
+	}{
+		{args: []string{"-J", "root@127.0.0.1:1"}, code: ExitUsage, stderr: "-J reaches the hosts of --host through jump hosts; give --host"},
+		{args: []string{"-J", "root@127.0.0.1:1,", "--host", "root@192.0.2.1"}, code: ExitUsage, stderr: `-J: jump host 2 of "root@127.0.0.1:1," is empty`},
+		{args: []string{"-J", "root@127.0.0.1:1", "--host", "root@192.0.2.1"}, code: ExitUsage, stderr: "rampart verify: " + refused},
+		{args: []string{"-J", "root@127.0.0.1:1", "--host", "root@192.0.2.1", "--host", "root@192.0.2.3", "--format", "json"},
+			code: ExitUsage, fleetError: refused},
+	} {
+		code, out, errs := run(tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.stderr) {
+			t.Errorf("verify %v: exit %d, stderr %q; want exit %d and %q", tc.args, code, errs, tc.code, tc.stderr)
+		}
+		if tc.fleetError == "" {
+			continue
+		}
+		f, err := fleetverify.Read(strings.NewReader(out))
+		if err != nil {
+			t.Fatalf("verify %v: %v\n%s", tc.args, err, out)
+		}
+		if len(f.Hosts) != 2 {
+			t.Fatalf("verify %v: %d hosts, want 2", tc.args, len(f.Hosts))
+		}
+		for _, h := range f.Hosts {
+			if !strings.HasPrefix(h.Error, tc.fleetError) {
+				t.Errorf("verify %v: %s: error %q, want it to start %q", tc.args, h.Target.Name, h.Error, tc.fleetError)
+			}
 		}
 	}
 }

@@ -389,3 +389,31 @@ func TestJSONParts(t *testing.T) {
 		}
 	}
 }
+
+func TestParseJumps(t *testing.T) {
+	chain := func(j *Target) string {
+		var hops []string
+		for ; j != nil; j = j.ProxyJump {
+			hops = append([]string{j.Dest()}, hops...)
+		}
+		return strings.Join(hops, " > ")
+	}
+	for _, tc := range []struct{ spec, want, err string }{
+		{spec: "bastion", want: "bastion"},
+		{spec: "ops@bastion:2222", want: "ops@bastion:2222"},
+		{spec: " edge , ops@inner:2200 ,[2001:db8::7]:22", want: "edge > ops@inner:2200 > [2001:db8::7]"},
+		{spec: "edge,,inner", err: `jump host 2 of "edge,,inner" is empty`},
+		{spec: "", err: `jump host 1 of "" is empty`},
+		{spec: "edge,bad host", err: "bad host"},
+	} {
+		j, err := ParseJumps(tc.spec)
+		switch {
+		case tc.err != "":
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseJumps(%q) = %s, %v; want an error with %q", tc.spec, chain(j), err, tc.err)
+			}
+		case err != nil || chain(j) != tc.want:
+			t.Errorf("ParseJumps(%q) = %q, %v; want %q", tc.spec, chain(j), err, tc.want)
+		}
+	}
+}

@@ -62,17 +62,9 @@ func (c SSHConfig) apply(ctx context.Context, t *Target, depth int) error {
 		t.KnownHosts = existing(ctx, c.Local, cfg.KnownHosts)
 	}
 	if t.ProxyJump == nil && cfg.ProxyJump != "" {
-		// "a,b": a first, then b through a, then t through b.
-		var prev *Target
-		for _, hop := range strings.Split(cfg.ProxyJump, ",") {
-			pt, err := sshhost.ParseTarget(strings.TrimSpace(hop))
-			if err != nil {
-				return fmt.Errorf("%s: ProxyJump: %w", t.Name, err)
-			}
-			j := TargetOf(pt.Host, pt)
-			j.ProxyJump, prev = prev, j
+		if t.ProxyJump, err = ParseJumps(cfg.ProxyJump); err != nil {
+			return fmt.Errorf("%s: ProxyJump: %w", t.Name, err)
 		}
-		t.ProxyJump = prev
 	}
 	if t.ProxyJump != nil {
 		if err := c.apply(ctx, t.ProxyJump, depth+1); err != nil {
@@ -80,6 +72,27 @@ func (c SSHConfig) apply(ctx context.Context, t *Target, depth int) error {
 		}
 	}
 	return nil
+}
+
+// ParseJumps parses a jump list as ssh -J and ProxyJump take it,
+// "[USER@]HOST[:PORT],…": the first is dialled first, each next one
+// through the one before. It returns the last, whose ProxyJump chain
+// leads back to the first.
+func ParseJumps(spec string) (*Target, error) {
+	var prev *Target
+	for i, hop := range strings.Split(spec, ",") {
+		hop = strings.TrimSpace(hop)
+		if hop == "" {
+			return nil, fmt.Errorf("jump host %d of %q is empty: want [USER@]HOST[:PORT],…", i+1, host.SafeText(spec))
+		}
+		pt, err := sshhost.ParseTarget(hop)
+		if err != nil {
+			return nil, err
+		}
+		j := TargetOf(pt.Host, pt)
+		j.ProxyJump, prev = prev, j
+	}
+	return prev, nil
 }
 
 // existing keeps the files that exist, as ssh skips a default key that is
