@@ -91,3 +91,32 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseJumps: an accepted -J or ProxyJump list has one hop per
+// comma, and the hops written back as a list parse to the same chain.
+func FuzzParseJumps(f *testing.F) {
+	for _, s := range []string{"bastion", "ops@edge:2222,inner", "[2001:db8::7]:22,a@b", "a,,b", "-oProxyCommand=x"} {
+		f.Add(s)
+	}
+	hops := func(j *fleetverify.Target) []string {
+		var out []string
+		for ; j != nil; j = j.ProxyJump {
+			out = append([]string{j.Dest()}, out...)
+		}
+		return out
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		j, err := fleetverify.ParseJumps(spec)
+		if err != nil {
+			return
+		}
+		got := hops(j)
+		if len(got) != strings.Count(spec, ",")+1 {
+			t.Fatalf("%q: %d hops %q", spec, len(got), got)
+		}
+		again, err := fleetverify.ParseJumps(strings.Join(got, ","))
+		if err != nil || strings.Join(hops(again), ",") != strings.Join(got, ",") {
+			t.Fatalf("%q -> %q -> %q, %v", spec, got, hops(again), err)
+		}
+	})
+}

@@ -92,3 +92,29 @@ func TestLoadClientConfig(t *testing.T) {
 		t.Errorf("a missing file: %v", err)
 	}
 }
+
+// FuzzParseClientConfig: whatever `ssh -G` prints (a configuration's
+// values reach it unchanged), what is accepted is a usable host name,
+// user and port, and an error never carries a raw control character.
+func FuzzParseClientConfig(f *testing.F) {
+	testenv.SeedFiles(f, "testdata/ssh-G-*.txt")
+	f.Add([]byte("hostname web1\nport 0\n"))
+	f.Add([]byte("hostname -oProxyCommand=x\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		cfg, err := ParseClientConfig("ssh -G -- x", out, "/home/u")
+		if err != nil {
+			for _, r := range err.Error() {
+				if r < 0x20 || r == 0x7f {
+					t.Fatalf("error carries control character %q: %q", r, err)
+				}
+			}
+			return
+		}
+		if !nameOf(cfg.HostName, ".-_:%") || cfg.User != "" && !nameOf(cfg.User, ".-_") || cfg.Port < 1 || cfg.Port > 65535 {
+			t.Fatalf("accepted %+v from %q", cfg, out)
+		}
+		if cfg.ProxyJump == "none" {
+			t.Fatalf("ProxyJump none kept: %+v", cfg)
+		}
+	})
+}

@@ -38,10 +38,16 @@ func TestParseTarget(t *testing.T) {
 		{in: "", err: "empty"},
 		{in: "host:0", err: "port"},
 		{in: "host:ssh", err: "port"},
-		{in: "-oProxyCommand=x", err: "invalid host"},
+		{in: "fe80::1%eth0", host: "fe80::1%eth0", port: 22},
+		{in: "ops@web_1.prod-eu:2200", user: "ops", host: "web_1.prod-eu", port: 2200},
+		{in: "-oProxyCommand=x", err: "is not a host name or IP address"},
 		{in: "a;b@host", err: "invalid user"},
 		{in: "@host", err: "invalid user"},
-		{in: "user@", err: "invalid host"},
+		{in: "user@", err: "is not a host name or IP address"},
+		{in: ":]:0", err: "is not a host name or IP address"}, // once read as a bare IPv6 address
+		{in: "[2001:db8::zz]:22", err: "is not a host name or IP address"},
+		{in: "web$1", err: "is not a host name or IP address"},
+		{in: "wéb1", err: "is not a host name or IP address"},
 	}
 	for _, tc := range tests {
 		got, err := ParseTarget(tc.in)

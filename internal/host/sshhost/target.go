@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/rampart-sec/rampart/internal/host"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -60,10 +61,22 @@ func ParseTarget(s string) (Target, error) {
 	default:
 		t.Host = rest
 	}
-	if t.Host == "" || strings.HasPrefix(t.Host, "-") || strings.ContainsAny(t.Host, " \t\n\r/\\'\"`$;&|<>()@") {
-		return t, fmt.Errorf("target %q: invalid host name %q", host.SafeText(s), host.SafeText(t.Host))
+	if !validHost(t.Host) {
+		return t, fmt.Errorf("target %q: %q is not a host name or IP address", host.SafeText(s), host.SafeText(t.Host))
 	}
 	return t, nil
+}
+
+// validHost: an IP address (with a zone for a link-local IPv6 one), or a
+// name of ASCII letters, digits, dots, hyphens and underscores that does
+// not start with a hyphen (an alias for ssh -G, a DNS name, a dotted
+// IPv4 address).
+func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		_, err := netip.ParseAddr(h)
+		return err == nil
+	}
+	return nameOf(h, ".-_")
 }
 
 // Addr is HOST:PORT for net.Dial.
