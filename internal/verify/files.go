@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"strings"
+	"sync"
 
 	"github.com/rampart-sec/rampart/internal/audit"
 	"github.com/rampart-sec/rampart/internal/check"
@@ -33,7 +34,14 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		return
 	}
 	areas := areasOf(checks)
-	_, _ = env.GlobAll(ctx, prefetchGlobs(env, areas))
+	// The globs and the socket counts are asked for together: a remote
+	// host's shell takes both in one round trip (sshhost pipelines them).
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _ = env.GlobAll(ctx, prefetchGlobs(env, areas))
+	}()
 	// os-release names the OS in the report's header (OSName), the
 	// host name a fleet run's report.
 	paths := append([]string{HostnamePath}, host.OSReleasePaths...)
@@ -44,6 +52,7 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 		_, _ = env.ReadFiles(ctx, netcheck.SockstatFiles())
 		paths = append(paths, netcheck.KernelFiles()...)
 	}
+	wg.Wait()
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}

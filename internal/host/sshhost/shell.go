@@ -11,6 +11,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -28,7 +30,12 @@ import (
 // standard input, and the end of its output on each stream is a marker
 // line with 128 random bits chosen per command, which no output the
 // command prints (a log line, a file an unprivileged user wrote) can
-// forge, since nothing on the remote side but the shell ever sees it. A
+// forge, since nothing on the remote side but the shell ever sees it.
+// Commands are pipelined: one that arrives while the shell is busy is
+// written behind the running one instead of waiting for it, and the two
+// streams are read in the order the commands were written. A host 100 ms
+// away then costs a round trip for the whole burst of commands the checks
+// start at once, not one per command. A
 // server that will not run such a shell (a login shell that is not POSIX,
 // a ForceCommand wrapper, startup files that wait for input) gets every
 // command on a session of its own instead.
@@ -44,6 +51,10 @@ var (
 // errNotSent: the command could not be written to the shell, so it never ran.
 var errNotSent = errors.New("shell closed before the command was sent")
 
+// maxPipeline bounds the commands written to one shell and not yet
+// answered.
+const maxPipeline = 16
+
 // shell is one long-lived remote sh on its own session.
 type shell struct {
 	pid    int // the shell's, which is also its process group's
@@ -52,6 +63,32 @@ type shell struct {
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 	stderr *bufio.Reader
+
+	// mu orders the commands: each is written and queued for both
+	// readers (serve) under it, so the queues hold the commands in the
+	// order the shell runs them.
+	mu         sync.Mutex
+	outQ, errQ chan *pending
+	// done is closed when the shell is killed (kill); deadErr says why.
+	done     chan struct{}
+	killOnce sync.Once
+	deadErr  error
+	// sent counts the commands written (tests watch the pipeline).
+	sent atomic.Int64
+	// Under Host.mu: commands given this shell and not yet returned, and
+	// whether it has left the Host's pool.
+	inflight int
+	removed  bool
+	// groupKill runs the process-group kill once however many commands
+	// were abandoned with the shell.
+	groupKill sync.Once
+}
+
+// pending is one command written to a shell, waiting for its two streams.
+type pending struct {
+	marker   []byte
+	max      int64
+	out, err chan streamResult // one result each
 }
 
 // shellCommand starts the shell: once the login shell has read its
@@ -99,7 +136,8 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		if err := s.Start(shellCommand(ready)); err != nil {
 			return nil, err
 		}
-		sh := &shell{sess: s, stdin: in, stdout: bufio.NewReaderSize(out, 64<<10), stderr: bufio.NewReaderSize(errOut, 64<<10)}
+		sh := &shell{sess: s, stdin: in, stdout: bufio.NewReaderSize(out, 64<<10), stderr: bufio.NewReaderSize(errOut, 64<<10),
+			outQ: make(chan *pending, maxPipeline+1), errQ: make(chan *pending, maxPipeline+1), done: make(chan struct{})}
 		// Whatever the startup files print is dropped (at most 1 MiB).
 		done := make(chan streamResult, 2)
 		for _, r := range []*bufio.Reader{sh.stdout, sh.stderr} {
@@ -132,6 +170,8 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		if sh.pid <= 1 {
 			return nil, errors.New("remote shell did not say its process ID")
 		}
+		go sh.serve(sh.stdout, sh.outQ, func(p *pending) chan streamResult { return p.out })
+		go sh.serve(sh.stderr, sh.errQ, func(p *pending) chan streamResult { return p.err })
 		uid, _, code, _, dead, err := sh.run(rctx, shellInit, 64)
 		if err != nil || dead || code != 0 {
 			return nil, fmt.Errorf("remote shell did not take its environment (status %d): %v", code, err)
@@ -150,6 +190,36 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	return sh, nil
 }
 
+// serve reads one stream of the shell: the output of each command in
+// queue order, up to its marker. A stream that ends or breaks kills the
+// shell; the commands still queued then get their answer from done.
+func (sh *shell) serve(r *bufio.Reader, q chan *pending, to func(*pending) chan streamResult) {
+	for {
+		select {
+		case p := <-q:
+			var res streamResult
+			res.data, res.rest, res.over, res.err = readUntil(r, p.marker, p.max)
+			to(p) <- res
+			if res.err != nil {
+				sh.kill(fmt.Errorf("shell ended: %w", res.err))
+				return
+			}
+		case <-sh.done:
+			return
+		}
+	}
+}
+
+// isDead reports whether the shell was killed.
+func (sh *shell) isDead() bool {
+	select {
+	case <-sh.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func newMarker() (string, error) {
 	var rnd [16]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -158,12 +228,17 @@ func newMarker() (string, error) {
 	return "rampart-end-" + hex.EncodeToString(rnd[:]), nil
 }
 
-// close ends the shell. A command still running in it is killed by the
-// caller through killGroup.
-func (sh *shell) close() {
-	_ = sh.sess.Signal(ssh.SIGKILL)
-	sh.stdin.Close()
-	sh.sess.Close()
+// kill ends the shell, once: every command not yet answered fails with
+// err. A command still running in it is killed by the caller through
+// killGroup.
+func (sh *shell) kill(err error) {
+	sh.killOnce.Do(func() {
+		sh.deadErr = err
+		close(sh.done)
+		_ = sh.sess.Signal(ssh.SIGKILL)
+		sh.stdin.Close()
+		sh.sess.Close()
+	})
 }
 
 // streamResult is one stream of one command.
@@ -174,9 +249,11 @@ type streamResult struct {
 	err  error
 }
 
-// run runs one command line in the shell. Its standard input is /dev/null:
-// the shell's own is the channel commands arrive on. A cancelled context
-// kills the shell (the caller must not reuse it: dead is true).
+// run runs one command line in the shell, written behind the commands
+// already sent to it. Its standard input is /dev/null: the shell's own is
+// the channel commands arrive on. A cancelled context kills the shell and
+// every command pipelined in it (dead is true: the caller must not reuse
+// it); errNotSent means the command never reached the shell.
 func (sh *shell) run(ctx context.Context, line string, max int64) (out, errOut []byte, code int, over, dead bool, err error) {
 	marker, err := newMarker()
 	if err != nil {
@@ -185,43 +262,54 @@ func (sh *shell) run(ctx context.Context, line string, max int64) (out, errOut [
 	script := "{\n" + line + "\n} </dev/null\n" +
 		"printf '\\n%s %d\\n' " + marker + " $?\n" +
 		"printf '\\n%s\\n' " + marker + " >&2\n"
-	done := make(chan streamResult, 2)
-	read := func(r *bufio.Reader) {
-		var res streamResult
-		res.data, res.rest, res.over, res.err = readUntil(r, []byte(marker), max)
-		done <- res
+	p := &pending{marker: []byte(marker), max: max, out: make(chan streamResult, 1), err: make(chan streamResult, 1)}
+	sh.mu.Lock()
+	if sh.isDead() {
+		sh.mu.Unlock()
+		return nil, nil, 0, false, true, fmt.Errorf("%w: %v", errNotSent, sh.deadErr)
 	}
-	go read(sh.stdout)
-	go read(sh.stderr)
 	if _, err := io.WriteString(sh.stdin, script); err != nil {
-		sh.close()
+		sh.mu.Unlock()
+		sh.kill(fmt.Errorf("%w: %v", errNotSent, err))
 		return nil, nil, 0, false, true, fmt.Errorf("%w: %v", errNotSent, err)
 	}
-	var res [2]streamResult
-	for i := range res {
+	sh.sent.Add(1)
+	// Never blocks: the Host gives a shell at most maxPipeline commands.
+	sh.outQ <- p
+	sh.errQ <- p
+	sh.mu.Unlock()
+
+	var o, e streamResult
+	for got := 0; got < 2; got++ {
 		select {
-		case r := <-done:
-			res[i] = r
+		case o = <-p.out:
+		case e = <-p.err:
 		case <-ctx.Done():
-			// The readers end when the remote side closes the streams;
-			// they never block (done has room for both).
-			sh.close()
+			sh.kill(fmt.Errorf("the shell was killed with a command written before this one, abandoned: %w", ctx.Err()))
 			return nil, nil, 0, false, true, ctx.Err()
+		case <-sh.done:
+			// Killed for another command, or a stream broke; what
+			// this one already received still counts.
+			for ; got < 2; got++ {
+				select {
+				case o = <-p.out:
+				case e = <-p.err:
+				default:
+					return nil, nil, 0, false, true, sh.deadErr
+				}
+			}
 		}
 	}
-	// Tell the two streams apart: stdout's marker line carries the status.
-	o, e := res[0], res[1]
-	if len(e.rest) > 0 && e.rest[0] == ' ' {
-		o, e = e, o
-	}
 	if o.err != nil || e.err != nil {
-		sh.close()
+		sh.kill(fmt.Errorf("shell ended: %w", errors.Join(o.err, e.err)))
 		return nil, nil, 0, false, true, fmt.Errorf("shell ended: %w", errors.Join(o.err, e.err))
 	}
+	// stdout's marker line carries the status, stderr's nothing.
 	code, cerr := strconv.Atoi(string(bytes.TrimSpace(o.rest)))
-	if cerr != nil || len(bytes.TrimSpace(e.rest)) != 0 {
-		sh.close()
-		return nil, nil, 0, false, true, fmt.Errorf("shell printed a malformed end of command: %q", host.SafeText(string(o.rest)))
+	if cerr != nil || len(o.rest) == 0 || o.rest[0] != ' ' || len(bytes.TrimSpace(e.rest)) != 0 {
+		err := fmt.Errorf("shell printed a malformed end of command: %q", host.SafeText(string(o.rest)))
+		sh.kill(err)
+		return nil, nil, 0, false, true, err
 	}
 	return o.data, e.data, code, o.over || e.over, false, nil
 }

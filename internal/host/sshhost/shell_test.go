@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -264,5 +265,96 @@ func TestReadFilesBatched(t *testing.T) {
 		if err != nil || string(b) != string(out.Stdout) {
 			t.Errorf("ReadFile(%s) = %q, %v; cat reads %q", p, b, err, out.Stdout)
 		}
+	}
+}
+
+// A command that arrives while the shell is busy is written behind the
+// running one at once (pipelined), not held back until it ends; each gets
+// its own output. A command abandoned on its deadline takes the shell
+// down with the ones written behind it, which fail naming why, and the
+// next command gets a new shell.
+func TestShellPipeline(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	o := l.opts()
+	o.Shells = 1
+	h, err := Dial(ctx, "root@127.0.0.1", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// The first command waits on a FIFO this test opens last (sshd runs
+	// as root on this machine, in a network namespace only).
+	gate := filepath.Join(t.TempDir(), "gate")
+	if err := syscall.Mkfifo(gate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out *host.Output
+		err error
+	}
+	run := func(ctx context.Context, c host.Cmd) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			out, err := h.Run(ctx, c)
+			ch <- result{out, err}
+		}()
+		return ch
+	}
+	sent := func() int64 {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		var n int64
+		for _, sh := range h.pool {
+			n += sh.sent.Load()
+		}
+		return n
+	}
+	waitSent := func(n int64) {
+		t.Helper()
+		for end := time.Now().Add(30 * time.Second); sent() < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%d commands written to the shell, want %d: the pipeline holds commands back", sent(), n)
+			}
+		}
+	}
+	first := run(ctx, host.C("cat", gate))
+	waitSent(2) // shellInit, then cat
+	second := run(ctx, host.C("echo", "second"))
+	waitSent(3) // written while cat still waits
+	select {
+	case r := <-second:
+		t.Fatalf("second command answered before the first ended: %+v, %v", r.out, r.err)
+	default:
+	}
+	if err := os.WriteFile(gate, []byte("first\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]struct {
+		ch  chan result
+		out string
+	}{"first": {first, "first\n"}, "second": {second, "second\n"}} {
+		r := <-want.ch
+		if r.err != nil || string(r.out.Stdout) != want.out || r.out.ExitCode != 0 {
+			t.Errorf("%s: %+v, %v; want %q", name, r.out, r.err, want.out)
+		}
+	}
+
+	// Abandoned on its deadline, with a command written behind it.
+	dctx, cancel := context.WithCancel(ctx)
+	before := sent()
+	stuck := run(dctx, host.C("cat", gate))
+	waitSent(before + 1)
+	behind := run(ctx, host.C("echo", "behind"))
+	waitSent(before + 2)
+	cancel()
+	if r := <-stuck; r.err == nil {
+		t.Errorf("abandoned command returned %+v", r.out)
+	}
+	if r := <-behind; r.err == nil || !strings.Contains(r.err.Error(), "abandoned") {
+		t.Errorf("command behind the abandoned one: %+v, %v; want an error naming it", r.out, r.err)
+	}
+	if out, err := h.Run(ctx, host.C("echo", "after")); err != nil || string(out.Stdout) != "after\n" {
+		t.Errorf("after the abandoned shell: %+v, %v", out, err)
 	}
 }

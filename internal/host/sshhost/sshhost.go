@@ -60,9 +60,14 @@ type Host struct {
 	sem       chan struct{}
 	maxOutput int64
 
-	// Long-lived shells (shell.go): idle ones, and a slot per running one.
-	idle   chan *shell
-	shells chan struct{}
+	// Long-lived shells (shell.go), at most bound of them, started or
+	// starting; changed is closed (and replaced) whenever one starts,
+	// fails to, ends or finishes a command.
+	mu       sync.Mutex
+	pool     []*shell
+	starting int
+	bound    int
+	changed  chan struct{}
 	// noShells: a shell could not be started; commands run on sessions.
 	noShells atomic.Bool
 
@@ -172,23 +177,21 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 		name:      t.String(),
 		client:    ssh.NewClient(c, chans, reqs),
 		sem:       make(chan struct{}, opts.MaxSessions),
-		idle:      make(chan *shell, opts.Shells),
-		shells:    make(chan struct{}, opts.Shells),
+		bound:     opts.Shells,
+		changed:   make(chan struct{}),
 		maxOutput: opts.MaxOutput,
 	}, nil
 }
 
 // Close ends the shells and closes the connection.
 func (h *Host) Close() error {
-	for {
-		select {
-		case sh := <-h.idle:
-			sh.stdin.Close()
-			sh.sess.Close()
-		default:
-			return h.client.Close()
-		}
+	h.mu.Lock()
+	pool := h.pool
+	h.mu.Unlock()
+	for _, sh := range pool {
+		sh.kill(errors.New("connection closed"))
 	}
+	return h.client.Close()
 }
 
 // Name implements host.Host.
@@ -201,7 +204,7 @@ func (h *Host) IsRoot(ctx context.Context) bool {
 			// A shell reads its uid as it starts (shellInit).
 			if sh, err := h.getShell(ctx); err == nil {
 				uid := sh.uid
-				h.idle <- sh
+				h.putShell(sh)
 				if uid >= 0 {
 					h.root = uid == 0
 					return
@@ -284,14 +287,10 @@ func (h *Host) runLine(ctx context.Context, c host.Cmd, sudo bool, line string) 
 			return nil, false, fmt.Errorf("ssh %s: open session: %w", h.name, err)
 		}
 		stdout, stderr, code, over, dead, err := sh.run(ctx, line, h.maxOutput)
-		if dead {
-			if ctx.Err() != nil {
-				go h.killGroup(sh.pid)
-			}
-			h.dropShell()
-		} else {
-			h.idle <- sh
+		if dead && ctx.Err() != nil {
+			sh.groupKill.Do(func() { go h.killGroup(sh.pid) })
 		}
+		h.putShell(sh)
 		switch {
 		case err == nil:
 			return &host.Output{Stdout: stdout, Stderr: stderr, ExitCode: code}, over, nil
@@ -306,38 +305,97 @@ func (h *Host) runLine(ctx context.Context, c host.Cmd, sudo bool, line string) 
 	}
 }
 
-// getShell returns an idle shell, or starts one while fewer than the
-// connection's bound run, or waits for one to be free.
+// getShell returns a shell for one command: an idle one, else a new one
+// while fewer than the bound run, else the least busy, where the command
+// is pipelined behind the ones it runs (shell.go). The caller gives it
+// back with putShell.
 func (h *Host) getShell(ctx context.Context) (*shell, error) {
-	select {
-	case sh := <-h.idle:
-		return sh, nil
-	default:
-	}
-	select {
-	case sh := <-h.idle:
-		return sh, nil
-	case h.shells <- struct{}{}:
-		if err := h.acquire(ctx); err != nil {
-			<-h.shells
-			return nil, err
+	for {
+		if h.noShells.Load() {
+			return nil, errShellRefused
 		}
-		sh, err := h.startShell(ctx)
-		if err != nil {
-			h.dropShell()
-			if ctx.Err() == nil && !errors.Is(err, errSession) {
-				// The server runs commands but not this shell (a login
-				// shell that is not POSIX, a ForceCommand wrapper):
-				// every command gets a session of its own from now on.
-				h.noShells.Store(true)
-				return nil, fmt.Errorf("%w: %v", errShellRefused, err)
+		h.mu.Lock()
+		var best *shell
+		for _, sh := range h.pool {
+			if !sh.isDead() && sh.inflight < maxPipeline && (best == nil || sh.inflight < best.inflight) {
+				best = sh
 			}
-			return nil, err
 		}
-		return sh, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		room := len(h.pool)+h.starting < h.bound
+		if best != nil && (best.inflight == 0 || !room) {
+			best.inflight++
+			h.mu.Unlock()
+			return best, nil
+		}
+		if room {
+			h.starting++
+			h.mu.Unlock()
+			return h.newShell(ctx)
+		}
+		// Every shell is starting, or has maxPipeline commands.
+		changed := h.changed
+		h.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// newShell starts a shell for getShell, which counted it as starting.
+func (h *Host) newShell(ctx context.Context) (*shell, error) {
+	err := h.acquire(ctx)
+	var sh *shell
+	if err == nil {
+		if sh, err = h.startShell(ctx); err != nil {
+			h.release()
+		}
+	}
+	h.mu.Lock()
+	h.starting--
+	if err == nil {
+		sh.inflight = 1
+		h.pool = append(h.pool, sh)
+	}
+	h.notify()
+	h.mu.Unlock()
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, errSession) {
+			// The server runs commands but not this shell (a login
+			// shell that is not POSIX, a ForceCommand wrapper):
+			// every command gets a session of its own from now on.
+			h.noShells.Store(true)
+			return nil, fmt.Errorf("%w: %v", errShellRefused, err)
+		}
+		return nil, err
+	}
+	return sh, nil
+}
+
+// putShell gives back a shell getShell returned; one that was killed
+// leaves the pool and gives back its session.
+func (h *Host) putShell(sh *shell) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sh.inflight--
+	if sh.isDead() && !sh.removed {
+		sh.removed = true
+		for i, x := range h.pool {
+			if x == sh {
+				h.pool = append(h.pool[:i], h.pool[i+1:]...)
+				break
+			}
+		}
+		h.release()
+	}
+	h.notify()
+}
+
+// notify wakes the getShell calls waiting for a change; h.mu is held.
+func (h *Host) notify() {
+	close(h.changed)
+	h.changed = make(chan struct{})
 }
 
 // killGroup kills what is left of a shell whose command was abandoned: the
@@ -348,12 +406,6 @@ func (h *Host) killGroup(pid int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, _ = h.runSession(ctx, host.C("kill", "-KILL", "--", "-"+strconv.Itoa(pid)), false)
-}
-
-// dropShell gives back the slot and session of a shell that ended.
-func (h *Host) dropShell() {
-	h.release()
-	<-h.shells
 }
 
 // runSession runs c on a session of its own, for a command that reads
