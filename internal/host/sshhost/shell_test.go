@@ -63,15 +63,8 @@ func trunc(s string) string {
 // Commands run in long-lived shells: what one command does to its
 // standard input, its output or its shell never reaches the next one.
 func TestShells(t *testing.T) {
-	l := newLab(t)
+	h := newLab(t).dialShells(t, 1)
 	ctx := context.Background()
-	o := l.opts()
-	o.Shells = 1
-	h, err := Dial(ctx, "root@127.0.0.1", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	run := func(c host.Cmd) *host.Output {
 		t.Helper()
 		out, err := h.Run(ctx, c)
@@ -274,15 +267,8 @@ func TestReadFilesBatched(t *testing.T) {
 // down with the ones written behind it, which fail naming why, and the
 // next command gets a new shell.
 func TestShellPipeline(t *testing.T) {
-	l := newLab(t)
+	h := newLab(t).dialShells(t, 1)
 	ctx := context.Background()
-	o := l.opts()
-	o.Shells = 1
-	h, err := Dial(ctx, "root@127.0.0.1", o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
 	// The first command waits on a FIFO this test opens last (sshd runs
 	// as root on this machine, in a network namespace only).
 	gate := filepath.Join(t.TempDir(), "gate")

@@ -135,9 +135,14 @@ func newLab(t *testing.T, extra ...string) *lab {
 }
 
 // dial connects to the lab's sshd as root with the default options.
-func (l *lab) dial(t *testing.T) *Host {
+func (l *lab) dial(t *testing.T) *Host { return l.dialShells(t, 0) }
+
+// dialShells is dial with at most n long-lived shells (0: the default).
+func (l *lab) dialShells(t *testing.T, n int) *Host {
 	t.Helper()
-	h, err := Dial(context.Background(), "root@127.0.0.1", l.opts())
+	o := l.opts()
+	o.Shells = n
+	h, err := Dial(context.Background(), "root@127.0.0.1", o)
 	if err != nil {
 		t.Fatal(err)
 	}
