@@ -48,8 +48,12 @@ var (
 	errShellRefused = errors.New("the server would not run a command shell")
 )
 
-// errNotSent: the command could not be written to the shell, so it never ran.
-var errNotSent = errors.New("shell closed before the command was sent")
+// errNotSent: the command never ran: it could not be written to the
+// shell, or the shell died before it took its environment.
+var errNotSent = errors.New("shell closed before the command ran")
+
+// errClosed kills the shells of a connection being closed.
+var errClosed = errors.New("connection closed")
 
 // maxPipeline bounds the commands written to one shell and not yet
 // answered.
@@ -75,6 +79,10 @@ type shell struct {
 	deadErr  error
 	// sent counts the commands written (tests watch the pipeline).
 	sent atomic.Int64
+	// initDone is closed once shellInit has answered, or the shell
+	// died first; initOK (and uid) are set before.
+	initDone chan struct{}
+	initOK   bool
 	// Under Host.mu: commands given this shell and not yet returned, and
 	// whether it has left the Host's pool.
 	inflight int
@@ -137,7 +145,8 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 			return nil, err
 		}
 		sh := &shell{sess: s, stdin: in, stdout: bufio.NewReaderSize(out, 64<<10), stderr: bufio.NewReaderSize(errOut, 64<<10),
-			outQ: make(chan *pending, maxPipeline+1), errQ: make(chan *pending, maxPipeline+1), done: make(chan struct{})}
+			outQ: make(chan *pending, maxPipeline+2), errQ: make(chan *pending, maxPipeline+2), done: make(chan struct{}),
+			initDone: make(chan struct{})}
 		// Whatever the startup files print is dropped (at most 1 MiB).
 		done := make(chan streamResult, 2)
 		for _, r := range []*bufio.Reader{sh.stdout, sh.stderr} {
@@ -172,14 +181,16 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		}
 		go sh.serve(sh.stdout, sh.outQ, func(p *pending) chan streamResult { return p.out })
 		go sh.serve(sh.stderr, sh.errQ, func(p *pending) chan streamResult { return p.err })
-		uid, _, code, _, dead, err := sh.run(rctx, shellInit, 64)
-		if err != nil || dead || code != 0 {
-			return nil, fmt.Errorf("remote shell did not take its environment (status %d): %v", code, err)
+		// shellInit goes first, and the shell is handed out at once:
+		// the commands behind it are pipelined (one round trip less).
+		// Until it has answered, a shell that dies is one that never
+		// ran them (init).
+		p, err := sh.send(shellInit, 64)
+		if err != nil {
+			return nil, err
 		}
 		sh.uid = -1
-		if n, err := strconv.Atoi(strings.TrimSpace(string(uid))); err == nil && n >= 0 {
-			sh.uid = n
-		}
+		go h.init(sh, p, readyWait)
 		return sh, nil
 	}()
 	if err != nil {
@@ -188,6 +199,32 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		return nil, err
 	}
 	return sh, nil
+}
+
+// init waits, at most limit, for the answer to shellInit (p): the uid, and whether the
+// shell runs commands at all. A shell that fails it is killed, and the
+// server gets every command on a session of its own from then on, as for
+// a shell that never became ready.
+func (h *Host) init(sh *shell, p *pending, limit time.Duration) {
+	defer close(sh.initDone)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	uid, _, code, _, _, err := sh.wait(ctx, p)
+	if err != nil || code != 0 {
+		// Unless the shell was killed on purpose (the connection
+		// closed, a command abandoned), it is the server's answer.
+		mine := sh.isDead() && ctx.Err() == nil && (errors.Is(sh.deadErr, errClosed) ||
+			errors.Is(sh.deadErr, context.Canceled) || errors.Is(sh.deadErr, context.DeadlineExceeded))
+		if !mine {
+			h.noShells.Store(true)
+		}
+		sh.kill(fmt.Errorf("the remote shell did not take its environment (status %d): %v", code, err))
+		return
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(string(uid))); err == nil && n >= 0 {
+		sh.uid = n
+	}
+	sh.initOK = true
 }
 
 // serve reads one stream of the shell: the output of each command in
@@ -253,32 +290,54 @@ type streamResult struct {
 // already sent to it. Its standard input is /dev/null: the shell's own is
 // the channel commands arrive on. A cancelled context kills the shell and
 // every command pipelined in it (dead is true: the caller must not reuse
-// it); errNotSent means the command never reached the shell.
+// it); errNotSent means the command never ran.
 func (sh *shell) run(ctx context.Context, line string, max int64) (out, errOut []byte, code int, over, dead bool, err error) {
+	p, err := sh.send(line, max)
+	if err != nil {
+		return nil, nil, 0, false, true, err
+	}
+	out, errOut, code, over, dead, err = sh.wait(ctx, p)
+	if dead && ctx.Err() == nil {
+		// A shell that died before it took its environment ran
+		// nothing written behind shellInit.
+		<-sh.initDone
+		if !sh.initOK {
+			err = fmt.Errorf("%w: %v", errNotSent, err)
+		}
+	}
+	return out, errOut, code, over, dead, err
+}
+
+// send writes line to the shell, behind the commands already sent, and
+// queues it for both streams' readers.
+func (sh *shell) send(line string, max int64) (*pending, error) {
 	marker, err := newMarker()
 	if err != nil {
-		return nil, nil, 0, false, false, err
+		return nil, err
 	}
 	script := "{\n" + line + "\n} </dev/null\n" +
 		"printf '\\n%s %d\\n' " + marker + " $?\n" +
 		"printf '\\n%s\\n' " + marker + " >&2\n"
 	p := &pending{marker: []byte(marker), max: max, out: make(chan streamResult, 1), err: make(chan streamResult, 1)}
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if sh.isDead() {
-		sh.mu.Unlock()
-		return nil, nil, 0, false, true, fmt.Errorf("%w: %v", errNotSent, sh.deadErr)
+		return nil, fmt.Errorf("%w: %v", errNotSent, sh.deadErr)
 	}
 	if _, err := io.WriteString(sh.stdin, script); err != nil {
-		sh.mu.Unlock()
-		sh.kill(fmt.Errorf("%w: %v", errNotSent, err))
-		return nil, nil, 0, false, true, fmt.Errorf("%w: %v", errNotSent, err)
+		sh.kill(fmt.Errorf("shell ended: %v", err))
+		return nil, fmt.Errorf("%w: %v", errNotSent, err)
 	}
 	sh.sent.Add(1)
-	// Never blocks: the Host gives a shell at most maxPipeline commands.
+	// Never blocks: the Host gives a shell at most maxPipeline commands,
+	// and shellInit is one more.
 	sh.outQ <- p
 	sh.errQ <- p
-	sh.mu.Unlock()
+	return p, nil
+}
 
+// wait waits for both streams of p, sent by send.
+func (sh *shell) wait(ctx context.Context, p *pending) (out, errOut []byte, code int, over, dead bool, err error) {
 	var o, e streamResult
 	for got := 0; got < 2; got++ {
 		select {

@@ -146,13 +146,16 @@ func TestShells(t *testing.T) {
 
 // A server that runs commands but not a long-lived shell (here a
 // ForceCommand wrapper that refuses anything that is not one plain
-// command, as restricted-access setups do) still gets every command, each
-// on a session of its own.
+// command, as restricted-access setups do, or gives it no input) still
+// gets every command, each on a session of its own.
 func TestShellRefused(t *testing.T) {
 	for name, refuse := range map[string]string{
 		"refused": "echo 'shells are not allowed here' >&2; exit 1",
 		// Startup that waits for input never becomes ready.
 		"hangs": "read x; sleep 60",
+		// Ready, but the shell gets no commands: it ends at once, and
+		// the command pipelined behind its first one never ran.
+		"no stdin": "exec /bin/sh -c \"$SSH_ORIGINAL_COMMAND\" </dev/null",
 	} {
 		t.Run(name, func(t *testing.T) { testShellRefused(t, refuse) })
 	}

@@ -189,7 +189,7 @@ func (h *Host) Close() error {
 	pool := h.pool
 	h.mu.Unlock()
 	for _, sh := range pool {
-		sh.kill(errors.New("connection closed"))
+		sh.kill(errClosed)
 	}
 	return h.client.Close()
 }
@@ -203,7 +203,14 @@ func (h *Host) IsRoot(ctx context.Context) bool {
 		if !h.noShells.Load() {
 			// A shell reads its uid as it starts (shellInit).
 			if sh, err := h.getShell(ctx); err == nil {
-				uid := sh.uid
+				select {
+				case <-sh.initDone:
+				case <-ctx.Done():
+				}
+				uid := -1
+				if sh.initOK {
+					uid = sh.uid
+				}
 				h.putShell(sh)
 				if uid >= 0 {
 					h.root = uid == 0
