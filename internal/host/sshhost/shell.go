@@ -63,7 +63,7 @@ const maxPipeline = 16
 type shell struct {
 	pid    int // the shell's, which is also its process group's
 	uid    int // effective uid the shell runs as, -1 if it could not tell
-	sess   *ssh.Session
+	sess   channelSession
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
 	stderr *bufio.Reader
@@ -124,27 +124,24 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.newSession(ctx)
-	if err != nil {
+	var ch ssh.Channel
+	if err := h.retryOpen(ctx, func() (err error) {
+		var reqs <-chan *ssh.Request
+		if ch, reqs, err = h.client.OpenChannel("session", nil); err == nil {
+			go ssh.DiscardRequests(reqs) // exit-status: the markers say more
+		}
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("%w: %v", errSession, err)
 	}
+	s := channelSession{ch}
 	sh, err := func() (*shell, error) {
-		in, err := s.StdinPipe()
-		if err != nil {
+		// The exec request asks for no reply: ready (or the channel's
+		// end, if the server refuses it) comes a round trip sooner.
+		if _, err := ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{shellCommand(ready)})); err != nil {
 			return nil, err
 		}
-		out, err := s.StdoutPipe()
-		if err != nil {
-			return nil, err
-		}
-		errOut, err := s.StderrPipe()
-		if err != nil {
-			return nil, err
-		}
-		if err := s.Start(shellCommand(ready)); err != nil {
-			return nil, err
-		}
-		sh := &shell{sess: s, stdin: in, stdout: bufio.NewReaderSize(out, 64<<10), stderr: bufio.NewReaderSize(errOut, 64<<10),
+		sh := &shell{sess: s, stdin: s, stdout: bufio.NewReaderSize(ch, 64<<10), stderr: bufio.NewReaderSize(ch.Stderr(), 64<<10),
 			outQ: make(chan *pending, maxPipeline+2), errQ: make(chan *pending, maxPipeline+2), done: make(chan struct{}),
 			initDone: make(chan struct{})}
 		// Whatever the startup files print is dropped (at most 1 MiB).
@@ -256,6 +253,23 @@ func (sh *shell) isDead() bool {
 		return false
 	}
 }
+
+// channelSession is a session channel used directly, for a shell: what
+// ssh.Session adds (the exec request waits for its reply, the exit status
+// is kept) costs a round trip and serves nothing here.
+type channelSession struct{ ch ssh.Channel }
+
+// Write sends to the shell's standard input.
+func (c channelSession) Write(p []byte) (int, error) { return c.ch.Write(p) }
+
+// Signal asks the server to signal the shell (OpenSSH 7.9 and later).
+func (c channelSession) Signal(sig ssh.Signal) error {
+	_, err := c.ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{string(sig)}))
+	return err
+}
+
+// Close closes the channel: the shell's standard input and output.
+func (c channelSession) Close() error { return c.ch.Close() }
 
 func newMarker() (string, error) {
 	var rnd [16]byte

@@ -469,22 +469,31 @@ func (h *Host) runSessionLine(ctx context.Context, c host.Cmd, line string) (*ho
 	return out, stdout.over || stderr.over, nil
 }
 
-// newSession opens a session channel. A session closed a moment ago may
-// still count against the server's MaxSessions (the client does not wait
-// for the server's side of the close), and OpenSSH then refuses the new
-// channel with "open failed": that refusal is retried for up to 5s, any
-// other error is returned at once.
-func (h *Host) newSession(ctx context.Context) (*ssh.Session, error) {
+// newSession opens a session channel (retryOpen).
+func (h *Host) newSession(ctx context.Context) (s *ssh.Session, err error) {
+	err = h.retryOpen(ctx, func() error {
+		s, err = h.client.NewSession()
+		return err
+	})
+	return s, err
+}
+
+// retryOpen runs open, which opens a channel. A session closed a moment
+// ago may still count against the server's MaxSessions (the client does
+// not wait for the server's side of the close), and OpenSSH then refuses
+// the new channel with "open failed": that refusal is retried for up to
+// 5s, any other error is returned at once.
+func (h *Host) retryOpen(ctx context.Context, open func() error) error {
 	giveUp := time.Now().Add(5 * time.Second)
 	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
-		s, err := h.client.NewSession()
+		err := open()
 		var oce *ssh.OpenChannelError
 		if err == nil || !errors.As(err, &oce) || oce.Reason != ssh.ConnectionFailed || time.Now().After(giveUp) {
-			return s, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (server refused the session: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (server refused the session: %v)", ctx.Err(), err)
 		case <-time.After(wait):
 		}
 	}
