@@ -376,13 +376,19 @@ func Lookup(id string) (*Check, bool) {
 	return c, ok
 }
 
+// MaxParallel bounds the checks Run evaluates at once. It is above the
+// catalog's size: on a remote host every check's first command should go
+// out in the same burst (sshhost pipelines them), not wait for a slot
+// behind another check's round trip.
+const MaxParallel = 64
+
 // Run evaluates checks concurrently against env and returns results in the
 // order of checks. A panicking check becomes an unknown result; one failed
 // read never aborts the run.
 func Run(ctx context.Context, env *Env, checks []*Check) []Result {
 	results := make([]Result, len(checks))
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	sem := make(chan struct{}, MaxParallel)
 	for i, c := range checks {
 		wg.Add(1)
 		go func(i int, c *Check) {

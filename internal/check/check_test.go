@@ -81,12 +81,12 @@ func TestRunnerRules(t *testing.T) {
 }
 
 // Results come back in the order of the checks, whatever order they finish
-// in, and at most 16 run at once.
+// in, and at most MaxParallel run at once.
 func TestRunOrderAndBound(t *testing.T) {
 	var running, peak atomic.Int32
 	release := make(chan struct{})
 	var checks []*Check
-	const n = 40
+	const n = MaxParallel + 24
 	for i := 0; i < n; i++ {
 		id := "order.c" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
 		checks = append(checks, &Check{ID: id, Title: id, Eval: func(ctx context.Context, env *Env) Result {
@@ -106,14 +106,14 @@ func TestRunOrderAndBound(t *testing.T) {
 	go func() { done <- Run(context.Background(), NewEnv(nil, nil, ""), checks) }()
 	// Let the first wave block, then release everything.
 	deadline := time.Now().Add(30 * time.Second)
-	for running.Load() < 16 {
+	for running.Load() < MaxParallel {
 		select {
 		case rs := <-done:
 			t.Fatalf("Run returned before checks were released: %d results", len(rs))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d checks started; the runner should run 16 at once", running.Load())
+			t.Fatalf("only %d checks started; the runner should run %d at once", running.Load(), MaxParallel)
 		}
 		runtime.Gosched()
 	}
@@ -124,8 +124,8 @@ func TestRunOrderAndBound(t *testing.T) {
 			t.Errorf("result %d is %s/%q, want %s", i, r.ID, r.Message, checks[i].ID)
 		}
 	}
-	if p := peak.Load(); p > 16 {
-		t.Errorf("%d checks ran at once, bound is 16", p)
+	if p := peak.Load(); p > MaxParallel {
+		t.Errorf("%d checks ran at once, bound is %d", p, MaxParallel)
 	}
 }
 

@@ -80,7 +80,7 @@ type shell struct {
 	// sent counts the commands written (tests watch the pipeline).
 	sent atomic.Int64
 	// initDone is closed once shellInit has answered, or the shell
-	// died first; initOK (and uid) are set before.
+	// died first; initOK is set before.
 	initDone chan struct{}
 	initOK   bool
 	// Under Host.mu: commands given this shell and not yet returned, and
@@ -100,21 +100,22 @@ type pending struct {
 }
 
 // shellCommand starts the shell: once the login shell has read its
-// startup files, it prints ready on both streams and execs a POSIX sh.
-// Nothing is written to the shell before ready arrives, so startup files
-// can neither read the commands nor slip their output into the first one.
-// The first command (shellInit) then fixes PATH and LC_ALL for every
-// command after it, inside sh itself: no env program is started.
+// startup files, it prints ready on both streams, with its process ID and
+// its effective uid on stdout, and execs a POSIX sh. The uid is read from
+// /proc/self/status by the shell's builtins (a fleet run is bound by
+// process starts, and id would be one more); where there is no /proc it
+// is left out, and IsRoot asks id. Nothing is written to the shell before
+// ready arrives, so startup files can neither read the commands nor slip
+// their output into the first one. The first command (shellInit) then
+// fixes PATH and LC_ALL for every command after it, inside sh itself: no
+// env program is started.
 func shellCommand(ready string) string {
-	return "printf '\\n%s %s\\n' " + ready + " $$; printf '\\n%s\\n' " + ready + " >&2; exec sh"
+	return "u=; if [ -r /proc/self/status ]; then while read -r k r e _; do if [ \"$k\" = Uid: ]; then u=$e; break; fi; done </proc/self/status; fi; " +
+		"printf '\\n%s %s %s\\n' " + ready + " $$ \"$u\"; printf '\\n%s\\n' " + ready + " >&2; exec sh"
 }
 
-// shellInit is the shell's first command: the fixed environment, and the
-// effective uid read from /proc/self/status by the shell's builtins (a
-// fleet run is bound by process starts, and id would be one more). It
-// prints nothing where there is no /proc; IsRoot then asks id.
-const shellInit = "export LC_ALL=C PATH=" + remotePath + "\n" +
-	"if [ -r /proc/self/status ]; then while read -r k r e _; do if [ \"$k\" = Uid: ]; then printf '%s\\n' \"$e\"; break; fi; done </proc/self/status; fi"
+// shellInit is the shell's first command: the fixed environment.
+const shellInit = "export LC_ALL=C PATH=" + remotePath
 
 // readyWait bounds the login shell's startup.
 var readyWait = 10 * time.Second
@@ -143,7 +144,7 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		}
 		sh := &shell{sess: s, stdin: s, stdout: bufio.NewReaderSize(ch, 64<<10), stderr: bufio.NewReaderSize(ch.Stderr(), 64<<10),
 			outQ: make(chan *pending, maxPipeline+2), errQ: make(chan *pending, maxPipeline+2), done: make(chan struct{}),
-			initDone: make(chan struct{})}
+			initDone: make(chan struct{}), uid: -1}
 		// Whatever the startup files print is dropped (at most 1 MiB).
 		done := make(chan streamResult, 2)
 		for _, r := range []*bufio.Reader{sh.stdout, sh.stderr} {
@@ -163,8 +164,13 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 				if res.err != nil {
 					return nil, fmt.Errorf("remote shell ended before it was ready: %w", res.err)
 				}
-				if f := strings.Fields(string(res.rest)); len(f) == 1 {
+				if f := strings.Fields(string(res.rest)); len(f) == 1 || len(f) == 2 {
 					sh.pid, _ = strconv.Atoi(f[0])
+					if len(f) == 2 {
+						if n, err := strconv.Atoi(f[1]); err == nil && n >= 0 {
+							sh.uid = n
+						}
+					}
 				}
 			case <-rctx.Done():
 				if ctx.Err() != nil {
@@ -186,7 +192,6 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 		if err != nil {
 			return nil, err
 		}
-		sh.uid = -1
 		go h.init(sh, p, readyWait)
 		return sh, nil
 	}()
@@ -198,7 +203,7 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	return sh, nil
 }
 
-// init waits, at most limit, for the answer to shellInit (p): the uid, and whether the
+// init waits, at most limit, for the answer to shellInit (p): whether the
 // shell runs commands at all. A shell that fails it is killed, and the
 // server gets every command on a session of its own from then on, as for
 // a shell that never became ready.
@@ -206,7 +211,7 @@ func (h *Host) init(sh *shell, p *pending, limit time.Duration) {
 	defer close(sh.initDone)
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	uid, _, code, _, _, err := sh.wait(ctx, p)
+	_, _, code, _, _, err := sh.wait(ctx, p)
 	if err != nil || code != 0 {
 		// Unless the shell was killed on purpose (the connection
 		// closed, a command abandoned), it is the server's answer.
@@ -217,9 +222,6 @@ func (h *Host) init(sh *shell, p *pending, limit time.Duration) {
 		}
 		sh.kill(fmt.Errorf("the remote shell did not take its environment (status %d): %v", code, err))
 		return
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(string(uid))); err == nil && n >= 0 {
-		sh.uid = n
 	}
 	sh.initOK = true
 }

@@ -266,11 +266,21 @@ func TestReadFilesBatched(t *testing.T) {
 
 // A command that arrives while the shell is busy is written behind the
 // running one at once (pipelined), not held back until it ends; each gets
-// its own output. A command abandoned on its deadline takes the shell
-// down with the ones written behind it, which fail naming why, and the
-// next command gets a new shell.
+// its own output. So it is on a far host allowed three shells: it gets no
+// second one. A command abandoned on its deadline takes the shell down
+// with the ones written behind it, which fail naming why, and the next
+// command gets a new shell.
 func TestShellPipeline(t *testing.T) {
-	h := newLab(t).dialShells(t, 1)
+	l := newLab(t)
+	t.Run("one shell", func(t *testing.T) { testShellPipeline(t, l.dialShells(t, 1)) })
+	t.Run("far host", func(t *testing.T) {
+		h := l.dialShells(t, 3)
+		h.far = true
+		testShellPipeline(t, h)
+	})
+}
+
+func testShellPipeline(t *testing.T, h *Host) {
 	ctx := context.Background()
 	// The first command waits on a FIFO this test opens last (sshd runs
 	// as root on this machine, in a network namespace only).
@@ -316,6 +326,10 @@ func TestShellPipeline(t *testing.T) {
 		t.Fatalf("second command answered before the first ended: %+v, %v", r.out, r.err)
 	default:
 	}
+	if h.mu.Lock(); len(h.pool) != 1 {
+		t.Errorf("%d shells for two commands, want the second pipelined in the first", len(h.pool))
+	}
+	h.mu.Unlock()
 	if err := os.WriteFile(gate, []byte("first\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -68,6 +68,10 @@ type Host struct {
 	starting int
 	bound    int
 	changed  chan struct{}
+	// far: the connection and login took farLogin or more, so a
+	// command waits behind a busy shell rather than open another
+	// (getShell).
+	far bool
 	// noShells: a shell could not be started; commands run on sessions.
 	noShells atomic.Bool
 
@@ -79,6 +83,11 @@ var (
 	_ host.Host     = (*Host)(nil)
 	_ host.Streamer = (*Host)(nil)
 )
+
+// farLogin: a host whose connection and login took this long or longer
+// (some 7 round trips: about 7 ms each, or a busy server) is far, for
+// getShell.
+const farLogin = 50 * time.Millisecond
 
 // ErrHostKey is wrapped by every host-key refusal.
 var ErrHostKey = errors.New("host key not trusted")
@@ -133,6 +142,7 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
+	dialStart := time.Now()
 	conn, err := dial(dctx, "tcp", t.Addr())
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: connect: %w", t, err)
@@ -152,6 +162,7 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 	}
 	stop := context.AfterFunc(dctx, func() { conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, t.Addr(), cfg)
+	login := time.Since(dialStart) // TCP, key exchange and authentication: some 7 round trips
 	stopped := stop()
 	if err != nil {
 		conn.Close()
@@ -180,6 +191,7 @@ func Dial(ctx context.Context, target string, opts Options) (*Host, error) {
 		bound:     opts.Shells,
 		changed:   make(chan struct{}),
 		maxOutput: opts.MaxOutput,
+		far:       login >= farLogin,
 	}, nil
 }
 
@@ -201,16 +213,9 @@ func (h *Host) Name() string { return h.name }
 func (h *Host) IsRoot(ctx context.Context) bool {
 	h.rootOnce.Do(func() {
 		if !h.noShells.Load() {
-			// A shell reads its uid as it starts (shellInit).
+			// A shell says its uid when it is ready (shellCommand).
 			if sh, err := h.getShell(ctx); err == nil {
-				select {
-				case <-sh.initDone:
-				case <-ctx.Done():
-				}
-				uid := -1
-				if sh.initOK {
-					uid = sh.uid
-				}
+				uid := sh.uid
 				h.putShell(sh)
 				if uid >= 0 {
 					h.root = uid == 0
@@ -314,8 +319,10 @@ func (h *Host) runLine(ctx context.Context, c host.Cmd, sudo bool, line string) 
 
 // getShell returns a shell for one command: an idle one, else a new one
 // while fewer than the bound run, else the least busy, where the command
-// is pipelined behind the ones it runs (shell.go). The caller gives it
-// back with putShell.
+// is pipelined behind the ones it runs (shell.go). A far host gets no
+// second shell: starting one costs two round trips (the channel, then
+// ready), more than the commands ahead in the busy one usually take. The
+// caller gives it back with putShell.
 func (h *Host) getShell(ctx context.Context) (*shell, error) {
 	for {
 		if h.noShells.Load() {
@@ -328,7 +335,7 @@ func (h *Host) getShell(ctx context.Context) (*shell, error) {
 				best = sh
 			}
 		}
-		room := len(h.pool)+h.starting < h.bound
+		room := len(h.pool)+h.starting < h.bound && !(h.far && len(h.pool)+h.starting > 0)
 		if best != nil && (best.inflight == 0 || !room) {
 			best.inflight++
 			h.mu.Unlock()
