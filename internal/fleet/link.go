@@ -345,7 +345,7 @@ func (l *Link) publisher(ctx context.Context, nc *nats.Conn, js jetstream.JetStr
 		if !streamOK {
 			// Publishing before the stream exists would lose the first
 			// messages of a window and store later ones: out of order.
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cctx, cancel := context.WithTimeout(ctx, apiWait)
 			_, err := EnsureStream(cctx, js, l.p)
 			cancel()
 			if err != nil {
@@ -505,18 +505,30 @@ func (l *Link) consumer(ctx context.Context, js jetstream.JetStream) {
 	}
 }
 
+// apiWait bounds the consumer's JetStream API calls (the stream, the
+// consumer), as the client library bounds its own attempts to recreate a
+// consumer: a cluster that has just lost a server can take several
+// seconds to answer, and a shorter bound would never see the answer.
+const apiWait = 10 * time.Second
+
 func (l *Link) consume(ctx context.Context, js jetstream.JetStream, after uint64) error {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, apiWait)
 	s, err := EnsureStream(cctx, js, l.p)
 	cancel()
 	if err != nil {
 		return err
 	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second}
+	// The client library recreates an ordered consumer whose heartbeats
+	// stop, retrying for as long as it takes, and the iterator says
+	// nothing meanwhile. Bounded, a cluster that cannot place the
+	// consumer (no meta leader yet) shows in the link's status and log,
+	// and the next attempt starts from the saved sequence.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second,
+		MaxResetAttempts: 3}
 	if after > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
-	cctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+	cctx, cancel = context.WithTimeout(ctx, apiWait)
 	cons, err := s.OrderedConsumer(cctx, cfg)
 	cancel()
 	if err != nil {
