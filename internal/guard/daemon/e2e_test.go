@@ -225,7 +225,10 @@ func (w *world) elements(set ...string) string {
 	return string(out)
 }
 
-var expiresRe = regexp.MustCompile(`expires ((\d+)s)?(\d+)ms`)
+// expiresRe finds the remaining time nft prints for an element: "8s52ms",
+// "1m2s", or "8s" when the milliseconds are zero (time.ParseDuration
+// reads each).
+var expiresRe = regexp.MustCompile(`expires ([0-9hms]+)`)
 
 func TestE2ESSHDBan(t *testing.T) {
 	w := newWorld(t)
@@ -318,7 +321,10 @@ time.sleep(0.3)`
 	if m == nil {
 		t.Fatalf("no expiry in:\n%s", set)
 	}
-	left := time.Duration(atoi(m[2]))*time.Second + time.Duration(atoi(m[3]))*time.Millisecond
+	left, err := time.ParseDuration(m[1])
+	if err != nil {
+		t.Fatalf("expiry %q: %v", m[1], err)
+	}
 	if max := bantime - time.Since(bannedAt) + time.Second; left > max || left <= 0 {
 		t.Errorf("remaining ban %v after restart, want at most %v", left, max)
 	}
@@ -397,12 +403,4 @@ func python3(t *testing.T) string {
 		return "/usr/bin/python3"
 	}
 	return testenv.RequireCommands(t, "python3")[0]
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
