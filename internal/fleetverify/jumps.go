@@ -18,6 +18,8 @@ import (
 // direct-tcpip channel of that connection, which sshd's MaxSessions does
 // not count. The target's own host key is still checked end to end.
 //
+// Dial, for one host, dials its jump hosts through a pool of its own.
+//
 // A jump host that cannot be reached is dialled once: every host behind it
 // is reported with that error. A shared connection that closes during the
 // run (the bastion restarted) is dialled again by the next host that needs
@@ -72,17 +74,38 @@ func (p *jumpPool) get(ctx context.Context, chain []*Target, base sshhost.Option
 	}
 }
 
+// options are base with t's own keys and known_hosts files, when it has
+// them, and the shared connection to its last jump host as the dialer.
+// An error names the jump host it is about.
+func (p *jumpPool) options(ctx context.Context, t *Target, base sshhost.Options) (sshhost.Options, error) {
+	opts := base
+	if len(t.Identities) > 0 {
+		opts.Identities = t.Identities
+	}
+	if len(t.KnownHosts) > 0 {
+		opts.KnownHosts = t.KnownHosts
+	}
+	if t.ProxyJump != nil {
+		var chain []*Target
+		for j := t.ProxyJump; j != nil; j = j.ProxyJump {
+			chain = append([]*Target{j}, chain...)
+		}
+		j, err := p.get(ctx, chain, base)
+		if err != nil {
+			return opts, err
+		}
+		opts.Dial = j.DialContext
+	}
+	return opts, nil
+}
+
 func (p *jumpPool) dial(c *jumpConn, key string, chain []*Target, base sshhost.Options) {
 	defer close(c.ready)
-	hop := chain[len(chain)-1]
-	opts := hopOptions(base, hop)
-	if len(chain) > 1 {
-		prev, err := p.get(p.ctx, chain[:len(chain)-1], base)
-		if err != nil {
-			c.err = err // already names the hop it is about
-			return
-		}
-		opts.Dial = prev.DialContext
+	hop := chain[len(chain)-1] // its own jump hosts are chain[:len(chain)-1]
+	opts, err := p.options(p.ctx, hop, base)
+	if err != nil {
+		c.err = err
+		return
 	}
 	h, err := sshhost.Dial(p.ctx, hop.Dest(), opts)
 	if err != nil {
@@ -112,16 +135,4 @@ func (p *jumpPool) close() {
 			all[i].h.Close()
 		}
 	}
-}
-
-// hopOptions are base with hop's own keys and known_hosts files, when it
-// has them.
-func hopOptions(base sshhost.Options, hop *Target) sshhost.Options {
-	if len(hop.Identities) > 0 {
-		base.Identities = hop.Identities
-	}
-	if len(hop.KnownHosts) > 0 {
-		base.KnownHosts = hop.KnownHosts
-	}
-	return base
 }

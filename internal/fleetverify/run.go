@@ -183,7 +183,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps
 	if sshOpts.Timeout <= 0 || sshOpts.Timeout > limit {
 		sshOpts.Timeout = min(limit, 10*time.Second)
 	}
-	h, closeAll, err := dial(hctx, t, sshOpts, jumps)
+	h, err := dial(hctx, t, sshOpts, jumps)
 	if err != nil {
 		r.Error = err.Error()
 		if hctx.Err() != nil && ctx.Err() == nil {
@@ -192,7 +192,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps
 		r.Results = unknownAll(o.Checks, t.Name, r.Error)
 		return r
 	}
-	defer closeAll()
+	defer h.Close()
 	vo := o.Verify
 	if len(t.SSHDConfigs) > 0 {
 		vo.SSHDConfigs = t.SSHDConfigs
@@ -217,49 +217,27 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps
 // Dial connects to t, through its jump hosts first (each hop with its own
 // keys and known_hosts when it has them); the func closes every hop.
 func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
-	return dial(ctx, t, base, nil)
+	jumps := newJumpPool(ctx)
+	h, err := dial(ctx, t, base, jumps)
+	if err != nil {
+		jumps.close()
+		return nil, nil, err
+	}
+	return h, func() { h.Close(); jumps.close() }, nil
 }
 
-// dial is Dial with the jump hosts taken from jumps, shared with the other
-// hosts of the run, when jumps is not nil; the func then closes only t's
-// own connection.
-func dial(ctx context.Context, t *Target, base sshhost.Options, jumps *jumpPool) (*sshhost.Host, func(), error) {
-	var chain []*Target
-	for j := t; j != nil; j = j.ProxyJump {
-		chain = append([]*Target{j}, chain...)
+// dial connects to t through its jump hosts, taken from jumps (shared with
+// the other hosts of a run).
+func dial(ctx context.Context, t *Target, base sshhost.Options, jumps *jumpPool) (*sshhost.Host, error) {
+	opts, err := jumps.options(ctx, t, base)
+	if err != nil {
+		return nil, err
 	}
-	var opened []*sshhost.Host
-	closeAll := func() {
-		for i := len(opened) - 1; i >= 0; i-- {
-			opened[i].Close()
-		}
+	h, err := sshhost.Dial(ctx, t.Dest(), opts)
+	if err != nil {
+		return nil, aliasHint(err, t)
 	}
-	var last *sshhost.Host
-	if jumps != nil && len(chain) > 1 {
-		j, err := jumps.get(ctx, chain[:len(chain)-1], base)
-		if err != nil {
-			return nil, nil, err
-		}
-		last, chain = j, chain[len(chain)-1:]
-	}
-	for _, hop := range chain {
-		opts := hopOptions(base, hop)
-		if last != nil {
-			opts.Dial = last.DialContext
-		}
-		h, err := sshhost.Dial(ctx, hop.Dest(), opts)
-		if err != nil {
-			err = aliasHint(err, hop)
-			closeAll()
-			if hop != t {
-				return nil, nil, fmt.Errorf("jump host %s: %w", hop.Name, err)
-			}
-			return nil, nil, err
-		}
-		opened = append(opened, h)
-		last = h
-	}
-	return last, closeAll, nil
+	return h, nil
 }
 
 // unknownAll reports every check unknown for a host that was not verified.

@@ -61,18 +61,21 @@ const maxPipeline = 16
 
 // shell is one long-lived remote sh on its own session.
 type shell struct {
-	pid    int // the shell's, which is also its process group's
-	uid    int // effective uid the shell runs as, -1 if it could not tell
-	sess   channelSession
-	stdin  io.WriteCloser
+	pid int // the shell's, which is also its process group's
+	uid int // effective uid the shell runs as, -1 if it could not tell
+	// ch is the session channel, used directly: what ssh.Session adds
+	// (the exec request waits for its reply, the exit status is kept)
+	// costs a round trip and serves nothing here. Writing to it is the
+	// shell's standard input.
+	ch     ssh.Channel
 	stdout *bufio.Reader
 	stderr *bufio.Reader
 
 	// mu orders the commands: each is written and queued for both
 	// readers (serve) under it, so the queues hold the commands in the
 	// order the shell runs them.
-	mu         sync.Mutex
-	outQ, errQ chan *pending
+	mu sync.Mutex
+	q  [2]chan *pending // stdout's readers queue, stderr's
 	// done is closed when the shell is killed (kill); deadErr says why.
 	done     chan struct{}
 	killOnce sync.Once
@@ -94,9 +97,9 @@ type shell struct {
 
 // pending is one command written to a shell, waiting for its two streams.
 type pending struct {
-	marker   []byte
-	max      int64
-	out, err chan streamResult // one result each
+	marker []byte
+	max    int64
+	res    [2]chan streamResult // stdout's, stderr's: one result each
 }
 
 // shellCommand starts the shell: once the login shell has read its
@@ -135,16 +138,15 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("%w: %v", errSession, err)
 	}
-	s := channelSession{ch}
-	sh, err := func() (*shell, error) {
+	sh := &shell{ch: ch, stdout: bufio.NewReaderSize(ch, 64<<10), stderr: bufio.NewReaderSize(ch.Stderr(), 64<<10),
+		q: [2]chan *pending{make(chan *pending, maxPipeline+2), make(chan *pending, maxPipeline+2)}, done: make(chan struct{}),
+		initDone: make(chan struct{}), uid: -1}
+	err = func() error {
 		// The exec request asks for no reply: ready (or the channel's
 		// end, if the server refuses it) comes a round trip sooner.
 		if _, err := ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{shellCommand(ready)})); err != nil {
-			return nil, err
+			return err
 		}
-		sh := &shell{sess: s, stdin: s, stdout: bufio.NewReaderSize(ch, 64<<10), stderr: bufio.NewReaderSize(ch.Stderr(), 64<<10),
-			outQ: make(chan *pending, maxPipeline+2), errQ: make(chan *pending, maxPipeline+2), done: make(chan struct{}),
-			initDone: make(chan struct{}), uid: -1}
 		// Whatever the startup files print is dropped (at most 1 MiB).
 		done := make(chan streamResult, 2)
 		for _, r := range []*bufio.Reader{sh.stdout, sh.stderr} {
@@ -162,7 +164,7 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 			select {
 			case res := <-done:
 				if res.err != nil {
-					return nil, fmt.Errorf("remote shell ended before it was ready: %w", res.err)
+					return fmt.Errorf("remote shell ended before it was ready: %w", res.err)
 				}
 				if f := strings.Fields(string(res.rest)); len(f) == 1 || len(f) == 2 {
 					sh.pid, _ = strconv.Atoi(f[0])
@@ -174,30 +176,29 @@ func (h *Host) startShell(ctx context.Context) (*shell, error) {
 				}
 			case <-rctx.Done():
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return ctx.Err()
 				}
-				return nil, fmt.Errorf("remote shell not ready within %s", readyWait)
+				return fmt.Errorf("remote shell not ready within %s", readyWait)
 			}
 		}
 		if sh.pid <= 1 {
-			return nil, errors.New("remote shell did not say its process ID")
+			return errors.New("remote shell did not say its process ID")
 		}
-		go sh.serve(sh.stdout, sh.outQ, func(p *pending) chan streamResult { return p.out })
-		go sh.serve(sh.stderr, sh.errQ, func(p *pending) chan streamResult { return p.err })
+		go sh.serve(0, sh.stdout)
+		go sh.serve(1, sh.stderr)
 		// shellInit goes first, and the shell is handed out at once:
 		// the commands behind it are pipelined (one round trip less).
 		// Until it has answered, a shell that dies is one that never
 		// ran them (init).
 		p, err := sh.send(shellInit, 64)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		go h.init(sh, p, readyWait)
-		return sh, nil
+		return nil
 	}()
 	if err != nil {
-		_ = s.Signal(ssh.SIGKILL)
-		s.Close()
+		sh.kill(err)
 		return nil, err
 	}
 	return sh, nil
@@ -226,16 +227,17 @@ func (h *Host) init(sh *shell, p *pending, limit time.Duration) {
 	sh.initOK = true
 }
 
-// serve reads one stream of the shell: the output of each command in
-// queue order, up to its marker. A stream that ends or breaks kills the
-// shell; the commands still queued then get their answer from done.
-func (sh *shell) serve(r *bufio.Reader, q chan *pending, to func(*pending) chan streamResult) {
+// serve reads stream i of the shell (0 stdout, 1 stderr): the output of
+// each command in queue order, up to its marker. A stream that ends or
+// breaks kills the shell; the commands still queued then get their answer
+// from done.
+func (sh *shell) serve(i int, r *bufio.Reader) {
 	for {
 		select {
-		case p := <-q:
+		case p := <-sh.q[i]:
 			var res streamResult
 			res.data, res.rest, res.over, res.err = readUntil(r, p.marker, p.max)
-			to(p) <- res
+			p.res[i] <- res
 			if res.err != nil {
 				sh.kill(fmt.Errorf("shell ended: %w", res.err))
 				return
@@ -256,23 +258,6 @@ func (sh *shell) isDead() bool {
 	}
 }
 
-// channelSession is a session channel used directly, for a shell: what
-// ssh.Session adds (the exec request waits for its reply, the exit status
-// is kept) costs a round trip and serves nothing here.
-type channelSession struct{ ch ssh.Channel }
-
-// Write sends to the shell's standard input.
-func (c channelSession) Write(p []byte) (int, error) { return c.ch.Write(p) }
-
-// Signal asks the server to signal the shell (OpenSSH 7.9 and later).
-func (c channelSession) Signal(sig ssh.Signal) error {
-	_, err := c.ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{string(sig)}))
-	return err
-}
-
-// Close closes the channel: the shell's standard input and output.
-func (c channelSession) Close() error { return c.ch.Close() }
-
 func newMarker() (string, error) {
 	var rnd [16]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -288,9 +273,10 @@ func (sh *shell) kill(err error) {
 	sh.killOnce.Do(func() {
 		sh.deadErr = err
 		close(sh.done)
-		_ = sh.sess.Signal(ssh.SIGKILL)
-		sh.stdin.Close()
-		sh.sess.Close()
+		// The signal request needs OpenSSH 7.9 or later; closing the
+		// channel ends the shell's input and output in any case.
+		_, _ = sh.ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{string(ssh.SIGKILL)}))
+		sh.ch.Close()
 	})
 }
 
@@ -334,21 +320,21 @@ func (sh *shell) send(line string, max int64) (*pending, error) {
 	script := "{\n" + line + "\n} </dev/null\n" +
 		"printf '\\n%s %d\\n' " + marker + " $?\n" +
 		"printf '\\n%s\\n' " + marker + " >&2\n"
-	p := &pending{marker: []byte(marker), max: max, out: make(chan streamResult, 1), err: make(chan streamResult, 1)}
+	p := &pending{marker: []byte(marker), max: max, res: [2]chan streamResult{make(chan streamResult, 1), make(chan streamResult, 1)}}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.isDead() {
 		return nil, fmt.Errorf("%w: %v", errNotSent, sh.deadErr)
 	}
-	if _, err := io.WriteString(sh.stdin, script); err != nil {
+	if _, err := io.WriteString(sh.ch, script); err != nil {
 		sh.kill(fmt.Errorf("shell ended: %v", err))
 		return nil, fmt.Errorf("%w: %v", errNotSent, err)
 	}
 	sh.sent.Add(1)
 	// Never blocks: the Host gives a shell at most maxPipeline commands,
 	// and shellInit is one more.
-	sh.outQ <- p
-	sh.errQ <- p
+	sh.q[0] <- p
+	sh.q[1] <- p
 	return p, nil
 }
 
@@ -357,8 +343,8 @@ func (sh *shell) wait(ctx context.Context, p *pending) (out, errOut []byte, code
 	var o, e streamResult
 	for got := 0; got < 2; got++ {
 		select {
-		case o = <-p.out:
-		case e = <-p.err:
+		case o = <-p.res[0]:
+		case e = <-p.res[1]:
 		case <-ctx.Done():
 			sh.kill(fmt.Errorf("the shell was killed with a command written before this one, abandoned: %w", ctx.Err()))
 			return nil, nil, 0, false, true, ctx.Err()
@@ -367,8 +353,8 @@ func (sh *shell) wait(ctx context.Context, p *pending) (out, errOut []byte, code
 			// this one already received still counts.
 			for ; got < 2; got++ {
 				select {
-				case o = <-p.out:
-				case e = <-p.err:
+				case o = <-p.res[0]:
+				case e = <-p.res[1]:
 				default:
 					return nil, nil, 0, false, true, sh.deadErr
 				}
