@@ -190,6 +190,58 @@ type BatchGlobber interface {
 	GlobAll(ctx context.Context, patterns []string) ([][]string, error)
 }
 
+// NamedFile is one match of ReadGlobs: its path and what ReadFiles reads
+// there.
+type NamedFile struct {
+	Path string
+	FileResult
+}
+
+// GlobReader is implemented by hosts that expand glob patterns and read
+// every match for the cost of one step (a remote host, where the listing
+// and the reading are otherwise two round trips).
+type GlobReader interface {
+	// ReadGlobs expands every pattern and reads each match as ReadFiles
+	// does; result i holds the matches of patterns[i], sorted by path.
+	// A match that is gone by the time it is read has fs.ErrNotExist.
+	ReadGlobs(ctx context.Context, patterns []string) ([][]NamedFile, error)
+}
+
+// ReadGlobs expands patterns on h and reads what they match: through
+// GlobReader where h has it, otherwise GlobAll then one ReadFiles.
+func ReadGlobs(ctx context.Context, h Host, patterns []string) ([][]NamedFile, error) {
+	if gr, ok := h.(GlobReader); ok {
+		return gr.ReadGlobs(ctx, patterns)
+	}
+	return ReadGlobsApart(ctx, h, patterns)
+}
+
+// ReadGlobsApart is ReadGlobs in two steps, GlobAll then ReadFiles, for
+// hosts (and patterns) a GlobReader does not take in one.
+func ReadGlobsApart(ctx context.Context, h Host, patterns []string) ([][]NamedFile, error) {
+	matches, err := GlobAll(ctx, h, patterns)
+	if err != nil {
+		return nil, err
+	}
+	var all []string
+	for _, ms := range matches {
+		all = append(all, ms...)
+	}
+	rs, err := ReadFiles(ctx, h, all)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]NamedFile, len(patterns))
+	for i, ms := range matches {
+		out[i] = make([]NamedFile, len(ms))
+		for k, m := range ms {
+			out[i][k] = NamedFile{Path: m, FileResult: rs[0]}
+			rs = rs[1:]
+		}
+	}
+	return out, nil
+}
+
 // GlobAll expands patterns on h, through BatchGlobber where h has it,
 // otherwise one Glob each.
 func GlobAll(ctx context.Context, h Host, patterns []string) ([][]string, error) {

@@ -134,41 +134,31 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 		socks = append(socks, s...)
 	}
 	// The inode of every descriptor of the run's sshd listeners, listed
-	// and read together.
+	// and read together (one round trip on a remote host).
 	pats := make([]string, len(pids))
 	for i, pid := range pids {
 		pats[i] = fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid)
 	}
-	fdss, err := env.GlobAll(ctx, pats)
-	if err != nil {
-		return nil, "", nil, false
-	}
-	var all []string
-	for _, fds := range fdss {
-		if len(fds) == 0 {
-			return nil, "", nil, false // the sshd is gone
-		}
-		all = append(all, fds...)
-	}
-	infos, err := env.ReadFiles(ctx, all)
+	fdss, err := host.ReadGlobs(ctx, env.Host, pats)
 	if err != nil {
 		return nil, "", nil, false
 	}
 	owner := map[uint64]string{}
 	for k, pid := range pids {
+		if len(fdss[k]) == 0 {
+			return nil, "", nil, false // the sshd is gone
+		}
 		seen := 0
 		for _, fd := range fdss[k] {
-			r := infos[0]
-			infos = infos[1:]
-			if errors.Is(r.Err, fs.ErrNotExist) {
+			if errors.Is(fd.Err, fs.ErrNotExist) {
 				continue // closed since it was listed
 			}
-			if r.Err != nil {
+			if fd.Err != nil {
 				return nil, "", nil, false
 			}
-			if ino, ok := fdinfoIno(r.Data); ok {
+			if ino, ok := fdinfoIno(fd.Data); ok {
 				seen++
-				owner[ino] = fmt.Sprintf("sshd pid %d fd %s", pid, fd[strings.LastIndexByte(fd, '/')+1:])
+				owner[ino] = fmt.Sprintf("sshd pid %d fd %s", pid, fd.Path[strings.LastIndexByte(fd.Path, '/')+1:])
 			}
 		}
 		if seen == 0 {

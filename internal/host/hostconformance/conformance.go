@@ -205,6 +205,22 @@ func Run(t *testing.T, w World, prepare func(t *testing.T, w World) Subject) {
 			len(all[2]) != 1 || all[2][0] != pats[2] {
 			t.Errorf("GlobAll = %q, %v; want [] %q [%s]", all, err, want, pats[2])
 		}
+		// Listed and read together: each match with what ReadFiles
+		// reads there.
+		read, err := host.ReadGlobs(ctx, h, pats)
+		var got2 []string
+		for _, fs := range read {
+			var b strings.Builder
+			for _, f := range fs {
+				fmt.Fprintf(&b, "%s=%q %v;", f.Path, f.Data, f.Err)
+			}
+			got2 = append(got2, b.String())
+		}
+		want2 := []string{"", fmt.Sprintf("%s=%q <nil>;%s=%q <nil>;", want[0], "X11Forwarding no\n", want[1], "MaxAuthTries 3\n"),
+			fmt.Sprintf("%s=%q <nil>;", pats[2], "PasswordAuthentication no\n")}
+		if err != nil || strings.Join(got2, "|") != strings.Join(want2, "|") {
+			t.Errorf("ReadGlobs = %q, %v; want %q", got2, err, want2)
+		}
 	})
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
+	"path"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -288,65 +290,25 @@ func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult
 		return nil, nil
 	}
 	var b strings.Builder
-	b.WriteString("i=0 c=0 o= n='\n'; for f in")
+	b.WriteString(shellReadStart + "for f in")
 	for _, p := range paths {
 		b.WriteString(" " + Quote(p))
 	}
-	// The output is gathered and printed shellReadLines lines at a time:
-	// a printf per line was a write, and a packet, per line.
-	b.WriteString(`; do if ! [ -e "$f" ]; then o="$o!$i No such file or directory$n"; elif [ -d "$f" ]; then o="$o!$i Is a directory$n"; ` +
-		`elif ! [ -r "$f" ]; then o="$o!$i Permission denied$n"; ` +
-		`else o="$o@$i$n"; while IFS= read -r l || [ -n "$l" ]; do o="$o|$l$n"; c=$((c+1)); ` +
-		`if [ $c -ge ` + strconv.Itoa(shellReadLines) + ` ]; then printf %s "$o"; o= c=0; fi; done <"$f"; fi; i=$((i+1)); done; printf %s "$o"`)
-	o, over, err := h.runLine(ctx, host.C("sh", "-c", "read kernel files"), false, b.String())
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if err != nil || over || o.ExitCode != 0 {
-		return nil, nil
+	b.WriteString("; do " + shellReadBody("$i") + "; i=$((i+1)); done; printf %s \"$o\"")
+	entries, err := h.runShellRead(ctx, b.String())
+	if entries == nil {
+		return nil, err
 	}
 	res := make([]host.FileResult, len(paths))
 	seen := make([]bool, len(paths))
 	cur := -1
-	for _, line := range strings.SplitAfter(string(o.Stdout), "\n") {
-		if line == "" {
-			continue
-		}
-		if !strings.HasSuffix(line, "\n") {
-			return nil, nil
-		}
-		line = line[:len(line)-1]
-		if rest, ok := strings.CutPrefix(line, "|"); ok && cur >= 0 {
-			res[cur].Data = append(append(res[cur].Data, rest...), '\n')
-			continue
-		}
-		var idx int
-		var reason string
-		switch {
-		case strings.HasPrefix(line, "@"):
-			n, err := strconv.Atoi(line[1:])
-			if err != nil {
-				return nil, nil
-			}
-			idx = n
-		case strings.HasPrefix(line, "!"):
-			num, why, _ := strings.Cut(line[1:], " ")
-			n, err := strconv.Atoi(num)
-			if err != nil {
-				return nil, nil
-			}
-			idx, reason = n, why
-		default:
-			return nil, nil
-		}
-		if idx < 0 || idx >= len(paths) || seen[idx] || idx <= cur {
+	for _, e := range entries {
+		idx, err := strconv.Atoi(e.key)
+		if e.mark == '#' || err != nil || idx < 0 || idx >= len(paths) || idx <= cur {
 			return nil, nil
 		}
 		seen[idx], cur = true, idx
-		res[idx].Data = []byte{}
-		if reason != "" {
-			res[idx] = host.FileResult{Err: pathError(paths[idx], reason)}
-		}
+		res[idx] = e.result(paths[idx])
 	}
 	for _, ok := range seen {
 		if !ok {
@@ -357,4 +319,175 @@ func (h *Host) shellRead(ctx context.Context, paths []string) ([]host.FileResult
 	return res, nil
 }
 
-var _ host.BatchReader = (*Host)(nil)
+// shellReadStart sets up the variables of shellReadBody.
+const shellReadStart = "i=0 c=0 o= n='\n'; "
+
+// shellReadBody reads the file "$f" with the shell's read into o,
+// announced by key (a shell word: $i, "$f"). The output is gathered and
+// printed shellReadLines lines at a time: a printf per line was a write,
+// and a packet, per line.
+func shellReadBody(key string) string {
+	return `if ! [ -e "$f" ]; then o="$o!` + key + ` No such file or directory$n"; elif [ -d "$f" ]; then o="$o!` + key + ` Is a directory$n"; ` +
+		`elif ! [ -r "$f" ]; then o="$o!` + key + ` Permission denied$n"; ` +
+		`else o="$o@` + key + `$n"; while IFS= read -r l || [ -n "$l" ]; do o="$o|$l$n"; c=$((c+1)); ` +
+		`if [ $c -ge ` + strconv.Itoa(shellReadLines) + ` ]; then printf %s "$o"; o= c=0; fi; done <"$f"; fi`
+}
+
+// shellEntry is one announcement of a shell read: '@' a file read (data),
+// '!' one that could not be (reason), '#' the start of a pattern's matches.
+type shellEntry struct {
+	mark        byte
+	key, reason string
+	data        []byte
+}
+
+// result is the file of e, at path.
+func (e shellEntry) result(path string) host.FileResult {
+	if e.mark == '!' {
+		return host.FileResult{Err: pathError(path, e.reason)}
+	}
+	return host.FileResult{Data: e.data}
+}
+
+// runShellRead runs a script of shellReadBody loops as a line of the
+// shell and splits what it printed into announcements; nil when it could
+// not run or its output does not parse (the error only for a cancelled
+// context).
+func (h *Host) runShellRead(ctx context.Context, script string) ([]shellEntry, error) {
+	o, over, err := h.runLine(ctx, host.C("sh", "-c", "read kernel files"), false, script)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || over || o.ExitCode != 0 {
+		return nil, nil
+	}
+	return parseShellRead(o.Stdout), nil
+}
+
+// parseShellRead splits a shell read's output into its announcements;
+// nil when it does not parse.
+func parseShellRead(out []byte) []shellEntry {
+	entries := []shellEntry{}
+	for _, line := range strings.SplitAfter(string(out), "\n") {
+		if line == "" {
+			continue
+		}
+		if !strings.HasSuffix(line, "\n") {
+			return nil
+		}
+		line = line[:len(line)-1]
+		if rest, ok := strings.CutPrefix(line, "|"); ok {
+			if len(entries) == 0 || entries[len(entries)-1].mark != '@' {
+				return nil
+			}
+			e := &entries[len(entries)-1]
+			e.data = append(append(e.data, rest...), '\n')
+			continue
+		}
+		if line == "" || !strings.ContainsRune("@!#", rune(line[0])) {
+			return nil
+		}
+		e := shellEntry{mark: line[0], key: line[1:], data: []byte{}}
+		if e.mark == '!' {
+			e.key, e.reason, _ = strings.Cut(e.key, " ")
+		}
+		entries = append(entries, e)
+	}
+	return entries
+}
+
+// ReadGlobs implements host.GlobReader. As root, when every pattern lists
+// a process's descriptors (/proc/PID/fdinfo/GLOB, what netcheck asks of
+// sshd), one script of shell builtins expands the patterns and reads each
+// match as shellRead does: one round trip, no program started. Any other
+// patterns, or output that does not parse, take two (GlobAll, then
+// ReadFiles).
+func (h *Host) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
+	if res, err := h.shellReadGlobs(ctx, patterns); res != nil || err != nil {
+		return res, err
+	}
+	return host.ReadGlobsApart(ctx, h, patterns)
+}
+
+// shellReadGlobs is ReadGlobs in one script; nil (and no error) when it
+// cannot be. Each pattern's matches follow "#K" (its index); a match is
+// announced by its path, which must be one the pattern matches and the
+// kernel names (digits), so nothing a file holds or is named can pass for
+// another file.
+func (h *Host) shellReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
+	if len(patterns) == 0 || h.noShells.Load() {
+		return nil, nil
+	}
+	for _, p := range patterns {
+		if _, err := globScript(p); err != nil || !fdinfoPattern(p) {
+			return nil, nil
+		}
+	}
+	if !h.IsRoot(ctx) {
+		return nil, nil
+	}
+	var b strings.Builder
+	b.WriteString(shellReadStart)
+	for k, p := range patterns {
+		// As globScript: a pattern that matches nothing stays one word.
+		fmt.Fprintf(&b, `o="$o#%d$n"; set -- %s; if [ $# -gt 1 ] || [ -e "$1" ] || [ -L "$1" ]; then for f; do %s; done; fi; `, k, p, shellReadBody(`$f`))
+	}
+	b.WriteString(`printf %s "$o"`)
+	entries, err := h.runShellRead(ctx, b.String())
+	if entries == nil {
+		return nil, err
+	}
+	res := globResults(patterns, entries)
+	if res != nil {
+		batches.Add(1)
+	}
+	return res, nil
+}
+
+// globResults are the matches of patterns in a shell read's announcements
+// (shellReadGlobs); nil when they are not what the script prints.
+func globResults(patterns []string, entries []shellEntry) [][]host.NamedFile {
+	res := make([][]host.NamedFile, len(patterns))
+	k := -1
+	for _, e := range entries {
+		if e.mark == '#' {
+			if e.key != strconv.Itoa(k+1) || k+1 >= len(patterns) {
+				return nil
+			}
+			k++
+			res[k] = []host.NamedFile{}
+			continue
+		}
+		if k < 0 || !kernelText(e.key) {
+			return nil
+		}
+		if ok, err := path.Match(patterns[k], e.key); !ok || err != nil {
+			return nil
+		}
+		if n := len(res[k]); n > 0 && res[k][n-1].Path >= e.key {
+			return nil
+		}
+		res[k] = append(res[k], host.NamedFile{Path: e.key, FileResult: e.result(e.key)})
+	}
+	if k != len(patterns)-1 {
+		return nil
+	}
+	return res
+}
+
+// fdinfoPattern reports a pattern of one process's descriptor files:
+// /proc/PID/fdinfo/ then a pattern without '/'.
+func fdinfoPattern(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return false
+	}
+	pid, g, ok := strings.Cut(rest, "/fdinfo/")
+	_, err := strconv.ParseUint(pid, 10, 32)
+	return ok && err == nil && g != "" && !strings.Contains(g, "/")
+}
+
+var (
+	_ host.BatchReader = (*Host)(nil)
+	_ host.GlobReader  = (*Host)(nil)
+)

@@ -2,7 +2,11 @@ package sshhost
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path"
+	"strings"
 	"testing"
 
 	"github.com/rampart-sec/rampart/internal/host"
@@ -135,6 +139,93 @@ func FuzzParseSedBatch(f *testing.F) {
 		for i, r := range res {
 			if (r.Err == nil) == (r.Data == nil) {
 				t.Fatalf("result %d: data %q and error %v", i, r.Data, r.Err)
+			}
+		}
+	})
+}
+
+// What a host prints in place of the glob read's script is taken only
+// when every announcement is one the script makes: a pattern's marker in
+// order, then names the pattern matches and the kernel writes, sorted.
+func TestGlobResults(t *testing.T) {
+	pats := []string{"/proc/7/fdinfo/[0-9]*", "/proc/8/fdinfo/[0-9]*"}
+	for _, tc := range []struct {
+		name, out string
+		want      string // "" when it must not parse
+	}{
+		{"two patterns", "#0\n@/proc/7/fdinfo/0\n|pos:\t0\n|ino:\t12\n!/proc/7/fdinfo/3 No such file or directory\n#1\n",
+			"/proc/7/fdinfo/0=pos:\t0\nino:\t12\n;/proc/7/fdinfo/3!gone;|"},
+		{"empty file", "#0\n@/proc/7/fdinfo/1\n#1\n@/proc/8/fdinfo/2\n|x\n", "/proc/7/fdinfo/1=;|/proc/8/fdinfo/2=x\n;"},
+		{"nothing matched", "#0\n#1\n", "|"},
+		{"marker missing", "#0\n@/proc/7/fdinfo/1\n", ""},
+		{"markers out of order", "#1\n#0\n", ""},
+		{"one marker too many", "#0\n#1\n#2\n", ""},
+		{"another process's file", "#0\n@/proc/8/fdinfo/1\n#1\n", ""},
+		{"a name the kernel does not write", "#0\n@/proc/7/fdinfo/1x\n#1\n", ""},
+		{"outside the pattern", "#0\n@/etc/shadow\n|root:x\n#1\n", ""},
+		{"not sorted", "#0\n@/proc/7/fdinfo/2\n@/proc/7/fdinfo/10\n#1\n", ""},
+		{"twice", "#0\n@/proc/7/fdinfo/2\n@/proc/7/fdinfo/2\n#1\n", ""},
+		{"line before any file", "|x\n#0\n#1\n", ""},
+		{"line after an error", "#0\n!/proc/7/fdinfo/2 Permission denied\n|x\n#1\n", ""},
+		{"no final newline", "#0\n#1", ""},
+		{"unknown announcement", "#0\n?x\n#1\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var res [][]host.NamedFile
+			if entries := parseShellRead([]byte(tc.out)); entries != nil {
+				res = globResults(pats, entries)
+			}
+			if res == nil {
+				if tc.want != "" {
+					t.Fatalf("did not parse; want %q", tc.want)
+				}
+				return
+			}
+			var parts []string
+			for _, files := range res {
+				var b strings.Builder
+				for _, f := range files {
+					if f.Err != nil {
+						why := "other"
+						if errors.Is(f.Err, fs.ErrNotExist) {
+							why = "gone"
+						}
+						b.WriteString(f.Path + "!" + why + ";")
+						continue
+					}
+					b.WriteString(f.Path + "=" + string(f.Data) + ";")
+				}
+				parts = append(parts, b.String())
+			}
+			if got := strings.Join(parts, "|"); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// Whatever a host printed, the glob read's parsing never panics, and what
+// it takes is a result per pattern of names the patterns match.
+func FuzzGlobResults(f *testing.F) {
+	f.Add([]byte("#0\n@/proc/7/fdinfo/0\n|pos:\t0\n!/proc/7/fdinfo/3 No such file or directory\n#1\n@/proc/8/fdinfo/12\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		pats := []string{"/proc/7/fdinfo/[0-9]*", "/proc/8/fdinfo/[0-9]*"}
+		entries := parseShellRead(out)
+		if entries == nil {
+			return
+		}
+		res := globResults(pats, entries)
+		if res == nil {
+			return
+		}
+		if len(res) != len(pats) {
+			t.Fatalf("%d results for %d patterns", len(res), len(pats))
+		}
+		for k, files := range res {
+			for _, f := range files {
+				if ok, _ := path.Match(pats[k], f.Path); !ok || (f.Err == nil) == (f.Data == nil) {
+					t.Fatalf("pattern %s: %+v", pats[k], f)
+				}
 			}
 		}
 	})

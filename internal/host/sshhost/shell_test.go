@@ -361,3 +361,80 @@ func testShellPipeline(t *testing.T, h *Host) {
 		t.Errorf("after the abandoned shell: %+v, %v", out, err)
 	}
 }
+
+// ReadGlobs lists and reads a process's descriptor files with one script
+// of the shell's builtins (one round trip), each match as ReadFiles reads
+// it; a pattern that matches nothing is an empty result, and patterns of
+// any other files take GlobAll and ReadFiles.
+func TestReadGlobs(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	h := l.dial(t)
+	// Files this process holds open: their descriptors' fdinfo names
+	// their inodes (sshd runs on this machine, in a network namespace).
+	dir := t.TempDir()
+	want := map[string]uint64{}
+	for i := range 3 {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("held%d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var st syscall.Stat_t
+		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+			t.Fatal(err)
+		}
+		want[fmt.Sprintf("/proc/%d/fdinfo/%d", os.Getpid(), f.Fd())] = st.Ino
+	}
+	pats := []string{fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", os.Getpid()), "/proc/999999999/fdinfo/[0-9]*"}
+	got, err := h.shellReadGlobs(ctx, pats)
+	if err != nil || got == nil {
+		t.Fatalf("the script did not read them: %v", err)
+	}
+	apart, err := host.ReadGlobsApart(ctx, h, pats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[1]) != 0 {
+		t.Fatalf("got %d results, the second %v; want 2, the second empty", len(got), got[1:])
+	}
+	for i, f := range got[0] {
+		if i > 0 && got[0][i-1].Path >= f.Path {
+			t.Errorf("%s after %s: not sorted", f.Path, got[0][i-1].Path)
+		}
+		ino, ok := want[f.Path]
+		if !ok {
+			continue
+		}
+		delete(want, f.Path)
+		if f.Err != nil || !strings.Contains(string(f.Data), fmt.Sprintf("\nino:\t%d\n", ino)) {
+			t.Errorf("%s = %q, %v; want its ino: line %d", f.Path, f.Data, f.Err, ino)
+		}
+		// As the listing and ReadFiles read it.
+		var other []byte
+		for _, a := range apart[0] {
+			if a.Path == f.Path {
+				other = a.Data
+			}
+		}
+		if string(other) != string(f.Data) {
+			t.Errorf("%s: GlobAll and ReadFiles read %q; the script %q", f.Path, other, f.Data)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("descriptors not listed: %v", want)
+	}
+	// Other files: listed, then read.
+	for _, name := range []string{"a.conf", "b.conf", "c.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = h.ReadGlobs(ctx, []string{filepath.Join(dir, "*.conf"), filepath.Join(dir, "*.none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || len(got[0]) != 2 || len(got[1]) != 0 || got[0][1].Path != filepath.Join(dir, "b.conf") || string(got[0][1].Data) != "b.conf\n" {
+		t.Errorf("ReadGlobs of *.conf, *.none = %+v", got)
+	}
+}
