@@ -23,6 +23,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"regexp"
 	"sort"
 	"strings"
@@ -241,6 +242,48 @@ func (e *Env) Glob(ctx context.Context, pattern string) ([]string, error) {
 // (host.GlobAll: one round trip on a remote host).
 func (e *Env) GlobAll(ctx context.Context, patterns []string) ([][]string, error) {
 	return cached(e, "check.globs", patterns, func(miss []string) ([][]string, error) { return host.GlobAll(ctx, e.Host, miss) })
+}
+
+// ReadGlobs expands patterns and reads what they match (host.ReadGlobs:
+// one round trip on a remote host), and keeps both in the run's caches:
+// each pattern's matches for Glob and GlobAll, each match's contents for
+// ReadFile and ReadFiles, and for a plain path that matched nothing, that
+// it does not exist. What the caches already hold stays.
+func (e *Env) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
+	res, err := host.ReadGlobs(ctx, e.Host, patterns)
+	if err != nil {
+		return nil, err
+	}
+	globs := map[string][]string{}
+	files := map[string]host.FileResult{}
+	for i, p := range patterns {
+		names := make([]string, len(res[i]))
+		for k, f := range res[i] {
+			names[k] = f.Path
+			files[f.Path] = f.FileResult
+		}
+		globs[p] = names
+		if len(names) == 0 && !strings.ContainsAny(p, "*?[") {
+			files[p] = host.FileResult{Err: &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}}
+		}
+	}
+	store(e, "check.globs", globs)
+	store(e, "check.files", files)
+	return res, nil
+}
+
+// store adds vals to the run's cache named name (as cached fills it),
+// keeping what it holds.
+func store[V any](e *Env, name string, vals map[string]V) {
+	v, _ := e.Memo(name, func() (any, error) { return &runCache[V]{m: map[string]V{}}, nil })
+	c := v.(*runCache[V])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, x := range vals {
+		if _, ok := c.m[k]; !ok {
+			c.m[k] = x
+		}
+	}
 }
 
 // runCache holds, for one run, what was fetched per key.

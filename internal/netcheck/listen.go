@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
@@ -56,16 +57,31 @@ func KernelFiles() []string {
 func SockstatFiles() []string { return append([]string(nil), sockstatPaths...) }
 
 // ListenTables returns the TCP tables the listening sockets will be read
-// from, for a batch read ahead of the checks; nil when they are too big
-// (or cannot be sized) and ss will be asked instead.
+// from; nil when they are too big (or cannot be sized) and ss will be
+// asked instead.
 func ListenTables(ctx context.Context, env *check.Env) []string {
+	ps, _ := listenTables(ctx, env)
+	return ps
+}
+
+// tinyTableSockets bounds the sockets for which the tables are read with
+// the descriptors, by a remote shell's builtins (a byte per system call:
+// some 150 bytes a socket), rather than by a program of their own.
+const tinyTableSockets = 16
+
+// listenTables is ListenTables, with the number of sockets they hold.
+func listenTables(ctx context.Context, env *check.Env) ([]string, int) {
+	type tables struct {
+		paths   []string
+		sockets int
+	}
 	v, _ := env.Memo("netcheck.listen-tables", func() (any, error) {
 		// Two small kernel files: a remote shell reads them with its
-		// builtins, no program started (with the rest of KernelFiles,
-		// when verify's prefetch asked for them first).
+		// builtins, no program started (verify's prefetch asks for
+		// them ahead of the checks).
 		st, err := env.ReadFile(ctx, sockstatPaths[0])
 		if err != nil {
-			return []string(nil), nil
+			return tables{}, nil
 		}
 		n, ok := sockstatCount(st, "TCP:", "inuse", "tw")
 		if st6, err := env.ReadFile(ctx, sockstatPaths[1]); err == nil {
@@ -73,12 +89,12 @@ func ListenTables(ctx context.Context, env *check.Env) []string {
 			n, ok = n+n6, ok && ok6
 		}
 		if !ok || n > maxTableSockets {
-			return []string(nil), nil
+			return tables{}, nil
 		}
-		return TCPTables, nil
+		return tables{TCPTables, n}, nil
 	})
-	ps, _ := v.([]string)
-	return ps
+	t, _ := v.(tables)
+	return t.paths, t.sockets
 }
 
 // sockstatCount sums the named counters of the line that starts with
@@ -114,11 +130,43 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 	if !known || len(pids) == 0 || !env.Host.IsRoot(ctx) {
 		return nil, "", nil, false
 	}
-	tables := ListenTables(ctx, env)
+	tables, sockets := listenTables(ctx, env)
 	if tables == nil {
 		return nil, "", nil, false
 	}
-	rs, err := env.ReadFiles(ctx, tables)
+	// The inode of every descriptor of the run's sshd listeners, listed
+	// and read together, and the tables: in one request when they are
+	// tiny, else in two at once (one round trip on a remote host).
+	pats := make([]string, len(pids))
+	for i, pid := range pids {
+		pats[i] = fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid)
+	}
+	var rs []host.FileResult
+	var fdss [][]host.NamedFile
+	var err error
+	if sockets <= tinyTableSockets {
+		fdss, err = env.ReadGlobs(ctx, append(pats, tables...))
+		if err == nil {
+			for i, t := range fdss[len(pats):] {
+				r := host.FileResult{Err: &fs.PathError{Op: "open", Path: tables[i], Err: fs.ErrNotExist}}
+				if len(t) == 1 {
+					r = t[0].FileResult
+				}
+				rs = append(rs, r)
+			}
+		}
+	} else {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fdss, err = env.ReadGlobs(ctx, pats)
+		}()
+		var terr error
+		rs, terr = env.ReadFiles(ctx, tables)
+		wg.Wait()
+		err = errors.Join(err, terr)
+	}
 	if err != nil || rs[0].Err != nil || (rs[1].Err != nil && !errors.Is(rs[1].Err, fs.ErrNotExist)) {
 		return nil, "", nil, false
 	}
@@ -132,16 +180,6 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 			return nil, "", nil, false
 		}
 		socks = append(socks, s...)
-	}
-	// The inode of every descriptor of the run's sshd listeners, listed
-	// and read together (one round trip on a remote host).
-	pats := make([]string, len(pids))
-	for i, pid := range pids {
-		pats[i] = fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid)
-	}
-	fdss, err := host.ReadGlobs(ctx, env.Host, pats)
-	if err != nil {
-		return nil, "", nil, false
 	}
 	owner := map[uint64]string{}
 	for k, pid := range pids {

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 
@@ -14,59 +15,58 @@ import (
 )
 
 // A verify run over SSH is bound by the programs it starts on the remote
-// host, and every batch of files read is one (sed). The files several
+// host and, for a host far away, by its round trips. The files several
 // checks read in batches (journald.conf and its drop-ins, the sysctl.d
 // files, every process's cmdline, the policy's /proc/sys values, sshd's
 // config) are therefore read together, once, before the checks run
-// (prefetch), and
-// every later batch is answered from what was read: one program instead
-// of four. A run is a snapshot of the host either way.
+// (prefetch), and every later batch is answered from what was read: one
+// program and one round trip instead of four of each. A run is a snapshot
+// of the host either way.
 
-// prefetch reads, in one batch, the files the selected checks will read
-// in batches, on hosts where a batch costs a program start. Before it, in
-// one round trip each, it expands every glob the checks will ask for
-// whose pattern is known now, and reads the small kernel files (socket
-// counts, interface table, host name) that a remote shell reads with its
-// builtins: each was a round trip of its own, and the checks find them in
-// the run's caches.
+// prefetch reads, before the checks run, the files the selected checks
+// will read, on hosts where a batch costs a program start. Three requests
+// go out together (one round trip on a remote host, whose shell takes
+// them pipelined): every pattern whose matches the checks read and every
+// file whose path is known now, listed and read at once (env.ReadGlobs,
+// one sed); the globs whose names alone the checks need; and the socket
+// counts, which a remote shell reads with its builtins. What they could
+// not cover (a path a remote glob may not hold) is read after them, in
+// one more batch; the checks find everything in the run's caches.
 func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	if _, ok := env.Host.(host.BatchReader); !ok {
 		return
 	}
 	areas := areasOf(checks)
-	// The globs and the socket counts are asked for together: a remote
-	// host's shell takes both in one round trip (sshhost pipelines them).
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		_, _ = env.GlobAll(ctx, prefetchGlobs(env, areas))
-	}()
-	// os-release names the OS in the report's header (OSName), the
-	// host name a fleet run's report.
-	paths := append([]string{HostnamePath}, host.OSReleasePaths...)
-	if areas["ssh"] || areas["firewall"] {
-		// The socket counts first, alone (a remote shell's builtins read
-		// them): they decide whether the TCP tables join the batch. The
-		// rest of the kernel's files join it.
-		_, _ = env.ReadFiles(ctx, netcheck.SockstatFiles())
-		paths = append(paths, netcheck.KernelFiles()...)
+	read, names := prefetchGlobs(env, areas)
+	fixed := prefetchFiles(env, areas)
+	for _, p := range fixed {
+		if plainPath(p) {
+			read = append(read, p)
+		}
 	}
+	var wg sync.WaitGroup
+	if len(names) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = env.GlobAll(ctx, names)
+		}()
+	}
+	if areas["ssh"] || areas["firewall"] {
+		// The socket counts decide whether netcheck reads the TCP
+		// tables or asks ss.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = env.ReadFiles(ctx, netcheck.SockstatFiles())
+		}()
+	}
+	_, _ = env.ReadGlobs(ctx, read)
 	wg.Wait()
+	// From the cache, but for what the patterns did not cover.
+	paths := fixed
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
-	}
-	if areas["ssh"] || areas["firewall"] {
-		// Where sshd listens, from the kernel's TCP tables when they
-		// are small (netcheck reads them instead of running ss).
-		paths = append(paths, netcheck.ListenTables(ctx, env)...)
-		// The config sshd runs from is read for its Match lines; the
-		// usual one, or the ones the run is pointed at.
-		if cs := optionsOf(env).SSHDConfigs; len(cs) > 0 {
-			paths = append(paths, cs...)
-		} else {
-			paths = append(paths, "/etc/ssh/sshd_config")
-		}
 	}
 	if areas["journald"] {
 		if ps, err := journaldFiles(ctx, env); err == nil {
@@ -81,10 +81,45 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 			paths = append(paths, procSysPath(k))
 		}
 	}
+	_, _ = env.ReadFiles(ctx, paths)
+}
+
+// prefetchFiles are the files the checks of areas will read whose paths
+// do not depend on what the host holds.
+func prefetchFiles(env *check.Env, areas map[string]bool) []string {
+	// os-release names the OS in the report's header (OSName), the
+	// host name a fleet run's report.
+	paths := append([]string{HostnamePath}, host.OSReleasePaths...)
+	if areas["ssh"] || areas["firewall"] {
+		// The rest of the kernel's small files.
+		for _, p := range netcheck.KernelFiles() {
+			if !slices.Contains(netcheck.SockstatFiles(), p) {
+				paths = append(paths, p)
+			}
+		}
+		// The config sshd runs from is read for its Match lines; the
+		// usual one, or the ones the run is pointed at.
+		if cs := optionsOf(env).SSHDConfigs; len(cs) > 0 {
+			paths = append(paths, cs...)
+		} else {
+			paths = append(paths, "/etc/ssh/sshd_config")
+		}
+	}
+	if areas["journald"] {
+		for _, d := range journaldMainDirs {
+			paths = append(paths, d+"/journald.conf")
+		}
+	}
+	if areas["sysctl"] && env.Policy != nil {
+		paths = append(paths, "/etc/sysctl.conf")
+		for _, s := range env.Policy.Sysctl {
+			paths = append(paths, procSysPath(s.Name))
+		}
+	}
 	if areas["audit"] {
 		paths = append(paths, host.NixOSMarker, audit.KernelCmdline)
 	}
-	_, _ = env.ReadFiles(ctx, paths)
+	return paths
 }
 
 // plainPath reports an absolute path of letters, digits and / . _ -.
@@ -105,16 +140,27 @@ func plainPath(p string) bool {
 const HostnamePath = "/proc/sys/kernel/hostname"
 
 // prefetchGlobs are the globs the checks of areas will expand whose
-// patterns do not depend on what the host holds.
-func prefetchGlobs(env *check.Env, areas map[string]bool) []string {
-	globs := []string{proctab.Pattern}
+// patterns do not depend on what the host holds: read, those whose
+// matches the checks read too (every process's cmdline, the drop-ins,
+// the /proc/sys values of every interface), and names, those whose names
+// alone they need (the journal's directory, the guard's socket,
+// fail2ban's files, which are read only when the checks need them).
+func prefetchGlobs(env *check.Env, areas map[string]bool) (read, names []string) {
+	read = []string{proctab.Pattern}
 	if areas["journald"] {
-		globs = append(append(globs, journaldDropinPatterns()...), journalDir)
+		read = append(read, journaldDropinPatterns()...)
+		names = append(names, journalDir)
 	}
 	if areas["sysctl"] && env.Policy != nil {
-		globs = append(globs, overlayPatterns(sysctlDirs, "*.conf")...)
+		read = append(read, overlayPatterns(sysctlDirs, "*.conf")...)
 		for _, fam := range ifaceFamilies(env.Policy) {
-			globs = append(globs, ifacePattern(fam))
+			read = append(read, ifacePattern(fam))
+		}
+		// Each conf.all/default key of every interface (sysctlKeys).
+		for _, s := range env.Policy.Sysctl {
+			if fam, _, name, ok := confKey(s.Name); ok && !slices.Contains(read, ifaceKeyPattern(fam, name)) {
+				read = append(read, ifaceKeyPattern(fam, name))
+			}
 		}
 	}
 	if areas["ban"] && env.Policy != nil {
@@ -122,14 +168,14 @@ func prefetchGlobs(env *check.Env, areas map[string]bool) []string {
 		// characters joins the batch (a host may refuse others in a
 		// glob, and one refusal would fail the whole batch).
 		if s := env.Policy.Ban.Socket; plainPath(s) {
-			globs = append(globs, s)
+			names = append(names, s)
 		}
 		if env.Policy.Ban.Engine != policy.EngineRampart {
-			globs = append(globs, fail2banJailConf)
-			globs = append(globs, fail2banDropins...)
+			names = append(names, fail2banJailConf)
+			names = append(names, fail2banDropins...)
 		}
 	}
-	return globs
+	return read, names
 }
 
 // areasOf is the set of areas ("ssh", "firewall", …) of checks.

@@ -156,7 +156,13 @@ func sysctlValue(p string, b []byte, err error) (any, error) {
 // ifacePattern globs a family's interfaces: every interface directory has
 // a forwarding entry; globbing the entry (not the directory) works on
 // every host implementation.
-func ifacePattern(family string) string { return "/proc/sys/net/" + family + "/conf/*/forwarding" }
+func ifacePattern(family string) string { return ifaceKeyPattern(family, "forwarding") }
+
+// ifaceKeyPattern globs the /proc/sys file of key name of every conf/
+// directory of a family (all, default and each interface).
+func ifaceKeyPattern(family, name string) string {
+	return "/proc/sys/net/" + family + "/conf/*/" + name
+}
 
 // ifaceFamilies are the families whose interfaces sysctlKeys lists.
 func ifaceFamilies(p *policy.Policy) []string {

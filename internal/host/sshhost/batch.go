@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -397,29 +398,155 @@ func parseShellRead(out []byte) []shellEntry {
 }
 
 // ReadGlobs implements host.GlobReader. As root, when every pattern lists
-// a process's descriptors (/proc/PID/fdinfo/GLOB, what netcheck asks of
-// sshd), one script of shell builtins expands the patterns and reads each
-// match as shellRead does: one round trip, no program started. Any other
-// patterns, or output that does not parse, take two (GlobAll, then
-// ReadFiles).
+// a process's descriptors (/proc/PID/fdinfo/GLOB) or names a /proc/net
+// table, one script of shell builtins expands the patterns and reads each
+// match as shellRead does: one round trip, no program started. The
+// shell's read takes a byte per system call, so a caller names a socket
+// table only when it knows it is small (netcheck, by the socket counts).
+// Other patterns are listed and read by one line with one sed
+// (sedReadGlobs); output that does not parse takes GlobAll, then
+// ReadFiles.
 func (h *Host) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
 	if res, err := h.shellReadGlobs(ctx, patterns); res != nil || err != nil {
+		return res, err
+	}
+	if res, err := h.sedReadGlobs(ctx, patterns); res != nil || err != nil {
 		return res, err
 	}
 	return host.ReadGlobsApart(ctx, h, patterns)
 }
 
+// sedReadGlobs is ReadGlobs in one line of the shell, as root: the
+// patterns are expanded once, into the shell's positional parameters
+// (each pattern's words appended, its count and whether its last word
+// exists noted), the words are listed NUL-terminated, then the counts
+// behind \002, then one sed reads every word as ReadFiles' sed does. So
+// sed reads exactly the names listed, and a pattern that matched nothing
+// (one word, the pattern itself, that does not exist) is told from one
+// that did. Names sed's output could confuse (a newline, a final '$') or
+// a sed that did not answer as GNU sed does leave the listing to
+// ReadFiles. nil (and no error): the patterns are not for this read.
+func (h *Host) sedReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
+	if len(patterns) == 0 || h.noShells.Load() {
+		return nil, nil
+	}
+	for _, p := range patterns {
+		if _, err := globScript(p); err != nil {
+			return nil, nil
+		}
+	}
+	if !h.IsRoot(ctx) {
+		return nil, nil
+	}
+	var b strings.Builder
+	b.WriteString("set --; s=; ")
+	for _, p := range patterns {
+		fmt.Fprintf(&b, `set -- "$@" %s; eval "w=\${$#}"; s="$s $#"; if [ -e "$w" ] || [ -L "$w" ]; then s="$s+"; fi; `, p)
+	}
+	b.WriteString(`printf '%s\0' "$@"; printf '\002%s\0' "$s"; sed -s -n -e 1F -e 'l 0' -- "$@"`)
+	o, over, err := h.runLine(ctx, host.C("sh", "-c", "list and read "+strings.Join(patterns, " ")), false, b.String())
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil || over {
+		return nil, nil
+	}
+	words, segs, sedOut, ok := parseGlobWords(patterns, o.Stdout)
+	if !ok {
+		return nil, nil
+	}
+	var read []host.FileResult
+	if o.ExitCode == 0 || o.ExitCode == 2 {
+		safe := true
+		for _, w := range words {
+			safe = safe && !strings.Contains(w, "\n") && !strings.HasSuffix(w, "$")
+		}
+		if safe {
+			read, ok = parseSedBatch(words, sedOut, o.Stderr)
+			if !ok {
+				read = nil
+			}
+		}
+	}
+	if read == nil {
+		// The listing stands; the files are read apart.
+		if read, err = h.ReadFiles(ctx, words); err != nil {
+			return nil, err
+		}
+	} else {
+		batches.Add(1)
+	}
+	res := make([][]host.NamedFile, len(patterns))
+	for k, seg := range segs {
+		res[k] = []host.NamedFile{}
+		for _, i := range seg {
+			res[k] = append(res[k], host.NamedFile{Path: words[i], FileResult: read[i]})
+		}
+		sort.SliceStable(res[k], func(a, b int) bool { return res[k][a].Path < res[k][b].Path })
+	}
+	return res, nil
+}
+
+// parseGlobWords splits sedReadGlobs' output: the words (absolute paths),
+// then for each pattern the indexes of the words that are its matches,
+// then what sed printed. ok is false when it is not what the line prints.
+func parseGlobWords(patterns []string, out []byte) (words []string, segs [][]int, sedOut []byte, ok bool) {
+	var counts string
+	for {
+		i := bytes.IndexByte(out, 0)
+		if i < 0 {
+			return nil, nil, nil, false
+		}
+		tok := string(out[:i])
+		out = out[i+1:]
+		if strings.HasPrefix(tok, "\002") {
+			counts = tok[1:]
+			break
+		}
+		if !strings.HasPrefix(tok, "/") {
+			return nil, nil, nil, false
+		}
+		words = append(words, tok)
+	}
+	f := strings.Fields(counts)
+	if len(f) != len(patterns) {
+		return nil, nil, nil, false
+	}
+	prev := 0
+	for k, c := range f {
+		exists := strings.HasSuffix(c, "+")
+		n, err := strconv.Atoi(strings.TrimSuffix(c, "+"))
+		if err != nil || n <= prev || n > len(words) {
+			return nil, nil, nil, false
+		}
+		seg := []int{}
+		// One word that is the pattern itself and names nothing: the
+		// pattern matched nothing.
+		if !(n-prev == 1 && words[prev] == patterns[k] && !exists) {
+			for i := prev; i < n; i++ {
+				seg = append(seg, i)
+			}
+		}
+		segs = append(segs, seg)
+		prev = n
+	}
+	if prev != len(words) {
+		return nil, nil, nil, false
+	}
+	return words, segs, out, true
+}
+
 // shellReadGlobs is ReadGlobs in one script; nil (and no error) when it
 // cannot be. Each pattern's matches follow "#K" (its index); a match is
-// announced by its path, which must be one the pattern matches and the
-// kernel names (digits), so nothing a file holds or is named can pass for
-// another file.
+// announced by its path, which must be one the pattern matches that the
+// kernel names (descriptor numbers) or the /proc/net table named, so
+// nothing a file holds or is named can pass for another file.
 func (h *Host) shellReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
 	if len(patterns) == 0 || h.noShells.Load() {
 		return nil, nil
 	}
 	for _, p := range patterns {
-		if _, err := globScript(p); err != nil || !fdinfoPattern(p) {
+		if _, err := globScript(p); err != nil || !(fdinfoPattern(p) || netTable(p)) {
 			return nil, nil
 		}
 	}
@@ -458,10 +585,10 @@ func globResults(patterns []string, entries []shellEntry) [][]host.NamedFile {
 			res[k] = []host.NamedFile{}
 			continue
 		}
-		if k < 0 || !kernelText(e.key) {
+		if k < 0 {
 			return nil
 		}
-		if ok, err := path.Match(patterns[k], e.key); !ok || err != nil {
+		if ok, err := path.Match(patterns[k], e.key); !ok || err != nil || !(kernelText(e.key) || netTable(e.key) && e.key == patterns[k]) {
 			return nil
 		}
 		if n := len(res[k]); n > 0 && res[k][n-1].Path >= e.key {
@@ -473,6 +600,12 @@ func globResults(patterns []string, entries []shellEntry) [][]host.NamedFile {
 		return nil
 	}
 	return res
+}
+
+// netTable reports a file of /proc/net named in full.
+func netTable(p string) bool {
+	rest, ok := strings.CutPrefix(p, "/proc/net/")
+	return ok && rest != "" && !strings.ContainsAny(rest, "/*?[]\n") && rest != ".."
 }
 
 // fdinfoPattern reports a pattern of one process's descriptor files:

@@ -438,3 +438,74 @@ func TestReadGlobs(t *testing.T) {
 		t.Errorf("ReadGlobs of *.conf, *.none = %+v", got)
 	}
 }
+
+// Patterns of any other files are listed and read by one line of the
+// shell with one sed, each match as GlobAll and ReadFiles find it: empty
+// files, links to /dev/null and dangling ones, a directory, a pattern that
+// matches nothing and a plain path that does not exist. Names sed's output
+// could confuse keep the listing and are read apart.
+func TestReadGlobsSed(t *testing.T) {
+	l := newLab(t)
+	ctx := context.Background()
+	h := l.dial(t)
+	dir := t.TempDir()
+	for name, body := range map[string]string{"a.conf": "x = 1\n", "b.conf": "", "c.conf": "no final newline", "d.txt": "d\n",
+		"e.conf": "/tmp/x/a.conf\n" + dir + "/b.conf\n\\000 $\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, target := range map[string]string{"null.conf": "/dev/null", "gone.conf": filepath.Join(dir, "nowhere")} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub.conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	render := func(res [][]host.NamedFile) string {
+		var b strings.Builder
+		for k, files := range res {
+			fmt.Fprintf(&b, "#%d", k)
+			for _, f := range files {
+				fmt.Fprintf(&b, " %s=%q/%v", f.Path, f.Data, f.Err)
+			}
+		}
+		return b.String()
+	}
+	pats := []string{filepath.Join(dir, "*.conf"), filepath.Join(dir, "*.none"), filepath.Join(dir, "d.txt"), filepath.Join(dir, "missing"),
+		filepath.Join(dir, "gone.conf"), "/proc/sys/kernel/hostname", filepath.Join(dir, "[ab].conf")}
+	before := batches.Load()
+	got, err := h.sedReadGlobs(ctx, pats)
+	if err != nil || got == nil {
+		t.Fatalf("the line did not read them: %v", err)
+	}
+	if n := batches.Load() - before; n != 1 {
+		t.Errorf("%d batches; want the line's sed alone", n)
+	}
+	want, err := host.ReadGlobsApart(ctx, h, pats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if render(got) != render(want) {
+		t.Errorf("one line:\n%s\nGlobAll then ReadFiles:\n%s", render(got), render(want))
+	}
+	if len(got[0]) != 7 || len(got[1]) != 0 || len(got[3]) != 0 || len(got[4]) != 1 || !host.IsNotExist(got[4][0].Err) || len(got[6]) != 2 {
+		t.Errorf("matches: %s", render(got))
+	}
+	// A name that ends in '$': listed, then read apart, as ReadFiles does.
+	if err := os.WriteFile(filepath.Join(dir, "z.conf$"), []byte("z\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pats = []string{filepath.Join(dir, "*.conf*")}
+	got, err = h.sedReadGlobs(ctx, pats)
+	if err != nil || got == nil {
+		t.Fatalf("the line did not list them: %v", err)
+	}
+	if want, _ := host.ReadGlobsApart(ctx, h, pats); render(got) != render(want) {
+		t.Errorf("with a name ending in $:\n%s\nGlobAll then ReadFiles:\n%s", render(got), render(want))
+	}
+	if last := got[0][len(got[0])-1]; last.Path != filepath.Join(dir, "z.conf$") || string(last.Data) != "z\n" {
+		t.Errorf("z.conf$ = %+v", last)
+	}
+}
