@@ -230,3 +230,69 @@ func FuzzGlobResults(f *testing.F) {
 		}
 	})
 }
+
+// The listing of sedReadGlobs is taken only as the line prints it: words
+// that are absolute paths, then one count per pattern, each beyond the
+// last, the last one the number of words.
+func TestParseGlobWords(t *testing.T) {
+	pats := []string{"/e/*.conf", "/e/x", "/p/[0-9]*"}
+	for _, tc := range []struct {
+		name, out string
+		want      string // segments, or "" when it must not parse
+	}{
+		{"matches", "/e/a.conf\x00/e/b.conf\x00/e/x\x00/p/1\x00\x02 2+ 3+ 4+\x00sed output", "[0 1] [2] [3]|sed output"},
+		{"nothing matched", "/e/*.conf\x00/e/x\x00/p/[0-9]*\x00\x02 1 2 3\x00", "[] [] []|"},
+		{"a plain path that exists", "/e/*.conf\x00/e/x\x00/p/[0-9]*\x00\x02 1 2+ 3\x00", "[] [1] []|"},
+		{"one match named like the pattern", "/e/*.conf\x00/e/x\x00/p/[0-9]*\x00\x02 1+ 2 3\x00", "[0] [] []|"},
+		{"a relative word", "e/a.conf\x00/e/x\x00/p/1\x00\x02 1+ 2+ 3+\x00", ""},
+		{"no counts", "/e/a.conf\x00/e/x\x00/p/1\x00", ""},
+		{"a count too few", "/e/a.conf\x00/e/x\x00/p/1\x00\x02 1+ 3+\x00", ""},
+		{"a count too many", "/e/a.conf\x00/e/x\x00/p/1\x00\x02 1+ 2+ 3+ 3+\x00", ""},
+		{"a pattern without a word", "/e/a.conf\x00/e/x\x00/p/1\x00\x02 1+ 1+ 3+\x00", ""},
+		{"counts short of the words", "/e/a.conf\x00/e/x\x00/p/1\x00/p/2\x00\x02 1+ 2+ 3+\x00", ""},
+		{"counts beyond the words", "/e/a.conf\x00\x02 1+ 2+ 3+\x00", ""},
+		{"not a number", "/e/a.conf\x00/e/x\x00/p/1\x00\x02 1+ x 3+\x00", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			words, segs, rest, ok := parseGlobWords(pats, []byte(tc.out))
+			if !ok {
+				if tc.want != "" {
+					t.Fatalf("did not parse; want %q", tc.want)
+				}
+				return
+			}
+			s := fmt.Sprint(segs) // [[0 1] [2] [3]]
+			got := s[1:len(s)-1] + "|" + string(rest)
+			if tc.want == "" || got != tc.want {
+				t.Errorf("got %q (words %q); want %q", got, words, tc.want)
+			}
+		})
+	}
+}
+
+// Whatever a host printed in place of the line, its listing never
+// panics, and what it takes holds each word in at most one pattern's
+// matches, in order.
+func FuzzParseGlobWords(f *testing.F) {
+	f.Add([]byte("/e/a.conf\x00/e/b.conf\x00/e/x\x00\x02 2+ 3+\x00/e/a.conf\nx$\n"))
+	f.Add([]byte("/e/*.conf\x00/e/x\x00\x02 1 2\x00"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		pats := []string{"/e/*.conf", "/e/x"}
+		words, segs, _, ok := parseGlobWords(pats, out)
+		if !ok {
+			return
+		}
+		if len(segs) != len(pats) {
+			t.Fatalf("%d segments for %d patterns", len(segs), len(pats))
+		}
+		next := 0
+		for _, seg := range segs {
+			for _, i := range seg {
+				if i < next || i >= len(words) || !strings.HasPrefix(words[i], "/") {
+					t.Fatalf("segments %v over %d words %q", segs, len(words), words)
+				}
+				next = i + 1
+			}
+		}
+	})
+}
