@@ -361,6 +361,30 @@ func TestListenersFromProc(t *testing.T) {
 			}
 		})
 	}
+	// The tables at any size up to the bound, and without IPv6: read
+	// from /proc (with the descriptors when tiny, beside them when not),
+	// as ss says.
+	variants := map[string]func(f *hosttest.Fixture){
+		"mid-size tables": func(f *hosttest.Fixture) {
+			f.SetFile("/proc/net/sockstat", "TCP: inuse 300 orphan 0 tw 200 alloc 500 mem 3\n")
+		},
+		"no IPv6": func(f *hosttest.Fixture) {
+			delete(f.Files, "/proc/net/tcp6")
+			delete(f.Files, "/proc/net/sockstat6")
+		},
+	}
+	for name, change := range variants {
+		t.Run("tables/"+name, func(t *testing.T) {
+			want := run(fixture(t, setup{ss: "tailnet"}), tailnet, "firewall.sshd-bindings", nil)
+			f := fixture(t, setup{})
+			pid := procFixture(t, f, "tailnet")
+			change(f)
+			got := run(f, tailnet, "firewall.sshd-bindings", []int{pid})
+			if got.Status != want.Status || got.Message != want.Message || got.Evidence[0].Source != "/proc/net/tcp, /proc/net/tcp6 and /proc/PID/fdinfo of sshd "+fmt.Sprint([]int{pid}) {
+				t.Fatalf("from /proc: %s %q %q\nfrom ss:    %s %q", got.Status, got.Message, got.Evidence[0].Source, want.Status, want.Message)
+			}
+		})
+	}
 	// Each case where the tables cannot say: ss answers.
 	fallback := map[string]func(f *hosttest.Fixture, pid int) []int{
 		"no sshd recorded": func(*hosttest.Fixture, int) []int { return nil },

@@ -386,7 +386,9 @@ func TestReadGlobs(t *testing.T) {
 		}
 		want[fmt.Sprintf("/proc/%d/fdinfo/%d", os.Getpid(), f.Fd())] = st.Ino
 	}
-	pats := []string{fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", os.Getpid()), "/proc/999999999/fdinfo/[0-9]*"}
+	// With a /proc/net table named in full (the lab's namespace has
+	// few sockets), and one that does not exist.
+	pats := []string{fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", os.Getpid()), "/proc/999999999/fdinfo/[0-9]*", "/proc/net/tcp", "/proc/net/nope"}
 	got, err := h.shellReadGlobs(ctx, pats)
 	if err != nil || got == nil {
 		t.Fatalf("the script did not read them: %v", err)
@@ -395,8 +397,25 @@ func TestReadGlobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || len(got[1]) != 0 {
-		t.Fatalf("got %d results, the second %v; want 2, the second empty", len(got), got[1:])
+	if len(got) != 4 || len(got[1]) != 0 || len(got[3]) != 0 {
+		t.Fatalf("got %d results: %v; want 4, the second and the last empty", len(got), got)
+	}
+	// The listening sockets' lines do not change between the reads
+	// (the connection's own line does: its timers and queues).
+	listening := func(fs []host.NamedFile) string {
+		if len(fs) != 1 || fs[0].Path != "/proc/net/tcp" || fs[0].Err != nil {
+			return fmt.Sprintf("%+v", fs)
+		}
+		var ls []string
+		for _, l := range strings.SplitAfter(string(fs[0].Data), "\n") {
+			if strings.HasPrefix(l, "  sl ") || strings.Contains(l, " 0A ") {
+				ls = append(ls, l)
+			}
+		}
+		return strings.Join(ls, "")
+	}
+	if a, b := listening(got[2]), listening(apart[2]); a != b || !strings.Contains(a, " 0A ") {
+		t.Errorf("/proc/net/tcp's listeners: %q; GlobAll and ReadFiles read %q", a, b)
 	}
 	for i, f := range got[0] {
 		if i > 0 && got[0][i-1].Path >= f.Path {
