@@ -248,12 +248,15 @@ func (e *Env) GlobAll(ctx context.Context, patterns []string) ([][]string, error
 // one round trip on a remote host), and keeps both in the run's caches:
 // each pattern's matches for Glob and GlobAll, each match's contents for
 // ReadFile and ReadFiles, and for a plain path that matched nothing, that
-// it does not exist. What the caches already hold stays.
+// it does not exist (as root, to whom no directory is closed: another
+// user's listing may miss what is there). What the caches already hold
+// stays.
 func (e *Env) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
 	res, err := host.ReadGlobs(ctx, e.Host, patterns)
 	if err != nil {
 		return nil, err
 	}
+	root := e.Host.IsRoot(ctx)
 	globs := map[string][]string{}
 	files := map[string]host.FileResult{}
 	for i, p := range patterns {
@@ -263,7 +266,7 @@ func (e *Env) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedF
 			files[f.Path] = f.FileResult
 		}
 		globs[p] = names
-		if len(names) == 0 && !strings.ContainsAny(p, "*?[") {
+		if len(names) == 0 && root && !strings.ContainsAny(p, "*?[") {
 			files[p] = host.FileResult{Err: &fs.PathError{Op: "open", Path: p, Err: fs.ErrNotExist}}
 		}
 	}

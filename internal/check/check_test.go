@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
@@ -353,5 +354,37 @@ func TestNixCache(t *testing.T) {
 	cache.m.Range(func(any, any) bool { n++; return true })
 	if want := 3 * 5; n != want { // 3 releases × 5 distinct topics
 		t.Errorf("the cache holds %d entries, want %d", n, want)
+	}
+}
+
+// ReadGlobs fills the run's caches: each pattern's matches for GlobAll,
+// each match's contents for ReadFiles, and for a plain path that matched
+// nothing, as root, that it does not exist. Another user's listing may
+// miss what is there, so its misses are asked again.
+func TestEnvReadGlobs(t *testing.T) {
+	for _, user := range []string{"root", "admin"} {
+		t.Run(user, func(t *testing.T) {
+			ctx := context.Background()
+			h := hosttest.New(t)
+			h.User = user
+			h.SetFile("/e/a.conf", "a\n").SetFile("/e/b.conf", "b").SetFile("/e/x", "x\n")
+			env := NewEnv(h, nil, "")
+			res, err := env.ReadGlobs(ctx, []string{"/e/*.conf", "/e/x", "/e/missing", "/e/*.none"})
+			if err != nil || len(res) != 4 || len(res[0]) != 2 || len(res[1]) != 1 || len(res[2]) != 0 || len(res[3]) != 0 {
+				t.Fatalf("ReadGlobs = %+v, %v", res, err)
+			}
+			// The host changes; the run's snapshot does not.
+			h.Files = map[string][]byte{"/e/missing": []byte("m\n")}
+			got, err := env.ReadFiles(ctx, []string{"/e/a.conf", "/e/b.conf", "/e/x", "/e/missing"})
+			if err != nil || string(got[0].Data) != "a\n" || string(got[1].Data) != "b\n" || string(got[2].Data) != "x\n" {
+				t.Fatalf("ReadFiles after ReadGlobs = %+v, %v", got, err)
+			}
+			if user == "root" && !host.IsNotExist(got[3].Err) || user != "root" && string(got[3].Data) != "m\n" {
+				t.Errorf("as %s, /e/missing = %q, %v", user, got[3].Data, got[3].Err)
+			}
+			if gs, err := env.GlobAll(ctx, []string{"/e/*.conf", "/e/*.none"}); err != nil || strings.Join(gs[0], ",") != "/e/a.conf,/e/b.conf" || len(gs[1]) != 0 {
+				t.Errorf("GlobAll after ReadGlobs = %q, %v", gs, err)
+			}
+		})
 	}
 }
