@@ -22,10 +22,11 @@ import (
 // sockets belong to sshd, and the run already knows the sshd listeners
 // (verify finds them in the process table before the checks run,
 // check.Env.SSHDListeners). So when the TCP tables are small, the listening
-// sockets come from /proc/net/tcp and tcp6 (read in the run's batch) and
-// their owner from the "ino:" line the kernel writes in each of sshd's
-// /proc/PID/fdinfo files (Linux 5.14 and later), both read without
-// starting a program. Otherwise ss answers as before: a busy server's
+// sockets come from /proc/net/tcp and tcp6 and their owner from the
+// "ino:" line the kernel writes in each of sshd's /proc/PID/fdinfo files
+// (Linux 5.14 and later), read in one round trip: by a remote shell's
+// builtins when the tables are tiny, else the tables by sed beside them.
+// Otherwise ss answers as before: a busy server's
 // tables (thousands of connections) are cheaper to filter in the kernel,
 // and an unprivileged run cannot read sshd's descriptors.
 
@@ -44,32 +45,27 @@ var (
 )
 
 // KernelFiles are the small files the kernel writes that the network
-// checks read (the socket counts, the interface table, the legacy
+// checks read besides the socket counts (the interface table, the legacy
 // iptables table lists), so verify asks for them before the checks run
 // and the checks find them in the run's file cache.
 func KernelFiles() []string {
-	return append(append(SockstatFiles(), netDevPath), nftrules.LegacyNames...)
+	return append([]string{netDevPath}, nftrules.LegacyNames...)
 }
 
-// SockstatFiles are the socket counts ListenTables decides by: the files
-// a batch must read before the one that may hold the TCP tables (a
-// remote shell reads them alone with its builtins, no program started).
+// SockstatFiles are the socket counts that decide whether the TCP tables
+// are read, and how (listenTables): verify asks for them before the
+// checks run, alone, for a remote shell reads them with its builtins (no
+// program started).
 func SockstatFiles() []string { return append([]string(nil), sockstatPaths...) }
-
-// ListenTables returns the TCP tables the listening sockets will be read
-// from; nil when they are too big (or cannot be sized) and ss will be
-// asked instead.
-func ListenTables(ctx context.Context, env *check.Env) []string {
-	ps, _ := listenTables(ctx, env)
-	return ps
-}
 
 // tinyTableSockets bounds the sockets for which the tables are read with
 // the descriptors, by a remote shell's builtins (a byte per system call:
 // some 150 bytes a socket), rather than by a program of their own.
 const tinyTableSockets = 16
 
-// listenTables is ListenTables, with the number of sockets they hold.
+// listenTables returns the TCP tables the listening sockets will be read
+// from, and the sockets they hold; nil when they are too big (or cannot
+// be sized) and ss will be asked instead.
 func listenTables(ctx context.Context, env *check.Env) ([]string, int) {
 	type tables struct {
 		paths   []string

@@ -92,11 +92,7 @@ func prefetchFiles(env *check.Env, areas map[string]bool) []string {
 	paths := append([]string{HostnamePath}, host.OSReleasePaths...)
 	if areas["ssh"] || areas["firewall"] {
 		// The rest of the kernel's small files.
-		for _, p := range netcheck.KernelFiles() {
-			if !slices.Contains(netcheck.SockstatFiles(), p) {
-				paths = append(paths, p)
-			}
-		}
+		paths = append(paths, netcheck.KernelFiles()...)
 		// The config sshd runs from is read for its Match lines; the
 		// usual one, or the ones the run is pointed at.
 		if cs := optionsOf(env).SSHDConfigs; len(cs) > 0 {
