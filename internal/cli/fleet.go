@@ -230,7 +230,11 @@ func runFleetUnban(env *Env, args []string) int {
 		return code
 	}
 	defer fc.close()
-	ack, err := fc.js.Publish(fc.ctx, fleet.SubjectFleetUnban, data, jetstream.WithExpectStream(fc.p.Fleet.Stream), jetstream.WithMsgID(fleet.NewID()))
+	// While the cluster elects its JetStream leader the publish finds no
+	// responders: it is tried again until the deadline (the message ID
+	// makes a repeat count once).
+	ack, err := fc.js.Publish(fc.ctx, fleet.SubjectFleetUnban, data, jetstream.WithExpectStream(fc.p.Fleet.Stream), jetstream.WithMsgID(fleet.NewID()),
+		jetstream.WithRetryAttempts(40), jetstream.WithRetryWait(250*time.Millisecond))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "rampart %s: %v (the credential needs permission to publish %s)\n", path, err, fleet.SubjectFleetUnban)
 		return ExitProblem

@@ -81,42 +81,54 @@ func (l *BanList) Active(now time.Time) []FleetBan {
 }
 
 // ReadBans reads the whole stream (up to its last message when called)
-// into a BanList.
+// into a BanList. Right after a server restart, or while the cluster
+// elects a new JetStream leader, the stream may not answer for a while
+// (no responders, a fetch that times out): the read starts again, from
+// the stream's first message, for up to readBansWait.
 func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanList, error) {
-	// Right after a server restart, or while the cluster elects a new
-	// JetStream leader, the stream may not answer for a while (no
-	// responders): retry the lookup, its info and the consumer for up to
-	// 15 seconds.
-	var s jetstream.Stream
-	var info *jetstream.StreamInfo
-	var cons jetstream.Consumer
-	var err error
-	giveUp := time.Now().Add(15 * time.Second)
+	giveUp := time.Now().Add(readBansWait)
 	for {
-		s, err = js.Stream(ctx, stream)
+		l, err := readBans(ctx, js, stream)
 		if err == nil {
-			info, err = s.Info(ctx)
+			return l, nil
 		}
-		if err == nil && info.State.Msgs > 0 {
-			cons, err = s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+		if errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(giveUp) || ctx.Err() != nil {
+			return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
 		}
-		if err == nil || errors.Is(err, jetstream.ErrStreamNotFound) || time.Now().After(giveUp) || ctx.Err() != nil {
-			break
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("fleet stream %s: %w", stream, ctx.Err())
 		}
-		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// readBansWait bounds ReadBans' attempts (a variable for tests).
+var readBansWait = 30 * time.Second
+
+// readBans is one attempt of ReadBans.
+func readBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanList, error) {
+	s, err := js.Stream(ctx, stream)
 	if err != nil {
-		return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
+		return nil, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, err
 	}
 	l := NewBanList()
 	last := info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return l, nil
 	}
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, err
+	}
 	for {
 		batch, err := cons.Fetch(4096, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
+			return nil, err
 		}
 		n := 0
 		for msg := range batch.Messages() {
@@ -131,10 +143,19 @@ func ReadBans(ctx context.Context, js jetstream.JetStream, stream string) (*BanL
 			}
 		}
 		if err := batch.Error(); err != nil {
-			return nil, fmt.Errorf("fleet stream %s: %w", stream, err)
+			return nil, err
 		}
 		if n == 0 {
-			return l, nil // the rest aged out meanwhile
+			// Nothing came: the rest aged out meanwhile, or the
+			// stream did not answer.
+			now, err := s.Info(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if now.State.FirstSeq > last || now.State.Msgs == 0 {
+				return l, nil
+			}
+			return nil, fmt.Errorf("no message up to sequence %d within the fetch's wait", last)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -53,21 +54,43 @@ func Publish(ctx context.Context, js jetstream.JetStream, servers int, node stri
 	if len(doc) > MaxValue {
 		return 0, fmt.Errorf("the report is %d bytes, more than the bucket's %d", len(doc), MaxValue)
 	}
-	kv, err := js.KeyValue(ctx, Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, BucketConfig(servers))
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, Bucket)
+	var rev uint64
+	err := untilAnswered(ctx, func() error {
+		kv, err := js.KeyValue(ctx, Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(ctx, BucketConfig(servers))
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				kv, err = js.KeyValue(ctx, Bucket)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("bucket %s: %w", Bucket, err)
+		}
+		if rev, err = kv.Put(ctx, node, doc); err != nil {
+			return fmt.Errorf("bucket %s: put %s: %w", Bucket, node, err)
+		}
+		return nil
+	})
+	return rev, err
+}
+
+// untilAnswered runs f again, every quarter second until ctx ends, while
+// JetStream does not answer it: right after a server restart, or while the
+// cluster elects its JetStream leader, requests find no responders. A
+// put is idempotent (the key's value is the report), so trying again is
+// safe.
+func untilAnswered(ctx context.Context, f func() error) error {
+	for {
+		err := f()
+		if !errors.Is(err, nats.ErrNoResponders) && !errors.Is(err, jetstream.ErrNoStreamResponse) {
+			return err
+		}
+		select {
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return err
 		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("bucket %s: %w", Bucket, err)
-	}
-	rev, err := kv.Put(ctx, node, doc)
-	if err != nil {
-		return 0, fmt.Errorf("bucket %s: put %s: %w", Bucket, node, err)
-	}
-	return rev, nil
 }
 
 // Entry is one node's current value in the bucket.
@@ -84,7 +107,11 @@ var ErrNoBucket = errors.New("bucket " + Bucket + " does not exist (no node has 
 // ReadBucket returns every key's current value (deleted keys left out),
 // sorted by key.
 func ReadBucket(ctx context.Context, js jetstream.JetStream) ([]Entry, error) {
-	kv, err := js.KeyValue(ctx, Bucket)
+	var kv jetstream.KeyValue
+	err := untilAnswered(ctx, func() (err error) {
+		kv, err = js.KeyValue(ctx, Bucket)
+		return err
+	})
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, ErrNoBucket
 	}

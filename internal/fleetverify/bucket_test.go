@@ -2,11 +2,16 @@ package fleetverify
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/rampart-sec/rampart/internal/check"
@@ -183,5 +188,32 @@ func TestBucketReplicas(t *testing.T) {
 		if got := BucketConfig(servers).Replicas; got != want {
 			t.Errorf("%d servers: %d replicas, want %d (like the ban stream: min(3, servers))", servers, got, want)
 		}
+	}
+}
+
+// A request JetStream does not answer (no responders, while its leader is
+// elected) is made again until it is answered or the deadline passes;
+// any other answer stands at once.
+func TestUntilAnswered(t *testing.T) {
+	calls := 0
+	err := untilAnswered(context.Background(), func() error {
+		calls++
+		if calls < 3 {
+			return fmt.Errorf("bucket x: %w", nats.ErrNoResponders)
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("answered on the third: %v after %d calls", err, calls)
+	}
+	calls = 0
+	other := errors.New("permissions violation")
+	if err := untilAnswered(context.Background(), func() error { calls++; return other }); err != other || calls != 1 {
+		t.Errorf("another error: %v after %d calls", err, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := untilAnswered(ctx, func() error { return jetstream.ErrNoStreamResponse }); !errors.Is(err, jetstream.ErrNoStreamResponse) {
+		t.Errorf("never answered: %v", err)
 	}
 }

@@ -349,7 +349,17 @@ func TestSudo(t *testing.T) {
 		t.Errorf("ReadFiles through sudo: %v %+v", err, rs)
 	}
 
+	// Listed and read: as GlobAll and ReadFiles do, through sudo.
+	if rs, err := h.ReadGlobs(ctx, []string{srv.Dir + "/*_config", "/rampart-no-such-file"}); err != nil || len(rs) != 2 || len(rs[0]) != 1 ||
+		rs[0][0].Path != secret || !strings.Contains(string(rs[0][0].Data), "LogLevel VERBOSE") || len(rs[1]) != 0 {
+		t.Errorf("ReadGlobs through sudo: %v %+v", err, rs)
+	}
+
 	p := dial("rh4plain")
+	if rs, err := p.ReadGlobs(ctx, []string{srv.Dir + "/*_config", "/etc/passwd"}); err != nil || len(rs) != 2 || len(rs[0]) != 0 ||
+		len(rs[1]) != 1 || !strings.HasPrefix(string(rs[1][0].Data), "root:") {
+		t.Errorf("ReadGlobs without sudo rights: %v %+v", err, rs)
+	}
 	if _, err := p.ReadFile(ctx, secret); !errors.Is(err, os.ErrPermission) {
 		t.Errorf("ReadFile without sudo rights: %v, want permission denied", err)
 	}
