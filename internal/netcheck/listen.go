@@ -137,32 +137,28 @@ func procListeners(ctx context.Context, env *check.Env) (ls []listener, src stri
 	for i, pid := range pids {
 		pats[i] = fmt.Sprintf("/proc/%d/fdinfo/[0-9]*", pid)
 	}
+	// Tiny tables join the descriptors' request, which leaves them in
+	// the run's cache; others go beside it, at the same time.
+	tiny := sockets <= tinyTableSockets
 	var rs []host.FileResult
-	var fdss [][]host.NamedFile
-	var err error
-	if sockets <= tinyTableSockets {
-		fdss, err = env.ReadGlobs(ctx, append(pats, tables...))
-		if err == nil {
-			for i, t := range fdss[len(pats):] {
-				r := host.FileResult{Err: &fs.PathError{Op: "open", Path: tables[i], Err: fs.ErrNotExist}}
-				if len(t) == 1 {
-					r = t[0].FileResult
-				}
-				rs = append(rs, r)
-			}
-		}
+	var terr error
+	var wg sync.WaitGroup
+	globs := pats
+	if tiny {
+		globs = append(pats, tables...)
 	} else {
-		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fdss, err = env.ReadGlobs(ctx, pats)
+			rs, terr = env.ReadFiles(ctx, tables)
 		}()
-		var terr error
-		rs, terr = env.ReadFiles(ctx, tables)
-		wg.Wait()
-		err = errors.Join(err, terr)
 	}
+	fdss, err := env.ReadGlobs(ctx, globs)
+	wg.Wait()
+	if tiny && err == nil {
+		rs, terr = env.ReadFiles(ctx, tables)
+	}
+	err = errors.Join(err, terr)
 	if err != nil || rs[0].Err != nil || (rs[1].Err != nil && !errors.Is(rs[1].Err, fs.ErrNotExist)) {
 		return nil, "", nil, false
 	}

@@ -427,15 +427,7 @@ func (h *Host) ReadGlobs(ctx context.Context, patterns []string) ([][]host.Named
 // a sed that did not answer as GNU sed does leave the listing to
 // ReadFiles. nil (and no error): the patterns are not for this read.
 func (h *Host) sedReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
-	if len(patterns) == 0 || h.noShells.Load() {
-		return nil, nil
-	}
-	for _, p := range patterns {
-		if _, err := globScript(p); err != nil {
-			return nil, nil
-		}
-	}
-	if !h.IsRoot(ctx) {
+	if !h.oneLine(ctx, patterns, func(string) bool { return true }) {
 		return nil, nil
 	}
 	var b strings.Builder
@@ -469,9 +461,22 @@ func (h *Host) sedReadGlobs(ctx context.Context, patterns []string) ([][]host.Na
 		}
 	}
 	if read == nil {
-		// The listing stands; the files are read apart.
-		if read, err = h.ReadFiles(ctx, words); err != nil {
+		// The listing stands; the matches are read apart.
+		var matched []string
+		for _, seg := range segs {
+			for _, i := range seg {
+				matched = append(matched, words[i])
+			}
+		}
+		rs, err := h.ReadFiles(ctx, matched)
+		if err != nil {
 			return nil, err
+		}
+		read = make([]host.FileResult, len(words))
+		for _, seg := range segs {
+			for _, i := range seg {
+				read[i], rs = rs[0], rs[1:]
+			}
 		}
 	} else {
 		batches.Add(1)
@@ -542,22 +547,13 @@ func parseGlobWords(patterns []string, out []byte) (words []string, segs [][]int
 // kernel names (descriptor numbers) or the /proc/net table named, so
 // nothing a file holds or is named can pass for another file.
 func (h *Host) shellReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedFile, error) {
-	if len(patterns) == 0 || h.noShells.Load() {
-		return nil, nil
-	}
-	for _, p := range patterns {
-		if _, err := globScript(p); err != nil || !(fdinfoPattern(p) || netTable(p)) {
-			return nil, nil
-		}
-	}
-	if !h.IsRoot(ctx) {
+	if !h.oneLine(ctx, patterns, func(p string) bool { return fdinfoPattern(p) || netTable(p) }) {
 		return nil, nil
 	}
 	var b strings.Builder
 	b.WriteString(shellReadStart)
 	for k, p := range patterns {
-		// As globScript: a pattern that matches nothing stays one word.
-		fmt.Fprintf(&b, `o="$o#%d$n"; set -- %s; if [ $# -gt 1 ] || [ -e "$1" ] || [ -L "$1" ]; then for f; do %s; done; fi; `, k, p, shellReadBody(`$f`))
+		fmt.Fprintf(&b, `o="$o#%d$n"; %s; `, k, globMatches(p, "for f; do "+shellReadBody(`$f`)+"; done"))
 	}
 	b.WriteString(`printf %s "$o"`)
 	entries, err := h.runShellRead(ctx, b.String())
@@ -606,6 +602,21 @@ func globResults(patterns []string, entries []shellEntry) [][]host.NamedFile {
 func netTable(p string) bool {
 	rest, ok := strings.CutPrefix(p, "/proc/net/")
 	return ok && rest != "" && !strings.ContainsAny(rest, "/*?[]\n") && rest != ".."
+}
+
+// oneLine reports whether patterns can be listed and read by one line of
+// the shell: as root (no sudo to go through), with shells, and every
+// pattern one a remote glob takes (checkPattern) and also accepts.
+func (h *Host) oneLine(ctx context.Context, patterns []string, also func(string) bool) bool {
+	if len(patterns) == 0 || h.noShells.Load() {
+		return false
+	}
+	for _, p := range patterns {
+		if checkPattern(p) != nil || !also(p) {
+			return false
+		}
+	}
+	return h.IsRoot(ctx)
 }
 
 // fdinfoPattern reports a pattern of one process's descriptor files:

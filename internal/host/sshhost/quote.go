@@ -80,25 +80,38 @@ func init() {
 	}
 }
 
-// globScript lists the paths matching pattern, NUL-terminated. The pattern
-// is restricted to characters that mean nothing to the shell besides
-// globbing, so it can sit unquoted in the word list of set. A pattern
-// that matches nothing stays as it is, one word: that word is printed
-// only if it names an entry (a plain path, or a name holding the
-// pattern's characters). All names go out in one printf, one write: a
-// write per name was a packet per name, and /proc/[0-9]*/cmdline names
-// every process.
+// globScript lists the paths matching pattern, NUL-terminated. All names
+// go out in one printf, one write: a write per name was a packet per
+// name, and /proc/[0-9]*/cmdline names every process.
 func globScript(pattern string) (string, error) {
+	if err := checkPattern(pattern); err != nil {
+		return "", err
+	}
+	return globMatches(pattern, `printf '%s\0' "$@"`), nil
+}
+
+// checkPattern accepts an absolute pattern of characters that mean
+// nothing to the shell besides globbing, so it can sit unquoted in the
+// word list of set.
+func checkPattern(pattern string) error {
 	if !strings.HasPrefix(pattern, "/") {
-		return "", fmt.Errorf("glob %q: pattern must be an absolute path", host.SafeText(pattern))
+		return fmt.Errorf("glob %q: pattern must be an absolute path", host.SafeText(pattern))
 	}
 	for _, r := range pattern {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-*?[]+@,:=!", r)
 		if !ok {
-			return "", fmt.Errorf("glob %q: character %q is not allowed in a remote glob pattern", host.SafeText(pattern), r)
+			return fmt.Errorf("glob %q: character %q is not allowed in a remote glob pattern", host.SafeText(pattern), r)
 		}
 	}
-	return `set -- ` + pattern + `; if [ $# -gt 1 ] || [ -e "$1" ] || [ -L "$1" ]; then printf '%s\0' "$@"; fi`, nil
+	return nil
+}
+
+// globMatches is the shell text that expands pattern (checkPattern's)
+// into "$@" and runs then when it matched. A pattern that matches nothing
+// stays as it is, one word: that word counts only if it names an entry (a
+// plain path, or a name holding the pattern's characters).
+func globMatches(pattern, then string) string {
+	return `set -- ` + pattern + `; if [ $# -gt 1 ] || [ -e "$1" ] || [ -L "$1" ]; then ` + then + `; fi`
 }
 
 // missingLine is the shell line that reads path as root: cat, unless the
