@@ -176,19 +176,37 @@ func parseSedBatch(paths []string, stdout, stderr []byte) (res []host.FileResult
 		}
 		cur = next
 	}
+	if len(stderr) == 0 {
+		return res, true
+	}
+	// A stderr line names its path and sed's reason, split at a ": "
+	// that the path may itself hold: every split that names a path of
+	// the batch is taken. Looked up by name, since a batch of every
+	// process's files has hundreds of paths and as many vanished ones.
+	index := make(map[string][]int, len(paths))
+	for i, p := range paths {
+		index[p] = append(index[p], i)
+	}
 	for _, l := range strings.Split(strings.TrimSuffix(string(stderr), "\n"), "\n") {
 		if l == "" {
 			continue
 		}
+		rest, found := strings.CutPrefix(l, "sed: can't read ")
+		if !found {
+			if rest, found = strings.CutPrefix(l, "sed: read error on "); !found {
+				return nil, false
+			}
+		}
 		matched := false
-		for i, p := range paths {
-			for _, pre := range []string{"sed: can't read " + p + ": ", "sed: read error on " + p + ": "} {
-				reason, found := strings.CutPrefix(l, pre)
-				if !found {
-					continue
-				}
+		for k := 0; ; k++ {
+			j := strings.Index(rest[k:], ": ")
+			if j < 0 {
+				break
+			}
+			k += j
+			for _, i := range index[rest[:k]] {
 				matched = true
-				res[i] = host.FileResult{Err: pathError(p, reason)}
+				res[i] = host.FileResult{Err: pathError(rest[:k], rest[k+2:])}
 			}
 		}
 		if !matched {

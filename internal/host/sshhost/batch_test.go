@@ -71,6 +71,9 @@ func TestParseSedBatch(t *testing.T) {
 		{name: "raw control byte", stdout: "/a\nx\ty$\n", ok: false},
 		{name: "bad escape", stdout: "/a\nx\\q$\n", ok: false},
 		{name: "no final newline", stdout: "/a\nx$", ok: false},
+		{name: "duplicate path missing", stdout: "/b\ny$\n", stderr: "sed: can't read /a: No such file or directory\n", want: []string{"!", "y\n", "", "!"}, ok: true},
+		{name: "read error", stdout: "/a\nx$\n/a\nx$\n", stderr: "sed: read error on /b: Is a directory\nsed: can't read /c: No such file or directory\n", want: []string{"x\n", "?", "!", "x\n"}, ok: true},
+		{name: "stderr naming a path not asked for", stdout: "/a\nx$\n", stderr: "sed: can't read /d: No such file or directory\n", ok: false},
 		{name: "stderr about something else", stdout: "/a\nx$\n", stderr: "sed: -e expression #1, char 1: unknown command: `F'\n", ok: false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,11 +90,35 @@ func TestParseSedBatch(t *testing.T) {
 					if !host.IsNotExist(res[i].Err) {
 						t.Errorf("%s: error %v, want not-exist", paths[i], res[i].Err)
 					}
+				case w == "?":
+					if res[i].Err == nil || host.IsNotExist(res[i].Err) {
+						t.Errorf("%s: error %v, want another error", paths[i], res[i].Err)
+					}
 				case res[i].Err != nil || string(res[i].Data) != w:
 					t.Errorf("%s: %q, %v; want %q", paths[i], res[i].Data, res[i].Err, w)
 				}
 			}
 		})
+	}
+}
+
+// A path may hold ": ", the separator of sed's error lines: the line is
+// split at every ": " and each split naming a path of the batch counts.
+func TestParseSedBatchColonPaths(t *testing.T) {
+	paths := []string{"/x: y", "/x", "/z"}
+	res, ok := parseSedBatch(paths, []byte("/z\nq$\n"), []byte("sed: can't read /x: y: No such file or directory\n"))
+	if !ok {
+		t.Fatal("not parsed")
+	}
+	if !host.IsNotExist(res[0].Err) {
+		t.Errorf("%q: %v, want not-exist", paths[0], res[0].Err)
+	}
+	// "/x" is also named by the line's first split, with the reason "y: No such file or directory".
+	if res[1].Err == nil || !strings.Contains(res[1].Err.Error(), "y: No such file") {
+		t.Errorf("%q: %v, want the first split's reason", paths[1], res[1].Err)
+	}
+	if string(res[2].Data) != "q\n" {
+		t.Errorf("%q: %q", paths[2], res[2].Data)
 	}
 }
 
@@ -295,4 +322,26 @@ func FuzzParseGlobWords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A batch of every process's files on a busy host: 600 paths, a third of
+// them gone by the time sed reads them.
+func BenchmarkParseSedBatch(b *testing.B) {
+	var paths []string
+	var stdout, stderr strings.Builder
+	for i := range 600 {
+		p := fmt.Sprintf("/proc/%d/cmdline", 1000+i)
+		paths = append(paths, p)
+		if i%3 == 0 {
+			fmt.Fprintf(&stderr, "sed: can't read %s: No such file or directory\n", p)
+		} else {
+			fmt.Fprintf(&stdout, "%s\n/usr/sbin/sshd\\000-D\\000$\n", p)
+		}
+	}
+	out, errs := []byte(stdout.String()), []byte(stderr.String())
+	for b.Loop() {
+		if _, ok := parseSedBatch(paths, out, errs); !ok {
+			b.Fatal("not parsed")
+		}
+	}
 }
