@@ -10,8 +10,10 @@
 #     every host exactly as a single-host run does (statuses compared)
 #   - ssh-audit -T over the same N hosts (the anchor)
 #   - what the hosts cost before any check: OpenSSH's own client logging
-#     in to run `true` on each host (after each fleet run), and rampart
-#     with only the sysctl area (connect, one shell, one batch read)
+#     in to run `true` on each host (after each fleet run; with its default
+#     key exchange and with rampart's), and rampart with only the sysctl
+#     area (connect, one shell, one batch read)
+#   - what each program the checks start on a server costs in CPU
 # Writes the fleet JSON to $OUT (default bench/out/fleet.json) and the page
 # to bench/out/fleet.html. Everything it creates (namespaces, keys, sshd
 # processes) is removed at exit; the host's firewall and sshd are untouched.
@@ -119,16 +121,25 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 # at a time. This machine's speed drifts by a third within minutes, so the
 # two alternate and the ratio compares runs made seconds apart.
 cut -d: -f1 "$tmp/targets" > "$tmp/hosts"
-runs=() ossh=()
+# OpenSSH's client runs twice: with its default key exchange
+# (sntrup761x25519-sha512 on OpenSSH 9.2, whose key generation costs the
+# client some 60 ms of CPU here) and with curve25519-sha256, the one
+# rampart's Go client and OpenSSH 9.2's sshd settle on, so that the
+# second is the same login rampart makes.
+runs=() ossh=() ocurve=()
 for r in 1 2 3; do
   runs+=("$(ms ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet.toml" --host-timeout 600s --format json -o "$out/fleet.json")")
   ossh+=("$(ms ip netns exec "$cli" sh -c 'xargs -P 16 -I{} ssh -n -q -i "$1/id" -o UserKnownHostsFile="$1/known_hosts" -o BatchMode=yes root@{} true < "$1/hosts"' _ "$tmp")")
+  ocurve+=("$(ms ip netns exec "$cli" sh -c 'xargs -P 16 -I{} ssh -n -q -i "$1/id" -o UserKnownHostsFile="$1/known_hosts" -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 root@{} true < "$1/hosts"' _ "$tmp")")
 done
 fleet_ms=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 2p)
 ossh_ms=$(printf '%s\n' "${ossh[@]}" | sort -n | sed -n 2p)
+ocurve_ms=$(printf '%s\n' "${ocurve[@]}" | sort -n | sed -n 2p)
 echo "rampart verify --inventory ($n hosts over SSH): ${fleet_ms} ms wall (median of ${runs[*]})"
 echo "OpenSSH's client: ssh HOST true over the same $n hosts (16 at a time), after each: ${ossh_ms} ms (median of ${ossh[*]})"
+echo "  the same with -o KexAlgorithms=curve25519-sha256 (rampart's key exchange): ${ocurve_ms} ms (median of ${ocurve[*]})"
 awk -v a="$ossh_ms" -v r="$fleet_ms" 'BEGIN { if (a > 0) printf "full rampart verify / OpenSSH logins alone: %.2f\n", r / a }'
+awk -v a="$ocurve_ms" -v r="$fleet_ms" 'BEGIN { if (a > 0) printf "full rampart verify / OpenSSH logins alone, same key exchange: %.2f\n", r / a }'
 html_ms=$(ms "$tmp/rampart" verify --from "$out/fleet.json" --format html -o "$out/fleet.html")
 echo "render $n hosts to HTML: ${html_ms} ms, $(stat -c %s "$out/fleet.html") bytes"
 "$tmp/rampart" verify --from "$out/fleet.json" > "$out/fleet.txt" 2>&1 || true
@@ -165,6 +176,33 @@ PY
 # The floor: what the same hosts cost with (next to) nothing to check.
 floor_ms=$(ms ip netns exec "$cli" "$tmp/rampart" verify --inventory "$tmp/fleet.toml" --host-timeout 600s --only sysctl --format json -o "$tmp/floor.json")
 echo "rampart verify --inventory --only sysctl (connect, one shell, one batch read per host): ${floor_ms} ms"
+# Where the rest goes: the programs a host's checks run on the server
+# (one sed for the batch of files, auditctl -s and -l, chronyc, nft, sshd
+# -T once, or once per client address a Match Address block tells apart),
+# each started 20 times by one sh in the first host's namespace, as the
+# remote shell starts them; the machine's CPU time per start, from
+# /proc/stat (the fleet is idle meanwhile).
+busy() { awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+cost() {
+  local b0 b1
+  b0=$(busy)
+  ip netns exec "rfb$$-1" sh -c 'i=0; while [ $i -lt 20 ]; do "$@" >/dev/null 2>&1; i=$((i + 1)); done' _ "$@"
+  b1=$(busy)
+  echo $(( (b1 - b0) * 1000 / $(getconf CLK_TCK) / 20 ))
+}
+printf 'CPU per start of the programs the checks run on a host: /bin/true %d ms;' "$(cost /bin/true)"
+for c in sed auditctl-s auditctl-l chronyc nft sshd-T; do
+  case $c in
+    sed) t=$(cost sed -s -n -e 1F -e 'l 0' -- /proc/1/cmdline) ;;
+    auditctl-s) t=$(cost auditctl -s) ;;
+    auditctl-l) t=$(cost auditctl -l) ;;
+    chronyc) t=$(cost chronyc -n -c tracking) ;;
+    nft) t=$(cost nft -j list ruleset) ;;
+    sshd-T) t=$(cost "$sshd" -T -f "$tmp/h1/sshd_config") ;;
+  esac
+  printf ' %s %d ms;' "$c" "$t"
+done
+echo
 if command -v ssh-audit >/dev/null; then
   sa_ms=$(ms ip netns exec "$cli" ssh-audit -T "$tmp/targets" --threads 16)
   echo "ssh-audit $(ssh-audit --help 2>&1 | sed -n 's/.*ssh-audit v\([0-9.]*\).*/\1/p' | head -1) -T over the same $n hosts (--threads 16): ${sa_ms} ms"
