@@ -141,14 +141,36 @@ func evalChronyRunning(ctx context.Context, env *check.Env) check.Result {
 		return unknown("chronyd's tracking status", err)
 	}
 	if r.out.ExitCode != 0 {
-		res := fail("chronyd does not answer: "+firstLine(r.out), r.evidence())
-		if ps, perr := proctab.Running(ctx, env, "chronyd"); perr == nil && len(ps) > 0 && optionsOf(env).ChronySocket == "" {
-			res.Evidence = append(res.Evidence, ev("/proc/*/cmdline", proctab.Describe(ps)))
-			res.Message += " (a chronyd process exists but its command socket does not answer)"
+		why, procs := chronyDown(ctx, env, r)
+		res := fail(why, r.evidence())
+		if procs != nil {
+			res.Evidence = append(res.Evidence, *procs)
 		}
 		return res
 	}
 	return pass(fmt.Sprintf("chronyd answers (reference %s, stratum %d)", r.t.RefID, r.t.Stratum), r.evidence())
+}
+
+// chronyDown says why chronyc got no answer, from the process table when
+// it can be read and chronyc asked the default socket: no chronyd process
+// at all (the daemon is not running), or one whose command socket does
+// not answer. procs is the process table's evidence, when it was read.
+func chronyDown(ctx context.Context, env *check.Env, r *trackingResult) (why string, procs *check.Evidence) {
+	why = "chronyd does not answer: " + firstLine(r.out)
+	if optionsOf(env).ChronySocket != "" {
+		return why, nil
+	}
+	ps, err := proctab.Running(ctx, env, "chronyd")
+	switch {
+	case err != nil:
+		return why, nil
+	case len(ps) == 0:
+		e := ev("/proc/*/cmdline", "no chronyd process")
+		return "chronyd is not running: no chronyd process (chronyc: " + firstLine(r.out) + ")", &e
+	default:
+		e := ev("/proc/*/cmdline", proctab.Describe(ps))
+		return why + " (a chronyd process exists but its command socket does not answer)", &e
+	}
 }
 
 func firstLine(o *host.Output) string {
@@ -171,7 +193,8 @@ func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
 		return unknown("chronyd's tracking status", err)
 	}
 	if r.out.ExitCode != 0 {
-		res := fail("no synchronisation: chronyd does not answer ("+firstLine(r.out)+")", r.evidence())
+		why, _ := chronyDown(ctx, env, r)
+		res := fail("no synchronisation: "+why, r.evidence())
 		res.Remediation = fixChronyRunning(env)
 		return res
 	}
