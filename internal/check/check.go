@@ -278,8 +278,7 @@ func (e *Env) ReadGlobs(ctx context.Context, patterns []string) ([][]host.NamedF
 // store adds vals to the run's cache named name (as cached fills it),
 // keeping what it holds.
 func store[V any](e *Env, name string, vals map[string]V) {
-	v, _ := e.Memo(name, func() (any, error) { return &runCache[V]{m: map[string]V{}}, nil })
-	c := v.(*runCache[V])
+	c := cacheOf[V](e, name)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, x := range vals {
@@ -295,12 +294,17 @@ type runCache[V any] struct {
 	m  map[string]V
 }
 
+// cacheOf is the run's cache named name, made empty on first use.
+func cacheOf[V any](e *Env, name string) *runCache[V] {
+	v, _ := e.Memo(name, func() (any, error) { return &runCache[V]{m: map[string]V{}}, nil })
+	return v.(*runCache[V])
+}
+
 // cached answers keys from the run's cache named name, fetching the ones
 // not seen yet together (each once) with fetch, which returns one value
 // per key asked, in order.
 func cached[V any](e *Env, name string, keys []string, fetch func([]string) ([]V, error)) ([]V, error) {
-	v, _ := e.Memo(name, func() (any, error) { return &runCache[V]{m: map[string]V{}}, nil })
-	c := v.(*runCache[V])
+	c := cacheOf[V](e, name)
 	c.mu.Lock()
 	var miss []string
 	queued := map[string]bool{}

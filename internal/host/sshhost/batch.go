@@ -281,13 +281,20 @@ func kernelText(p string) bool {
 	if rest, ok := strings.CutPrefix(p, "/proc/net/"); ok {
 		return !socketTables[rest]
 	}
-	if rest, ok := strings.CutPrefix(p, "/proc/"); ok {
-		pid, fd, ok := strings.Cut(rest, "/fdinfo/")
-		_, perr := strconv.ParseUint(pid, 10, 32)
-		_, ferr := strconv.ParseUint(fd, 10, 32)
-		return ok && perr == nil && ferr == nil
+	fd, ok := fdinfoName(p)
+	_, err := strconv.ParseUint(fd, 10, 32)
+	return ok && err == nil
+}
+
+// fdinfoName splits /proc/PID/fdinfo/NAME (PID a number) into NAME.
+func fdinfoName(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return "", false
 	}
-	return false
+	pid, name, ok := strings.Cut(rest, "/fdinfo/")
+	_, err := strconv.ParseUint(pid, 10, 32)
+	return name, ok && err == nil
 }
 
 // socketTables are the /proc/net tables with a line per socket.
@@ -640,13 +647,8 @@ func (h *Host) oneLine(ctx context.Context, patterns []string, also func(string)
 // fdinfoPattern reports a pattern of one process's descriptor files:
 // /proc/PID/fdinfo/ then a pattern without '/'.
 func fdinfoPattern(p string) bool {
-	rest, ok := strings.CutPrefix(p, "/proc/")
-	if !ok {
-		return false
-	}
-	pid, g, ok := strings.Cut(rest, "/fdinfo/")
-	_, err := strconv.ParseUint(pid, 10, 32)
-	return ok && err == nil && g != "" && !strings.Contains(g, "/")
+	g, ok := fdinfoName(p)
+	return ok && g != "" && !strings.Contains(g, "/")
 }
 
 var (
