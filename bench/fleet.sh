@@ -3,7 +3,7 @@
 #
 #   sudo bench/fleet.sh [CROWDSEC_SAMPLES]      (default 10)
 #
-# rampart: internal/fleet's TestBenchFleet (RAMPART_BENCH=1) builds the E2E
+# rampart: internal/fleet's TestBenchFleet (-tags fleetbench) builds the E2E
 # topology (three clustered JetStream servers and three `rampart guard run`
 # in their own network namespaces) and prints BENCH lines:
 #   propagation: a ban made on a through its control socket until the
@@ -46,7 +46,7 @@ trap cleanup EXIT
 
 echo "== rampart fleet (3 JetStream servers, 3 guards, namespaces)"
 cd "$ROOT"
-RAMPART_BENCH=1 RAMPART_E2E=1 go test -count=1 -timeout 20m -run '^TestBenchFleet$' -v ./internal/fleet >"$W/rampart.txt" 2>&1 || {
+RAMPART_E2E=1 go test -tags fleetbench -count=1 -timeout 20m -run '^TestBenchFleet$' -v ./internal/fleet >"$W/rampart.txt" 2>&1 || {
 	grep -v '"level":"INFO"' "$W/rampart.txt" | tail -40 >&2
 	exit 1
 }

@@ -16,8 +16,11 @@ echo "== go mod tidy -diff"
 go mod tidy -diff
 echo "== go vet"
 go vet ./...
+# The fleet benchmark (bench/fleet.sh) is a test built only with its tag.
+go vet -tags fleetbench ./internal/fleet
 echo "== staticcheck"
 go tool staticcheck ./...
+go tool staticcheck -tags fleetbench ./internal/fleet
 # The Debian package: build it, install it on this machine, check it,
 # purge it (root only; mandatory under RAMPART_E2E=1).
 if [ "$(id -u)" = 0 ]; then

@@ -1,3 +1,5 @@
+//go:build fleetbench
+
 package fleet_test
 
 import (
@@ -15,46 +17,11 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sys/unix"
 
-	"github.com/rampart-sec/rampart/internal/fleet"
 	"github.com/rampart-sec/rampart/internal/guard/control"
 	"github.com/rampart-sec/rampart/internal/testenv"
 )
-
-// runFlood publishes N bans of 2001:db8:cc::/48 addresses as node a with
-// the admin credential ("URL N").
-func runFlood(arg string) int {
-	var url string
-	var n int
-	fmt.Sscan(arg, &url, &n)
-	nc, err := nats.Connect(url, nats.UserInfo("admin", "pw-admin"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(8192))
-	now := time.Now()
-	for i := range n {
-		data, _ := fleet.Encode(fleet.Message{Kind: fleet.KindBan, Prefix: netip.PrefixFrom(floodAddr(i+1), 128), Jail: "sshd", DecidedAt: now, ExpiresAt: now.Add(time.Hour)})
-		if _, err := js.PublishAsync(fleet.BanSubject("a", "sshd"), data); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 2
-		}
-		if (i+1)%4096 == 0 || i == n-1 {
-			select {
-			case <-js.PublishAsyncComplete():
-			case <-time.After(2 * time.Minute):
-				fmt.Fprintln(os.Stderr, "flood: acks timed out")
-				return 2
-			}
-		}
-	}
-	return 0
-}
 
 // monitor follows the nftables events of a node's namespace on a netlink
 // socket with a 64 MB receive buffer (`nft monitor` loses events in
@@ -167,12 +134,10 @@ func rss(pid int, field string) string {
 }
 
 // TestBenchFleet measures propagation, burst, catch-up and memory on
-// the E2E topology; bench/fleet.sh runs it (RAMPART_BENCH=1) and prints
-// its BENCH lines.
+// the E2E topology; bench/fleet.sh runs it (go test -tags fleetbench) and
+// prints its BENCH lines. The build tag keeps it out of the test suite,
+// where it would only skip.
 func TestBenchFleet(t *testing.T) {
-	if os.Getenv("RAMPART_BENCH") != "1" {
-		t.Skip("run by bench/fleet.sh (RAMPART_BENCH=1)")
-	}
 	testenv.RequireRoot(t)
 	c := newCluster(t)
 	a, b, cc := c.startAll(1_000_000, 10_000_000)
@@ -288,11 +253,6 @@ func TestBenchFleet(t *testing.T) {
 			}
 		}
 	}
-}
-
-// floodAddr is the nth address runFlood bans.
-func floodAddr(n int) netip.Addr {
-	return netip.MustParseAddr(fmt.Sprintf("2001:db8:cc::%x:%x", n>>16, n&0xffff))
 }
 
 func failedLineFor(t *testing.T, c *cluster, n *node) string {
