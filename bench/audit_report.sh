@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 n=${1:-600}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/rampart" ./cmd/rampart
+CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart
 for _ in $(seq "$n"); do cat internal/audit/testdata/enriched.log; done > "$tmp/audit.log"
 echo "log: $(wc -l < "$tmp/audit.log") lines, $(du -h "$tmp/audit.log" | cut -f1)"
 best() { # best wall time of 5 runs, in ms

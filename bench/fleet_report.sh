@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 n=${1:-1000}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/rampart" ./cmd/rampart
+CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart
 src=bench/out/fleet.json
 [ -s "$src" ] || src=internal/fleetverify/testdata/fleet-e2e.json
 python3 - "$src" "$tmp" "$n" <<'PY'

@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir -p /run/sshd
-if [ -n "${RAMPART_BIN:-}" ]; then cp "$RAMPART_BIN" "$tmp/rampart"; else go build -o "$tmp/rampart" ./cmd/rampart; fi
+if [ -n "${RAMPART_BIN:-}" ]; then cp "$RAMPART_BIN" "$tmp/rampart"; else CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart; fi
 sshd=$(command -v sshd || echo /usr/sbin/sshd)
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/id"
 cp "$tmp/id.pub" "$tmp/authorized_keys"

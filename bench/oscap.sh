@@ -47,7 +47,7 @@ counts() { grep -o '<result>[a-z]*</result>' "$1" | sed 's/<[^>]*>//g' | grep -v
 
 echo "load at start: $(load); host: $(. /etc/os-release; echo "$PRETTY_NAME") ($(cat /etc/debian_version)), $(nproc) CPUs, container: $(systemd-detect-virt -c 2>/dev/null || echo none)"
 
-go build -o "$tmp/rampart" ./cmd/rampart
+CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart
 
 # --- OpenSCAP ---------------------------------------------------------------
 content=/usr/share/xml/scap/ssg/content

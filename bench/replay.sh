@@ -26,7 +26,7 @@ if [ ! -s "$flood" ]; then
 		a = 11 + int(i / 65536); b = int(i / 256) % 256; c = i % 256
 		printf "Jun  1 00:%02d:%02d web1 sshd[%d]: Invalid user u%d from %d.%d.%d.1 port 2222\n", int(i/60000)%60, int(i/1000)%60, 1000+i, i, a, b, c } }' >"$flood"
 fi
-go build -o "$OUT/rampart" ./cmd/rampart
+CGO_ENABLED=0 go build -o "$OUT/rampart" ./cmd/rampart
 RAMPART=$OUT/rampart
 SSHG=${SSHG:-/usr/libexec/sshguard/sshg-parser}
 f2bdir=$(mktemp -d)

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 n=${1:-10}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/rampart" ./cmd/rampart
+CGO_ENABLED=0 go build -o "$tmp/rampart" ./cmd/rampart
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 for _ in $(seq "$n"); do ms "$tmp/rampart" verify --format json; done | sort -n > "$tmp/v"
 v=$(awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' "$tmp/v")

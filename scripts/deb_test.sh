@@ -3,8 +3,8 @@
 # it and checks that nothing is left. Run as root on a machine without
 # rampart installed (CI: .ci/run). Two rounds:
 #   1. the shipped policy (no admin key yet, so invalid): installed, unit not
-#      enabled, firewall untouched, `rampart --version`, systemd-analyze
-#      verify on the installed unit; purge leaves nothing.
+#      enabled, firewall untouched, `rampart --version`, a static binary,
+#      systemd-analyze verify on the installed unit; purge leaves nothing.
 #   2. a valid policy already in /etc/rampart: unit enabled, not started,
 #      firewall untouched; purge leaves nothing.
 # Then lintian, when installed. Prints "N passed, N failed".
@@ -38,6 +38,8 @@ had_table=0; nft list table inet rampart >/dev/null 2>&1 && had_table=1
 # Round 1: the shipped (invalid) policy.
 check "dpkg -i" dpkg -i "$deb"
 check "rampart --version" sh -c 'rampart --version | grep -F "$(dpkg-query -W -f="\${Version}" rampart)"'
+# One static binary, no cgo: no program interpreter (ld.so) to load.
+check "static binary" sh -c 'LC_ALL=C ldd /usr/bin/rampart 2>&1 | grep -Fx "	not a dynamic executable"'
 check "systemd-analyze verify on the installed unit" sh -c 'out=$(systemd-analyze verify /lib/systemd/system/rampart-guard.service 2>&1); echo "$out"; [ -z "$out" ]'
 check "policy.toml is a conffile" sh -c 'dpkg-query -W -f="\${Conffiles}" rampart | grep -q "/etc/rampart/policy.toml"'
 check "invalid policy: unit not enabled" test ! -e "$wants"

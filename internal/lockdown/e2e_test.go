@@ -59,7 +59,10 @@ func rampartBin(t *testing.T) string {
 		// Once more on failure: parallel go commands sharing the build
 		// cache (other packages' tests) occasionally trip each other.
 		for try := 0; try < 2; try++ {
-			out, err := exec.Command("go", "build", "-o", binPath, "github.com/rampart-sec/rampart/cmd/rampart").CombinedOutput()
+			// As shipped: static, no cgo (scripts/package.sh).
+			cmd := exec.Command("go", "build", "-o", binPath, "github.com/rampart-sec/rampart/cmd/rampart")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
 			if buildErr = nil; err != nil {
 				buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 				continue
