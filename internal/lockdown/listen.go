@@ -3,9 +3,10 @@ package lockdown
 import (
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-sec/rampart/internal/netcheck"
 )
 
 // Listener is one listening TCP socket from `ss -Htlnp`.
@@ -20,8 +21,6 @@ type Listener struct {
 	Process string // "" when ss could not see it (not root)
 	Line    string
 }
-
-var ssUsersRE = regexp.MustCompile(`users:\(\("([^"]*)"`)
 
 // ParseListeners parses `ss -Htlnp` output. Lines it cannot read are
 // reported with their line number.
@@ -43,7 +42,11 @@ func ParseListeners(data []byte) ([]Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ss -Htlnp: line %d: local address %q: %w", n+1, f[3], err)
 		}
-		if m := ssUsersRE.FindStringSubmatch(line); m != nil {
+		if j := strings.Index(line, "users:("); j >= 0 {
+			m := netcheck.SSUsersRE.FindStringSubmatch(line[j:])
+			if m == nil {
+				return nil, fmt.Errorf("ss -Htlnp: line %d: malformed process list %q", n+1, line[j:])
+			}
 			l.Process = m[1]
 		}
 		l.Line = line

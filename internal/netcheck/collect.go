@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -158,6 +159,13 @@ type listener struct {
 	Line    string
 }
 
+// SSUsersRE is the whole process list ss -p ends a line with,
+// users:(("NAME",pid=N,fd=N),…); the first name is the submatch. Names
+// are not empty: a line cut short by a name holding a newline cannot
+// pass for a whole one (a name is at most 15 bytes, and the smallest
+// entry that closes the list, `x",pid=1,fd=1))`, already takes 15).
+var SSUsersRE = regexp.MustCompile(`^users:\(\("([^"]+)",pid=[0-9]+,fd=[0-9]+\)(?:,\("[^"]+",pid=[0-9]+,fd=[0-9]+\))*\)$`)
+
 // parseSS reads `ss -Htlnp`: State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=N))].
 func parseSS(data []byte) ([]listener, error) {
 	var out []listener
@@ -198,11 +206,17 @@ func parseSS(data []byte) ([]listener, error) {
 			}
 			l.Addr = addr
 		}
-		if j := strings.Index(line, `users:(("`); j >= 0 {
-			rest := line[j+len(`users:(("`):]
-			if k := strings.IndexByte(rest, '"'); k >= 0 {
-				l.Process = rest[:k]
+		if f[0] != "LISTEN" {
+			return nil, fmt.Errorf("ss -Htlnp: line %d: state %q, expected LISTEN", n, host.SafeText(f[0]))
+		}
+		if j := strings.Index(line, "users:("); j >= 0 {
+			// ss prints process names raw: one holding a newline would
+			// end the line early and start a line of its own.
+			m := SSUsersRE.FindStringSubmatch(line[j:])
+			if m == nil {
+				return nil, fmt.Errorf("ss -Htlnp: line %d: malformed process list %q", n, host.SafeText(line[j:]))
 			}
+			l.Process = m[1]
 		}
 		out = append(out, l)
 	}

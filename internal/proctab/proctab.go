@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -88,6 +89,84 @@ func List(ctx context.Context, env *check.Env) ([]Process, error) {
 		return nil, err
 	}
 	return v.([]Process), nil
+}
+
+// RootOwned reports which of pids run with every uid (real, effective,
+// saved, filesystem) 0, from the one "Uid:" line of /proc/PID/status.
+// A command line is whatever its process wrote there: any user can run a
+// program of their own named sshd (`exec -a /home/eve/sshd …`), and
+// verify runs an sshd's binary with sudo to ask it its configuration, so
+// a process stands for a root daemon only when it is root's. The owner of
+// /proc/PID is no answer: a process that makes itself not dumpable shows
+// root there.
+//
+// The status files of every process named as a root daemon (RootDaemons)
+// are read with the first call, in one batch through the run's file
+// cache, so the checks of every area that ask share that one read (on a
+// remote host, the shell's builtins: no program started).
+func RootOwned(ctx context.Context, env *check.Env, pids []int) (map[int]bool, error) {
+	ps, err := List(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	all := slices.Clone(pids)
+	for _, p := range ps {
+		if slices.Contains(RootDaemons, p.Name()) && !slices.Contains(all, p.PID) {
+			all = append(all, p.PID)
+		}
+	}
+	slices.Sort(all)
+	paths := make([]string, len(all))
+	for i, pid := range all {
+		paths[i] = StatusPath(pid)
+	}
+	rs, err := env.ReadFiles(ctx, paths)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]bool{}
+	for i, pid := range all {
+		if rs[i].Err == nil && slices.Contains(pids, pid) {
+			out[pid] = rootUIDs(rs[i].Data)
+		}
+	}
+	return out, nil
+}
+
+// RunningAsRoot is Running, keeping root's processes only (RootOwned).
+func RunningAsRoot(ctx context.Context, env *check.Env, names ...string) ([]Process, error) {
+	ps, err := Running(ctx, env, names...)
+	if err != nil {
+		return nil, err
+	}
+	pids := make([]int, len(ps))
+	for i, p := range ps {
+		pids[i] = p.PID
+	}
+	root, err := RootOwned(ctx, env, pids)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(ps, func(p Process) bool { return !root[p.PID] }), nil
+}
+
+// RootDaemons are the program names of the daemons verify looks for that
+// run as root.
+var RootDaemons = []string{"sshd", "systemd-journald"}
+
+// StatusPath is /proc/PID/status.
+func StatusPath(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/status" }
+
+// rootUIDs reports a status file whose one "Uid:" line holds four zeros.
+func rootUIDs(status []byte) bool {
+	var uid []string
+	n := 0
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			uid, n = strings.Fields(rest), n+1
+		}
+	}
+	return n == 1 && len(uid) == 4 && uid[0] == "0" && uid[1] == "0" && uid[2] == "0" && uid[3] == "0"
 }
 
 // Pattern globs every process's cmdline.

@@ -71,3 +71,50 @@ func TestParseCmdline(t *testing.T) {
 		}
 	}
 }
+
+// A process counts as root's only when its one Uid: line holds four
+// zeros: any user can name a program sshd, and a process that changed only
+// its effective uid, or whose status cannot be read, is not root's.
+func TestRootOwned(t *testing.T) {
+	f := hosttest.New(t)
+	status := func(uid string) string {
+		return "Name:\tsshd\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t" + uid + "\nGid:\t0\t0\t0\t0\n"
+	}
+	f.SetFile("/proc/812/cmdline", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups")
+	f.SetFile("/proc/812/status", status("0\t0\t0\t0"))
+	f.SetFile("/proc/4242/cmdline", "/home/eve/sshd\x00-D\x00")
+	f.SetFile("/proc/4242/status", status("1000\t1000\t1000\t1000"))
+	f.SetFile("/proc/4300/cmdline", "/home/eve/sshd\x00")
+	f.SetFile("/proc/4300/status", status("1000\t0\t1000\t0"))
+	f.SetFile("/proc/4301/cmdline", "systemd-journald\x00")
+	f.SetFile("/proc/4301/status", status("0\t0\t0\t0")+"Uid:\t1000\t1000\t1000\t1000\n")
+	f.SetFile("/proc/4302/cmdline", "/usr/sbin/sshd\x00-D\x00") // exited before its status was read
+	f.SetFile("/proc/655/cmdline", "/usr/sbin/chronyd\x00")
+	f.SetFile("/proc/655/status", status("0\t0\t0\t0"))
+	env := check.NewEnv(f, nil, "")
+	ctx := context.Background()
+	got, err := RootOwned(ctx, env, []int{812, 4242, 4300, 4301, 4302})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]bool{812: true, 4242: false, 4300: false, 4301: false}
+	if len(got) != len(want) {
+		t.Errorf("RootOwned = %v, want %v", got, want)
+	}
+	for pid, w := range want {
+		if g, ok := got[pid]; !ok || g != w {
+			t.Errorf("pid %d: root %v (known %v), want %v", pid, g, ok, w)
+		}
+	}
+	ps, err := RunningAsRoot(ctx, env, "sshd", "chronyd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, p := range ps {
+		pids = append(pids, p.PID)
+	}
+	if !slices.Equal(pids, []int{655, 812}) {
+		t.Errorf("RunningAsRoot(sshd, chronyd) = %v, want [655 812]", pids)
+	}
+}

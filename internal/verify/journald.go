@@ -263,11 +263,16 @@ func where(s journaldSetting) string {
 }
 
 func evalJournaldRunning(ctx context.Context, env *check.Env) check.Result {
-	ps, err := proctab.Running(ctx, env, "systemd-journald")
+	// journald runs as root; any user can name a process systemd-journald.
+	ps, err := proctab.RunningAsRoot(ctx, env, "systemd-journald")
 	if err != nil {
 		return unknown("the process table", err)
 	}
 	if len(ps) == 0 {
+		if others, _ := proctab.Running(ctx, env, "systemd-journald"); len(others) > 0 {
+			return fail("no systemd-journald process of root's (only another user's process of that name): nothing collects the logs the ban daemon and audit rely on",
+				ev("/proc/*/cmdline", proctab.Describe(others)), ev(proctab.StatusPath(others[0].PID), "Uid: not 0 0 0 0"))
+		}
 		return fail("no systemd-journald process: nothing collects the logs the ban daemon and audit rely on",
 			ev("/proc/*/cmdline", "no systemd-journald"))
 	}

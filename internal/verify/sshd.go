@@ -249,9 +249,20 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 		o := optionsOf(env)
 		var out found
 		seen := map[string]bool{}
+		var pids []int
+		for _, p := range ps {
+			if inst, ok := sshdFromProcess(p); ok && wanted(inst, o) {
+				pids = append(pids, p.PID)
+			}
+		}
+		// Its binary runs under sudo (sshd -T): only root's processes.
+		root, err := proctab.RootOwned(ctx, env, pids)
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range ps {
 			inst, ok := sshdFromProcess(p)
-			if !ok || !wanted(inst, o) {
+			if !ok || !wanted(inst, o) || !root[p.PID] {
 				continue
 			}
 			key := inst.Binary + "\x00" + inst.Config + "\x00" + strings.Join(inst.Extra, "\x00")

@@ -40,7 +40,7 @@ func parseTracking(out []byte) (tracking, error) {
 		return tracking{}, fmt.Errorf("chronyc -c tracking: field 3 (stratum): %q is not a number", host.Truncate(f[2], 20))
 	}
 	off, err := strconv.ParseFloat(f[4], 64)
-	if err != nil || math.IsNaN(off) {
+	if err != nil || math.IsNaN(off) || math.IsInf(off, 0) {
 		return tracking{}, fmt.Errorf("chronyc -c tracking: field 5 (system time offset): %q is not a number", host.Truncate(f[4], 20))
 	}
 	return tracking{RefID: strings.ToUpper(f[0]), RefName: f[1], Stratum: st, Offset: off, Leap: f[13]}, nil
@@ -212,9 +212,15 @@ func evalSynchronised(ctx context.Context, env *check.Env) check.Result {
 	if t.Stratum < 1 || t.Stratum > 15 {
 		problems = append(problems, fmt.Sprintf("stratum %d is outside 1..15", t.Stratum))
 	}
+	// In seconds: |offset| in nanoseconds overflows a Duration past 292
+	// years, and the conversion's result is then undefined (negative on
+	// amd64).
 	maxOff := env.Policy.Time.MaxOffset.D
-	off := time.Duration(math.Abs(t.Offset) * float64(time.Second))
-	if maxOff > 0 && off > maxOff {
+	if abs := math.Abs(t.Offset); maxOff > 0 && abs > maxOff.Seconds() {
+		off := fmt.Sprintf("%gs", abs)
+		if abs < 1e9 {
+			off = time.Duration(abs * float64(time.Second)).String()
+		}
 		problems = append(problems, fmt.Sprintf("|offset| %s exceeds the policy's max_offset %s", off, env.Policy.Time.MaxOffset))
 	}
 	if len(problems) > 0 {

@@ -40,6 +40,14 @@ func fixture(t testing.TB, names []string, files map[string]string) *hosttest.Fi
 	for k, v := range files {
 		f.SetFile(k, v)
 	}
+	// The captured processes are root's, unless a status file says not.
+	for k := range f.Files {
+		if d, ok := strings.CutSuffix(k, "/cmdline"); ok && strings.HasPrefix(d, "/proc/") {
+			if _, ok := f.Files[d+"/status"]; !ok {
+				f.SetFile(d+"/status", "Name:\tx\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n")
+			}
+		}
+	}
 	return f
 }
 

@@ -266,8 +266,9 @@ func appendUnescapeSedL(out, b []byte) ([]byte, bool) {
 
 // kernelText reports a small text file the kernel writes that the shell's
 // own read, which takes one byte per call, reads whole: the seq_file
-// tables of /proc/net, a process's /proc/PID/fdinfo/N, and the host name
-// (a string sysctl). Not the numbers of /proc/sys: the kernel answers a
+// tables of /proc/net, a process's /proc/PID/fdinfo/N and /proc/PID/status
+// (whose one free-form field, the process name, the kernel escapes), and
+// the host name (a string sysctl). Not the numbers of /proc/sys: the kernel answers a
 // read past their first byte with end of file (proc_dointvec), so those go
 // to sed, which reads in blocks; nor the socket tables (one line per
 // socket, thousands on a busy server), which sed reads in blocks too.
@@ -280,6 +281,12 @@ func kernelText(p string) bool {
 	}
 	if rest, ok := strings.CutPrefix(p, "/proc/net/"); ok {
 		return !socketTables[rest]
+	}
+	if rest, ok := strings.CutPrefix(p, "/proc/"); ok {
+		if pid, ok := strings.CutSuffix(rest, "/status"); ok {
+			_, err := strconv.ParseUint(pid, 10, 32)
+			return err == nil
+		}
 	}
 	fd, ok := fdinfoName(p)
 	_, err := strconv.ParseUint(fd, 10, 32)
