@@ -136,12 +136,21 @@ func runVerify(env *Env, args []string) int {
 		}
 		return ExitOK
 	}
+	if msg, err := ff.prepare(); msg != "" {
+		return usage("%s", msg)
+	} else if err != nil {
+		fmt.Fprintf(env.Stderr, "rampart verify: --baseline %v\n", err)
+		return ExitUsage
+	}
 	opts := verify.Options{ChronySocket: *chrony, Fail2banSocket: *f2bSock, SSHDConfigs: verify.SplitList(*sshdCfg)}
 	if ff.jump != "" && len(ff.hosts) == 0 {
 		return usage("-J reaches the hosts of --host through jump hosts; give --host (an inventory host takes proxy_jump)")
 	}
 	if pub.publish && (len(ff.hosts) > 1 || ff.inventory != "" || len(ff.from) > 0) {
 		return usage("--publish publishes one host's report (this host or one --host); each node of a fleet publishes its own")
+	}
+	if (pub.publish || pub.node != "") && ff.fleet(*format) && len(ff.hosts) > 0 {
+		return usage("--publish and --node publish one --host's report; they do not combine with --format html, --baseline or --fail-on")
 	}
 	if ff.fleet(*format) && (len(ff.hosts) > 0 || ff.inventory != "" || len(ff.from) > 0) {
 		fr := fleetRun{ff: ff, pf: pf, format: *format, release: *release, checks: checks, opts: opts,
@@ -176,11 +185,15 @@ func runVerify(env *Env, args []string) int {
 	cenv := check.NewEnv(h, p, *release)
 	results := verify.Run(ctx, cenv, opts, checks)
 	osName, _ := verify.OSName(ctx, cenv) // "" when unreadable: the header then names no OS
-	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: h.Name(), OS: osName, Policy: p.Source,
+	name := h.Name()
+	if len(ff.hosts) == 1 {
+		name = ff.hosts[0] // as the fleet path names it, so either run is the other's --baseline
+	}
+	meta := report.Meta{Tool: "rampart verify", Version: version.String(), Host: name, OS: osName, Policy: p.Source,
 		Release: *release, Started: started, Duration: time.Since(started)}
 	var one *fleetverify.Fleet // this host as a fleet of one, for a page, a baseline or publishing
 	if ff.fleet(*format) || pub.publish {
-		t := &fleetverify.Target{Name: h.Name()}
+		t := &fleetverify.Target{Name: name}
 		pol := p.Source
 		if pol == "" {
 			pol = "(default)"

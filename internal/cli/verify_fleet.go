@@ -31,9 +31,30 @@ type fleetFlags struct {
 	failOn      string
 	from        repeated
 	output      string
-	sshConfig   bool   // resolve hosts through OpenSSH's client configuration
-	sshFile     string // ssh -F FILE
-	jump        string // -J: the jump hosts of every --host
+	sshConfig   bool               // resolve hosts through OpenSSH's client configuration
+	sshFile     string             // ssh -F FILE
+	jump        string             // -J: the jump hosts of every --host
+	base        *fleetverify.Fleet // --baseline, once read (prepare)
+}
+
+// prepare checks --fail-on and reads --baseline, before anything is
+// verified or published. It returns a usage message ("" when none) or
+// the baseline's error.
+func (ff *fleetFlags) prepare() (string, error) {
+	switch {
+	case ff.failOn != "" && ff.failOn != "regressions":
+		return fmt.Sprintf("--fail-on %q: the only value is \"regressions\"", ff.failOn), nil
+	case ff.failOn != "" && ff.baseline == "":
+		return "--fail-on regressions needs --baseline FILE", nil
+	}
+	if ff.baseline != "" && ff.base == nil {
+		base, err := fleetverify.ReadFile(ff.baseline)
+		if err != nil {
+			return "", err
+		}
+		ff.base = base
+	}
+	return "", nil
 }
 
 func addFleetFlags(fs *flag.FlagSet) *fleetFlags {
@@ -182,18 +203,13 @@ func renderFleet(env *Env, fr fleetRun, fleet *fleetverify.Fleet) int {
 		fmt.Fprintf(env.Stderr, "rampart "+cmd+": "+format+"\n", a...)
 		return ExitUsage
 	}
-	if ff.failOn != "" && ff.failOn != "regressions" {
-		return fr.usage("--fail-on %q: the only value is \"regressions\"", ff.failOn)
+	if msg, err := ff.prepare(); msg != "" {
+		return fr.usage("%s", msg)
+	} else if err != nil {
+		return errf("--baseline %v", err)
 	}
-	if ff.failOn != "" && ff.baseline == "" {
-		return fr.usage("--fail-on regressions needs --baseline FILE")
-	}
-	if ff.baseline != "" {
-		base, err := fleetverify.ReadFile(ff.baseline)
-		if err != nil {
-			return errf("--baseline %v", err)
-		}
-		fleet.Compare(ff.baseline, base)
+	if ff.base != nil {
+		fleet.Compare(ff.baseline, ff.base)
 	}
 	render := func(w io.Writer) error {
 		switch fr.format {

@@ -1,7 +1,9 @@
 package fleetverify
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -137,6 +139,13 @@ func ReadFile(path string) (*Fleet, error) {
 	}
 	f, err := decode(data)
 	if err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(data)) {
+			before := data[:se.Offset-1] // the offending byte is data[Offset-1]
+			line := 1 + bytes.Count(before, []byte("\n"))
+			col := len(before) - bytes.LastIndexByte(before, '\n')
+			return nil, fmt.Errorf("%s:%d:%d: %w", path, line, col, err)
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return f, nil

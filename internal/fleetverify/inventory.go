@@ -122,6 +122,10 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 		d.add([]string{"host"}, false, "must be an array of tables ([[host]])")
 		return nil, d.result()
 	}
+	if len(list) == 0 {
+		d.add([]string{"host"}, false, "no hosts: add [[host]] tables with name = \"…\"")
+		return nil, d.result()
+	}
 	byName := map[string]*Target{}
 	jumps := map[*Target][]string{}
 	for i, t := range list {
@@ -130,7 +134,9 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 		hn := d.str(t, path, "name")
 		switch {
 		case hn == "":
-			d.add(path, true, "name is required")
+			if _, ok := t["name"]; !ok { // else d.str said what is wrong with it
+				d.add(path, true, "name is required")
+			}
 		case !nameRE.MatchString(hn):
 			d.add(with(path, "name"), false, "%q: use letters, digits, '.', '_' or '-' (at most 63)", hn)
 		case byName[hn] != nil:
@@ -148,7 +154,8 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 		s = s.over(d.settings(t, path))
 		tg := &Target{Name: hn, User: s.user, Port: s.port, Group: gname, Labels: s.labels, Policy: s.policy,
 			Profile: s.profile, SSHDConfigs: s.sshdConfigs, Timeout: s.timeout}
-		tg.Address = d.str(t, path, "address")
+		addr := d.str(t, path, "address")
+		tg.Address = addr
 		if tg.Address == "" {
 			tg.Address = hn
 		}
@@ -156,7 +163,10 @@ func ParseInventory(name string, data []byte) (*Inventory, error) {
 		if tg.Port == 0 {
 			tg.Port = 22
 		}
-		if _, err := sshhost.ParseTarget(tg.Dest()); err != nil || strings.ContainsAny(tg.Address, "@[]") {
+		// The address alone: user and port have their own checks, and a
+		// name already refused is not refused again as an address.
+		checkAddr := addr != "" || hn != "" && nameRE.MatchString(hn)
+		if _, err := sshhost.ParseTarget(sshhost.Target{Host: tg.Address, Port: 22}.String()); checkAddr && (err != nil || strings.ContainsAny(tg.Address, "@[]")) {
 			at := with(path, "address")
 			if _, ok := t["address"]; !ok {
 				at = with(path, "name")

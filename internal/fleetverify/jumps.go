@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
 )
@@ -25,10 +26,13 @@ import (
 // run (the bastion restarted) is dialled again by the next host that needs
 // it.
 type jumpPool struct {
-	ctx   context.Context // the run's: one host's deadline must not end a connection others share
-	mu    sync.Mutex
-	conns map[string]*jumpConn
-	all   []*jumpConn // every one dialled, closed last to first
+	ctx context.Context // the run's: one host's deadline must not end a connection others share
+	// timeout bounds each hop's handshake: the run's, never the deadline
+	// of the host that happened to ask first (0: sshhost's default).
+	timeout time.Duration
+	mu      sync.Mutex
+	conns   map[string]*jumpConn
+	all     []*jumpConn // every one dialled, closed last to first
 }
 
 type jumpConn struct {
@@ -57,6 +61,7 @@ func hopKey(chain []*Target) string {
 // waits at most until ctx, the asking host's deadline, ends.
 func (p *jumpPool) get(ctx context.Context, chain []*Target, base sshhost.Options) (*sshhost.Host, error) {
 	key := hopKey(chain)
+	base.Timeout = p.timeout
 	p.mu.Lock()
 	c := p.conns[key]
 	if c == nil {

@@ -83,6 +83,7 @@ func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
 	}
 	pols := &policyCache{load: o.Policy, m: map[[2]string]*policyEntry{}}
 	jumps := newJumpPool(ctx)
+	jumps.timeout = o.SSH.Timeout
 	defer jumps.close()
 	out := make([]*HostRun, len(targets))
 	sem := make(chan struct{}, o.Parallel)
@@ -218,6 +219,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps
 // keys and known_hosts when it has them); the func closes every hop.
 func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
 	jumps := newJumpPool(ctx)
+	jumps.timeout = base.Timeout
 	h, err := dial(ctx, t, base, jumps)
 	if err != nil {
 		jumps.close()

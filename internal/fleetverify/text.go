@@ -130,7 +130,7 @@ func (f *Fleet) Text(w io.Writer) error {
 			if from == "" {
 				from = "(new)"
 			}
-			ew.Printf("  %-10s %s %s: %s -> %s\n", c.Kind, safe(c.Host), c.Check, from, c.To)
+			ew.Printf("  %-10s %s %s: %s -> %s\n", c.Kind, safe(c.Host), safe(c.Check), from, c.To)
 		}
 	}
 	s := f.Summarize()
