@@ -50,7 +50,10 @@ type Report struct {
 	Events  int `json:"events"`
 	// Unkeyed counts events no keyed rule produced (logins, daemon
 	// messages …); they are not listed.
-	Unkeyed   int          `json:"unkeyed"`
+	Unkeyed int `json:"unkeyed"`
+	// Failed counts the keyed events whose system call failed, each once
+	// (an event of two keys is in both keys' Failed).
+	Failed    int          `json:"failed"`
 	Keys      []*KeyReport `json:"keys"`
 	Notes     []Note       `json:"notes"`
 	Truncated bool         `json:"truncated,omitempty"`
@@ -201,6 +204,7 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 		}
 		e.AUIDName = users.name(e.AUID, e.eAUID)
 		e.UIDName = users.name(e.UID, e.eUID)
+		counted := false
 		for _, k := range e.Keys {
 			if len(opt.Keys) > 0 && !contains(opt.Keys, k) {
 				continue
@@ -220,6 +224,10 @@ func Build(ctx context.Context, h host.Host, opt ReportOptions, users Users) (*R
 			}
 			if e.Success == "no" {
 				kr.Failed++
+				if !counted {
+					rep.Failed++
+					counted = true
+				}
 			}
 			if e.Time.Before(kr.First) {
 				kr.First = e.Time

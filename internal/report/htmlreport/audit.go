@@ -23,13 +23,16 @@ func Audit(w io.Writer, rep *audit.Report, loc *time.Location) error {
 	if rep.Since != nil {
 		p.Meta = append(p.Meta, "since "+rep.Since.In(loc).Format("2006-01-02 15:04:05 MST"))
 	}
-	for _, n := range rep.Notes {
-		p.Meta = append(p.Meta, fmt.Sprintf("note: %v", n))
+	for i, n := range rep.Notes {
+		if i == 20 { // as the text report
+			p.Meta = append(p.Meta, fmt.Sprintf("note: … and %d more skipped lines (--format json lists them)", len(rep.Notes)-20))
+			break
+		}
+		p.Meta = append(p.Meta, "note: "+audit.SafeLine(n.String()))
 	}
-	failed := 0
+	failed := rep.Failed
 	var first, last time.Time
 	for _, k := range rep.Keys {
-		failed += k.Failed
 		if first.IsZero() || k.First.Before(first) {
 			first = k.First
 		}
@@ -95,7 +98,7 @@ func Audit(w io.Writer, rep *audit.Report, loc *time.Location) error {
 			e := evs[i]
 			s := e.Summary()
 			t.Rows = append(t.Rows, []string{e.Time.In(loc).Format("2006-01-02 15:04:05"), s.Who, s.What, s.Program,
-				strings.Join(e.Targets(), " "), s.Result})
+				s.On, s.Result})
 		}
 		p.Sections = append(p.Sections, section{ID: "key-" + k.Key, Heading: "Key " + k.Key,
 			Note: fmt.Sprintf("%d events, %d failed, %s to %s", k.Count, k.Failed,

@@ -383,10 +383,16 @@ func findings(f *fleetverify.Fleet, cols []checkCol) []finding {
 		}
 		fd := a.f
 		var letters []byte
-		for _, g := range fd.Groups {
-			if l := statusLetter[g.Status]; !strings.ContainsRune(string(letters), rune(l)) {
+		add := func(s check.Status) {
+			if l := statusLetter[s]; !strings.ContainsRune(string(letters), rune(l)) {
 				letters = append(letters, l)
 			}
+		}
+		for _, g := range fd.Groups {
+			add(g.Status)
+		}
+		for _, bl := range fd.Brief { // the status filter shows brief lines too
+			add(bl.Status)
 		}
 		fd.Statuses = string(letters)
 		for k := range fd.Groups {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // palette colours series in charts (colour-blind friendly, Okabe-Ito).
@@ -38,7 +39,7 @@ func barChart(title string, bars []bar) template.HTML {
 			w = 2
 		}
 		fmt.Fprintf(&s, `<g class="bar" data-label="%s" data-value="%d">`, html.EscapeString(b.Label), b.Value)
-		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end" class="lbl">%s</text>`, labelW-6, y+15, html.EscapeString(clip(b.Label, 40)))
+		fmt.Fprintf(&s, `<text x="%d" y="%d" text-anchor="end" class="lbl">%s</text>`, labelW-6, y+15, html.EscapeString(short(b.Label, 30)))
 		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s: %d</title></rect>`,
 			labelW, y+3, w, rowH-6, palette[0], html.EscapeString(b.Label), b.Value)
 		note := fmt.Sprint(b.Value)
@@ -131,7 +132,7 @@ func stackedChart(title string, starts []time.Time, width time.Duration, ss []se
 	for k, sr := range ss {
 		x, y := left+(k%4)*205, H+(k/4)*18
 		fmt.Fprintf(&s, `<rect x="%d" y="%d" width="11" height="11" fill="%s"/><text x="%d" y="%d" class="lbl">%s</text>`,
-			x, y-12, palette[k%len(palette)], x+15, y-2, html.EscapeString(clip(sr.Name, 28)))
+			x, y-12, palette[k%len(palette)], x+15, y-2, html.EscapeString(short(sr.Name, 26)))
 	}
 	s.WriteString(`</svg>`)
 	return template.HTML(s.String())
@@ -142,4 +143,14 @@ func max1(n int) int {
 		return 1
 	}
 	return n
+}
+
+// short cuts a chart label to n runes, marking the cut with "…" (the
+// whole label is in the bar's <title>): clip's "(N more bytes; see the
+// JSON report)" would make it longer than the room left of the bar.
+func short(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
 }
