@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/nftrules"
+	"github.com/rampart-sec/rampart/internal/proctab"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
@@ -138,6 +140,9 @@ func readListeners(ctx context.Context, env *check.Env) ([]listener, string, []b
 		if err != nil {
 			return nil, err
 		}
+		if err := rootSSHD(ctx, env, ls); err != nil {
+			return nil, err
+		}
 		return &result{ls, ssCmd.String(), out}, nil
 	})
 	if err != nil {
@@ -157,6 +162,8 @@ type listener struct {
 	// listeners, or "" when ss could not tell.
 	Process string
 	Line    string
+	// sshdPIDs are the processes ss names sshd that hold the socket.
+	sshdPIDs []int
 }
 
 // SSUsersRE is the whole process list ss -p ends a line with,
@@ -165,6 +172,10 @@ type listener struct {
 // pass for a whole one (a name is at most 15 bytes, and the smallest
 // entry that closes the list, `x",pid=1,fd=1))`, already takes 15).
 var SSUsersRE = regexp.MustCompile(`^users:\(\("([^"]+)",pid=[0-9]+,fd=[0-9]+\)(?:,\("[^"]+",pid=[0-9]+,fd=[0-9]+\))*\)$`)
+
+// ssEntryRE is one ("NAME",pid=N,fd=N) of a process list SSUsersRE
+// matched.
+var ssEntryRE = regexp.MustCompile(`\("([^"]+)",pid=([0-9]+),fd=[0-9]+\)`)
 
 // parseSS reads `ss -Htlnp`: State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=N))].
 func parseSS(data []byte) ([]listener, error) {
@@ -217,8 +228,37 @@ func parseSS(data []byte) ([]listener, error) {
 				return nil, fmt.Errorf("ss -Htlnp: line %d: malformed process list %q", n, host.SafeText(line[j:]))
 			}
 			l.Process = m[1]
+			for _, e := range ssEntryRE.FindAllStringSubmatch(line[j:], -1) {
+				if pid, err := strconv.Atoi(e[2]); err == nil && e[1] == "sshd" {
+					l.sshdPIDs = append(l.sshdPIDs, pid)
+				}
+			}
 		}
 		out = append(out, l)
 	}
 	return out, sc.Err()
+}
+
+// rootSSHD keeps "sshd" for the sockets ss shows held by a process of
+// that name only when one of those processes is root's
+// (proctab.RootOwned): any user may name a program sshd and listen on a
+// port above 1023. The others are notSSHD.
+func rootSSHD(ctx context.Context, env *check.Env, ls []listener) error {
+	var pids []int
+	for _, l := range ls {
+		pids = append(pids, l.sshdPIDs...)
+	}
+	if len(pids) == 0 {
+		return nil
+	}
+	root, err := proctab.RootOwned(ctx, env, pids)
+	if err != nil {
+		return err
+	}
+	for i, l := range ls {
+		if l.Process == "sshd" && !slices.ContainsFunc(l.sshdPIDs, func(pid int) bool { return root[pid] }) {
+			ls[i].Process = notSSHD
+		}
+	}
+	return nil
 }

@@ -88,7 +88,12 @@ func fixture(t *testing.T, s setup) *hosttest.Fixture {
 		f.Missing["ip6tables-save"] = true
 	}
 	if s.ss != "" {
-		f.SetCmd(ssCmd, read(t, filepath.Join("testdata", "ss-"+s.ss+".txt")), 0)
+		out := read(t, filepath.Join("testdata", "ss-"+s.ss+".txt"))
+		f.SetCmd(ssCmd, out, 0)
+		// The captured sshd listeners are root's.
+		for _, m := range ssEntryRE.FindAllStringSubmatch(out, -1) {
+			f.SetFile("/proc/"+m[2]+"/status", "Name:\t"+m[1]+"\nUid:\t0\t0\t0\t0\n")
+		}
 	} else {
 		f.Missing["ss"] = true
 	}

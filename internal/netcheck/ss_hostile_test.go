@@ -30,3 +30,28 @@ func TestSSCommNewlineForgesListener(t *testing.T) {
 		t.Errorf("firewall.sshd-bindings = %s %q with no sshd running", r.Status, r.Message)
 	}
 }
+
+// Any user may name a program sshd and listen above port 1023: a socket
+// ss shows held by a process named sshd is sshd's only when that process
+// is root's.
+func TestSSUserNamedSSHD(t *testing.T) {
+	const out = "LISTEN 0      128    0.0.0.0:2222 0.0.0.0:* users:((\"sshd\",pid=4242,fd=3))\n"
+	for _, tc := range []struct {
+		uid  string
+		want check.Status
+	}{
+		{"0\t0\t0\t0", check.Pass},
+		{"1000\t1000\t1000\t1000", check.Fail},
+	} {
+		f := fixture(t, setup{ss: "none"})
+		f.SetCmd(ssCmd, out, 0)
+		f.SetFile("/proc/4242/status", "Name:\tsshd\nUid:\t"+tc.uid+"\n")
+		c, _ := check.Lookup("firewall.sshd-bindings")
+		p := policy.MustDefault("baseline")
+		p.SSH.Ports = []int{2222}
+		r := check.Run(context.Background(), check.NewEnv(f, p, ""), []*check.Check{c})[0]
+		if r.Status != tc.want {
+			t.Errorf("sshd of uid %q on :2222: %s %q, want %s", tc.uid, r.Status, r.Message, tc.want)
+		}
+	}
+}
