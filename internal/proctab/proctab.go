@@ -92,32 +92,18 @@ func List(ctx context.Context, env *check.Env) ([]Process, error) {
 }
 
 // RootOwned reports which of pids run with every uid (real, effective,
-// saved, filesystem) 0, from the one "Uid:" line of /proc/PID/status.
-// A command line is whatever its process wrote there: any user can run a
-// program of their own named sshd (`exec -a /home/eve/sshd …`), and
-// verify runs an sshd's binary with sudo to ask it its configuration, so
-// a process stands for a root daemon only when it is root's. The owner of
-// /proc/PID is no answer: a process that makes itself not dumpable shows
-// root there.
-//
-// The status files of every process named as a root daemon (RootDaemons)
-// are read with the first call, in one batch through the run's file
-// cache, so the checks of every area that ask share that one read (on a
-// remote host, the shell's builtins: no program started).
+// saved, filesystem) 0, from the one "Uid:" line of /proc/PID/status
+// (read through the run's file cache; on a remote host by the shell's
+// builtins, no program started). A command line is whatever its process
+// wrote there: any user can run a program of their own named sshd (`exec
+// -a /home/eve/sshd …`), and verify runs an sshd's binary with sudo to ask
+// it its configuration, so a process stands for a root daemon only when it
+// is root's. The owner of /proc/PID is no answer: a process that makes
+// itself not dumpable shows root there. A process whose status cannot be
+// read (it exited) is left out.
 func RootOwned(ctx context.Context, env *check.Env, pids []int) (map[int]bool, error) {
-	ps, err := List(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	all := slices.Clone(pids)
-	for _, p := range ps {
-		if slices.Contains(RootDaemons, p.Name()) && !slices.Contains(all, p.PID) {
-			all = append(all, p.PID)
-		}
-	}
-	slices.Sort(all)
-	paths := make([]string, len(all))
-	for i, pid := range all {
+	paths := make([]string, len(pids))
+	for i, pid := range pids {
 		paths[i] = StatusPath(pid)
 	}
 	rs, err := env.ReadFiles(ctx, paths)
@@ -125,8 +111,8 @@ func RootOwned(ctx context.Context, env *check.Env, pids []int) (map[int]bool, e
 		return nil, err
 	}
 	out := map[int]bool{}
-	for i, pid := range all {
-		if rs[i].Err == nil && slices.Contains(pids, pid) {
+	for i, pid := range pids {
+		if rs[i].Err == nil {
 			out[pid] = rootUIDs(rs[i].Data)
 		}
 	}
@@ -149,10 +135,6 @@ func RunningAsRoot(ctx context.Context, env *check.Env, names ...string) ([]Proc
 	}
 	return slices.DeleteFunc(ps, func(p Process) bool { return !root[p.PID] }), nil
 }
-
-// RootDaemons are the program names of the daemons verify looks for that
-// run as root.
-var RootDaemons = []string{"sshd", "systemd-journald"}
 
 // StatusPath is /proc/PID/status.
 func StatusPath(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/status" }

@@ -63,10 +63,28 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	}
 	_, _ = env.ReadGlobs(ctx, read)
 	wg.Wait()
-	// From the cache, but for what the patterns did not cover.
+	// From the cache, but for what the patterns did not cover, and the
+	// owners of the processes that pass for the root daemons the checks
+	// look for (proctab.RootOwned), all of them in one batch.
 	paths := fixed
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
+	}
+	if ps, err := proctab.List(ctx, env); err == nil {
+		var pids []int
+		if areas["ssh"] || areas["firewall"] {
+			pids = sshdCandidates(ps, optionsOf(env))
+		}
+		if areas["journald"] {
+			for _, p := range ps {
+				if p.Name() == "systemd-journald" {
+					pids = append(pids, p.PID)
+				}
+			}
+		}
+		for _, pid := range pids {
+			paths = append(paths, proctab.StatusPath(pid))
+		}
 	}
 	if areas["journald"] {
 		if ps, err := journaldFiles(ctx, env); err == nil {

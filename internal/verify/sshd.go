@@ -233,6 +233,18 @@ func socketActivated(ctx context.Context, env *check.Env) (sshdInstance, []check
 	return sshdInstance{}, nil, false
 }
 
+// sshdCandidates are the processes of ps that pass for the sshd
+// listeners the options select, before their owners are known.
+func sshdCandidates(ps []proctab.Process, o Options) []int {
+	var pids []int
+	for _, p := range ps {
+		if inst, ok := sshdFromProcess(p); ok && wanted(inst, o) {
+			pids = append(pids, p.PID)
+		}
+	}
+	return pids
+}
+
 // sshdInstances finds the running sshd listeners (deduplicated by config
 // and overrides), filtered by Options; with none running it returns the
 // default config as a not-running instance when that file exists.
@@ -249,14 +261,8 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 		o := optionsOf(env)
 		var out found
 		seen := map[string]bool{}
-		var pids []int
-		for _, p := range ps {
-			if inst, ok := sshdFromProcess(p); ok && wanted(inst, o) {
-				pids = append(pids, p.PID)
-			}
-		}
 		// Its binary runs under sudo (sshd -T): only root's processes.
-		root, err := proctab.RootOwned(ctx, env, pids)
+		root, err := proctab.RootOwned(ctx, env, sshdCandidates(ps, o))
 		if err != nil {
 			return nil, err
 		}
