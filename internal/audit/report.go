@@ -59,6 +59,10 @@ type Report struct {
 	Truncated bool         `json:"truncated,omitempty"`
 }
 
+// NotesShown is how many skipped lines a report shown to a person lists
+// (text and page); the JSON report has them all.
+const NotesShown = 20
+
 // KeyReport is every event of one key.
 type KeyReport struct {
 	Key   string    `json:"key"`
@@ -401,8 +405,8 @@ func (r *Report) WriteText(w io.Writer, loc *time.Location) error {
 	if len(r.Notes) > 0 {
 		fmt.Fprintf(ew, "\nnotes (%d line(s) skipped):\n", len(r.Notes))
 		for i, n := range r.Notes {
-			if i == 20 {
-				fmt.Fprintf(ew, "  … and %d more\n", len(r.Notes)-20)
+			if i == NotesShown {
+				fmt.Fprintf(ew, "  … and %d more\n", len(r.Notes)-NotesShown)
 				break
 			}
 			fmt.Fprintf(ew, "  %s\n", SafeLine(n.String()))

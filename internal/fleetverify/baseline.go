@@ -1,7 +1,6 @@
 package fleetverify
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/check"
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/host/sshhost"
+	"github.com/rampart-sec/rampart/internal/jsonpos"
 	"github.com/rampart-sec/rampart/internal/report"
 )
 
@@ -141,9 +141,7 @@ func ReadFile(path string) (*Fleet, error) {
 	if err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) && se.Offset > 0 && se.Offset <= int64(len(data)) {
-			before := data[:se.Offset-1] // the offending byte is data[Offset-1]
-			line := 1 + bytes.Count(before, []byte("\n"))
-			col := len(before) - bytes.LastIndexByte(before, '\n')
+			line, col := jsonpos.LineCol(data, se.Offset-1)
 			return nil, fmt.Errorf("%s:%d:%d: %w", path, line, col, err)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)

@@ -202,7 +202,7 @@ timeout = "3s"
 
 	// A shared jump connection that closes (the bastion restarted) is
 	// dialled again by the next host that needs it.
-	pool := newJumpPool(ctx)
+	pool := newJumpPool(ctx, sshOpts.Timeout)
 	hop := []*Target{by["web1"].Target}
 	j1, err := pool.get(ctx, hop, sshOpts)
 	if err != nil {

@@ -84,7 +84,7 @@ func TestJumpTimeoutNotOneHosts(t *testing.T) {
 	// As Run does for each host, quick first (Run's goroutines take the
 	// semaphore in any order: whichever host comes first decides).
 	o := Options{SSH: sshhost.Options{Getenv: func(string) string { return "" }, Identities: []string{key}, KnownHosts: []string{kh}}}
-	jumps := newJumpPool(context.Background())
+	jumps := newJumpPool(context.Background(), o.SSH.Timeout)
 	defer jumps.close()
 	pols := &policyCache{m: map[[2]string]*policyEntry{}}
 	if r := runHost(context.Background(), quick, o, pols, jumps); r.Error == "" {

@@ -41,8 +41,10 @@ type jumpConn struct {
 	err   error
 }
 
-func newJumpPool(ctx context.Context) *jumpPool {
-	return &jumpPool{ctx: ctx, conns: map[string]*jumpConn{}}
+// newJumpPool is the pool of a run (ctx) whose hops' handshakes take at
+// most timeout (0: sshhost's default).
+func newJumpPool(ctx context.Context, timeout time.Duration) *jumpPool {
+	return &jumpPool{ctx: ctx, timeout: timeout, conns: map[string]*jumpConn{}}
 }
 
 // hopKey names a chain of hops by what decides the connection: each hop's

@@ -82,8 +82,7 @@ func Run(ctx context.Context, targets []*Target, o Options) []*HostRun {
 		o.SSH.Shells = 1
 	}
 	pols := &policyCache{load: o.Policy, m: map[[2]string]*policyEntry{}}
-	jumps := newJumpPool(ctx)
-	jumps.timeout = o.SSH.Timeout
+	jumps := newJumpPool(ctx, o.SSH.Timeout)
 	defer jumps.close()
 	out := make([]*HostRun, len(targets))
 	sem := make(chan struct{}, o.Parallel)
@@ -218,8 +217,7 @@ func runHost(ctx context.Context, t *Target, o Options, pols *policyCache, jumps
 // Dial connects to t, through its jump hosts first (each hop with its own
 // keys and known_hosts when it has them); the func closes every hop.
 func Dial(ctx context.Context, t *Target, base sshhost.Options) (*sshhost.Host, func(), error) {
-	jumps := newJumpPool(ctx)
-	jumps.timeout = base.Timeout
+	jumps := newJumpPool(ctx, base.Timeout)
 	h, err := dial(ctx, t, base, jumps)
 	if err != nil {
 		jumps.close()

@@ -166,16 +166,20 @@ type listener struct {
 	sshdPIDs []int
 }
 
-// SSUsersRE is the whole process list ss -p ends a line with,
-// users:(("NAME",pid=N,fd=N),…); the first name is the submatch. Names
-// are not empty: a line cut short by a name holding a newline cannot
-// pass for a whole one (a name is at most 15 bytes, and the smallest
-// entry that closes the list, `x",pid=1,fd=1))`, already takes 15).
-var SSUsersRE = regexp.MustCompile(`^users:\(\("([^"]+)",pid=[0-9]+,fd=[0-9]+\)(?:,\("[^"]+",pid=[0-9]+,fd=[0-9]+\))*\)$`)
+// ssEntry is one ("NAME",pid=N,fd=N) of the process list ss -p ends a
+// line with; the name and the pid are submatches.
+const ssEntry = `\("([^"]+)",pid=([0-9]+),fd=[0-9]+\)`
 
-// ssEntryRE is one ("NAME",pid=N,fd=N) of a process list SSUsersRE
-// matched.
-var ssEntryRE = regexp.MustCompile(`\("([^"]+)",pid=([0-9]+),fd=[0-9]+\)`)
+var (
+	// SSUsersRE is the whole list, users:(ENTRY,…); the first entry's
+	// name and pid are the submatches. Names are not empty: a line cut
+	// short by a name holding a newline cannot pass for a whole one (a
+	// name is at most 15 bytes, and the smallest entry that closes the
+	// list, `x",pid=1,fd=1))`, already takes 15).
+	SSUsersRE = regexp.MustCompile(`^users:\(` + ssEntry + `(?:,` + ssEntry + `)*\)$`)
+	// ssEntryRE finds each entry of a list SSUsersRE matched.
+	ssEntryRE = regexp.MustCompile(ssEntry)
+)
 
 // parseSS reads `ss -Htlnp`: State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=N))].
 func parseSS(data []byte) ([]listener, error) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rampart-sec/rampart/internal/host"
+	"github.com/rampart-sec/rampart/internal/jsonpos"
 )
 
 // Backend states reported in Status.BackendState (tailscale.com/ipn.State).
@@ -130,37 +131,16 @@ func decodeJSON(data []byte, v any) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &se):
-		l, c := lineCol(data, se.Offset)
+		l, c := jsonpos.LineCol(data, se.Offset-1)
 		return fmt.Errorf("%d:%d: invalid JSON: %v", l, c, se)
 	case errors.As(err, &te):
-		l, c := lineCol(data, te.Offset)
+		l, c := jsonpos.LineCol(data, te.Offset-1)
 		return fmt.Errorf("%d:%d: field %s: got JSON %s, expected %s", l, c, te.Field, te.Value, te.Type)
 	default:
 		// Errors from UnmarshalText (a bad IP address, a bad time) carry
 		// no offset; name what failed.
 		return fmt.Errorf("invalid value: %w", err)
 	}
-}
-
-// lineCol converts encoding/json's offset (bytes read when the error was
-// found) into the 1-based line and column of the last byte read.
-func lineCol(data []byte, off int64) (int, int) {
-	off--
-	if off < 0 {
-		off = 0
-	}
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
-	line, col := 1, 1
-	for _, b := range data[:off] {
-		if b == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 // StatusCmd is the command that reads the node status.

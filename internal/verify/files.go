@@ -70,21 +70,20 @@ func prefetch(ctx context.Context, env *check.Env, checks []*check.Check) {
 	if ps, err := proctab.Paths(ctx, env); err == nil {
 		paths = append(paths, ps...)
 	}
-	if ps, err := proctab.List(ctx, env); err == nil {
-		var pids []int
-		if areas["ssh"] || areas["firewall"] {
-			pids = sshdCandidates(ps, optionsOf(env))
-		}
-		if areas["journald"] {
-			for _, p := range ps {
-				if p.Name() == "systemd-journald" {
-					pids = append(pids, p.PID)
-				}
+	var daemons []proctab.Process
+	if areas["ssh"] || areas["firewall"] {
+		if ps, err := proctab.List(ctx, env); err == nil {
+			for _, c := range sshdCandidates(ps, optionsOf(env)) {
+				daemons = append(daemons, c.proc)
 			}
 		}
-		for _, pid := range pids {
-			paths = append(paths, proctab.StatusPath(pid))
-		}
+	}
+	if areas["journald"] {
+		ps, _ := proctab.Running(ctx, env, "systemd-journald")
+		daemons = append(daemons, ps...)
+	}
+	for _, p := range daemons {
+		paths = append(paths, proctab.StatusPath(p.PID))
 	}
 	if areas["journald"] {
 		if ps, err := journaldFiles(ctx, env); err == nil {

@@ -233,16 +233,23 @@ func socketActivated(ctx context.Context, env *check.Env) (sshdInstance, []check
 	return sshdInstance{}, nil, false
 }
 
+// sshdCandidate is a process that passes for an sshd listener, and the
+// instance its command line describes.
+type sshdCandidate struct {
+	proc proctab.Process
+	inst sshdInstance
+}
+
 // sshdCandidates are the processes of ps that pass for the sshd
 // listeners the options select, before their owners are known.
-func sshdCandidates(ps []proctab.Process, o Options) []int {
-	var pids []int
+func sshdCandidates(ps []proctab.Process, o Options) []sshdCandidate {
+	var out []sshdCandidate
 	for _, p := range ps {
 		if inst, ok := sshdFromProcess(p); ok && wanted(inst, o) {
-			pids = append(pids, p.PID)
+			out = append(out, sshdCandidate{p, inst})
 		}
 	}
-	return pids
+	return out
 }
 
 // sshdInstances finds the running sshd listeners (deduplicated by config
@@ -262,13 +269,18 @@ func sshdInstances(ctx context.Context, env *check.Env) ([]sshdInstance, []check
 		var out found
 		seen := map[string]bool{}
 		// Its binary runs under sudo (sshd -T): only root's processes.
-		root, err := proctab.RootOwned(ctx, env, sshdCandidates(ps, o))
+		cands := sshdCandidates(ps, o)
+		pids := make([]int, len(cands))
+		for i, c := range cands {
+			pids[i] = c.proc.PID
+		}
+		root, err := proctab.RootOwned(ctx, env, pids)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range ps {
-			inst, ok := sshdFromProcess(p)
-			if !ok || !wanted(inst, o) || !root[p.PID] {
+		for _, c := range cands {
+			p, inst := c.proc, c.inst
+			if !root[p.PID] {
 				continue
 			}
 			key := inst.Binary + "\x00" + inst.Config + "\x00" + strings.Join(inst.Extra, "\x00")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rampart-sec/rampart/internal/guard/nft"
 	"github.com/rampart-sec/rampart/internal/guard/source"
+	"github.com/rampart-sec/rampart/internal/jsonpos"
 )
 
 // FileName is the snapshot's name inside the state directory.
@@ -96,7 +97,7 @@ func Decode(name string, data []byte, now time.Time) (State, error) {
 		case errors.As(err, &te):
 			off = te.Offset
 		}
-		line, col := lineCol(data, off)
+		line, col := jsonpos.LineCol(data, off)
 		return State{}, fmt.Errorf("%s:%d:%d: %w (expected a rampart guard state snapshot)", name, line, col, err)
 	}
 	if st.Version != Version {
@@ -123,14 +124,6 @@ func Decode(name string, data []byte, now time.Time) (State, error) {
 	}
 	SortBans(st.Bans)
 	return st, nil
-}
-
-func lineCol(data []byte, off int64) (int, int) {
-	off = min(max(off, 0), int64(len(data)))
-	before := data[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	col := int(off) - bytes.LastIndexByte(before, '\n')
-	return line, col
 }
 
 // SortBans orders bans by prefix.

@@ -24,8 +24,8 @@ func Audit(w io.Writer, rep *audit.Report, loc *time.Location) error {
 		p.Meta = append(p.Meta, "since "+rep.Since.In(loc).Format("2006-01-02 15:04:05 MST"))
 	}
 	for i, n := range rep.Notes {
-		if i == 20 { // as the text report
-			p.Meta = append(p.Meta, fmt.Sprintf("note: … and %d more skipped lines (--format json lists them)", len(rep.Notes)-20))
+		if i == audit.NotesShown {
+			p.Meta = append(p.Meta, fmt.Sprintf("note: … and %d more skipped lines (--format json lists them)", len(rep.Notes)-audit.NotesShown))
 			break
 		}
 		p.Meta = append(p.Meta, "note: "+audit.SafeLine(n.String()))
