@@ -19,7 +19,9 @@ type Listener struct {
 	Device  string
 	Port    int
 	Process string // "" when ss could not see it (not root)
-	Line    string
+	// PIDs are the processes ss shows holding the socket.
+	PIDs []int
+	Line string
 }
 
 // ParseListeners parses `ss -Htlnp` output. Lines it cannot read are
@@ -48,6 +50,7 @@ func ParseListeners(data []byte) ([]Listener, error) {
 				return nil, fmt.Errorf("ss -Htlnp: line %d: malformed process list %q", n+1, line[j:])
 			}
 			l.Process = m[1]
+			l.PIDs = netcheck.SSPIDs(line[j:])
 		}
 		l.Line = line
 		out = append(out, l)

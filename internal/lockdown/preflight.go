@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/host"
 	"github.com/rampart-sec/rampart/internal/netcheck"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
@@ -151,13 +152,26 @@ func (pf *preflight) sshdListen(ctx context.Context, env *check.Env) check.Resul
 	if err != nil {
 		return unknown("cannot read the socket list", err)
 	}
+	// Any user may name a program sshd: a socket is sshd's only when one
+	// of the processes ss names sshd holding it is root's.
+	var pids []int
+	for _, l := range ls {
+		if l.Process != "" && l.IsSSHD() {
+			pids = append(pids, l.PIDs...)
+		}
+	}
+	root, err := proctab.RootOwned(ctx, env, pids)
+	if err != nil {
+		return unknown("cannot read the owners of the listening processes", err)
+	}
 	var addrs []netip.Addr
 	if ifc, _, _, err := netcheck.ReadInterface(ctx, env, pf.cfg.Tailnet); err == nil {
 		addrs = ifc.TailnetAddrs(pf.ranges())
 	}
 	var lines, ok []string
 	for _, l := range ls {
-		if !slices.Contains(pf.cfg.Ports, l.Port) || !l.IsSSHD() {
+		if !slices.Contains(pf.cfg.Ports, l.Port) || !l.IsSSHD() ||
+			l.Process != "" && !slices.ContainsFunc(l.PIDs, func(pid int) bool { return root[pid] }) {
 			continue
 		}
 		lines = append(lines, l.Line)

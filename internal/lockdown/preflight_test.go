@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-sec/rampart/internal/host/hosttest"
 	"github.com/rampart-sec/rampart/internal/nixfacts"
 	"github.com/rampart-sec/rampart/internal/policy"
+	"github.com/rampart-sec/rampart/internal/proctab"
 	"github.com/rampart-sec/rampart/internal/tailscale"
 )
 
@@ -40,7 +41,7 @@ func readyHost(t *testing.T) *hosttest.Fixture {
 	f := hosttest.New(t)
 	f.SetCmd(tailscale.StatusCmd, fixture(t, "status-running-tagged.json"), 0)
 	f.SetCmd(host.C("ip", "-j", "addr", "show", "dev", "tailscale0"), fixture(t, "ip-addr-netns.json"), 0)
-	f.SetCmd(ListenCmd, fixture(t, "ss-wildcard.txt"), 0)
+	setListen(t, f, "ss-wildcard.txt")
 	f.SetCmd(host.C("ip", "-j", "route", "get", "100.64.0.2"), fixture(t, "route-get-tailnet.json"), 0)
 	f.SetCmd(host.C("ip", "-j", "route", "get", "203.0.113.2"), fixture(t, "route-get-public.json"), 0)
 	f.SetCmd(host.C("ip", "-j", "route", "get", "127.0.0.1"), fixture(t, "route-get-local.json"), 0)
@@ -49,6 +50,22 @@ func readyHost(t *testing.T) *hosttest.Fixture {
 	f.SetFile("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/home/admin:/bin/bash\n")
 	f.SetFile("/root/.ssh/authorized_keys", "# keys\nrestrict,pty "+adminKey+"\n")
 	return f
+}
+
+// setListen gives ss -Htlnp as captured in testdata/name, its sshd
+// processes root's (the captures are of a root sshd).
+func setListen(t *testing.T, f *hosttest.Fixture, name string) {
+	out := fixture(t, name)
+	f.SetCmd(ListenCmd, out, 0)
+	ls, err := ParseListeners([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range ls {
+		for _, pid := range l.PIDs {
+			f.SetFile(proctab.StatusPath(pid), "Name:\t"+l.Process+"\nUid:\t0\t0\t0\t0\n")
+		}
+	}
 }
 
 func adminPolicy(t *testing.T) *policy.Policy {
@@ -113,17 +130,22 @@ func TestPreflight(t *testing.T) {
 			p.Tailnet.Addresses = []string{"198.51.100.0/24"}
 		}, want: map[string]check.Status{IDInterface: check.Fail}, msg: "has no address in 198.51.100.0/24"},
 		{name: "sshd on loopback only", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
-			f.SetCmd(ListenCmd, fixture(t, "ss-loopback-only.txt"), 0)
+			setListen(t, f, "ss-loopback-only.txt")
 		}, want: map[string]check.Status{IDSSHDListen: check.Fail}, msg: "not on a wildcard"},
 		{name: "sshd on the tailnet address, other port", mutate: func(f *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
-			f.SetCmd(ListenCmd, fixture(t, "ss-tailnet-2222.txt"), 0)
+			setListen(t, f, "ss-tailnet-2222.txt")
 			p.SSH.Ports = []int{2222}
 		}, ready: true, want: map[string]check.Status{IDSSHDListen: check.Pass}},
 		{name: "sshd on the wrong port", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
-			f.SetCmd(ListenCmd, fixture(t, "ss-tailnet-2222.txt"), 0)
+			setListen(t, f, "ss-tailnet-2222.txt")
 		}, want: map[string]check.Status{IDSSHDListen: check.Fail}, msg: "no sshd listens on port(s) [22]"},
+		{name: "a user's program named sshd", mutate: func(f *hosttest.Fixture, p *policy.Policy, _ *PreflightOptions) {
+			setListen(t, f, "ss-tailnet-2222.txt")
+			f.SetFile("/proc/10480/status", "Name:\tsshd\nUid:\t1000\t1000\t1000\t1000\n")
+			p.SSH.Ports = []int{2222}
+		}, want: map[string]check.Status{IDSSHDListen: check.Fail}, msg: "no sshd listens on port(s) [2222]"},
 		{name: "ss without privilege", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
-			f.SetCmd(ListenCmd, fixture(t, "ss-wildcard-nonroot.txt"), 0)
+			setListen(t, f, "ss-wildcard-nonroot.txt")
 		}, ready: true, want: map[string]check.Status{IDSSHDListen: check.Pass}},
 		{name: "no key on disk", mutate: func(f *hosttest.Fixture, _ *policy.Policy, _ *PreflightOptions) {
 			delete(f.Files, "/root/.ssh/authorized_keys")

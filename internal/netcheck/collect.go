@@ -181,6 +181,21 @@ var (
 	ssEntryRE = regexp.MustCompile(ssEntry)
 )
 
+// SSPIDs are the process IDs of a process list SSUsersRE matched.
+func SSPIDs(users string) []int { return ssPIDs(users, "") }
+
+// ssPIDs are the process IDs of the entries of users named name (any
+// name when "").
+func ssPIDs(users, name string) []int {
+	var pids []int
+	for _, e := range ssEntryRE.FindAllStringSubmatch(users, -1) {
+		if pid, err := strconv.Atoi(e[2]); err == nil && (name == "" || e[1] == name) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
 // parseSS reads `ss -Htlnp`: State Recv-Q Send-Q Local:Port Peer:Port [users:(("name",pid=N,fd=N))].
 func parseSS(data []byte) ([]listener, error) {
 	var out []listener
@@ -232,11 +247,7 @@ func parseSS(data []byte) ([]listener, error) {
 				return nil, fmt.Errorf("ss -Htlnp: line %d: malformed process list %q", n, host.SafeText(line[j:]))
 			}
 			l.Process = m[1]
-			for _, e := range ssEntryRE.FindAllStringSubmatch(line[j:], -1) {
-				if pid, err := strconv.Atoi(e[2]); err == nil && e[1] == "sshd" {
-					l.sshdPIDs = append(l.sshdPIDs, pid)
-				}
-			}
+			l.sshdPIDs = ssPIDs(line[j:], "sshd")
 		}
 		out = append(out, l)
 	}
